@@ -1,0 +1,102 @@
+"""The ASGI application uvicorn serves: Slack's endpoint, /healthz and /metrics.
+
+A few routes do not justify a web framework: this module dispatches on the path
+and hands `POST /slack/events` to Bolt's own ASGI adapter, which verifies the
+signature (401 when it is wrong) before any listener runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SLACK_PATH = "/slack/events"
+
+
+async def respond(send: Send, status: int, body: bytes, content_type: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def respond_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    await respond(send, status, json.dumps(payload).encode(), "application/json")
+
+
+class Router:
+    """Routes by path; lifespan events run the start-up and shut-down hooks."""
+
+    def __init__(
+        self,
+        slack: ASGIApp,
+        *,
+        health: Callable[[], Awaitable[bool]],
+        on_startup: Callable[[], Awaitable[None]] | None = None,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._slack = slack
+        self._health = health
+        self._on_startup = on_startup
+        self._on_shutdown = on_shutdown
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == SLACK_PATH:
+            if method != "POST":
+                await respond_json(send, 405, {"error": "use POST"})
+                return
+            await self._slack(scope, receive, send)
+        elif path == "/healthz" and method in ("GET", "HEAD"):
+            healthy = await self._health()
+            await respond_json(
+                send, 200 if healthy else 503, {"status": "ok" if healthy else "database unreachable"}
+            )
+        elif path == "/metrics" and method == "GET":
+            await respond(send, 200, generate_latest(), CONTENT_TYPE_LATEST)
+        else:
+            await respond_json(send, 404, {"error": "not found"})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self._on_startup is not None:
+                        await self._on_startup()
+                except Exception as error:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    if self._on_shutdown is not None:
+                        await self._on_shutdown()
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return

@@ -1,0 +1,45 @@
+"""The long-lived objects of one bot process, built once and shared by every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.keys import secret_box
+from bot.settings import Settings
+from registry import RegistryConfig, RegistryService
+from storage.crypto import SecretBox
+from storage.db import create_engine, session_factory
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    box: SecretBox
+    registry: RegistryService
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        engine = create_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            box=secret_box(settings),
+            registry=RegistryService(registry_config(settings)),
+        )
+
+    async def aclose(self) -> None:
+        await self.registry.aclose()
+        await self.engine.dispose()
+
+
+def registry_config(settings: Settings) -> RegistryConfig:
+    return RegistryConfig(
+        allowed_networks=settings.allowed_networks,
+        dockerhub_registry_url=settings.dockerhub_registry_url,
+        dockerhub_api_url=settings.dockerhub_api_url,
+    )

@@ -1,0 +1,188 @@
+"""Settings read from the environment, validated once at start.
+
+Every problem is reported as a `SettingsError` whose message is one line a person
+can act on; `bot.cli` prints it and exits instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite:///./imagerepo.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DOCKERHUB_REGISTRY_URL = "https://registry-1.docker.io"
+DEFAULT_DOCKERHUB_API_URL = "https://hub.docker.com"
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration of one bot process (see DESIGN.md, Interface contract)."""
+
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    allowed_networks: tuple[IpNetwork, ...] = ()
+    recheck_interval: float = 3600.0
+    recheck_concurrency: int = 50
+    alert_after: int = 2
+    dockerhub_registry_url: str = DEFAULT_DOCKERHUB_REGISTRY_URL
+    dockerhub_api_url: str = DEFAULT_DOCKERHUB_API_URL
+    port: int = 3000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every variable; raise SettingsError on the first bad one."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
+        _validate_database_url(database_url)
+        return cls(
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_api_url=_http_url("SLACK_API_URL", get("SLACK_API_URL") or DEFAULT_SLACK_API_URL),
+            database_url=database_url,
+            secret_keys=_split_keys(get("IMAGEREPO_SECRET_KEYS")),
+            allowed_networks=_networks(get("IMAGEREPO_ALLOWED_NETWORKS")),
+            recheck_interval=_positive_float(
+                "IMAGEREPO_RECHECK_INTERVAL", get("IMAGEREPO_RECHECK_INTERVAL"), 3600.0
+            ),
+            recheck_concurrency=_positive_int(
+                "IMAGEREPO_RECHECK_CONCURRENCY", get("IMAGEREPO_RECHECK_CONCURRENCY"), 50
+            ),
+            alert_after=_positive_int("IMAGEREPO_ALERT_AFTER", get("IMAGEREPO_ALERT_AFTER"), 2),
+            dockerhub_registry_url=_http_url(
+                "IMAGEREPO_DOCKERHUB_REGISTRY_URL",
+                get("IMAGEREPO_DOCKERHUB_REGISTRY_URL") or DEFAULT_DOCKERHUB_REGISTRY_URL,
+            ),
+            dockerhub_api_url=_http_url(
+                "IMAGEREPO_DOCKERHUB_API_URL",
+                get("IMAGEREPO_DOCKERHUB_API_URL") or DEFAULT_DOCKERHUB_API_URL,
+            ),
+            port=_port(get("PORT")),
+        )
+
+    def require_slack_credentials(self) -> tuple[str, str]:
+        """The two values `serve` cannot run without, or a message saying where to get them."""
+        missing = [
+            name
+            for name, value in (
+                ("SLACK_BOT_TOKEN", self.slack_bot_token),
+                ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise SettingsError(
+                f"{' and '.join(missing)} not set: create the Slack app from manifest.yml "
+                "(api.slack.com/apps > Create New App > From a manifest), install it, then copy "
+                "the Bot User OAuth Token (xoxb-...) and the Signing Secret from its pages."
+            )
+        assert self.slack_bot_token is not None
+        assert self.slack_signing_secret is not None
+        return self.slack_bot_token, self.slack_signing_secret
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file when DATABASE_URL is a file-backed SQLite URL, else None."""
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return None
+        return Path(url.database)
+
+
+def _validate_database_url(value: str) -> None:
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise SettingsError(
+            "DATABASE_URL is not a database URL: use e.g. sqlite:///./imagerepo.db or "
+            "postgresql://user@host:5432/dbname"
+        ) from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise SettingsError(
+            f"DATABASE_URL uses {url.get_backend_name()!r}: "
+            "only sqlite and postgresql are supported"
+        )
+
+
+def _split_keys(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _networks(value: str | None) -> tuple[IpNetwork, ...]:
+    if not value:
+        return ()
+    networks: list[IpNetwork] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"IMAGEREPO_ALLOWED_NETWORKS: {part!r} is not a CIDR such as 10.0.0.0/8"
+            ) from None
+    return tuple(networks)
+
+
+def _positive_float(name: str, value: str | None, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number <= 0:
+        raise SettingsError(f"{name} must be a positive number of seconds, not {value!r}")
+    return number
+
+
+def _positive_int(name: str, value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise SettingsError(f"{name} must be a positive whole number, not {value!r}")
+    return number
+
+
+def _port(value: str | None) -> int:
+    if value is None:
+        return 3000
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SettingsError(f"PORT must be a TCP port number (1-65535), not {value!r}")
+    return int(value)
+
+
+def _http_url(name: str, value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must start with http:// or https://, not {value!r}")
+    return value

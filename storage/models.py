@@ -1,0 +1,233 @@
+"""The tables, in SQLAlchemy 2's typed ORM style.
+
+Secrets are stored only as Fernet ciphertext (`*_ciphertext` columns); the
+plaintext exists in memory while a connection test or a registry call runs.
+Enumerations are stored as short strings (portable between SQLite and PostgreSQL,
+and readable in a shell) and checked by the application, not the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime}
+
+
+class RepositoryAccess(StrEnum):
+    """App repositories are pushed to by CI; pull-only ones are only read."""
+
+    APP = "app"
+    PULL_ONLY = "pull_only"
+
+
+class Health(StrEnum):
+    UNKNOWN = "unknown"
+    HEALTHY = "healthy"
+    FAILING = "failing"
+
+
+class CheckTrigger(StrEnum):
+    MANUAL = "manual"
+    SAVE = "save"
+    SCHEDULED = "scheduled"
+
+
+class Project(Base):
+    """A project is bound to one Slack channel; its subcommands act in that channel."""
+
+    __tablename__ = "projects"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id"),
+        UniqueConstraint("team_id", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(80))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    admins: Mapped[list[ProjectAdmin]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class ProjectAdmin(Base):
+    __tablename__ = "project_admins"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    added_by: Mapped[str] = mapped_column(String(32))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="admins")
+
+
+class RegisteredTool(Base):
+    """A Harbor instance a workspace admin registered, with its own (admin or robot) account."""
+
+    __tablename__ = "registered_tools"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(80))
+    tool_type: Mapped[str] = mapped_column(String(16), default="harbor")
+    url: Mapped[str] = mapped_column(String(2048))
+    username: Mapped[str | None] = mapped_column(String(255))
+    secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    tls_verify: Mapped[bool] = mapped_column(Boolean, default=True)
+    ca_bundle_pem: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImageRepository(Base):
+    """One saved repository of a project, its credentials and its current health.
+
+    Health lives on the row (not only in the history) so that the list and the
+    re-check scheduler read one table; the scheduler's lease columns let several
+    instances share the work with SELECT ... FOR UPDATE SKIP LOCKED.
+    """
+
+    __tablename__ = "image_repositories"
+    __table_args__ = (
+        UniqueConstraint("project_id", "registry_url", "repository", "access"),
+        Index("ix_image_repositories_next_check_at", "next_check_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    access: Mapped[str] = mapped_column(String(16))
+    registry_type: Mapped[str] = mapped_column(String(16))
+    registry_url: Mapped[str] = mapped_column(String(2048))
+    repository: Mapped[str] = mapped_column(String(255))
+    tool_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registered_tools.id", ondelete="RESTRICT")
+    )
+    username: Mapped[str | None] = mapped_column(String(255))
+    secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    tls_verify: Mapped[bool] = mapped_column(Boolean, default=True)
+    ca_bundle_pem: Mapped[str | None] = mapped_column(Text)
+    added_by: Mapped[str] = mapped_column(String(32))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    health: Mapped[str] = mapped_column(String(16), default=Health.UNKNOWN.value)
+    health_changed_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]
+    last_error_kind: Mapped[str | None] = mapped_column(String(32))
+    last_message: Mapped[str | None] = mapped_column(Text)
+    last_latency_ms: Mapped[float | None] = mapped_column(Float)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None]
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_check_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+
+    project: Mapped[Project] = relationship(lazy="joined")
+    tool: Mapped[RegisteredTool | None] = relationship(lazy="joined")
+
+
+class ConnectionCheck(Base):
+    """The history of connection tests, newest kept, older pruned by the scheduler."""
+
+    __tablename__ = "connection_checks"
+    __table_args__ = (Index("ix_connection_checks_repo_time", "repository_id", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("image_repositories.id", ondelete="CASCADE")
+    )
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    trigger: Mapped[str] = mapped_column(String(16))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text, default="")
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class OutboxMessage(Base):
+    """A channel message written in the same transaction as the state change it reports.
+
+    Sending happens afterwards and may be retried; `dedup_key` makes a second
+    write of the same notification (a retried request, a second instance) a no-op.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        UniqueConstraint("dedup_key"),
+        Index("ix_outbox_messages_pending", "sent_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    blocks_json: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]

@@ -1,0 +1,73 @@
+"""Projects (one per Slack channel) and their admins."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.errors import DuplicateError
+from storage.models import Project, ProjectAdmin
+
+
+async def get_by_channel(session: AsyncSession, team_id: str, channel_id: str) -> Project | None:
+    return await session.scalar(
+        select(Project).where(Project.team_id == team_id, Project.channel_id == channel_id)
+    )
+
+
+async def create(
+    session: AsyncSession, *, team_id: str, channel_id: str, name: str, created_by: str
+) -> Project:
+    """Create a project bound to the channel, its creator its first admin."""
+    if await get_by_channel(session, team_id, channel_id) is not None:
+        raise DuplicateError("This channel already has a project.")
+    taken = await session.scalar(
+        select(Project.id).where(Project.team_id == team_id, Project.name == name)
+    )
+    if taken is not None:
+        raise DuplicateError(f"A project named {name!r} exists already in another channel.")
+    project = Project(team_id=team_id, channel_id=channel_id, name=name, created_by=created_by)
+    project.admins.append(ProjectAdmin(user_id=created_by, added_by=created_by))
+    try:
+        async with session.begin_nested():
+            session.add(project)
+    except IntegrityError:
+        raise DuplicateError("This channel or project name was taken a moment ago.") from None
+    return project
+
+
+async def is_admin(session: AsyncSession, project_id: int, user_id: str) -> bool:
+    found = await session.scalar(
+        select(ProjectAdmin.user_id).where(
+            ProjectAdmin.project_id == project_id, ProjectAdmin.user_id == user_id
+        )
+    )
+    return found is not None
+
+
+async def add_admin(session: AsyncSession, project_id: int, user_id: str, added_by: str) -> bool:
+    """Returns False when the user was an admin already (nothing to do)."""
+    if await is_admin(session, project_id, user_id):
+        return False
+    session.add(ProjectAdmin(project_id=project_id, user_id=user_id, added_by=added_by))
+    await session.flush()
+    return True
+
+
+async def remove_admin(session: AsyncSession, project_id: int, user_id: str) -> bool:
+    result = await session.execute(
+        delete(ProjectAdmin).where(
+            ProjectAdmin.project_id == project_id, ProjectAdmin.user_id == user_id
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def admin_ids(session: AsyncSession, project_id: int) -> list[str]:
+    rows = await session.scalars(
+        select(ProjectAdmin.user_id)
+        .where(ProjectAdmin.project_id == project_id)
+        .order_by(ProjectAdmin.added_at)
+    )
+    return list(rows)

@@ -1,0 +1,168 @@
+"""Saved image repositories: add, read, change credentials, delete, record checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.crypto import SecretBox
+from storage.errors import DuplicateError, NotFoundError
+from storage.models import ConnectionCheck, ImageRepository, RepositoryAccess, utcnow
+
+
+@dataclass(frozen=True)
+class NewRepository:
+    """What a user entered; the secret is plaintext here and only here."""
+
+    project_id: int
+    access: RepositoryAccess
+    registry_type: str
+    registry_url: str
+    repository: str
+    added_by: str
+    username: str | None = None
+    secret: str | None = None
+    tool_id: int | None = None
+    tls_verify: bool = True
+    ca_bundle_pem: str | None = None
+
+    def __repr__(self) -> str:  # never show the secret in a traceback or a log line
+        return (
+            f"NewRepository(project_id={self.project_id}, access={self.access.value}, "
+            f"registry_url={self.registry_url!r}, repository={self.repository!r})"
+        )
+
+
+def _duplicate_message(registry_url: str, repository: str, access: str) -> str:
+    kind = "pull-only repository" if access == RepositoryAccess.PULL_ONLY else "app repository"
+    return f"{repository} on {registry_url} is already in this project's list as an {kind}."
+
+
+async def add(session: AsyncSession, box: SecretBox, new: NewRepository) -> ImageRepository:
+    """Store a repository with its secret encrypted; a duplicate is a DuplicateError."""
+    existing = await session.scalar(
+        select(ImageRepository.id).where(
+            ImageRepository.project_id == new.project_id,
+            ImageRepository.registry_url == new.registry_url,
+            ImageRepository.repository == new.repository,
+            ImageRepository.access == new.access.value,
+        )
+    )
+    message = _duplicate_message(new.registry_url, new.repository, new.access.value)
+    if existing is not None:
+        raise DuplicateError(message)
+    row = ImageRepository(
+        project_id=new.project_id,
+        access=new.access.value,
+        registry_type=new.registry_type,
+        registry_url=new.registry_url,
+        repository=new.repository,
+        tool_id=new.tool_id,
+        username=new.username or None,
+        secret_ciphertext=box.encrypt(new.secret) if new.secret else None,
+        tls_verify=new.tls_verify,
+        ca_bundle_pem=new.ca_bundle_pem or None,
+        added_by=new.added_by,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # Another request (a double click, Slack's retry) saved it between our check and now.
+        raise DuplicateError(message) from None
+    return row
+
+
+async def get(
+    session: AsyncSession, repository_id: int, *, project_id: int | None = None
+) -> ImageRepository:
+    query = select(ImageRepository).where(ImageRepository.id == repository_id)
+    if project_id is not None:
+        query = query.where(ImageRepository.project_id == project_id)
+    row = await session.scalar(query)
+    if row is None:
+        raise NotFoundError("That repository is no longer in this project's list.")
+    return row
+
+
+async def list_page(
+    session: AsyncSession, project_id: int, *, offset: int, limit: int
+) -> tuple[list[ImageRepository], int]:
+    """One page in a stable order (oldest first) and the total, for Next / Previous."""
+    total = await session.scalar(
+        select(func.count())
+        .select_from(ImageRepository)
+        .where(ImageRepository.project_id == project_id)
+    )
+    rows = await session.scalars(
+        select(ImageRepository)
+        .where(ImageRepository.project_id == project_id)
+        .order_by(ImageRepository.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), int(total or 0)
+
+
+def secret_of(box: SecretBox, row: ImageRepository) -> str | None:
+    if row.secret_ciphertext is None:
+        return None
+    return box.decrypt(row.secret_ciphertext, what=f"password of repository #{row.id}")
+
+
+def set_credentials(
+    box: SecretBox, row: ImageRepository, *, username: str | None, secret: str | None
+) -> None:
+    row.username = username or None
+    row.secret_ciphertext = box.encrypt(secret) if secret else None
+    row.updated_at = utcnow()
+
+
+async def remove(session: AsyncSession, row: ImageRepository) -> None:
+    await session.execute(delete(ImageRepository).where(ImageRepository.id == row.id))
+
+
+async def record_check(
+    session: AsyncSession,
+    row: ImageRepository,
+    *,
+    ok: bool,
+    error_kind: str | None,
+    message: str,
+    latency_ms: float,
+    trigger: str,
+    checked_at: datetime | None = None,
+) -> ConnectionCheck:
+    """Append to the history and copy the result onto the row (health is set by the caller)."""
+    checked_at = checked_at or utcnow()
+    check = ConnectionCheck(
+        repository_id=row.id,
+        checked_at=checked_at,
+        trigger=trigger,
+        ok=ok,
+        error_kind=error_kind,
+        message=message,
+        latency_ms=latency_ms,
+    )
+    session.add(check)
+    row.last_checked_at = checked_at
+    row.last_error_kind = error_kind
+    row.last_message = message
+    row.last_latency_ms = latency_ms
+    return check
+
+
+async def history(
+    session: AsyncSession, repository_id: int, limit: int = 20
+) -> list[ConnectionCheck]:
+    rows = await session.scalars(
+        select(ConnectionCheck)
+        .where(ConnectionCheck.repository_id == repository_id)
+        .order_by(ConnectionCheck.checked_at.desc(), ConnectionCheck.id.desc())
+        .limit(limit)
+    )
+    return list(rows)

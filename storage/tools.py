@@ -1,0 +1,93 @@
+"""Registered tools: the Harbor instances a workspace admin registered."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.crypto import SecretBox
+from storage.errors import DuplicateError, NotFoundError
+from storage.models import ImageRepository, RegisteredTool
+
+
+async def list_for_team(session: AsyncSession, team_id: str) -> list[RegisteredTool]:
+    rows = await session.scalars(
+        select(RegisteredTool)
+        .where(RegisteredTool.team_id == team_id)
+        .order_by(RegisteredTool.name)
+    )
+    return list(rows)
+
+
+async def get(session: AsyncSession, tool_id: int, *, team_id: str) -> RegisteredTool:
+    row = await session.scalar(
+        select(RegisteredTool).where(
+            RegisteredTool.id == tool_id, RegisteredTool.team_id == team_id
+        )
+    )
+    if row is None:
+        raise NotFoundError("That registered tool no longer exists.")
+    return row
+
+
+async def add(
+    session: AsyncSession,
+    box: SecretBox,
+    *,
+    team_id: str,
+    name: str,
+    url: str,
+    username: str | None,
+    secret: str | None,
+    tls_verify: bool,
+    ca_bundle_pem: str | None,
+    created_by: str,
+) -> RegisteredTool:
+    taken = await session.scalar(
+        select(RegisteredTool.id).where(
+            RegisteredTool.team_id == team_id, RegisteredTool.name == name
+        )
+    )
+    if taken is not None:
+        raise DuplicateError(f"A tool named {name!r} is registered already.")
+    row = RegisteredTool(
+        team_id=team_id,
+        name=name,
+        url=url,
+        username=username or None,
+        secret_ciphertext=box.encrypt(secret) if secret else None,
+        tls_verify=tls_verify,
+        ca_bundle_pem=ca_bundle_pem or None,
+        created_by=created_by,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise DuplicateError(f"A tool named {name!r} is registered already.") from None
+    return row
+
+
+def secret_of(box: SecretBox, row: RegisteredTool) -> str | None:
+    if row.secret_ciphertext is None:
+        return None
+    return box.decrypt(row.secret_ciphertext, what=f"password of registered tool {row.name!r}")
+
+
+async def users_of(session: AsyncSession, tool_id: int) -> int:
+    """How many saved repositories use the tool (it cannot be removed while any do)."""
+    count = await session.scalar(
+        select(func.count()).select_from(ImageRepository).where(ImageRepository.tool_id == tool_id)
+    )
+    return int(count or 0)
+
+
+async def remove(session: AsyncSession, row: RegisteredTool) -> None:
+    in_use = await users_of(session, row.id)
+    if in_use:
+        raise DuplicateError(
+            f"{row.name} is used by {in_use} saved repositor{'y' if in_use == 1 else 'ies'}; "
+            "delete those first."
+        )
+    await session.delete(row)
