@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def create_slack_client(token: str, base_url: str) -> AsyncWebClient:
-    """A Web API client that waits out `ratelimited` (Retry-After) and retries dropped connections."""
+    """A Web API client that waits out `ratelimited` (Retry-After) and retries lost connections."""
     return AsyncWebClient(
         token=token,
         base_url=base_url,

@@ -74,7 +74,9 @@ class Router:
         elif path == "/healthz" and method in ("GET", "HEAD"):
             healthy = await self._health()
             await respond_json(
-                send, 200 if healthy else 503, {"status": "ok" if healthy else "database unreachable"}
+                send,
+                200 if healthy else 503,
+                {"status": "ok" if healthy else "database unreachable"},
             )
         elif path == "/metrics" and method == "GET":
             await respond(send, 200, generate_latest(), CONTENT_TYPE_LATEST)

@@ -68,7 +68,9 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
         on_startup=lambda: scheduling.start(runtime),
         on_shutdown=lambda: scheduling.stop(runtime),
     )
-    log.info("serving on 0.0.0.0:%d (POST /slack/events, GET /healthz, GET /metrics)", settings.port)
+    log.info(
+        "serving on 0.0.0.0:%d (POST /slack/events, GET /healthz, GET /metrics)", settings.port
+    )
     uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level="info", access_log=False)  # noqa: S104
     return 0
 

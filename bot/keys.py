@@ -27,7 +27,9 @@ def secret_box(settings: Settings) -> SecretBox:
         try:
             keys = (load_or_create_key_file(path),)
         except OSError as error:
-            raise SettingsError(f"cannot read or create the key file {path}: {error.strerror}") from None
+            raise SettingsError(
+                f"cannot read or create the key file {path}: {error.strerror}"
+            ) from None
     try:
         return SecretBox(keys)
     except SecretKeyError as error:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -20,6 +21,12 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     box: SecretBox
     registry: RegistryService
+    # Set after a channel message is queued, so the outbox sender runs without waiting.
+    outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def fingerprint_key(self) -> bytes:
+        return self.box.derive_key("form-fingerprint")
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:

@@ -6,6 +6,8 @@ add a new key in front, run `imagerepo-bot rotate-keys`, then drop the old one.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import stat
@@ -39,6 +41,11 @@ class SecretBox:
                 ) from None
         self._primary = fernets[0]
         self._all = MultiFernet(fernets)
+        self._primary_key = keys[0].encode()
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for another job (e.g. keyed digests), the same on every instance."""
+        return hmac.new(self._primary_key, purpose.encode(), hashlib.sha256).digest()
 
     def encrypt(self, plaintext: str) -> str:
         return self._all.encrypt(plaintext.encode()).decode()

@@ -1,0 +1,121 @@
+"""Channel messages (text + Block Kit) for the events a project's channel hears about.
+
+Built with `slack_sdk.models` so lengths and shapes are validated before sending.
+No message ever carries a secret: only names, URLs, kinds and times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from registry import RegistryType, type_info
+from storage.models import ImageRepository, RepositoryAccess
+
+# The button under an alert; handlers listen for this action id.
+ACTION_TEST_FROM_ALERT = "alert_connection_test"
+
+
+@dataclass(frozen=True)
+class ChannelMessage:
+    text: str
+    blocks: list[Block]
+
+
+def access_label(access: str) -> str:
+    return "pull-only repository" if access == RepositoryAccess.PULL_ONLY else "app repository"
+
+
+def type_label(registry_type: str) -> str:
+    try:
+        return type_info(RegistryType(registry_type)).label
+    except ValueError:
+        return registry_type
+
+
+def slack_date(moment: datetime) -> str:
+    """Slack renders this in each reader's own time zone."""
+    stamp = int(moment.timestamp())
+    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{moment:%Y-%m-%d %H:%M} UTC>"
+
+
+def humanize(duration: timedelta) -> str:
+    seconds = max(int(duration.total_seconds()), 0)
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''}"
+    return f"{seconds} s"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def describe(repo: ImageRepository) -> str:
+    return f"`{_escape(repo.repository)}` on {_escape(repo.registry_url)}"
+
+
+def repository_added(repo: ImageRepository, *, user_id: str, healthy: bool) -> ChannelMessage:
+    status = "connection test passed" if healthy else "saved *without a passing connection test*"
+    text = (
+        f"<@{user_id}> added the {access_label(repo.access)} {describe(repo)} "
+        f"({type_label(repo.registry_type)}): {status}."
+    )
+    return ChannelMessage(
+        text=text, blocks=[SectionBlock(block_id="added", text=MarkdownTextObject(text=text))]
+    )
+
+
+def repository_deleted(repo: ImageRepository, *, user_id: str, in_registry: bool) -> ChannelMessage:
+    where = " and from the image registry" if in_registry else " (the image registry keeps it)"
+    text = (
+        f"<@{user_id}> deleted the {access_label(repo.access)} {describe(repo)} "
+        f"from the list{where}."
+    )
+    return ChannelMessage(
+        text=text, blocks=[SectionBlock(block_id="deleted", text=MarkdownTextObject(text=text))]
+    )
+
+
+def repository_failing(repo: ImageRepository, *, since: datetime) -> ChannelMessage:
+    kind = (repo.last_error_kind or "error").replace("_", " ")
+    reason = _escape(repo.last_message or "the connection test failed")
+    text = (
+        f":red_circle: The connection to {describe(repo)} is failing ({kind}) "
+        f"since {slack_date(since)}."
+    )
+    return ChannelMessage(
+        text=text,
+        blocks=[
+            SectionBlock(block_id="failing", text=MarkdownTextObject(text=text)),
+            ContextBlock(block_id="reason", elements=[MarkdownTextObject(text=reason[:2000])]),
+            ActionsBlock(
+                block_id="alert_actions",
+                elements=[
+                    ButtonElement(
+                        text="Connection Test", action_id=ACTION_TEST_FROM_ALERT, value=str(repo.id)
+                    )
+                ],
+            ),
+        ],
+    )
+
+
+def repository_recovered(repo: ImageRepository, *, failing_for: timedelta) -> ChannelMessage:
+    text = (
+        f":large_green_circle: The connection to {describe(repo)} recovered after "
+        f"{humanize(failing_for)}."
+    )
+    return ChannelMessage(
+        text=text, blocks=[SectionBlock(block_id="recovered", text=MarkdownTextObject(text=text))]
+    )

@@ -1,0 +1,207 @@
+"""The add-repository form, its validation and normalisation.
+
+Validation returns every problem at once, keyed by field, so a modal can show
+each message under its own input (Slack's `response_action: errors`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from cryptography import x509
+
+from bot.usecases.errors import InvalidInput
+from registry import RegistryType, type_info
+from storage.models import RepositoryAccess
+
+# The OCI distribution spec's repository name grammar (distribution/reference).
+_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+REPOSITORY_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+MAX_REPOSITORY = 255
+MAX_USERNAME = 255
+MAX_SECRET = 4096
+MAX_URL = 2048
+MAX_CA_BUNDLE = 64 * 1024
+
+
+class Creation(StrEnum):
+    NEW = "new"
+    EXISTING = "existing"
+
+
+class Field(StrEnum):
+    """Form field names, shared with the handlers that map them to block ids."""
+
+    REGISTRY_TYPE = "registry_type"
+    CREATION = "creation"
+    TOOL = "tool"
+    REGISTRY_URL = "registry_url"
+    REPOSITORY = "repository"
+    USERNAME = "username"
+    SECRET = "secret"
+    CA_BUNDLE = "ca_bundle"
+
+
+@dataclass(frozen=True)
+class RepositoryForm:
+    """What the user typed into the add modal (or the CLI). The secret is plaintext here."""
+
+    access: RepositoryAccess
+    registry_type: str
+    repository: str
+    creation: Creation = Creation.EXISTING
+    tool_id: int | None = None
+    registry_url: str | None = None
+    username: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    ca_bundle_pem: str | None = field(default=None, repr=False)
+    insecure: bool = False
+    save_unhealthy: bool = False
+
+
+def normalize_url(value: str) -> str:
+    """`HTTPS://Registry.example.com:5000/` -> `https://registry.example.com:5000`."""
+    value = value.strip()
+    parts = urlsplit(value)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def url_problem(value: str) -> str | None:
+    """Why this is not a registry base URL, or None when it is one."""
+    if len(value) > MAX_URL:
+        return f"At most {MAX_URL} characters."
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return "Not a URL: use the form https://registry.example.com[:port]."
+    if parts.scheme.lower() not in ("http", "https"):
+        return "Use an http:// or https:// URL, e.g. https://registry.example.com."
+    if not parts.hostname:
+        return "The URL has no host name."
+    if parts.username or parts.password:
+        return "Put the credentials in Username and Password, not in the URL."
+    if parts.query or parts.fragment:
+        return "Remove the ?query or #fragment from the URL."
+    if port == 0:
+        return "The port must be between 1 and 65535."
+    if parts.path.rstrip("/") not in ("", "/v2"):
+        return "Give the registry's base URL, without a path (the /v2/ API is found from it)."
+    return None
+
+
+def repository_problem(name: str, registry_type: RegistryType) -> str | None:
+    if not name:
+        return "Enter the repository, e.g. team/app."
+    if len(name) > MAX_REPOSITORY:
+        return f"At most {MAX_REPOSITORY} characters."
+    if not REPOSITORY_NAME.match(name):
+        return (
+            "Use lowercase letters, digits and separators (. _ __ -) in path components "
+            "joined by /, e.g. team/app; no tag or digest."
+        )
+    if registry_type is RegistryType.HARBOR and "/" not in name:
+        return "A Harbor repository is PROJECT/NAME, e.g. payments/api."
+    return None
+
+
+def _ca_problem(pem: str) -> str | None:
+    if len(pem) > MAX_CA_BUNDLE:
+        return "The CA bundle is too large (64 KiB at most)."
+    try:
+        x509.load_pem_x509_certificates(pem.encode())
+    except ValueError:
+        return "Not a PEM certificate bundle (-----BEGIN CERTIFICATE----- ...)."
+    return None
+
+
+def validate(form: RepositoryForm, *, dockerhub_url: str) -> RepositoryForm:
+    """Check every field; return the normalised form or raise InvalidInput with all problems."""
+    errors: dict[str, str] = {}
+    try:
+        registry_type = RegistryType(form.registry_type)
+    except ValueError:
+        raise InvalidInput({Field.REGISTRY_TYPE: "Choose a repository type."}) from None
+    info = type_info(registry_type)
+
+    if form.creation is Creation.NEW and not info.can_create:
+        errors[Field.CREATION] = f"{info.label} offers only Use existing repository."
+    if info.needs_registered_tool and form.tool_id is None:
+        errors[Field.TOOL] = "Choose a registered tool."
+
+    registry_url = form.registry_url
+    if registry_type is RegistryType.DOCKER_HUB:
+        registry_url = dockerhub_url
+    elif not info.needs_registered_tool:
+        if not registry_url or not registry_url.strip():
+            errors[Field.REGISTRY_URL] = (
+                "Enter the registry URL, e.g. https://registry.example.com."
+            )
+        elif problem := url_problem(registry_url):
+            errors[Field.REGISTRY_URL] = problem
+        else:
+            registry_url = normalize_url(registry_url).removesuffix("/v2")
+
+    repository = (form.repository or "").strip()
+    if registry_type is RegistryType.DOCKER_HUB and repository and "/" not in repository:
+        repository = f"library/{repository}"  # official images live under library/
+    if problem := repository_problem(repository, registry_type):
+        errors[Field.REPOSITORY] = problem
+
+    username = (form.username or "").strip() or None
+    secret = form.secret or None
+    if username and len(username) > MAX_USERNAME:
+        errors[Field.USERNAME] = f"At most {MAX_USERNAME} characters."
+    if secret and len(secret) > MAX_SECRET:
+        errors[Field.SECRET] = f"At most {MAX_SECRET} characters."
+    if username and not secret:
+        errors[Field.SECRET] = "Enter the password or access token for this user."
+    if secret and not username:
+        errors[Field.USERNAME] = "Enter the user name that goes with this password or token."
+    if not info.needs_registered_tool and form.creation is Creation.NEW and not username:
+        errors.setdefault(Field.USERNAME, "Creating a repository needs an account.")
+
+    ca_bundle = (form.ca_bundle_pem or "").strip() or None
+    if ca_bundle and (problem := _ca_problem(ca_bundle)):
+        errors[Field.CA_BUNDLE] = problem
+
+    if errors:
+        raise InvalidInput(errors)
+    return replace(
+        form,
+        registry_type=registry_type.value,
+        registry_url=registry_url,
+        repository=repository,
+        username=username,
+        secret=secret,
+        ca_bundle_pem=ca_bundle,
+    )
+
+
+def fingerprint(form: RepositoryForm, key: bytes) -> str:
+    """A keyed digest of every value a connection test depends on.
+
+    The modal keeps the digest of the last passing test in private_metadata (never
+    the values themselves); Save re-runs the test when the digest differs.
+    """
+    material = "\x1f".join(
+        str(part)
+        for part in (
+            form.access.value,
+            form.registry_type,
+            form.creation.value,
+            form.tool_id,
+            form.registry_url,
+            form.repository,
+            form.username,
+            form.secret,
+            form.ca_bundle_pem,
+            form.insecure,
+        )
+    )
+    return hmac.new(key, material.encode(), hashlib.sha256).hexdigest()[:32]

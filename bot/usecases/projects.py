@@ -1,0 +1,105 @@
+"""Projects: bind a channel, manage its admins, and decide who may do what."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.runtime import Runtime
+from bot.usecases.actor import Actor
+from bot.usecases.errors import Conflict, InvalidInput, NoProject, PermissionDenied
+from storage import projects
+from storage.db import transaction
+from storage.errors import DuplicateError
+from storage.models import Project
+
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+NO_PROJECT = (
+    "This channel has no image repository project yet. "
+    "Create one with `/imagerepo project create NAME`."
+)
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    id: int
+    name: str
+    team_id: str
+    channel_id: str
+    admin_ids: tuple[str, ...]
+
+
+def _info(project: Project, admin_ids: list[str]) -> ProjectInfo:
+    return ProjectInfo(
+        id=project.id,
+        name=project.name,
+        team_id=project.team_id,
+        channel_id=project.channel_id,
+        admin_ids=tuple(admin_ids),
+    )
+
+
+async def create_project(rt: Runtime, actor: Actor, *, channel_id: str, name: str) -> ProjectInfo:
+    name = name.strip()
+    if not PROJECT_NAME.match(name):
+        raise InvalidInput(
+            {"name": "A project name is 1-80 letters, digits, '.', '_' or '-', e.g. payments-api."}
+        )
+    try:
+        async with transaction(rt.sessions) as session:
+            project = await projects.create(
+                session,
+                team_id=actor.team_id,
+                channel_id=channel_id,
+                name=name,
+                created_by=actor.user_id,
+            )
+    except DuplicateError as error:
+        raise Conflict(str(error)) from None
+    return _info(project, [actor.user_id])
+
+
+async def load_project(session: AsyncSession, team_id: str, channel_id: str) -> Project:
+    project = await projects.get_by_channel(session, team_id, channel_id)
+    if project is None:
+        raise NoProject(NO_PROJECT)
+    return project
+
+
+async def get_project(rt: Runtime, *, team_id: str, channel_id: str) -> ProjectInfo:
+    async with rt.sessions() as session:
+        project = await load_project(session, team_id, channel_id)
+        return _info(project, await projects.admin_ids(session, project.id))
+
+
+async def is_project_admin(session: AsyncSession, actor: Actor, project_id: int) -> bool:
+    return actor.is_workspace_admin or await projects.is_admin(session, project_id, actor.user_id)
+
+
+async def require_admin(session: AsyncSession, actor: Actor, project_id: int, doing: str) -> None:
+    if not await is_project_admin(session, actor, project_id):
+        raise PermissionDenied(
+            f"Only this project's admins (or workspace admins) can {doing}. "
+            "Ask one of them, or ask to be made an admin with `/imagerepo project admin add`."
+        )
+
+
+async def add_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str) -> bool:
+    async with transaction(rt.sessions) as session:
+        project = await load_project(session, actor.team_id, channel_id)
+        await require_admin(session, actor, project.id, "add admins")
+        return await projects.add_admin(session, project.id, user_id, actor.user_id)
+
+
+async def remove_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str) -> bool:
+    async with transaction(rt.sessions) as session:
+        project = await load_project(session, actor.team_id, channel_id)
+        await require_admin(session, actor, project.id, "remove admins")
+        admins = await projects.admin_ids(session, project.id)
+        if admins == [user_id]:
+            raise Conflict(
+                "A project keeps at least one admin: add another before removing this one."
+            )
+        return await projects.remove_admin(session, project.id, user_id)

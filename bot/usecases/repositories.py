@@ -1,0 +1,449 @@
+"""Image repositories of a project: test, save, list, re-test, change account, delete."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import messages, outbox
+from bot.runtime import Runtime
+from bot.usecases import health
+from bot.usecases.actor import Actor
+from bot.usecases.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RegistryOperationFailed,
+    UseCaseError,
+)
+from bot.usecases.forms import Creation, Field, RepositoryForm, fingerprint, url_problem, validate
+from bot.usecases.projects import is_project_admin, load_project, require_admin
+from registry import (
+    ConnectionTestResult,
+    Credentials,
+    ErrorKind,
+    HarborTool,
+    RegistryError,
+    RegistryType,
+    RepositoryTarget,
+    TlsOptions,
+    UrlCheckResult,
+    type_info,
+)
+from storage import repositories, tools
+from storage.db import transaction
+from storage.errors import DuplicateError, NotFoundError
+from storage.models import CheckTrigger, ImageRepository, RegisteredTool, RepositoryAccess
+from storage.repositories import NewRepository
+
+PAGE_SIZE = 20
+
+
+class ConnectionTestFailed(UseCaseError):
+    """Save or an account change was refused because the test failed; nothing was stored."""
+
+    def __init__(self, result: ConnectionTestResult, note: str = "") -> None:
+        super().__init__(f"Connection test failed: {result.message}{note}")
+        self.result = result
+
+
+@dataclass(frozen=True)
+class RepositoryRow:
+    """What the list and the modals show of a saved repository (never its secret)."""
+
+    id: int
+    project_id: int
+    access: RepositoryAccess
+    registry_type: RegistryType
+    type_label: str
+    registry_url: str
+    repository: str
+    username: str | None
+    tool_name: str | None
+    added_by: str
+    health: str
+    last_checked_at: datetime | None
+    last_error_kind: str | None
+    last_message: str | None
+    can_delete_in_ir: bool
+
+
+@dataclass(frozen=True)
+class RepositoryPage:
+    rows: tuple[RepositoryRow, ...]
+    page: int
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    repository: RepositoryRow
+    result: ConnectionTestResult | None
+    created_in_registry: bool
+
+
+def row_view(row: ImageRepository) -> RepositoryRow:
+    registry_type = RegistryType(row.registry_type)
+    return RepositoryRow(
+        id=row.id,
+        project_id=row.project_id,
+        access=RepositoryAccess(row.access),
+        registry_type=registry_type,
+        type_label=type_info(registry_type).label,
+        registry_url=row.registry_url,
+        repository=row.repository,
+        username=row.username,
+        tool_name=row.tool.name if row.tool is not None else None,
+        added_by=row.added_by,
+        health=row.health,
+        last_checked_at=row.last_checked_at,
+        last_error_kind=row.last_error_kind,
+        last_message=row.last_message,
+        can_delete_in_ir=type_info(registry_type).can_delete_in_ir,
+    )
+
+
+def _tls(verify: bool, ca_bundle_pem: str | None) -> TlsOptions:
+    return TlsOptions(verify=verify, ca_bundle_pem=ca_bundle_pem)
+
+
+def harbor_tool(rt: Runtime, tool: RegisteredTool) -> HarborTool:
+    secret = tools.secret_of(rt.box, tool)
+    credentials = Credentials(tool.username, secret) if tool.username and secret else None
+    return HarborTool(
+        url=tool.url, credentials=credentials, tls=_tls(tool.tls_verify, tool.ca_bundle_pem)
+    )
+
+
+def saved_target(rt: Runtime, row: ImageRepository) -> RepositoryTarget:
+    """The target of a saved entry: always its saved URL (stored secrets go nowhere else)."""
+    secret = repositories.secret_of(rt.box, row)
+    credentials = Credentials(row.username, secret) if row.username and secret else None
+    return RepositoryTarget(
+        type=RegistryType(row.registry_type),
+        registry_url=row.registry_url,
+        repository=row.repository,
+        credentials=credentials,
+        pull_only=row.access == RepositoryAccess.PULL_ONLY,
+        tls=_tls(row.tls_verify, row.ca_bundle_pem),
+        tool=harbor_tool(rt, row.tool) if row.tool is not None else None,
+    )
+
+
+async def _form_target(
+    rt: Runtime, session: AsyncSession, team_id: str, form: RepositoryForm
+) -> tuple[RepositoryForm, RepositoryTarget]:
+    """Validate the form and build the target it describes (a Harbor tool gives its URL)."""
+    form = validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
+    tool: RegisteredTool | None = None
+    if (
+        form.tool_id is not None
+        and type_info(RegistryType(form.registry_type)).needs_registered_tool
+    ):
+        try:
+            tool = await tools.get(session, form.tool_id, team_id=team_id)
+        except NotFoundError as error:
+            raise InvalidInput({Field.TOOL: str(error)}) from None
+        form = replace(
+            form,
+            registry_url=tool.url,
+            ca_bundle_pem=form.ca_bundle_pem or tool.ca_bundle_pem,
+            insecure=form.insecure or not tool.tls_verify,
+        )
+    assert form.registry_url is not None
+    credentials = Credentials(form.username, form.secret) if form.username and form.secret else None
+    target = RepositoryTarget(
+        type=RegistryType(form.registry_type),
+        registry_url=form.registry_url,
+        repository=form.repository,
+        credentials=credentials,
+        pull_only=form.access is RepositoryAccess.PULL_ONLY,
+        tls=_tls(not form.insecure, form.ca_bundle_pem),
+        tool=harbor_tool(rt, tool) if tool is not None else None,
+    )
+    return form, target
+
+
+def form_fingerprint(rt: Runtime, form: RepositoryForm) -> str:
+    """The digest the modal keeps of the values its last passing test used."""
+    try:
+        form = validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
+    except InvalidInput:
+        return ""
+    return fingerprint(form, rt.fingerprint_key)
+
+
+async def url_check(
+    rt: Runtime, url: str, *, ca_bundle_pem: str | None = None, insecure: bool = False
+) -> UrlCheckResult:
+    """The `URL Check` button: is there a registry (the /v2/ API) at this URL, and how does it
+    ask for credentials?"""
+    if not url or not url.strip():
+        raise InvalidInput({Field.REGISTRY_URL: "Enter the registry URL first."})
+    if problem := url_problem(url):
+        raise InvalidInput({Field.REGISTRY_URL: problem})
+    return await rt.registry.url_check(url.strip(), _tls(not insecure, ca_bundle_pem))
+
+
+async def test_form(rt: Runtime, actor: Actor, form: RepositoryForm) -> ConnectionTestResult:
+    """The modal's `Connection Test` button, with the values as typed (nothing is stored)."""
+    async with rt.sessions() as session:
+        form, target = await _form_target(rt, session, actor.team_id, form)
+    if form.creation is Creation.NEW:
+        # The repository does not exist yet; what can be proven now is the account.
+        target = replace(target, pull_only=True)
+    return await rt.registry.connection_test(target)
+
+
+async def save_repository(
+    rt: Runtime,
+    actor: Actor,
+    *,
+    channel_id: str,
+    form: RepositoryForm,
+    passed_fingerprint: str | None = None,
+) -> SaveOutcome:
+    """Save: validate, create in the registry if asked, test unless the same values just
+    passed, then store with the secret encrypted and tell the channel.
+
+    A failing test saves nothing, unless a project admin ticked "save anyway"
+    (for registries the bot cannot reach, e.g. behind a proxy): then the entry is
+    stored as failing and the re-checks keep testing it.
+    """
+    async with rt.sessions() as session:
+        project = await load_project(session, actor.team_id, channel_id)
+        form, target = await _form_target(rt, session, actor.team_id, form)
+        if form.save_unhealthy:
+            await require_admin(session, actor, project.id, "save a repository whose test fails")
+    project_id = project.id
+
+    created = False
+    if form.creation is Creation.NEW:
+        try:
+            await rt.registry.create_repository(target)
+        except RegistryError as error:
+            if error.kind is ErrorKind.ALREADY_EXISTS:
+                raise InvalidInput(
+                    {Field.REPOSITORY: f"{error.message} Choose Use existing repository."}
+                ) from None
+            raise RegistryOperationFailed(
+                f"Could not create it in the registry: {error.message}", error_kind=error.kind.value
+            ) from None
+        created = True
+
+    result: ConnectionTestResult | None = None
+    if created or passed_fingerprint != fingerprint(form, rt.fingerprint_key):
+        result = await rt.registry.connection_test(target)
+        if not result.ok and not form.save_unhealthy:
+            note = (
+                f" The repository was created in the registry ({form.repository}) and is "
+                "empty; fix the problem and save it with Use existing repository."
+                if created
+                else ""
+            )
+            raise ConnectionTestFailed(result, note)
+
+    new = NewRepository(
+        project_id=project_id,
+        access=form.access,
+        registry_type=form.registry_type,
+        registry_url=form.registry_url or "",
+        repository=form.repository,
+        added_by=actor.user_id,
+        username=form.username,
+        secret=form.secret,
+        tool_id=form.tool_id if target.tool is not None else None,
+        tls_verify=not form.insecure,
+        ca_bundle_pem=form.ca_bundle_pem,
+    )
+    try:
+        async with transaction(rt.sessions) as session:
+            row = await repositories.add(session, rt.box, new)
+            await session.flush()
+            await session.refresh(row, ["project", "tool"])
+            if result is not None:
+                await health.apply_result(
+                    session,
+                    row,
+                    result,
+                    trigger=CheckTrigger.SAVE,
+                    alert_after=rt.settings.alert_after,
+                )
+            note = messages.repository_added(
+                row, user_id=actor.user_id, healthy=result is None or result.ok
+            )
+            await outbox.enqueue(
+                session,
+                dedup_key=f"added:{row.id}",
+                team_id=row.project.team_id,
+                channel_id=row.project.channel_id,
+                text=note.text,
+                blocks=note.blocks,
+            )
+            view = row_view(row)
+    except DuplicateError as error:
+        suffix = (
+            f" (The registry now has the repository {form.repository}, created just now.)"
+            if created
+            else ""
+        )
+        raise Conflict(f"{error}{suffix}") from None
+    rt.outbox_ready.set()
+    return SaveOutcome(repository=view, result=result, created_in_registry=created)
+
+
+async def list_repositories(
+    rt: Runtime, *, team_id: str, channel_id: str, page: int = 1
+) -> RepositoryPage:
+    async with rt.sessions() as session:
+        project = await load_project(session, team_id, channel_id)
+        return await page_of(session, project.id, page)
+
+
+async def page_of(session: AsyncSession, project_id: int, page: int) -> RepositoryPage:
+    """Page numbers out of range are clamped, so a stale Next button still shows something."""
+    _, total = await repositories.list_page(session, project_id, offset=0, limit=0)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    rows, total = await repositories.list_page(
+        session, project_id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+    )
+    return RepositoryPage(
+        rows=tuple(row_view(r) for r in rows), page=page, pages=pages, total=total
+    )
+
+
+async def _load(session: AsyncSession, actor: Actor, repository_id: int) -> ImageRepository:
+    try:
+        row = await repositories.get(session, repository_id)
+    except NotFoundError as error:
+        raise NotFound(str(error)) from None
+    if row.project.team_id != actor.team_id:
+        raise NotFound("That repository is no longer in this project's list.")
+    return row
+
+
+async def get_repository(rt: Runtime, actor: Actor, repository_id: int) -> RepositoryRow:
+    async with rt.sessions() as session:
+        return row_view(await _load(session, actor, repository_id))
+
+
+async def record_result(
+    rt: Runtime, repository_id: int, result: ConnectionTestResult, trigger: CheckTrigger
+) -> RepositoryRow | None:
+    async with transaction(rt.sessions) as session:
+        try:
+            row = await repositories.get(session, repository_id)
+        except NotFoundError:
+            return None  # deleted while the test ran
+        await health.apply_result(
+            session, row, result, trigger=trigger, alert_after=rt.settings.alert_after
+        )
+        view = row_view(row)
+    rt.outbox_ready.set()
+    return view
+
+
+async def test_saved(rt: Runtime, actor: Actor, repository_id: int) -> ConnectionTestResult:
+    """The list's `Connection Test`: the saved URL and credentials, recorded in the history."""
+    async with rt.sessions() as session:
+        target = saved_target(rt, await _load(session, actor, repository_id))
+    result = await rt.registry.connection_test(target)
+    await record_result(rt, repository_id, result, CheckTrigger.MANUAL)
+    return result
+
+
+async def change_account(
+    rt: Runtime, actor: Actor, repository_id: int, *, username: str, secret: str
+) -> ConnectionTestResult:
+    """Test the new account against the saved URL; store it only when the test passes."""
+    errors: dict[str, str] = {}
+    username, secret = username.strip(), secret
+    if not username:
+        errors[Field.USERNAME] = "Enter the user name."
+    elif len(username) > 255:
+        errors[Field.USERNAME] = "At most 255 characters."
+    if not secret:
+        errors[Field.SECRET] = "Enter the password or access token (the old one is never shown)."
+    elif len(secret) > 4096:
+        errors[Field.SECRET] = "At most 4096 characters."
+    if errors:
+        raise InvalidInput(errors)
+    async with rt.sessions() as session:
+        row = await _load(session, actor, repository_id)
+        if row.added_by != actor.user_id and not await is_project_admin(
+            session, actor, row.project_id
+        ):
+            raise PermissionDenied(
+                "Only this project's admins or the person who added the repository can "
+                "change its account."
+            )
+        target = replace(saved_target(rt, row), credentials=Credentials(username, secret))
+        updated_at = row.updated_at
+    result = await rt.registry.connection_test(target)
+    if not result.ok:
+        raise ConnectionTestFailed(result, " The saved account was not changed.")
+    async with transaction(rt.sessions) as session:
+        row = await _load(session, actor, repository_id)
+        if row.updated_at != updated_at:
+            raise Conflict("Someone changed this repository meanwhile; open it again.")
+        repositories.set_credentials(rt.box, row, username=username, secret=secret)
+        # A new account is re-checked at once: the list never shows a stale status.
+        await health.apply_result(
+            session, row, result, trigger=CheckTrigger.MANUAL, alert_after=rt.settings.alert_after
+        )
+    rt.outbox_ready.set()
+    return result
+
+
+async def delete_repository(
+    rt: Runtime, actor: Actor, repository_id: int, *, also_in_registry: bool
+) -> RepositoryRow:
+    """Delete from the list, and first from the image registry when asked.
+
+    The registry goes first: if it refuses or is down, the entry stays in the
+    list and the error says why, so nothing is lost and the user can retry.
+    """
+    async with rt.sessions() as session:
+        row = await _load(session, actor, repository_id)
+        await require_admin(session, actor, row.project_id, "delete repositories")
+        view = row_view(row)
+        target = saved_target(rt, row) if also_in_registry else None
+    if target is not None:
+        if not view.can_delete_in_ir:
+            raise RegistryOperationFailed(
+                f"{view.type_label} repositories cannot be deleted in the registry from here; "
+                "untick the box to remove it from the list only."
+            )
+        try:
+            await rt.registry.delete_repository(target)
+        except RegistryError as error:
+            raise RegistryOperationFailed(
+                f"The registry did not delete {view.repository}: {error.message} "
+                "The entry stays in the list.",
+                error_kind=error.kind.value,
+            ) from None
+    async with transaction(rt.sessions) as session:
+        try:
+            row = await repositories.get(session, repository_id)
+        except NotFoundError:
+            raise NotFound("That repository was deleted meanwhile.") from None
+        note = messages.repository_deleted(
+            row, user_id=actor.user_id, in_registry=target is not None
+        )
+        await outbox.enqueue(
+            session,
+            dedup_key=f"deleted:{row.id}",
+            team_id=row.project.team_id,
+            channel_id=row.project.channel_id,
+            text=note.text,
+            blocks=note.blocks,
+        )
+        await repositories.remove(session, row)
+    rt.outbox_ready.set()
+    return view

@@ -1,0 +1,205 @@
+"""Registered tools: Harbor instances that workspace admins register for every project."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.runtime import Runtime
+from bot.usecases.actor import Actor
+from bot.usecases.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from bot.usecases.forms import normalize_url, url_problem
+from bot.usecases.repositories import ConnectionTestFailed, harbor_tool
+from registry import ConnectionTestResult, RegistryError
+from storage import tools
+from storage.db import transaction
+from storage.errors import DuplicateError, NotFoundError
+from storage.models import RegisteredTool
+
+TOOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,79}$")
+
+
+class ToolField:
+    NAME = "tool_name"
+    URL = "tool_url"
+    USERNAME = "username"
+    SECRET = "secret"
+    CA_BUNDLE = "ca_bundle"
+
+
+@dataclass(frozen=True)
+class ToolForm:
+    name: str
+    url: str
+    username: str | None
+    secret: str | None = field(default=None, repr=False)
+    ca_bundle_pem: str | None = field(default=None, repr=False)
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    id: int
+    name: str
+    url: str
+    username: str | None
+    tls_verify: bool
+    has_ca_bundle: bool
+    repositories: int
+
+
+def _require_workspace_admin(actor: Actor) -> None:
+    if not actor.is_workspace_admin:
+        raise PermissionDenied("Only workspace admins and owners can register or change tools.")
+
+
+def _validated(form: ToolForm) -> ToolForm:
+    errors: dict[str, str] = {}
+    name = form.name.strip()
+    if not TOOL_NAME.match(name):
+        errors[ToolField.NAME] = "1-80 letters, digits, spaces, '.', '_' or '-'."
+    if problem := url_problem(form.url):
+        errors[ToolField.URL] = problem
+    username = (form.username or "").strip() or None
+    if username and not form.secret:
+        errors[ToolField.SECRET] = "Enter the password or robot secret for this account."
+    if form.secret and not username:
+        errors[ToolField.USERNAME] = "Enter the account name (robot accounts start with robot$)."
+    if errors:
+        raise InvalidInput(errors)
+    return ToolForm(
+        name=name,
+        url=normalize_url(form.url),
+        username=username,
+        secret=form.secret or None,
+        ca_bundle_pem=(form.ca_bundle_pem or "").strip() or None,
+        insecure=form.insecure,
+    )
+
+
+async def _info(rt: Runtime, row: RegisteredTool) -> ToolInfo:
+    async with rt.sessions() as session:
+        used = await tools.users_of(session, row.id)
+    return ToolInfo(
+        id=row.id,
+        name=row.name,
+        url=row.url,
+        username=row.username,
+        tls_verify=row.tls_verify,
+        has_ca_bundle=bool(row.ca_bundle_pem),
+        repositories=used,
+    )
+
+
+async def list_tools(rt: Runtime, actor: Actor) -> list[ToolInfo]:
+    async with rt.sessions() as session:
+        rows = await tools.list_for_team(session, actor.team_id)
+    return [await _info(rt, row) for row in rows]
+
+
+async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
+    """Test the instance with its account first; a tool that does not answer is not saved."""
+    _require_workspace_admin(actor)
+    form = _validated(form)
+    candidate = RegisteredTool(
+        name=form.name,
+        url=form.url,
+        username=form.username,
+        secret_ciphertext=rt.box.encrypt(form.secret) if form.secret else None,
+        tls_verify=not form.insecure,
+        ca_bundle_pem=form.ca_bundle_pem,
+    )
+    result = await rt.registry.test_tool(harbor_tool(rt, candidate))
+    if not result.ok:
+        raise ConnectionTestFailed(result, " The tool was not registered.")
+    try:
+        async with transaction(rt.sessions) as session:
+            row = await tools.add(
+                session,
+                rt.box,
+                team_id=actor.team_id,
+                name=form.name,
+                url=form.url,
+                username=form.username,
+                secret=form.secret,
+                tls_verify=not form.insecure,
+                ca_bundle_pem=form.ca_bundle_pem,
+                created_by=actor.user_id,
+            )
+    except DuplicateError as error:
+        raise InvalidInput({ToolField.NAME: str(error)}) from None
+    return await _info(rt, row)
+
+
+async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -> ToolInfo:
+    """A blank secret keeps the stored one, but only for the same URL: a stored secret
+    is never sent to a URL it was not entered for."""
+    _require_workspace_admin(actor)
+    form = _validated(ToolForm(**{**form.__dict__, "secret": form.secret or None}))
+    async with rt.sessions() as session:
+        try:
+            row = await tools.get(session, tool_id, team_id=actor.team_id)
+        except NotFoundError as error:
+            raise NotFound(str(error)) from None
+        secret = form.secret
+        if secret is None and form.username:
+            if form.url != row.url:
+                raise InvalidInput(
+                    {ToolField.SECRET: "The URL changed: enter the password or secret again."}
+                )
+            secret = tools.secret_of(rt.box, row)
+    candidate = RegisteredTool(
+        name=form.name,
+        url=form.url,
+        username=form.username,
+        secret_ciphertext=rt.box.encrypt(secret) if secret else None,
+        tls_verify=not form.insecure,
+        ca_bundle_pem=form.ca_bundle_pem,
+    )
+    result = await rt.registry.test_tool(harbor_tool(rt, candidate))
+    if not result.ok:
+        raise ConnectionTestFailed(result, " The tool was not changed.")
+    async with transaction(rt.sessions) as session:
+        row = await tools.get(session, tool_id, team_id=actor.team_id)
+        row.name = form.name
+        row.url = form.url
+        row.username = form.username
+        row.secret_ciphertext = candidate.secret_ciphertext
+        row.tls_verify = not form.insecure
+        row.ca_bundle_pem = form.ca_bundle_pem
+    return await _info(rt, row)
+
+
+async def remove_tool(rt: Runtime, actor: Actor, tool_id: int) -> str:
+    _require_workspace_admin(actor)
+    async with transaction(rt.sessions) as session:
+        try:
+            row = await tools.get(session, tool_id, team_id=actor.team_id)
+            await tools.remove(session, row)
+        except NotFoundError as error:
+            raise NotFound(str(error)) from None
+        except DuplicateError as error:
+            raise Conflict(str(error)) from None
+        return row.name
+
+
+async def test_tool(rt: Runtime, actor: Actor, tool_id: int) -> ConnectionTestResult:
+    async with rt.sessions() as session:
+        try:
+            row = await tools.get(session, tool_id, team_id=actor.team_id)
+        except NotFoundError as error:
+            raise NotFound(str(error)) from None
+    return await rt.registry.test_tool(harbor_tool(rt, row))
+
+
+async def harbor_projects(rt: Runtime, actor: Actor, tool_id: int, query: str = "") -> list[str]:
+    """Projects offered in the add modal's external select (Harbor may hold thousands)."""
+    async with rt.sessions() as session:
+        try:
+            row = await tools.get(session, tool_id, team_id=actor.team_id)
+        except NotFoundError:
+            return []
+    try:
+        return await rt.registry.list_harbor_projects(harbor_tool(rt, row), query)
+    except RegistryError:
+        return []
