@@ -41,8 +41,9 @@ def create_slack_client(token: str, base_url: str) -> AsyncWebClient:
 
 def create_bolt_app(runtime: Runtime) -> AsyncApp:
     token, signing_secret = runtime.settings.require_slack_credentials()
+    runtime.slack = create_slack_client(token, runtime.settings.slack_api_url)
     app = AsyncApp(
-        client=create_slack_client(token, runtime.settings.slack_api_url),
+        client=runtime.slack,
         signing_secret=signing_secret,
         # Ack first, then work: listeners call ack() and keep running (Slack's 3 s limit).
         process_before_response=False,

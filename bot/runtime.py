@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.keys import secret_box
@@ -23,6 +24,8 @@ class Runtime:
     registry: RegistryService
     # Set after a channel message is queued, so the outbox sender runs without waiting.
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # The Web API client, set by bot.app when the Slack app is built (None in the CLI).
+    slack: AsyncWebClient | None = None
 
     @property
     def fingerprint_key(self) -> bytes:
