@@ -1,0 +1,91 @@
+"""Settings are read from the environment exactly as DESIGN.md lists them, and checked."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from bot.settings import Settings, SettingsError
+
+
+def test_defaults_match_the_design() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == "sqlite:///./imagerepo.db"
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.recheck_interval == 3600
+    assert settings.recheck_concurrency == 50
+    assert settings.alert_after == 2
+    assert settings.dockerhub_registry_url == "https://registry-1.docker.io"
+    assert settings.dockerhub_api_url == "https://hub.docker.com"
+    assert settings.port == 3000
+    assert settings.allowed_networks == ()
+    assert settings.slack_app_token is None
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_SIGNING_SECRET": "sig",
+            "SLACK_APP_TOKEN": "xapp-1",
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+            "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+            "IMAGEREPO_SECRET_KEYS": "k1, k2",
+            "IMAGEREPO_ALLOWED_NETWORKS": "10.0.0.0/8,127.0.0.1/32",
+            "IMAGEREPO_RECHECK_INTERVAL": "2.5",
+            "IMAGEREPO_RECHECK_CONCURRENCY": "7",
+            "IMAGEREPO_ALERT_AFTER": "3",
+            "IMAGEREPO_DOCKERHUB_REGISTRY_URL": "http://127.0.0.1:5000",
+            "IMAGEREPO_DOCKERHUB_API_URL": "http://127.0.0.1:5001",
+            "PORT": "8080",
+        }
+    )
+    assert settings.require_slack_credentials() == ("xoxb-1", "sig")
+    assert settings.slack_app_token == "xapp-1"
+    assert settings.secret_keys == ("k1", "k2")
+    assert settings.allowed_networks == (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("127.0.0.1/32"),
+    )
+    assert (settings.recheck_interval, settings.recheck_concurrency, settings.alert_after) == (
+        2.5,
+        7,
+        3,
+    )
+    assert settings.port == 8080
+    assert settings.sqlite_path is None
+
+
+def test_secrets_stay_out_of_the_repr() -> None:
+    settings = Settings.from_env(
+        {"SLACK_BOT_TOKEN": "xoxb-very-secret", "SLACK_SIGNING_SECRET": "sig-secret-value"}
+    )
+    assert "xoxb-very-secret" not in repr(settings)
+    assert "sig-secret-value" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DATABASE_URL", "not a url", "DATABASE_URL is not a database URL"),
+        ("DATABASE_URL", "mysql://root@localhost/db", "only sqlite and postgresql"),
+        ("IMAGEREPO_ALLOWED_NETWORKS", "10.0.0.0/8,banana", "'banana' is not a CIDR"),
+        ("IMAGEREPO_RECHECK_INTERVAL", "-5", "positive number of seconds"),
+        ("IMAGEREPO_RECHECK_INTERVAL", "nan", "positive number of seconds"),
+        ("IMAGEREPO_RECHECK_CONCURRENCY", "0", "positive whole number"),
+        ("IMAGEREPO_ALERT_AFTER", "two", "positive whole number"),
+        ("PORT", "70000", "PORT must be a TCP port"),
+        ("SLACK_API_URL", "slack.com/api", "must start with http"),
+    ],
+)
+def test_malformed_values_are_named(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({name: value})
+
+
+def test_missing_slack_credentials_say_where_to_get_them() -> None:
+    with pytest.raises(
+        SettingsError, match=r"SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET not set.*manifest\.yml"
+    ):
+        Settings.from_env({}).require_slack_credentials()
