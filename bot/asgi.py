@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot import metrics
+from bot.logs import REQUEST_ID, new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +75,7 @@ class Router:
             if method != "POST":
                 await respond_json(send, 405, {"error": "use POST"})
                 return
-            await self._slack(scope, receive, send)
+            await self._serve_slack(scope, receive, send)
         elif path == "/healthz" and method in ("GET", "HEAD"):
             healthy = await self._health()
             await respond_json(
@@ -82,6 +87,30 @@ class Router:
             await respond(send, 200, generate_latest(), CONTENT_TYPE_LATEST)
         else:
             await respond_json(send, 404, {"error": "not found"})
+
+    async def _serve_slack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand the request to Bolt, measuring the time to answer (the ack) by payload kind."""
+        started = time.perf_counter()
+        REQUEST_ID.set(new_request_id())
+        body = bytearray()
+        status = 500
+
+        async def receive_and_keep() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and len(body) < 65536:
+                body.extend(message.get("body", b""))
+            return message
+
+        async def send_and_time(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                kind = payload_kind(bytes(body))
+                metrics.ACK_SECONDS.labels(kind=kind).observe(time.perf_counter() - started)
+                metrics.SLACK_REQUESTS.labels(kind=kind, status=str(status)).inc()
+            await send(message)
+
+        await self._slack(scope, receive_and_keep, send_and_time)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -102,3 +131,18 @@ class Router:
                 finally:
                     await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def payload_kind(body: bytes) -> str:
+    """`command`, `block_actions`, `view_submission`, `event_callback`... for the metrics labels."""
+    try:
+        if body.startswith(b"{"):
+            return str(json.loads(body).get("type", "unknown"))[:32]
+        form = parse_qs(body.decode("utf-8", "replace"))
+        if "command" in form:
+            return "command"
+        if "payload" in form:
+            return str(json.loads(form["payload"][0]).get("type", "unknown"))[:32]
+    except (ValueError, AttributeError):
+        pass
+    return "unknown"

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from bot import logs
 from bot.settings import Settings, SettingsError
 from storage.crypto import SecretKeyError
 
@@ -71,7 +72,13 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     log.info(
         "serving on 0.0.0.0:%d (POST /slack/events, GET /healthz, GET /metrics)", settings.port
     )
-    uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level="info", access_log=False)  # noqa: S104
+    uvicorn.run(
+        app,
+        host="0.0.0.0",  # noqa: S104 - a server; bind address is the deployment's choice
+        port=settings.port,
+        log_config=None,  # keep the JSON handler from bot.logs
+        access_log=False,
+    )
     return 0
 
 
@@ -128,10 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        logs.configure()
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
         code: int = args.func(settings, args)

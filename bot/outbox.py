@@ -22,6 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from storage.db import transaction
 from storage.models import OutboxMessage, utcnow
 
@@ -115,7 +116,9 @@ async def deliver_pending(
             if error is None:
                 current.sent_at = utcnow()
                 sent += 1
+                metrics.NOTIFICATIONS.labels(result="sent").inc()
             else:
+                metrics.NOTIFICATIONS.labels(result="failed").inc()
                 backoff = min(timedelta(seconds=5 * 2 ** min(current.attempts, 10)), MAX_BACKOFF)
                 current.next_attempt_at = utcnow() + backoff
                 current.last_error = error[:200]

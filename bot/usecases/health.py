@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import messages, outbox
+from bot import messages, metrics, outbox
 from registry import ConnectionTestResult
 from storage import repositories
 from storage.models import CheckTrigger, Health, ImageRepository, utcnow
@@ -30,6 +30,9 @@ async def apply_result(
 ) -> None:
     """Record the result and queue at most one channel message, in the caller's transaction."""
     now = now or utcnow()
+    metrics.observe_connection_test(
+        trigger.value, result.ok, result.error_kind.value if result.error_kind else None
+    )
     await repositories.record_check(
         session,
         repo,
