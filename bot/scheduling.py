@@ -1,13 +1,134 @@
-"""Background jobs started with the server (scheduled re-checks, outbox delivery)."""
+"""Background jobs started with the server: scheduled re-checks and outbox delivery.
+
+- APScheduler's AsyncIOScheduler runs one job per instance, `recheck`, every
+  tick (interval / 10, between 0.2 and 5 s). A tick starts a re-check pass
+  unless one is running; the pass claims whatever is due in the database, so
+  the per-repository interval lives in `next_check_at`, not in the scheduler,
+  and survives restarts and is shared by every instance (bot/recheck.py).
+- The outbox sender is a plain task: it wakes when anything queues a channel
+  message (`runtime.outbox_ready`) or every few seconds (messages queued by
+  another instance, retries after a Slack failure), and sends what is due with
+  `bot.outbox.deliver_pending`.
+"""
 
 from __future__ import annotations
 
-from bot.runtime import Runtime
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot import outbox
+from bot.recheck import RecheckConfig, Rechecker, instance_id
+from bot.runtime import Runtime, registry_config
+
+log = logging.getLogger(__name__)
+
+OUTBOX_POLL_SECONDS = 2.0
+OUTBOX_BATCH = 50
+FINAL_DELIVERY_SECONDS = 3.0
+
+
+@dataclass
+class Background:
+    """What `start` started for one runtime, so that `stop` can stop exactly that."""
+
+    owner: str
+    scheduler: AsyncIOScheduler
+    rechecker: Rechecker
+    sender: asyncio.Task[None]
+
+
+_running: dict[int, Background] = {}
+
+
+def running(runtime: Runtime) -> Background | None:
+    """The jobs `start` started for this runtime (tests and diagnostics look inside)."""
+    return _running.get(id(runtime))
 
 
 async def start(runtime: Runtime) -> None:
-    """Start the background jobs; filled in by the scheduled re-check work."""
+    """Start the re-check scheduler and the outbox sender for this process."""
+    config = RecheckConfig.from_settings(
+        runtime.settings, operation_timeout=registry_config(runtime.settings).operation_timeout
+    )
+    owner = instance_id()
+    rechecker = Rechecker(runtime, config, owner=owner)
+    scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+    scheduler.add_job(
+        rechecker.tick,
+        IntervalTrigger(seconds=config.tick, timezone=UTC),
+        id="recheck",
+        name="scheduled re-checks",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.start()
+    sender = asyncio.create_task(deliver_forever(runtime, owner=owner), name="outbox-sender")
+    background = Background(owner=owner, scheduler=scheduler, rechecker=rechecker, sender=sender)
+    _running[id(runtime)] = background
+    log.info(
+        "scheduled re-checks every %s s (concurrency %d, alert after %d failures, lease %s s) "
+        "as instance %s",
+        f"{config.interval:g}",
+        config.concurrency,
+        config.alert_after,
+        f"{config.lease:g}",
+        owner,
+    )
 
 
 async def stop(runtime: Runtime) -> None:
-    """Stop the background jobs started by `start`."""
+    """Stop the jobs started by `start`: no new claims, leases handed back, the outbox
+    given a last few seconds to send what is queued (the rest waits in the database)."""
+    background = _running.pop(id(runtime), None)
+    if background is None:
+        return
+    background.scheduler.shutdown(wait=False)
+    await background.rechecker.stop()
+    background.sender.cancel()
+    await asyncio.gather(background.sender, return_exceptions=True)
+    if runtime.slack is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                deliver_due(runtime, owner=background.owner), FINAL_DELIVERY_SECONDS
+            )
+
+
+async def deliver_due(runtime: Runtime, *, owner: str) -> int:
+    """Send every channel message that is due now; how many were sent."""
+    client = runtime.slack
+    if client is None:
+        return 0
+    total = 0
+    while True:
+        sent = await outbox.deliver_pending(
+            runtime.sessions, client, owner=owner, limit=OUTBOX_BATCH
+        )
+        total += sent
+        if sent < OUTBOX_BATCH:
+            return total
+
+
+async def deliver_forever(
+    runtime: Runtime, *, owner: str, poll: float = OUTBOX_POLL_SECONDS
+) -> None:
+    """The sender loop; it never dies of a database or Slack failure, it logs and waits."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runtime.outbox_ready.wait(), poll)
+        runtime.outbox_ready.clear()
+        try:
+            await deliver_due(runtime, owner=owner)
+        except Exception as error:
+            reason = str(getattr(error, "orig", None) or error).splitlines()[0:1]
+            log.warning(
+                "sending channel messages failed, retrying: %s",
+                reason[0] if reason else type(error).__name__,
+            )

@@ -20,15 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import ConnectionCheck, ImageRepository
 
-_repos = ImageRepository.__table__
-_checks = ConnectionCheck.__table__
+_repos = cast(Table, ImageRepository.__table__)
+_checks = cast(Table, ConnectionCheck.__table__)
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -101,7 +102,7 @@ def keep_updated_at(row: ImageRepository) -> None:
     detect concurrent edits, so a background write must not move it. (The
     attribute is expired after the flush: do not read it afterwards.)
     """
-    row.updated_at = _repos.c.updated_at  # type: ignore[assignment]
+    row.updated_at = _repos.c.updated_at
 
 
 async def release(session: AsyncSession, *, owner: str, ids: Sequence[int] | None = None) -> int:

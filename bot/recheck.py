@@ -1,0 +1,456 @@
+"""Scheduled re-checks: every saved connection tested again, on one instance or many.
+
+One `Rechecker` per process. A *pass* claims due repositories from the
+database (`storage.schedule.claim_due`: a lease, FOR UPDATE SKIP LOCKED on
+PostgreSQL), tests them with at most `concurrency` connection tests in flight,
+and records each result through `bot.usecases.health.apply_result`, the one
+place where health changes and channel messages are decided. So the schedule,
+the Connection Test button and `/imagerepo check` can never disagree about
+what "failing" or "recovered" means, and each change of state is queued once
+(in the same transaction as the change, with a dedup key) however many
+instances run.
+
+Why the claims are refilled as slots free up rather than one big batch: a
+claimed row starts its test at once, so the lease only has to outlast one
+test (not a queue behind the semaphore), and the pipeline stays full, which
+is what keeps a pass close to N x round trips x latency / concurrency.
+
+Why results are written in small batches by one writer: a connection test
+ends every few milliseconds at full speed, and one transaction per result
+would make the database, not the registries, the bottleneck. Each row in a
+batch is still checked on its own: written only if this instance still holds
+its lease and nobody changed its credentials meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot import metrics
+from bot.runtime import Runtime
+from bot.settings import Settings, SettingsError
+from bot.usecases import health
+from bot.usecases.repositories import saved_target
+from registry import ConnectionTestResult, RepositoryTarget
+from storage import schedule
+from storage.db import transaction
+from storage.models import CheckTrigger, ImageRepository, utcnow
+
+log = logging.getLogger(__name__)
+
+HISTORY_KEEP = 50
+"""Checks kept per repository; older ones are pruned (the list shows the last one)."""
+
+JITTER_FRACTION = 0.1
+MAX_JITTER_SECONDS = 300.0
+MIN_LEASE_SECONDS = 60.0
+MAX_TICK_SECONDS = 5.0
+MIN_TICK_SECONDS = 0.2
+WRITE_BATCH = 200
+LEASE_VARIABLE = "IMAGEREPO_RECHECK_LEASE"
+
+
+def instance_id() -> str:
+    """hostname-pid-random: unique per process, readable in `lease_owner` when debugging."""
+    host = socket.gethostname().split(".")[0][:40] or "host"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"[:64]
+
+
+@dataclass(frozen=True)
+class RecheckConfig:
+    """Timing of the re-checks, derived from the settings (seconds unless said otherwise)."""
+
+    interval: float
+    concurrency: int
+    alert_after: int
+    lease: float
+    tick: float
+    jitter: float
+    history_keep: int = HISTORY_KEEP
+    prune_every: float = 600.0
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        operation_timeout: float = 30.0,
+        env: Mapping[str, str] | None = None,
+    ) -> RecheckConfig:
+        """Lease = max(60 s, 3 x the longest a connection test may take), unless
+        IMAGEREPO_RECHECK_LEASE says otherwise (tests use a few seconds to see a
+        crashed instance's claims taken over quickly)."""
+        env = os.environ if env is None else env
+        interval = settings.recheck_interval
+        lease = max(MIN_LEASE_SECONDS, 3 * operation_timeout)
+        raw = env.get(LEASE_VARIABLE, "").strip()
+        if raw:
+            try:
+                lease = float(raw)
+            except ValueError:
+                lease = -1.0
+            if not lease > 0 or lease != lease or lease == float("inf"):
+                raise SettingsError(f"{LEASE_VARIABLE} must be a positive number of seconds")
+        return cls(
+            interval=interval,
+            concurrency=settings.recheck_concurrency,
+            alert_after=settings.alert_after,
+            lease=lease,
+            tick=min(MAX_TICK_SECONDS, max(MIN_TICK_SECONDS, interval / 10)),
+            jitter=min(MAX_JITTER_SECONDS, interval * JITTER_FRACTION),
+            prune_every=min(600.0, max(60.0, interval)),
+        )
+
+    def next_check(self, checked_at: datetime) -> datetime:
+        """Never earlier than one interval after the last check (so no connection is
+        checked twice in one interval), plus a random delay that spreads the load of
+        connections saved together over time."""
+        return checked_at + timedelta(seconds=self.interval + random.uniform(0, self.jitter))  # noqa: S311
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed repository: what to test, and the user's last change as seen at claim time."""
+
+    repository_id: int
+    target: RepositoryTarget
+    updated_at: datetime
+
+
+@dataclass
+class PassStats:
+    """What one pass did, for the log, the metrics and the benchmark."""
+
+    claimed: int = 0
+    recorded: int = 0
+    healthy: int = 0
+    failing: int = 0
+    notified: int = 0
+    lost: int = 0  # deleted meanwhile, lease lost, or credentials changed meanwhile
+    errors: int = 0
+    round_trips: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class _Outcome:
+    job: Job
+    result: ConnectionTestResult | None  # None: the test itself crashed (a bug), see _test
+    checked_at: datetime
+    done: asyncio.Future[None] = field(repr=False, default_factory=asyncio.Future)
+
+
+class Rechecker:
+    """Claims, tests and records due repositories for one instance (`owner`)."""
+
+    def __init__(self, rt: Runtime, config: RecheckConfig, *, owner: str | None = None) -> None:
+        self.rt = rt
+        self.config = config
+        self.owner = owner or instance_id()
+        self._pass: asyncio.Task[PassStats] | None = None
+        self._stopping = False
+        self._last_prune = 0.0
+        self.total = PassStats()
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.config.lease)
+
+    # -- entry points -------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """The scheduler's job: start a pass unless one is running (then it is a no-op).
+
+        Returns at once: a long pass must not make the scheduler skip ticks with
+        warnings, and it keeps claiming newly due rows by itself until none is left.
+        """
+        if self._stopping or (self._pass is not None and not self._pass.done()):
+            return
+        self._pass = asyncio.create_task(self._pass_then_prune(), name="recheck-pass")
+
+    async def _pass_then_prune(self) -> PassStats:
+        stats = await self.run_due()
+        if time.monotonic() - self._last_prune >= self.config.prune_every:
+            self._last_prune = time.monotonic()
+            await self.prune()
+        return stats
+
+    async def run_due(self) -> PassStats:
+        """Test every repository due now (and those falling due meanwhile), then return.
+
+        Never raises for database or registry trouble: that is logged, and what
+        was claimed but not recorded is re-tested when its lease expires.
+        """
+        started = time.perf_counter()
+        stats = PassStats()
+        writer = _Writer(self, stats)
+        writer_task = asyncio.create_task(writer.run(), name="recheck-writer")
+        in_flight: set[asyncio.Task[None]] = set()
+        refill = max(1, self.config.concurrency // 5)
+        exhausted = False
+        try:
+            while True:
+                free = self.config.concurrency - len(in_flight)
+                if not exhausted and not self._stopping and (free >= refill or not in_flight):
+                    jobs, claimed = await self._claim(free, stats)
+                    stats.claimed += claimed
+                    exhausted = claimed < free
+                    for job in jobs:
+                        in_flight.add(asyncio.create_task(self._test(job, writer)))
+                if not in_flight:
+                    break
+                _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            writer.close()
+            await asyncio.gather(writer_task, return_exceptions=True)
+            stats.seconds = time.perf_counter() - started
+        if stats.claimed:
+            metrics.RECHECK_PASS_SECONDS.observe(stats.seconds)
+            log.info(
+                "re-checked %d connection(s) in %.1f s: %d healthy, %d failing, "
+                "%d channel message(s) queued, %d not recorded",
+                stats.recorded,
+                stats.seconds,
+                stats.healthy,
+                stats.failing,
+                stats.notified,
+                stats.lost + stats.errors,
+            )
+        self._add_to_total(stats)
+        return stats
+
+    async def prune(self) -> int:
+        """Keep the newest `history_keep` checks per repository (any instance may run it)."""
+        try:
+            async with transaction(self.rt.sessions) as session:
+                deleted = await schedule.prune_history(session, keep=self.config.history_keep)
+        except Exception as error:
+            log.warning("pruning the check history failed: %s", _reason(error))
+            return 0
+        if deleted:
+            log.info("pruned %d old connection check(s) from the history", deleted)
+        return deleted
+
+    async def stop(self) -> None:
+        """Stop claiming, abandon running tests, and hand this instance's leases back
+        so another instance re-tests those rows now instead of after the lease."""
+        self._stopping = True
+        if self._pass is not None and not self._pass.done():
+            self._pass.cancel()
+            await asyncio.gather(self._pass, return_exceptions=True)
+        try:
+            async with transaction(self.rt.sessions) as session:
+                released = await schedule.release(session, owner=self.owner)
+        except Exception as error:
+            log.warning("could not release re-check leases (they will expire): %s", _reason(error))
+            return
+        if released:
+            log.info("released %d re-check claim(s) for other instances", released)
+
+    # -- the pipeline -------------------------------------------------------------------
+
+    async def _claim(self, limit: int, stats: PassStats) -> tuple[list[Job], int]:
+        """Lease up to `limit` due rows and build their targets; (jobs, rows claimed)."""
+        if limit <= 0:
+            return [], 0
+        now = utcnow()
+        try:
+            async with transaction(self.rt.sessions) as session:
+                ids = await schedule.claim_due(
+                    session, owner=self.owner, now=now, limit=limit, lease=self.lease
+                )
+            if not ids:
+                return [], 0
+            async with self.rt.sessions() as session:
+                rows = list(
+                    (
+                        await session.scalars(
+                            select(ImageRepository).where(ImageRepository.id.in_(ids))
+                        )
+                    ).unique()
+                )
+        except Exception as error:
+            log.warning("claiming due re-checks failed: %s", _reason(error))
+            return [], 0  # counted as nothing claimed: the pass ends, the next tick retries
+        jobs: list[Job] = []
+        unusable: list[int] = []
+        for row in rows:
+            try:
+                target = saved_target(self.rt, row)
+            except Exception as error:  # e.g. its secret's key was removed from the settings
+                log.warning("repository #%d cannot be re-checked: %s", row.id, _reason(error))
+                unusable.append(row.id)
+                continue
+            jobs.append(Job(repository_id=row.id, target=target, updated_at=row.updated_at))
+        if unusable:
+            stats.errors += len(unusable)
+            await self._postpone(unusable)
+        return jobs, len(ids)
+
+    async def _test(self, job: Job, writer: _Writer) -> None:
+        result: ConnectionTestResult | None
+        try:
+            result = await self.rt.registry.connection_test(job.target)
+        except Exception:
+            # connection_test reports registry failures in its result; this is a bug.
+            log.exception("connection test of repository #%d crashed", job.repository_id)
+            result = None
+        outcome = _Outcome(job=job, result=result, checked_at=utcnow())
+        await writer.submit(outcome)
+
+    async def _postpone(self, ids: list[int]) -> None:
+        """Skip rows that cannot be tested until the next interval (no hot loop)."""
+        try:
+            async with transaction(self.rt.sessions) as session:
+                rows = await schedule.lock_claimed(session, ids)
+                for row in rows.values():
+                    if row.lease_owner == self.owner:
+                        row.next_check_at = self.config.next_check(utcnow())
+                        row.lease_owner = None
+                        row.lease_expires_at = None
+                        schedule.keep_updated_at(row)
+        except Exception as error:
+            log.warning("could not postpone re-checks: %s", _reason(error))
+
+    def _add_to_total(self, stats: PassStats) -> None:
+        for name in (
+            "claimed",
+            "recorded",
+            "healthy",
+            "failing",
+            "notified",
+            "lost",
+            "errors",
+            "round_trips",
+        ):
+            setattr(self.total, name, getattr(self.total, name) + getattr(stats, name))
+        self.total.seconds += stats.seconds
+
+
+class _Writer:
+    """Records finished tests in batches: one transaction for whatever has arrived."""
+
+    def __init__(self, rechecker: Rechecker, stats: PassStats) -> None:
+        self.rechecker = rechecker
+        self.stats = stats
+        self.queue: asyncio.Queue[_Outcome | None] = asyncio.Queue()
+
+    async def submit(self, outcome: _Outcome) -> None:
+        """Queue a result and wait until it is written (or given up on), which keeps a
+        test's slot busy until then: claims never run ahead of the database."""
+        self.queue.put_nowait(outcome)
+        await asyncio.shield(outcome.done)
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+    async def run(self) -> None:
+        while True:
+            first = await self.queue.get()
+            if first is None:
+                return
+            batch = [first]
+            closing = False
+            while len(batch) < WRITE_BATCH and not self.queue.empty():
+                item = self.queue.get_nowait()
+                if item is None:
+                    closing = True
+                    break
+                batch.append(item)
+            try:
+                await self._write_all(batch)
+            finally:
+                for outcome in batch:
+                    if not outcome.done.done():
+                        outcome.done.set_result(None)
+            if closing:
+                return
+
+    async def _write_all(self, batch: list[_Outcome]) -> None:
+        try:
+            await self._write(batch)
+        except Exception as error:
+            if len(batch) == 1:
+                self.stats.errors += 1
+                log.warning(
+                    "recording the re-check of repository #%d failed (re-tested when its "
+                    "lease expires): %s",
+                    batch[0].job.repository_id,
+                    _reason(error),
+                )
+                return
+            # One bad row must not cost the others their results: retry them one by one.
+            for outcome in batch:
+                await self._write_all([outcome])
+
+    async def _write(self, batch: list[_Outcome]) -> None:
+        rc = self.rechecker
+        counts = PassStats()
+        async with transaction(rc.rt.sessions) as session:
+            rows = await schedule.lock_claimed(session, [o.job.repository_id for o in batch])
+            for outcome in batch:
+                row = rows.get(outcome.job.repository_id)
+                if row is None or row.lease_owner != rc.owner:
+                    counts.lost += 1  # deleted meanwhile, or our lease expired and was taken
+                    continue
+                row.lease_owner = None
+                row.lease_expires_at = None
+                result = outcome.result
+                if row.updated_at != outcome.job.updated_at:
+                    # Changed while we tested (e.g. a new account): this result is stale.
+                    counts.lost += 1
+                    row.next_check_at = utcnow()
+                elif result is None:
+                    counts.errors += 1
+                    row.next_check_at = rc.config.next_check(outcome.checked_at)
+                else:
+                    alerted_before = row.alerted
+                    await health.apply_result(
+                        session,
+                        row,
+                        result,
+                        trigger=CheckTrigger.SCHEDULED,
+                        alert_after=rc.config.alert_after,
+                        now=outcome.checked_at,
+                    )
+                    row.next_check_at = rc.config.next_check(outcome.checked_at)
+                    counts.recorded += 1
+                    counts.round_trips += result.round_trips
+                    if result.ok:
+                        counts.healthy += 1
+                    else:
+                        counts.failing += 1
+                    if row.alerted != alerted_before:  # apply_result queued a message
+                        counts.notified += 1
+                schedule.keep_updated_at(row)
+        for outcome in batch:
+            if outcome.result is not None:
+                metrics.observe_connection_test(
+                    CheckTrigger.SCHEDULED.value,
+                    outcome.result.ok,
+                    outcome.result.error_kind.value if outcome.result.error_kind else None,
+                )
+        for name in ("recorded", "healthy", "failing", "notified", "lost", "errors", "round_trips"):
+            setattr(self.stats, name, getattr(self.stats, name) + getattr(counts, name))
+        if counts.notified:
+            rc.rt.outbox_ready.set()
+
+
+def _reason(error: BaseException) -> str:
+    """One line for the log: the driver's message, without a stack or SQL."""
+    text = str(getattr(error, "orig", None) or error) or type(error).__name__
+    return text.splitlines()[0][:300]
