@@ -1,16 +1,44 @@
-"""Slack listeners, grouped by kind as in Bolt's starter template."""
+"""Slack listeners, grouped by kind (commands, actions, views, events, options).
+
+Listeners translate Slack payloads into use-case calls (bot.usecases) and use
+cases' answers into Block Kit (handlers.ui); they hold no SQL and make no
+registry calls of their own.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
     from bot.runtime import Runtime
 
+log = logging.getLogger("handlers")
+
 
 def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
-    from handlers import commands
+    from slack_bolt.response import BoltResponse
 
-    commands.register(app, runtime)
+    from handlers import actions, commands, events, options, views
+    from handlers.support import Deps
+
+    deps = Deps(runtime)
+    commands.register(app, deps)
+    actions.register(app, deps)
+    views.register(app, deps)
+    events.register(app, deps)
+    options.register(app, deps)
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        """Last resort: log the kind of failure (never the payload: it may hold a secret)."""
+        kind = body.get("type") or ("command" if "command" in body else "unknown")
+        log.error(
+            "listener failed on a %s request: %s",
+            kind,
+            type(error).__name__,
+            exc_info=(type(error), error, error.__traceback__),
+        )
+        return None

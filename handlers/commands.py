@@ -1,17 +1,275 @@
-"""Slash command listeners (`/imagerepo ...`)."""
+"""Slash command listeners: `/imagerepo help | project ... | add | add-pull | list | check | tools`.
+
+Every branch acks at once (Slack's 3 s), then works and answers through the
+command's response_url (ephemeral: only the caller sees it) or opens a modal.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.runtime import Runtime
+from bot.usecases import checks, projects, repositories, tools
+from bot.usecases.errors import UseCaseError
+from bot.usecases.forms import Creation
+from handlers.support import Deps, deliver_outbox, safe_call
+from handlers.ui.common import escape
+from handlers.ui.help import HELP
+from handlers.ui.repository_form import AddMeta, add_modal
+from handlers.ui.repository_list import list_blocks, list_text
+from handlers.ui.tools import tools_blocks
+from registry import RegistryType
+from storage.models import RepositoryAccess
 
-HELP = "Usage: `/imagerepo help | project create NAME | add | add-pull | list | check | tools`"
+log = logging.getLogger("handlers.commands")
+
+Subcommand = Callable[
+    [Deps, AsyncWebClient, dict[str, Any], AsyncRespond, list[str]], Awaitable[None]
+]
+USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
-def register(app: AsyncApp, runtime: Runtime) -> None:
+def register(app: AsyncApp, deps: Deps) -> None:
     @app.command("/imagerepo")
-    async def imagerepo(ack: AsyncAck, command: dict[str, Any]) -> None:
-        await ack(text=HELP)
+    async def imagerepo(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        words = str(command.get("text") or "").split()
+        sub = words[0].lower() if words else "help"
+        if sub == "help":
+            await ack(text=HELP)
+            return
+        handler = SUBCOMMANDS.get(sub)
+        if handler is None:
+            await ack(text=f"I don't know `{escape(' '.join(words)[:100])}`.\n{HELP}")
+            return
+        await ack()
+        try:
+            await handler(deps, client, command, respond, words[1:])
+        except UseCaseError as error:
+            await safe_call("respond", respond(text=error.message))
+        except Exception:
+            log.exception("/imagerepo %s failed", sub)
+            await safe_call(
+                "respond",
+                respond(text="Something went wrong on our side; it was logged. Try again."),
+            )
+
+
+async def _project_cmd(
+    deps: Deps,
+    client: AsyncWebClient,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    args: list[str],
+) -> None:
+    rt = deps.runtime
+    actor = await deps.actor(client, command)
+    channel_id = str(command.get("channel_id", ""))
+    if len(args) >= 2 and args[0].lower() == "create":
+        name = " ".join(args[1:])
+        try:
+            info = await projects.create_project(rt, actor, channel_id=channel_id, name=name)
+        except UseCaseError as error:
+            await safe_call("respond", respond(text=error.message))
+            return
+        await safe_call(
+            "respond",
+            respond(
+                text=(
+                    f"Project *{escape(info.name)}* now belongs to this channel; "
+                    f"<@{actor.user_id}> is its admin. Add repositories with "
+                    "`/imagerepo add` or `/imagerepo add-pull`."
+                )
+            ),
+        )
+        return
+    if len(args) == 3 and args[0].lower() == "admin" and args[1].lower() in ("add", "remove"):
+        match = USER_MENTION.match(args[2])
+        if match is None:
+            await safe_call(
+                "respond",
+                respond(text="Mention the user: `/imagerepo project admin add @someone`."),
+            )
+            return
+        user_id = match.group(1)
+        if args[1].lower() == "add":
+            changed = await projects.add_admin(rt, actor, channel_id=channel_id, user_id=user_id)
+            text = (
+                f"<@{user_id}> is now an admin of this project."
+                if changed
+                else f"<@{user_id}> was an admin already."
+            )
+        else:
+            changed = await projects.remove_admin(rt, actor, channel_id=channel_id, user_id=user_id)
+            text = (
+                f"<@{user_id}> is no longer an admin of this project."
+                if changed
+                else f"<@{user_id}> was not an admin of this project."
+            )
+        await safe_call("respond", respond(text=text))
+        return
+    await safe_call("respond", respond(text=f"Usage:\n{HELP}"))
+
+
+async def open_add_modal(
+    deps: Deps,
+    client: AsyncWebClient,
+    *,
+    trigger_id: str,
+    team_id: str,
+    user_id: str,
+    channel_id: str,
+    access: RepositoryAccess,
+) -> str | None:
+    """Open the add modal; returns a message to show instead when there is no project."""
+    rt = deps.runtime
+    project = await projects.get_project(rt, team_id=team_id, channel_id=channel_id)
+    actor = await deps.actors.get(client, team_id, user_id)
+    registered = await tools.list_tools(rt, actor)
+    default_type = RegistryType.HARBOR if registered else RegistryType.IMAGE_REGISTRY
+    meta = AddMeta(
+        access=access.value,
+        channel_id=channel_id,
+        registry_type=default_type.value,
+        creation=Creation.EXISTING.value,
+    )
+    view = add_modal(
+        meta,
+        project_name=project.name,
+        tools=registered,
+        dockerhub_url=rt.settings.dockerhub_registry_url,
+    )
+    opened = await deps.views.open(client, trigger_id, view)
+    if opened is None:
+        return "Slack did not open the window (it may have taken too long); try again."
+    return None
+
+
+async def _add_cmd(
+    deps: Deps,
+    client: AsyncWebClient,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    args: list[str],
+    access: RepositoryAccess,
+) -> None:
+    problem = await open_add_modal(
+        deps,
+        client,
+        trigger_id=str(command.get("trigger_id", "")),
+        team_id=str(command.get("team_id", "")),
+        user_id=str(command.get("user_id", "")),
+        channel_id=str(command.get("channel_id", "")),
+        access=access,
+    )
+    if problem:
+        await safe_call("respond", respond(text=problem))
+
+
+async def _add(
+    deps: Deps,
+    client: AsyncWebClient,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    args: list[str],
+) -> None:
+    await _add_cmd(deps, client, command, respond, args, RepositoryAccess.APP)
+
+
+async def _add_pull(
+    deps: Deps,
+    client: AsyncWebClient,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    args: list[str],
+) -> None:
+    await _add_cmd(deps, client, command, respond, args, RepositoryAccess.PULL_ONLY)
+
+
+async def _list(
+    deps: Deps,
+    client: AsyncWebClient,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    args: list[str],
+) -> None:
+    rt = deps.runtime
+    team_id, channel_id = str(command.get("team_id", "")), str(command.get("channel_id", ""))
+    project = await projects.get_project(rt, team_id=team_id, channel_id=channel_id)
+    page_number = int(args[0]) if args and args[0].isdigit() else 1
+    page = await repositories.list_repositories(
+        rt, team_id=team_id, channel_id=channel_id, page=page_number
+    )
+    await safe_call(
+        "respond",
+        respond(
+            text=list_text(project.name, page),
+            blocks=list_blocks(project.id, project.name, page),
+            response_type="ephemeral",
+        ),
+    )
+
+
+async def _check(
+    deps: Deps,
+    client: AsyncWebClient,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    args: list[str],
+) -> None:
+    rt = deps.runtime
+    actor = await deps.actor(client, command)
+    channel_id = str(command.get("channel_id", ""))
+    project = await projects.get_project(rt, team_id=actor.team_id, channel_id=channel_id)
+    await safe_call(
+        "respond", respond(text=f"Testing every repository of *{escape(project.name)}*…")
+    )
+    summary = await checks.check_project(rt, actor, channel_id=channel_id)
+    await deliver_outbox(rt)
+    if summary.total == 0:
+        text = "There is no repository to check yet: add one with `/imagerepo add`."
+    elif not summary.failing:
+        text = f":large_green_circle: All {summary.total} connections passed."
+    else:
+        lines = [f":red_circle: {len(summary.failing)} of {summary.total} connections failed:"]
+        for row in summary.failing[:20]:
+            reason = escape((row.last_message or row.last_error_kind or "failed")[:200])
+            lines.append(f"• `{escape(row.repository)}` on {escape(row.registry_url)}: {reason}")
+        if len(summary.failing) > 20:
+            lines.append(f"…and {len(summary.failing) - 20} more (see `/imagerepo list`).")
+        text = "\n".join(lines)
+    await safe_call("respond", respond(text=text))
+
+
+async def _tools(
+    deps: Deps,
+    client: AsyncWebClient,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    args: list[str],
+) -> None:
+    actor = await deps.actor(client, command)
+    registered = await tools.list_tools(deps.runtime, actor)
+    await safe_call(
+        "respond",
+        respond(
+            text=f"{len(registered)} registered tools",
+            blocks=tools_blocks(registered, is_admin=actor.is_workspace_admin),
+        ),
+    )
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "project": _project_cmd,
+    "add": _add,
+    "add-pull": _add_pull,
+    "list": _list,
+    "check": _check,
+    "tools": _tools,
+}

@@ -1,0 +1,457 @@
+"""block_actions listeners: the add modal's buttons and selects, the list's menus and pages,
+the alert's Connection Test button, the App Home project select, the tools list."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.usecases import home, repositories, tools
+from bot.usecases.errors import InvalidInput, UseCaseError
+from bot.usecases.forms import Creation, validate
+from handlers import add_flow, ids
+from handlers.home import publish_home
+from handlers.support import Deps, deliver_outbox, safe_call, selected_value
+from handlers.ui.common import escape, notice_view, test_result_text, url_check_text
+from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
+from handlers.ui.repository_list import list_blocks, list_text
+from handlers.ui.tools import tool_modal, tool_remove_modal
+
+log = logging.getLogger("handlers.actions")
+
+TESTING = ":hourglass_flowing_sand: Testing the connection…"
+
+
+def _view(body: Mapping[str, Any]) -> dict[str, Any]:
+    view = body.get("view")
+    return dict(view) if isinstance(view, Mapping) else {}
+
+
+def _action(body: Mapping[str, Any]) -> dict[str, Any]:
+    actions = body.get("actions") or [{}]
+    first = actions[0]
+    return dict(first) if isinstance(first, Mapping) else {}
+
+
+def _from_home(body: Mapping[str, Any]) -> bool:
+    return _view(body).get("type") == "home"
+
+
+def _menu_choice(body: Mapping[str, Any]) -> tuple[str, int] | None:
+    chosen = _action(body).get("selected_option") or {}
+    value = str(chosen.get("value") or _action(body).get("value") or "")
+    kind, _, number = value.partition(":")
+    return (kind, int(number)) if number.isdigit() else None
+
+
+async def tell(
+    deps: Deps,
+    client: AsyncWebClient,
+    body: Mapping[str, Any],
+    respond: AsyncRespond,
+    text: str,
+    *,
+    title: str = "Image repositories",
+) -> None:
+    """Answer only the clicking user: in the message's channel, or in a small modal."""
+    if body.get("response_url"):
+        await safe_call(
+            "respond", respond(text=text, response_type="ephemeral", replace_original=False)
+        )
+    elif body.get("trigger_id"):
+        await deps.views.open(client, str(body["trigger_id"]), notice_view(title, text))
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    rt = deps.runtime
+
+    # -- the add modal ------------------------------------------------------
+
+    @app.action(ids.A_TYPE)
+    async def type_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = _view(body)
+        meta = add_flow.meta_of(view)
+        chosen = selected_value({"state": {"values": {"b": {"a": _action(body)}}}}, "b", "a")
+        if meta is None or chosen is None or chosen == meta.registry_type:
+            return
+        actor = await deps.actor(client, body)
+        try:
+            ctx = await add_flow.load_context(rt, actor, meta)
+        except UseCaseError as error:
+            log.info("reshape skipped: %s", type(error).__name__)
+            return
+        await deps.views.update(
+            client,
+            str(view.get("id")),
+            add_flow.rebuild(
+                ctx, change=lambda m: m.with_type(chosen), url_check=None, test_result=None
+            ),
+            hash=view.get("hash"),
+            current=view,
+        )
+
+    @app.action(ids.A_CREATION)
+    async def creation_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = _view(body)
+        meta = add_flow.meta_of(view)
+        chosen = str((_action(body).get("selected_option") or {}).get("value") or "")
+        if meta is None or chosen not in {c.value for c in Creation} or chosen == meta.creation:
+            return
+        actor = await deps.actor(client, body)
+        try:
+            ctx = await add_flow.load_context(rt, actor, meta)
+        except UseCaseError:
+            return
+        from dataclasses import replace
+
+        await deps.views.update(
+            client,
+            str(view.get("id")),
+            add_flow.rebuild(
+                ctx,
+                expect_type=meta.registry_type,
+                change=lambda m: replace(m, creation=str(chosen)),
+                test_result=None,
+            ),
+            hash=view.get("hash"),
+            current=view,
+        )
+
+    @app.action(ids.A_URL_CHECK)
+    async def url_check(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = _view(body)
+        meta = add_flow.meta_of(view)
+        if meta is None:
+            return
+        actor = await deps.actor(client, body)
+        form = add_flow.read_form(view, meta)
+        try:
+            ctx = await add_flow.load_context(rt, actor, meta)
+        except UseCaseError:
+            return
+        view_id = str(view.get("id"))
+        url = form.registry_url or ""
+        checking = await deps.views.update(
+            client,
+            view_id,
+            add_flow.rebuild(
+                ctx,
+                expect_type=meta.registry_type,
+                url_check=f":hourglass_flowing_sand: Checking {escape(url[:200])}…",
+            ),
+            hash=view.get("hash"),
+            current=view,
+        )
+        if checking is None:
+            return
+        try:
+            result = await repositories.url_check(
+                rt, url, ca_bundle_pem=form.ca_bundle_pem, insecure=form.insecure
+            )
+            text = url_check_text(url, result)
+        except InvalidInput as error:
+            text = f":warning: {escape(' '.join(error.errors.values()))}"
+        except UseCaseError as error:
+            text = f":x: {escape(error.message)}"
+        await deps.views.update(
+            client,
+            view_id,
+            add_flow.rebuild(ctx, expect_type=meta.registry_type, url_check=text),
+            hash=checking.get("hash"),
+            current=checking,
+        )
+
+    @app.action(ids.A_TEST)
+    async def connection_test(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = _view(body)
+        meta = add_flow.meta_of(view)
+        if meta is None:
+            return
+        actor = await deps.actor(client, body)
+        form = add_flow.read_form(view, meta)
+        try:
+            ctx = await add_flow.load_context(rt, actor, meta)
+        except UseCaseError:
+            return
+        view_id = str(view.get("id"))
+        try:
+            validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
+        except InvalidInput as error:
+            await deps.views.update(
+                client,
+                view_id,
+                add_flow.rebuild(
+                    ctx,
+                    expect_type=meta.registry_type,
+                    test_result=":warning: *Fix these first:*\n"
+                    + add_flow.errors_text(error.errors),
+                ),
+                hash=view.get("hash"),
+                current=view,
+            )
+            return
+        testing = await deps.views.update(
+            client,
+            view_id,
+            add_flow.rebuild(ctx, expect_type=meta.registry_type, test_result=TESTING),
+            hash=view.get("hash"),
+            current=view,
+        )
+        if testing is None:
+            return
+        fp = ""
+        try:
+            result = await repositories.test_form(rt, actor, form)
+        except InvalidInput as error:
+            text = ":warning: *Fix these first:*\n" + add_flow.errors_text(error.errors)
+        except UseCaseError as error:
+            text = f":x: {escape(error.message)}"
+        else:
+            text = test_result_text(result)
+            if result.ok:
+                fp = repositories.form_fingerprint(rt, form)
+                if form.creation is Creation.NEW:
+                    text += "\nThe account works; the repository is created when you save."
+        await deps.views.update(
+            client,
+            view_id,
+            add_flow.rebuild(
+                ctx,
+                expect_type=meta.registry_type,
+                change=add_flow.set_fp(fp) if fp else None,
+                test_result=text,
+            ),
+            hash=testing.get("hash"),
+            current=testing,
+        )
+
+    # -- the list (message and App Home) -------------------------------------
+
+    @app.action(ids.A_ROW_MENU)
+    async def row_menu(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        choice = _menu_choice(body)
+        if choice is None:
+            return
+        kind, repository_id = choice
+        if kind == ids.MENU_TEST:
+            await _test_saved(deps, client, body, respond, repository_id)
+        elif kind in (ids.MENU_ACCOUNT, ids.MENU_DELETE):
+            await _open_manage(deps, client, body, respond, kind, repository_id)
+
+    @app.action(ids.A_ALERT_TEST)
+    async def alert_test(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        value = str(_action(body).get("value") or "")
+        if value.isdigit():
+            await _test_saved(deps, client, body, respond, int(value), refresh_list=False)
+
+    @app.action(re.compile(rf"^{ids.A_PAGE}_(prev|next)$"))
+    async def page(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        project_text, _, page_text = str(_action(body).get("value") or "").partition(":")
+        if not (project_text.isdigit() and page_text.isdigit()):
+            return
+        project_id, number = int(project_text), int(page_text)
+        if _from_home(body):
+            await publish_home(deps, client, body, project_id=project_id, page=number)
+            return
+        await _refresh_list(deps, body, respond, project_id, number)
+
+    @app.action(ids.A_HOME_PROJECT)
+    async def home_project(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        value = str((_action(body).get("selected_option") or {}).get("value") or "")
+        if value.isdigit():
+            await publish_home(deps, client, body, project_id=int(value), page=1)
+
+    # -- tools -------------------------------------------------------------
+
+    @app.action(ids.A_TOOL_REGISTER)
+    async def tool_register(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        actor = await deps.actor(client, body)
+        if not actor.is_workspace_admin:
+            await tell(deps, client, body, respond, REFUSE_TOOLS)
+            return
+        await deps.views.open(client, str(body.get("trigger_id")), tool_modal(None))
+
+    @app.action(ids.A_TOOL_MENU)
+    async def tool_menu(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        choice = _menu_choice(body)
+        if choice is None:
+            return
+        kind, tool_id = choice
+        actor = await deps.actor(client, body)
+        if not actor.is_workspace_admin:
+            await tell(deps, client, body, respond, REFUSE_TOOLS)
+            return
+        known = {t.id: t for t in await tools.list_tools(rt, actor)}
+        tool = known.get(tool_id)
+        if tool is None:
+            await tell(deps, client, body, respond, "That registered tool no longer exists.")
+            return
+        trigger_id = str(body.get("trigger_id"))
+        if kind == ids.TOOL_MENU_EDIT:
+            await deps.views.open(client, trigger_id, tool_modal(tool))
+        elif kind == ids.TOOL_MENU_REMOVE:
+            await deps.views.open(client, trigger_id, tool_remove_modal(tool))
+        elif kind == ids.TOOL_MENU_TEST:
+            opened = await deps.views.open(
+                client,
+                trigger_id,
+                notice_view(
+                    "Connection Test", f"{TESTING}\n*{escape(tool.name)}* ({escape(tool.url)})"
+                ),
+            )
+            try:
+                result = await tools.test_tool(rt, actor, tool_id)
+                text = test_result_text(result, heading=f"Connection test of {escape(tool.name)}")
+            except UseCaseError as error:
+                text = f":x: {escape(error.message)}"
+            if opened is not None:
+                await deps.views.update(
+                    client,
+                    str(opened["id"]),
+                    notice_view("Connection Test", text),
+                    hash=opened.get("hash"),
+                )
+
+
+REFUSE_TOOLS = "Only workspace admins and owners can register, test, edit or remove tools."
+
+
+async def _refresh_list(
+    deps: Deps, body: Mapping[str, Any], respond: AsyncRespond, project_id: int, number: int
+) -> None:
+    try:
+        project, page = await home.project_page(
+            deps.runtime, str((body.get("team") or {}).get("id", "")), project_id, number
+        )
+    except UseCaseError as error:
+        await safe_call("respond", respond(text=error.message, replace_original=False))
+        return
+    await safe_call(
+        "respond",
+        respond(
+            text=list_text(project.name, page),
+            blocks=list_blocks(project.id, project.name, page),
+            replace_original=True,
+            response_type="ephemeral",
+        ),
+    )
+
+
+def _current_page(body: Mapping[str, Any]) -> int:
+    """The page the clicked list shows, read from its Previous / Next buttons."""
+    message = body.get("message") or _view(body)
+    for block in (message or {}).get("blocks") or []:
+        for element in block.get("elements") or [] if isinstance(block, Mapping) else []:
+            action_id = str(element.get("action_id", "")) if isinstance(element, Mapping) else ""
+            _, _, number = str(element.get("value", "")).partition(":")
+            if number.isdigit() and action_id.endswith("_next"):
+                return int(number) - 1
+            if number.isdigit() and action_id.endswith("_prev"):
+                return int(number) + 1
+    return 1
+
+
+async def _test_saved(
+    deps: Deps,
+    client: AsyncWebClient,
+    body: Mapping[str, Any],
+    respond: AsyncRespond,
+    repository_id: int,
+    *,
+    refresh_list: bool = True,
+) -> None:
+    rt = deps.runtime
+    actor = await deps.actor(client, body)
+    try:
+        row = await repositories.get_repository(rt, actor, repository_id)
+    except UseCaseError as error:
+        await tell(deps, client, body, respond, error.message)
+        return
+    opened = await deps.views.open(
+        client,
+        str(body.get("trigger_id")),
+        notice_view("Connection Test", f"{TESTING}\n{describe(row)}"),
+    )
+    try:
+        result = await repositories.test_saved(rt, actor, repository_id)
+        text = f"{describe(row)}\n" + test_result_text(result)
+    except UseCaseError as error:
+        text = f":x: {escape(error.message)}"
+    if opened is not None:
+        await deps.views.update(
+            client, str(opened["id"]), notice_view("Connection Test", text), hash=opened.get("hash")
+        )
+    else:
+        await tell(deps, client, body, respond, text)
+    await deliver_outbox(rt)
+    if _from_home(body):
+        await publish_home(deps, client, body, project_id=row.project_id, page=_current_page(body))
+    elif refresh_list and body.get("response_url"):
+        await _refresh_list(deps, body, respond, row.project_id, _current_page(body))
+
+
+async def _open_manage(
+    deps: Deps,
+    client: AsyncWebClient,
+    body: Mapping[str, Any],
+    respond: AsyncRespond,
+    kind: str,
+    repository_id: int,
+) -> None:
+    actor = await deps.actor(client, body)
+    try:
+        allowed = await home.rights(deps.runtime, actor, repository_id)
+    except UseCaseError as error:
+        await tell(deps, client, body, respond, error.message)
+        return
+    meta = ManageMeta(repository_id=repository_id, source="home" if _from_home(body) else "")
+    trigger_id = str(body.get("trigger_id"))
+    if kind == ids.MENU_ACCOUNT:
+        if not allowed.can_change_account:
+            await tell(
+                deps,
+                client,
+                body,
+                respond,
+                "Only this project's admins or the person who added the repository can change "
+                "its account.",
+            )
+            return
+        await deps.views.open(client, trigger_id, account_modal(allowed.row, meta))
+    else:
+        if not allowed.can_delete:
+            await tell(
+                deps,
+                client,
+                body,
+                respond,
+                "Only this project's admins (or workspace admins) can delete repositories. "
+                "Ask one of them.",
+            )
+            return
+        await deps.views.open(client, trigger_id, delete_modal(allowed.row, meta))

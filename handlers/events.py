@@ -1,0 +1,30 @@
+"""Events API listeners: the App Home tab."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.home import publish_home
+from handlers.support import Deps
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.event("app_home_opened")
+    async def home_opened(
+        event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        previous = event.get("view") or {}
+        metadata = str(previous.get("private_metadata") or "")
+        await publish_home(
+            deps,
+            client,
+            body,
+            project_id=int(metadata) if metadata.isdigit() else None,
+            user_id=str(event.get("user", "")),
+            team_id=str(body.get("team_id", "")),
+        )

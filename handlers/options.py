@@ -1,0 +1,40 @@
+"""block_suggestion listeners: options of external selects (Harbor projects)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.models.blocks import Option
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.usecases import tools
+from handlers import ids
+from handlers.support import Deps, selected_value
+from handlers.ui.common import plain
+
+log = logging.getLogger("handlers.options")
+SUGGEST_TIMEOUT = 2.5  # Slack waits 3 s for the options
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.options(ids.A_HARBOR_PROJECT)
+    async def harbor_projects(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = body.get("view") or {}
+        tool_value = selected_value(view, ids.B_TOOL, ids.A_TOOL)
+        if not tool_value or not tool_value.isdigit():
+            await ack(options=[])
+            return
+        query = str(body.get("value") or "").strip()[:100]
+        try:
+            actor = await deps.actor(client, body)
+            names = await asyncio.wait_for(
+                tools.harbor_projects(deps.runtime, actor, int(tool_value), query),
+                SUGGEST_TIMEOUT,
+            )
+        except Exception as error:
+            log.warning("Harbor project suggestions failed: %s", type(error).__name__)
+            names = []
+        await ack(options=[Option(value=name[:150], text=plain(name)) for name in names[:100]])

@@ -1,0 +1,1 @@
+"""Block Kit builders (slack_sdk.models): views and messages, no Slack calls, no I/O."""

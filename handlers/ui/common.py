@@ -1,0 +1,117 @@
+"""Small pieces shared by the builders: text escaping, results, status lines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.messages import slack_date
+from handlers import ids
+from registry import ConnectionTestResult, UrlCheckResult
+
+STEP_LABELS = {
+    "reachable": "Registry reachable",
+    "authenticated": "Signed in",
+    "pull": "Pull access",
+    "push": "Push access",
+}
+HEALTH_LABELS = {
+    "healthy": ":large_green_circle: healthy",
+    "failing": ":red_circle: failing",
+    "unknown": ":white_circle: not checked yet",
+}
+MAX_SECTION = 2900  # Slack: 3000 characters per section text
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int = MAX_SECTION) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=clip(text))
+
+
+def plain(text: str, limit: int = 75) -> PlainTextObject:
+    return PlainTextObject(text=clip(text, limit), emoji=True)
+
+
+def section(block_id: str, text: str) -> SectionBlock:
+    return SectionBlock(block_id=block_id, text=md(text))
+
+
+def context(block_id: str, text: str) -> ContextBlock:
+    return ContextBlock(block_id=block_id, elements=[md(text)])
+
+
+def when(moment: datetime | None) -> str:
+    return slack_date(moment) if moment is not None else "never"
+
+
+def health_label(health: str) -> str:
+    return HEALTH_LABELS.get(health, health)
+
+
+def test_result_text(result: ConnectionTestResult, *, heading: str = "Connection test") -> str:
+    """Every step with its outcome; the failed step says why (never a secret)."""
+    if result.ok:
+        lines = [f":white_check_mark: *{heading} passed* ({result.latency_ms:.0f} ms)"]
+    else:
+        failed = result.failed_step
+        where = f" at *{STEP_LABELS.get(failed.name, failed.name)}*" if failed else ""
+        kind = f" ({result.error_kind.value.replace('_', ' ')})" if result.error_kind else ""
+        lines = [f":x: *{heading} failed*{where}{kind}: {escape(result.message)}"]
+    for step in result.steps:
+        label = STEP_LABELS.get(step.name, step.name)
+        if step.skipped:
+            mark = ":heavy_minus_sign:"
+        elif step.ok:
+            mark = ":white_check_mark:"
+        else:
+            mark = ":x:"
+        detail = f" — {escape(step.detail)}" if step.detail else ""
+        lines.append(f"{mark} {label}{detail}")
+    return clip("\n".join(lines))
+
+
+def url_check_text(url: str, result: UrlCheckResult) -> str:
+    if result.ok:
+        scheme = {
+            "none": "no sign-in needed (anonymous access)",
+            "basic": "asks for a user name and password (Basic)",
+            "bearer": "uses token authentication (Bearer)",
+        }.get(result.auth_scheme or "", result.auth_scheme or "unknown sign-in")
+        realm = f", token service {escape(result.realm)}" if result.realm else ""
+        return clip(
+            f":white_check_mark: *URL Check:* {escape(url)} is a registry: {scheme}{realm}. "
+            f"{escape(result.message)}"
+        )
+    kind = f" ({result.error_kind.value.replace('_', ' ')})" if result.error_kind else ""
+    return clip(f":x: *URL Check failed*{kind}: {escape(result.message)}")
+
+
+def notice_view(title: str, text: str, *, callback_id: str = ids.VIEW_NOTICE) -> View:
+    """A modal that only says something (a result, a refusal)."""
+    return View(
+        type="modal",
+        callback_id=callback_id,
+        title=plain(title, 24),
+        close=plain("Close", 24),
+        blocks=[section(ids.B_STATUS, text)],
+    )
+
+
+def text_blocks(text: str) -> list[Block]:
+    return [section(ids.B_STATUS, text)]

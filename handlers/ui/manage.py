@@ -1,0 +1,133 @@
+"""Modals for a saved repository: change its account, delete it, see a test's result."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    CheckboxesElement,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+)
+from slack_sdk.models.views import View
+
+from bot.usecases.repositories import RepositoryRow
+from handlers import ids
+from handlers.ui.common import escape, plain, section
+from handlers.ui.repository_list import access_text
+
+ACCOUNT_TITLE = "Edit authentication"  # Slack: 24 characters at most
+ACCOUNT_HEADING = "Edit authentication information"
+
+
+@dataclass(frozen=True)
+class ManageMeta:
+    """private_metadata of the account and delete modals: ids only."""
+
+    repository_id: int
+    source: str = ""  # "home" when opened from the App Home tab (it is re-published)
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str) -> ManageMeta:
+        data: dict[str, Any] = json.loads(text or "{}")
+        return cls(
+            repository_id=int(data.get("repository_id", 0)), source=str(data.get("source", ""))
+        )
+
+
+def describe(row: RepositoryRow) -> str:
+    return (
+        f"`{escape(row.repository)}` on {escape(row.registry_url)} "
+        f"({row.type_label}, {access_text(row.access)})"
+    )
+
+
+def account_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = None) -> View:
+    blocks: list[Block] = [
+        section(
+            ids.B_ACCOUNT_INTRO,
+            f"*{ACCOUNT_HEADING}*\n{describe(row)}\n"
+            "The new account is tested against the saved URL before it replaces the old one. "
+            "Only you see this window; the old password is never shown.",
+        ),
+        InputBlock(
+            block_id=ids.B_USERNAME,
+            label=plain("Username"),
+            element=PlainTextInputElement(
+                action_id=ids.A_USERNAME, initial_value=row.username or None, max_length=255
+            ),
+        ),
+        InputBlock(
+            block_id=ids.B_SECRET,
+            label=plain("Password or access token"),
+            element=PlainTextInputElement(action_id=ids.A_SECRET, max_length=4096),
+        ),
+    ]
+    if status:
+        blocks.append(section(ids.B_STATUS, status))
+    return View(
+        type="modal",
+        callback_id=ids.VIEW_ACCOUNT,
+        title=plain(ACCOUNT_TITLE, 24),
+        submit=plain("Save", 24),
+        close=plain("Cancel", 24),
+        private_metadata=meta.dump(),
+        blocks=blocks,
+    )
+
+
+def delete_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = None) -> View:
+    blocks: list[Block] = [
+        section(
+            ids.B_DELETE_INTRO,
+            f"Delete the image repository {describe(row)} from this project's list?",
+        )
+    ]
+    if row.can_delete_in_ir:
+        blocks.append(
+            InputBlock(
+                block_id=ids.B_DELETE_IN_IR,
+                label=plain("Image registry"),
+                optional=True,
+                hint=plain(
+                    "Ticked: the repository and its images are deleted in the image registry "
+                    "first, then from the list. Unticked: only from the list.",
+                    150,
+                ),
+                element=CheckboxesElement(
+                    action_id=ids.A_DELETE_IN_IR,
+                    options=[
+                        Option(
+                            value=ids.OPT_DELETE_IN_IR,
+                            text=plain("Also delete the repository in IR"),
+                        )
+                    ],
+                ),
+            )
+        )
+    else:
+        blocks.append(
+            section(
+                ids.B_DELETE_IN_IR,
+                f"{row.type_label} repositories are removed from the list only; "
+                "the registry keeps them.",
+            )
+        )
+    if status:
+        blocks.append(section(ids.B_STATUS, status))
+    return View(
+        type="modal",
+        callback_id=ids.VIEW_DELETE,
+        title=plain("Delete image repository", 24),
+        submit=plain("Delete", 24),
+        close=plain("Cancel", 24),
+        private_metadata=meta.dump(),
+        blocks=blocks,
+    )

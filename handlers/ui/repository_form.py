@@ -1,0 +1,309 @@
+"""The `Add image repository` modal (and its pull-only twin).
+
+The modal is rebuilt from `AddMeta` (kept in private_metadata: ids and a digest,
+never a value the user typed) every time it changes shape. Block ids are
+stable, so Slack keeps what the user typed across `views.update`; the secret
+input never gets an initial value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    CheckboxesElement,
+    ExternalDataSelectElement,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    RadioButtonsElement,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.usecases.forms import Creation
+from bot.usecases.tools import ToolInfo
+from handlers import ids
+from handlers.ui.common import context, escape, plain, section
+from registry import ALL_TYPES, RegistryType, type_info
+from storage.models import RepositoryAccess
+
+CREATION_LABELS = {
+    Creation.NEW.value: "Create new repository",
+    Creation.EXISTING.value: "Use existing repository",
+}
+
+
+@dataclass(frozen=True)
+class AddMeta:
+    """What the modal remembers between requests (private_metadata, ids only)."""
+
+    access: str
+    channel_id: str
+    registry_type: str = RegistryType.IMAGE_REGISTRY.value
+    creation: str = Creation.EXISTING.value
+    fp: str = ""  # form_fingerprint of the last passing Connection Test
+
+    @property
+    def pull_only(self) -> bool:
+        return self.access == RepositoryAccess.PULL_ONLY.value
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str) -> AddMeta:
+        data: dict[str, Any] = json.loads(text or "{}")
+        return cls(
+            access=str(data.get("access", RepositoryAccess.APP.value)),
+            channel_id=str(data.get("channel_id", "")),
+            registry_type=str(data.get("registry_type", RegistryType.IMAGE_REGISTRY.value)),
+            creation=str(data.get("creation", Creation.EXISTING.value)),
+            fp=str(data.get("fp", "")),
+        )
+
+    def with_type(self, registry_type: str) -> AddMeta:
+        return replace(self, registry_type=registry_type, creation=Creation.EXISTING.value)
+
+
+def _option(value: str, label: str) -> Option:
+    return Option(value=value, text=plain(label))
+
+
+def title_for(meta: AddMeta) -> str:
+    return "Add pull-only repository" if meta.pull_only else "Add image repository"
+
+
+def creation_block_id(registry_type: str) -> str:
+    return ids.B_CREATION if type_info(registry_type).can_create else ids.B_CREATION_FIXED
+
+
+def add_modal(
+    meta: AddMeta,
+    *,
+    project_name: str,
+    tools: Sequence[ToolInfo],
+    dockerhub_url: str,
+    url_check: str | None = None,
+    test_result: str | None = None,
+    status: str | None = None,
+) -> View:
+    info = type_info(meta.registry_type)
+    kind = "pull-only image repository" if meta.pull_only else "app image repository"
+    purpose = (
+        "The connection test checks *pull* access only."
+        if meta.pull_only
+        else "The connection test checks *pull and push* access (CI pushes here)."
+    )
+    blocks: list[Block] = [
+        section(ids.B_INTRO, f"Add an {kind} to project *{escape(project_name)}*. {purpose}"),
+        InputBlock(
+            block_id=ids.B_TYPE,
+            label=plain("Repository type"),
+            dispatch_action=True,
+            element=StaticSelectElement(
+                action_id=ids.A_TYPE,
+                placeholder=plain("Choose a type"),
+                options=[_option(t.value, type_info(t).label) for t in ALL_TYPES],
+                initial_option=_option(info.type.value, info.label),
+            ),
+        ),
+    ]
+
+    if info.can_create:
+        creation_options = [
+            _option(Creation.NEW.value, CREATION_LABELS[Creation.NEW.value]),
+            _option(Creation.EXISTING.value, CREATION_LABELS[Creation.EXISTING.value]),
+        ]
+        chosen = meta.creation if meta.creation in CREATION_LABELS else Creation.EXISTING.value
+        blocks.append(
+            InputBlock(
+                block_id=ids.B_CREATION,
+                label=plain("Repository creation"),
+                dispatch_action=True,
+                element=RadioButtonsElement(
+                    action_id=ids.A_CREATION,
+                    options=creation_options,
+                    initial_option=_option(chosen, CREATION_LABELS[chosen]),
+                ),
+            )
+        )
+    else:
+        existing = _option(Creation.EXISTING.value, CREATION_LABELS[Creation.EXISTING.value])
+        blocks.append(
+            InputBlock(
+                block_id=ids.B_CREATION_FIXED,
+                label=plain("Repository creation"),
+                hint=plain(
+                    f"{info.label} offers only Use existing repository: only registered "
+                    "tools (Harbor) can create repositories.",
+                    150,
+                ),
+                element=RadioButtonsElement(
+                    action_id=ids.A_CREATION, options=[existing], initial_option=existing
+                ),
+            )
+        )
+
+    if info.needs_registered_tool:
+        if tools:
+            blocks.append(
+                InputBlock(
+                    block_id=ids.B_TOOL,
+                    label=plain("Registered tool"),
+                    element=StaticSelectElement(
+                        action_id=ids.A_TOOL,
+                        placeholder=plain("Choose a Harbor instance"),
+                        options=[_option(str(t.id), f"{t.name} ({t.url})") for t in tools[:100]],
+                    ),
+                )
+            )
+            if meta.creation != Creation.NEW.value:
+                blocks.append(
+                    InputBlock(
+                        block_id=ids.B_HARBOR_PROJECT,
+                        label=plain("Harbor project"),
+                        optional=True,
+                        hint=plain(
+                            "Existing projects of the chosen tool; the repository is then "
+                            "the name inside it. Or type project/name below.",
+                            150,
+                        ),
+                        element=ExternalDataSelectElement(
+                            action_id=ids.A_HARBOR_PROJECT,
+                            placeholder=plain("Search projects"),
+                            min_query_length=0,
+                        ),
+                    )
+                )
+        else:
+            blocks.append(
+                section(
+                    ids.B_NO_TOOL,
+                    ":warning: No Harbor instance is registered yet. A workspace admin can "
+                    "register one with `/imagerepo tools`; until then choose Image Registry.",
+                )
+            )
+    elif info.has_url_check:
+        blocks.append(
+            InputBlock(
+                block_id=ids.B_REGISTRY_URL,
+                label=plain("Registry URL"),
+                hint=plain("The registry's base URL, e.g. https://registry.example.com:5000"),
+                element=PlainTextInputElement(
+                    action_id=ids.A_REGISTRY_URL,
+                    placeholder=plain("https://registry.example.com"),
+                    max_length=2048,
+                ),
+            )
+        )
+        blocks.append(
+            ActionsBlock(
+                block_id=ids.B_URL_CHECK,
+                elements=[ButtonElement(text=plain("URL Check"), action_id=ids.A_URL_CHECK)],
+            )
+        )
+        if url_check:
+            blocks.append(context(ids.B_URL_CHECK_RESULT, url_check))
+    else:
+        blocks.append(
+            context(
+                ids.B_DOCKERHUB,
+                f"{info.label} registry: {escape(dockerhub_url)}",
+            )
+        )
+
+    if info.needs_registered_tool and meta.creation == Creation.NEW.value:
+        repository_hint = (
+            "PROJECT/NAME: the Harbor project is created; NAME appears on the first push."
+        )
+    else:
+        repository_hint = f"e.g. {info.repository_hint}; lowercase, no tag or digest"
+    blocks += [
+        InputBlock(
+            block_id=ids.B_REPOSITORY,
+            label=plain("Repository"),
+            hint=plain(repository_hint, 150),
+            element=PlainTextInputElement(
+                action_id=ids.A_REPOSITORY, placeholder=plain("team/app"), max_length=255
+            ),
+        ),
+        InputBlock(
+            block_id=ids.B_USERNAME,
+            label=plain("Username"),
+            optional=True,
+            element=PlainTextInputElement(action_id=ids.A_USERNAME, max_length=255),
+        ),
+        InputBlock(
+            block_id=ids.B_SECRET,
+            label=plain("Password or access token"),
+            optional=True,
+            hint=plain(
+                "Stored encrypted and never shown again. Slack shows it while you type: "
+                "prefer an access token.",
+                150,
+            ),
+            element=PlainTextInputElement(action_id=ids.A_SECRET, max_length=4096),
+        ),
+    ]
+    if info.has_url_check:
+        blocks.append(
+            InputBlock(
+                block_id=ids.B_CA_BUNDLE,
+                label=plain("CA bundle (PEM)"),
+                optional=True,
+                hint=plain("For a registry whose certificate a private CA signed.", 150),
+                element=PlainTextInputElement(action_id=ids.A_CA_BUNDLE, multiline=True),
+            )
+        )
+    options = [
+        _option(
+            ids.OPT_SAVE_UNHEALTHY,
+            "Save even if the connection test fails (project admins)",
+        )
+    ]
+    if info.has_url_check:
+        options.insert(0, _option(ids.OPT_INSECURE, "Skip TLS certificate verification"))
+    blocks.append(
+        InputBlock(
+            block_id=ids.B_OPTIONS,
+            label=plain("Options"),
+            optional=True,
+            element=CheckboxesElement(action_id=ids.A_OPTIONS, options=options),
+        )
+    )
+    blocks.append(
+        ActionsBlock(
+            block_id=ids.B_TEST,
+            elements=[ButtonElement(text=plain("Connection Test"), action_id=ids.A_TEST)],
+        )
+    )
+    if test_result:
+        blocks.append(section(ids.B_TEST_RESULT, test_result))
+    if status:
+        blocks.append(section(ids.B_STATUS, status))
+    return View(
+        type="modal",
+        callback_id=ids.VIEW_ADD,
+        title=plain(title_for(meta), 24),
+        submit=plain("Save", 24),
+        close=plain("Cancel", 24),
+        private_metadata=meta.dump(),
+        blocks=blocks,
+    )
+
+
+def saved_modal(meta: AddMeta, text: str) -> View:
+    return View(
+        type="modal",
+        callback_id=ids.VIEW_NOTICE,
+        title=plain(title_for(meta), 24),
+        close=plain("Done", 24),
+        blocks=[section(ids.B_STATUS, text)],
+    )

@@ -1,0 +1,158 @@
+"""The repository list: an ephemeral message (`/imagerepo list`) and the App Home tab.
+
+One section per repository (type, URL, repository, app or pull-only, health and
+last check) with an overflow menu; at most 20 rows a page, Previous / Next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    Option,
+    OverflowMenuElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.usecases.repositories import RepositoryPage, RepositoryRow
+from handlers import ids
+from handlers.ui.common import context, escape, health_label, md, plain, section, when
+from storage.models import RepositoryAccess
+
+
+def access_text(access: RepositoryAccess) -> str:
+    return "pull-only" if access == RepositoryAccess.PULL_ONLY else "app"
+
+
+def menu_value(action: str, repository_id: int) -> str:
+    return f"{action}:{repository_id}"
+
+
+def page_value(project_id: int, page: int) -> str:
+    return f"{project_id}:{page}"
+
+
+def row_blocks(row: RepositoryRow) -> list[Block]:
+    where = f"Harbor *{escape(row.tool_name)}* " if row.tool_name else ""
+    text = (
+        f"*`{escape(row.repository)}`*  ·  {row.type_label}  ·  {access_text(row.access)}\n"
+        f"{where}{escape(row.registry_url)}"
+    )
+    status = f"{health_label(row.health)}  ·  last check {when(row.last_checked_at)}"
+    if row.health == "failing" and row.last_message:
+        status += f"  ·  {escape(row.last_message[:300])}"
+    if row.username:
+        status += f"  ·  account {escape(row.username)}"
+    menu = OverflowMenuElement(
+        action_id=ids.A_ROW_MENU,
+        options=[
+            Option(value=menu_value(ids.MENU_TEST, row.id), text=plain("Connection Test")),
+            Option(value=menu_value(ids.MENU_ACCOUNT, row.id), text=plain("Change account")),
+            Option(value=menu_value(ids.MENU_DELETE, row.id), text=plain("Delete")),
+        ],
+    )
+    return [
+        SectionBlock(block_id=f"repo_{row.id}", text=md(text), accessory=menu),
+        ContextBlock(block_id=f"repo_{row.id}_status", elements=[md(status)]),
+    ]
+
+
+def pager(project_id: int, page: RepositoryPage) -> list[Block]:
+    if page.pages <= 1:
+        return []
+    buttons: list[ButtonElement] = []
+    if page.page > 1:
+        buttons.append(
+            ButtonElement(
+                text=plain("Previous"),
+                action_id=f"{ids.A_PAGE}_prev",
+                value=page_value(project_id, page.page - 1),
+            )
+        )
+    if page.page < page.pages:
+        buttons.append(
+            ButtonElement(
+                text=plain("Next"),
+                action_id=f"{ids.A_PAGE}_next",
+                value=page_value(project_id, page.page + 1),
+            )
+        )
+    return [
+        context("pages", f"Page {page.page} of {page.pages}  ·  {page.total} repositories"),
+        ActionsBlock(block_id="pager", elements=buttons),
+    ]
+
+
+def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> list[Block]:
+    """At most 1 + 2*20 + 2 = 43 blocks: under Slack's 50 per message."""
+    blocks: list[Block] = [
+        section(
+            "list_title",
+            f"*Image repositories of {escape(project_name)}*"
+            + (f"  ({page.total})" if page.total else ""),
+        )
+    ]
+    if not page.rows:
+        blocks.append(
+            context(
+                "list_empty",
+                "No repositories yet: `/imagerepo add` (app) or `/imagerepo add-pull` (pull-only).",
+            )
+        )
+    for row in page.rows:
+        blocks += row_blocks(row)
+    blocks += pager(project_id, page)
+    return blocks
+
+
+def list_text(project_name: str, page: RepositoryPage) -> str:
+    return f"{page.total} image repositories in {project_name} (page {page.page} of {page.pages})"
+
+
+def home_view(
+    projects: Sequence[tuple[int, str]],
+    selected: int | None,
+    page: RepositoryPage | None,
+) -> View:
+    blocks: list[Block] = [HeaderBlock(block_id="home_title", text=plain("Image repositories"))]
+    if not projects:
+        blocks.append(
+            section(
+                "home_empty",
+                "No project yet. In a channel, run `/imagerepo project create NAME`, then "
+                "`/imagerepo add` to add an image repository.",
+            )
+        )
+        return View(type="home", callback_id="home", blocks=blocks)
+    options = [Option(value=str(pid), text=plain(name)) for pid, name in projects[:100]]
+    initial = next((o for o in options if o.value == str(selected)), options[0])
+    blocks.append(
+        SectionBlock(
+            block_id=ids.B_HOME_PROJECT,
+            text=md("*Project*"),
+            accessory=StaticSelectElement(
+                action_id=ids.A_HOME_PROJECT, options=options, initial_option=initial
+            ),
+        )
+    )
+    blocks.append(DividerBlock(block_id="home_divider"))
+    if page is not None and selected is not None:
+        name = dict(projects).get(selected, "")
+        blocks += list_blocks(selected, name, page)
+    blocks.append(
+        context("home_help", "In the project's channel: `/imagerepo add`, `add-pull`, `check`.")
+    )
+    return View(
+        type="home",
+        callback_id="home",
+        private_metadata=str(selected or ""),
+        blocks=blocks,
+    )

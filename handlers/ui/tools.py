@@ -1,0 +1,187 @@
+"""`/imagerepo tools`: the registered Harbor instances, and the form to register or edit one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    CheckboxesElement,
+    InputBlock,
+    Option,
+    OverflowMenuElement,
+    PlainTextInputElement,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.usecases.tools import ToolInfo
+from handlers import ids
+from handlers.ui.common import context, escape, md, plain, section
+
+
+def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
+    blocks: list[Block] = [
+        section("tools_title", "*Registered tools (Harbor instances)*"),
+    ]
+    if not tools:
+        blocks.append(context("tools_empty", "No Harbor instance is registered yet."))
+    for tool in tools[:20]:
+        account = f"account {escape(tool.username)}" if tool.username else "no account"
+        tls = (
+            "custom CA"
+            if tool.has_ca_bundle
+            else ("TLS verified" if tool.tls_verify else "TLS not verified")
+        )
+        text = (
+            f"*{escape(tool.name)}*  ·  {escape(tool.url)}\n"
+            f"{account}  ·  {tls}  ·  used by {tool.repositories} repositories"
+        )
+        accessory = None
+        if is_admin:
+            accessory = OverflowMenuElement(
+                action_id=ids.A_TOOL_MENU,
+                options=[
+                    Option(value=f"{ids.TOOL_MENU_TEST}:{tool.id}", text=plain("Connection Test")),
+                    Option(value=f"{ids.TOOL_MENU_EDIT}:{tool.id}", text=plain("Edit")),
+                    Option(value=f"{ids.TOOL_MENU_REMOVE}:{tool.id}", text=plain("Remove")),
+                ],
+            )
+        blocks.append(SectionBlock(block_id=f"tool_{tool.id}", text=md(text), accessory=accessory))
+    if is_admin:
+        blocks.append(
+            ActionsBlock(
+                block_id="tools_actions",
+                elements=[
+                    ButtonElement(
+                        text=plain("Register Harbor"),
+                        action_id=ids.A_TOOL_REGISTER,
+                        style="primary",
+                    )
+                ],
+            )
+        )
+    else:
+        blocks.append(
+            context(
+                "tools_note",
+                "Only workspace admins and owners can register, test, edit or remove tools.",
+            )
+        )
+    return blocks
+
+
+def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
+    """Register (tool is None) or edit a tool; the secret is never pre-filled."""
+    secret_hint = (
+        "Leave empty to keep the saved one (same URL only)."
+        if tool is not None
+        else "An admin's password or a robot account's secret; stored encrypted."
+    )
+    blocks: list[Block] = [
+        section(
+            "tool_intro",
+            "A Harbor instance every project of this workspace can use. It is tested with its "
+            "account before it is saved.",
+        ),
+        InputBlock(
+            block_id=ids.B_TOOL_NAME,
+            label=plain("Name"),
+            element=PlainTextInputElement(
+                action_id=ids.A_TOOL_NAME,
+                initial_value=tool.name if tool else None,
+                max_length=80,
+            ),
+        ),
+        InputBlock(
+            block_id=ids.B_TOOL_URL,
+            label=plain("Harbor URL"),
+            element=PlainTextInputElement(
+                action_id=ids.A_TOOL_URL,
+                initial_value=tool.url if tool else None,
+                placeholder=plain("https://harbor.example.com"),
+                max_length=2048,
+            ),
+        ),
+        InputBlock(
+            block_id=ids.B_TOOL_USERNAME,
+            label=plain("Username"),
+            optional=True,
+            hint=plain("An admin or a robot account (robot$...).", 150),
+            element=PlainTextInputElement(
+                action_id=ids.A_TOOL_USERNAME,
+                initial_value=(tool.username or None) if tool else None,
+                max_length=255,
+            ),
+        ),
+        InputBlock(
+            block_id=ids.B_TOOL_SECRET,
+            label=plain("Password or access token"),
+            optional=True,
+            hint=plain(secret_hint, 150),
+            element=PlainTextInputElement(action_id=ids.A_TOOL_SECRET, max_length=4096),
+        ),
+        InputBlock(
+            block_id=ids.B_TOOL_CA,
+            label=plain("CA bundle (PEM)"),
+            optional=True,
+            hint=plain(
+                "Leave empty to keep the saved one."
+                if tool and tool.has_ca_bundle
+                else "For an instance whose certificate a private CA signed.",
+                150,
+            ),
+            element=PlainTextInputElement(action_id=ids.A_TOOL_CA, multiline=True),
+        ),
+        InputBlock(
+            block_id=ids.B_TOOL_OPTIONS,
+            label=plain("Options"),
+            optional=True,
+            element=CheckboxesElement(
+                action_id=ids.A_TOOL_OPTIONS,
+                options=[
+                    Option(value=ids.OPT_INSECURE, text=plain("Skip TLS certificate verification"))
+                ],
+                initial_options=(
+                    [
+                        Option(
+                            value=ids.OPT_INSECURE, text=plain("Skip TLS certificate verification")
+                        )
+                    ]
+                    if tool is not None and not tool.tls_verify
+                    else None
+                ),
+            ),
+        ),
+    ]
+    if status:
+        blocks.append(section(ids.B_STATUS, status))
+    return View(
+        type="modal",
+        callback_id=ids.VIEW_TOOL,
+        title=plain("Edit Harbor" if tool else "Register Harbor", 24),
+        submit=plain("Save", 24),
+        close=plain("Cancel", 24),
+        private_metadata=str(tool.id) if tool else "",
+        blocks=blocks,
+    )
+
+
+def tool_remove_modal(tool: ToolInfo, *, status: str | None = None) -> View:
+    text = f"Remove the registered tool *{escape(tool.name)}* ({escape(tool.url)})?"
+    if tool.repositories:
+        text += f"\n:warning: {tool.repositories} saved repositories use it: delete them first."
+    blocks: list[Block] = [section("tool_remove_intro", text)]
+    if status:
+        blocks.append(section(ids.B_STATUS, status))
+    return View(
+        type="modal",
+        callback_id=ids.VIEW_TOOL_REMOVE,
+        title=plain("Remove Harbor", 24),
+        submit=plain("Remove", 24),
+        close=plain("Cancel", 24),
+        private_metadata=str(tool.id),
+        blocks=blocks,
+    )
