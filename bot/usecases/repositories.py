@@ -240,13 +240,13 @@ async def save_repository(
     if created or passed_fingerprint != fingerprint(form, rt.fingerprint_key):
         result = await rt.registry.connection_test(target)
         if not result.ok and not form.save_unhealthy:
-            note = (
+            hint = (
                 f" The repository was created in the registry ({form.repository}) and is "
                 "empty; fix the problem and save it with Use existing repository."
                 if created
                 else ""
             )
-            raise ConnectionTestFailed(result, note)
+            raise ConnectionTestFailed(result, hint)
 
     new = NewRepository(
         project_id=project_id,

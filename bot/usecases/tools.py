@@ -53,7 +53,8 @@ def _require_workspace_admin(actor: Actor) -> None:
         raise PermissionDenied("Only workspace admins and owners can register or change tools.")
 
 
-def _validated(form: ToolForm) -> ToolForm:
+def _validated(form: ToolForm, *, keep_secret: bool = False) -> ToolForm:
+    """`keep_secret`: editing, where a blank secret keeps the stored one."""
     errors: dict[str, str] = {}
     name = form.name.strip()
     if not TOOL_NAME.match(name):
@@ -61,7 +62,7 @@ def _validated(form: ToolForm) -> ToolForm:
     if problem := url_problem(form.url):
         errors[ToolField.URL] = problem
     username = (form.username or "").strip() or None
-    if username and not form.secret:
+    if username and not form.secret and not keep_secret:
         errors[ToolField.SECRET] = "Enter the password or robot secret for this account."
     if form.secret and not username:
         errors[ToolField.USERNAME] = "Enter the account name (robot accounts start with robot$)."
@@ -75,6 +76,11 @@ def _validated(form: ToolForm) -> ToolForm:
         ca_bundle_pem=(form.ca_bundle_pem or "").strip() or None,
         insecure=form.insecure,
     )
+
+
+def validate_tool_form(form: ToolForm, *, editing: bool = False) -> ToolForm:
+    """The checks that need no network, for a modal to show field errors at once."""
+    return _validated(form, keep_secret=editing)
 
 
 async def _info(rt: Runtime, row: RegisteredTool) -> ToolInfo:
@@ -135,7 +141,9 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
     """A blank secret keeps the stored one, but only for the same URL: a stored secret
     is never sent to a URL it was not entered for."""
     _require_workspace_admin(actor)
-    form = _validated(ToolForm(**{**form.__dict__, "secret": form.secret or None}))
+    form = _validated(
+        ToolForm(**{**form.__dict__, "secret": form.secret or None}), keep_secret=True
+    )
     async with rt.sessions() as session:
         try:
             row = await tools.get(session, tool_id, team_id=actor.team_id)
@@ -148,13 +156,15 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
                     {ToolField.SECRET: "The URL changed: enter the password or secret again."}
                 )
             secret = tools.secret_of(rt.box, row)
+        # A blank CA bundle keeps the saved one (the modal cannot show it to edit).
+        ca_bundle_pem = form.ca_bundle_pem or row.ca_bundle_pem
     candidate = RegisteredTool(
         name=form.name,
         url=form.url,
         username=form.username,
         secret_ciphertext=rt.box.encrypt(secret) if secret else None,
         tls_verify=not form.insecure,
-        ca_bundle_pem=form.ca_bundle_pem,
+        ca_bundle_pem=ca_bundle_pem,
     )
     result = await rt.registry.test_tool(harbor_tool(rt, candidate))
     if not result.ok:
@@ -166,7 +176,7 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
         row.username = form.username
         row.secret_ciphertext = candidate.secret_ciphertext
         row.tls_verify = not form.insecure
-        row.ca_bundle_pem = form.ca_bundle_pem
+        row.ca_bundle_pem = ca_bundle_pem
     return await _info(rt, row)
 
 
