@@ -1,1 +1,53 @@
-"""registry package."""
+"""Registry clients: everything the product says about an image registry.
+
+No Slack and no SQL in here.  `RegistryService` is the entry point; the
+values it takes and returns are plain frozen dataclasses.
+"""
+
+from registry.config import RegistryConfig, config_from_env, parse_allowed_networks
+from registry.errors import ErrorKind, RegistryError
+from registry.kinds import ALL_TYPES, RegistryType, TypeInfo, type_info
+from registry.oci import check_repository_name
+from registry.results import (
+    STEP_AUTHENTICATED,
+    STEP_PULL,
+    STEP_PUSH,
+    STEP_REACHABLE,
+    CheckStep,
+    ConnectionTestResult,
+    UrlCheckResult,
+)
+from registry.service import RegistryService
+from registry.target import (
+    Credentials,
+    HarborTool,
+    RepositoryTarget,
+    TlsOptions,
+    validate_ca_bundle,
+)
+
+__all__ = [
+    "ALL_TYPES",
+    "STEP_AUTHENTICATED",
+    "STEP_PULL",
+    "STEP_PUSH",
+    "STEP_REACHABLE",
+    "CheckStep",
+    "ConnectionTestResult",
+    "Credentials",
+    "ErrorKind",
+    "HarborTool",
+    "RegistryConfig",
+    "RegistryError",
+    "RegistryService",
+    "RegistryType",
+    "RepositoryTarget",
+    "TlsOptions",
+    "TypeInfo",
+    "UrlCheckResult",
+    "check_repository_name",
+    "config_from_env",
+    "parse_allowed_networks",
+    "type_info",
+    "validate_ca_bundle",
+]

@@ -1,0 +1,104 @@
+"""The Connection Test as a sequence of steps: reachable, authenticated, pull, push.
+
+Each step proves one thing with as few round trips as the protocol allows:
+ping `/v2/` (reachable), a token from the realm (authenticated; for HTTP Basic
+the first authorised request is the proof), a one-entry tags list (pull), and
+a blob upload that is started and cancelled (push).  The first failure stops
+the test; `current` tells which step it was, even when a timeout interrupts.
+"""
+
+from __future__ import annotations
+
+from registry.drivers import Driver, Location, Operation
+from registry.errors import ErrorKind, RegistryError
+from registry.oci import Grant, Ping
+from registry.results import STEP_AUTHENTICATED, STEP_PULL, STEP_PUSH, STEP_REACHABLE, CheckStep
+from registry.target import RepositoryTarget
+
+
+def describe_scheme(ping: Ping) -> str:
+    if ping.scheme == "bearer":
+        return f"Bearer tokens from {ping.realm}"
+    if ping.scheme == "basic":
+        return "HTTP Basic"
+    return "no authentication"
+
+
+def step_names(pull_only: bool) -> tuple[str, ...]:
+    base = (STEP_REACHABLE, STEP_AUTHENTICATED, STEP_PULL)
+    return base if pull_only else (*base, STEP_PUSH)
+
+
+class ConnectionTest:
+    """Runs the steps for one target, recording each passed step in `steps`."""
+
+    def __init__(self, op: Operation, driver: Driver, target: RepositoryTarget) -> None:
+        self.op = op
+        self.driver = driver
+        self.target = target
+        self.steps: list[CheckStep] = []
+        self.current = STEP_REACHABLE
+        self.auth_scheme: str | None = None
+        self.location: Location | None = None
+
+    def _passed(self, name: str, detail: str) -> None:
+        self.steps.append(CheckStep(name, True, detail))
+
+    def _auth_detail(self, ping: Ping, grant: Grant) -> str:
+        credentials = self.target.credentials
+        if ping.scheme == "none":
+            if credentials is not None:
+                return "the registry asks for no credentials (the username was not used)"
+            return "no credentials needed"
+        if ping.scheme == "basic":
+            assert credentials is not None
+            return f"username and password accepted for {credentials.username} (HTTP Basic)"
+        return grant.detail
+
+    async def run(self) -> None:
+        """Raise the first step's RegistryError; `current` names that step."""
+        target = self.target
+        try:
+            location = self.driver.locate(target)
+        except RegistryError as exc:
+            if exc.kind is ErrorKind.INVALID_REPOSITORY:
+                self.current = STEP_PULL
+            raise
+        self.location = location
+        session = self.op.session(
+            location.base, location.tls, target.credentials, self.driver.label
+        )
+        ping = await session.ping()
+        self.auth_scheme = ping.scheme
+        self._passed(
+            STEP_REACHABLE, f"registry API v2 at {location.base.base} ({describe_scheme(ping)})"
+        )
+
+        self.current = STEP_AUTHENTICATED
+        actions = ("pull",) if target.pull_only else ("pull", "push")
+        grant = await session.authorize(location.repository, actions)
+        basic_pending = ping.scheme == "basic"
+        if not basic_pending:
+            self._passed(STEP_AUTHENTICATED, self._auth_detail(ping, grant))
+
+        try:
+            detail = await session.check_pull(location.repository, grant)
+        except RegistryError as error:
+            if basic_pending and error.kind is ErrorKind.AUTHENTICATION_FAILED:
+                raise
+            if basic_pending:
+                self._passed(STEP_AUTHENTICATED, self._auth_detail(ping, grant))
+                basic_pending = False
+            self.current = STEP_PULL
+            outcome = await self.driver.reconsider_pull(self.op, target, location, error)
+            if isinstance(outcome, RegistryError):
+                raise outcome from None
+            detail = outcome
+        if basic_pending:
+            self._passed(STEP_AUTHENTICATED, self._auth_detail(ping, grant))
+        self.current = STEP_PULL
+        self._passed(STEP_PULL, detail)
+        if target.pull_only:
+            return
+        self.current = STEP_PUSH
+        self._passed(STEP_PUSH, await session.check_push(location.repository, grant))

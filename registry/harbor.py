@@ -1,0 +1,383 @@
+"""Harbor (a registered tool): its REST API v2.0 for projects, plus the v2 registry API.
+
+Access checks use the registry protocol on the tool's URL like any registry;
+the Harbor API adds what the protocol lacks: ping, the current user, project
+existence, "create new" (Harbor has no empty repositories, so creating means
+creating the project; the repository appears on first push), project and
+repository lists, and repository deletion.
+
+Choices (see FACTS.md): when the saved user may not create projects (403) and
+the registered tool has its own credentials, the tool's account creates the
+project and adds the saved user as a member: Maintainer (role 4) for app
+repositories, because Harbor's Developer role can push but cannot delete, and
+"delete in IR" must work; Guest (role 3) for pull-only repositories.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+from urllib.parse import quote
+
+from registry.drivers import Driver, Location, Operation
+from registry.errors import ErrorKind, RegistryError
+from registry.http import HttpResponse, Service
+from registry.kinds import RegistryType
+from registry.oci import check_repository_name, describe_codes
+from registry.ratelimit import rate_limit_error
+from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep
+from registry.target import Credentials, HarborTool, RepositoryTarget, TlsOptions
+from registry.urlguard import RegistryUrl, parse_url
+
+API = "/api/v2.0"
+PROJECT_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+ROLE_PROJECT_ADMIN = 1
+ROLE_DEVELOPER = 2
+ROLE_GUEST = 3
+ROLE_MAINTAINER = 4
+ROLE_NAMES = {1: "Project Admin", 2: "Developer", 3: "Guest", 4: "Maintainer"}
+MAX_PAGE_SIZE = 100
+
+
+def split_repository(repository: str) -> tuple[str, str]:
+    """`project/name[/more]` -> (`project`, `name[/more]`), validated."""
+    clean = check_repository_name(repository)
+    if "/" not in clean:
+        raise RegistryError(
+            ErrorKind.INVALID_REPOSITORY,
+            f"Harbor repositories are named project/name; {clean!r} has no project part.",
+        )
+    project, rest = clean.split("/", 1)
+    if not PROJECT_NAME_RE.match(project):
+        raise RegistryError(
+            ErrorKind.INVALID_REPOSITORY,
+            f"{project!r} is not a valid Harbor project name (lower-case letters and digits, "
+            "separated by single . _ or -).",
+        )
+    return project, rest
+
+
+def encode_repository(name: str) -> str:
+    """Harbor unescapes path fields once more after routing: `a/b` -> `a%252Fb`."""
+    return quote(quote(name, safe=""), safe="")
+
+
+class HarborApi:
+    """Harbor REST API v2.0 as one user (or anonymously)."""
+
+    def __init__(
+        self, op: Operation, base: RegistryUrl, tls: TlsOptions, credentials: Credentials | None
+    ) -> None:
+        self.op = op
+        self.base = base
+        self.tls = tls
+        self.credentials = credentials
+        self.service = Service(f"Harbor at {base.base}")
+        op.remember(credentials)
+
+    @property
+    def who(self) -> str:
+        return f"user {self.credentials.username}" if self.credentials else "anonymous access"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> HttpResponse:
+        authorization = None
+        if self.credentials is not None:
+            raw = f"{self.credentials.username}:{self.credentials.secret}".encode()
+            authorization = "Basic " + base64.b64encode(raw).decode("ascii")
+        merged = {"Accept": "application/json"}
+        merged.update(headers or {})
+        return await self.op.http.request(
+            method,
+            self.base.endpoint(API + path),
+            tls=self.tls,
+            stats=self.op.stats,
+            service=self.service,
+            authorization=authorization,
+            headers=merged,
+            params=params,
+            json_body=json_body,
+        )
+
+    def error(self, response: HttpResponse, what: str) -> RegistryError:
+        """Classify a failed Harbor API answer to `what` (a phrase: "create project x")."""
+        codes = describe_codes(response)
+        if response.status == 401:
+            if self.credentials is None:
+                return RegistryError(
+                    ErrorKind.AUTHENTICATION_FAILED,
+                    f"{self.service.capitalised} requires a login to {what}.",
+                )
+            return RegistryError(
+                ErrorKind.AUTHENTICATION_FAILED,
+                f"{self.service.capitalised} rejected the username or password for "
+                f"{self.credentials.username}.",
+            )
+        if response.status == 403:
+            return RegistryError(
+                ErrorKind.PERMISSION_DENIED, f"Permission denied: {self.who} may not {what}{codes}."
+            )
+        if response.status == 429:
+            return rate_limit_error(response.headers, self.service.phrase)
+        return RegistryError(
+            ErrorKind.REGISTRY_ERROR,
+            f"{self.service.capitalised} answered HTTP {response.status} to {what}{codes}.",
+        )
+
+    async def ping(self) -> None:
+        response = await self.request("GET", "/ping", headers={"Accept": "text/plain"})
+        if response.status == 200:
+            return
+        if response.status != 429 and response.status < 500:
+            raise RegistryError(
+                ErrorKind.NOT_A_REGISTRY,
+                f"No Harbor API v2.0 at {self.base.base}: GET {API}/ping answered HTTP "
+                f"{response.status}.",
+            )
+        raise self.error(response, "answer a ping")
+
+    async def current_user(self) -> dict[str, Any] | None:
+        """The user's profile, or None for a robot account (Harbor answers 412 to robots)."""
+        response = await self.request("GET", "/users/current")
+        if response.status == 200:
+            data = response.json()
+            return data if isinstance(data, dict) else {}
+        if response.status == 412:
+            return None
+        raise self.error(response, "read the current user")
+
+    async def project_exists(self, project: str) -> bool:
+        response = await self.request("HEAD", "/projects", params=[("project_name", project)])
+        if response.status == 200:
+            return True
+        if response.status == 404:
+            return False
+        raise self.error(response, f"look up project {project}")
+
+    async def create_project(self, project: str) -> None:
+        response = await self.request(
+            "POST",
+            "/projects",
+            json_body={"project_name": project, "metadata": {"public": "false"}},
+        )
+        if response.status == 201:
+            return
+        if response.status == 409:
+            raise RegistryError(
+                ErrorKind.ALREADY_EXISTS,
+                f"Harbor project {project} already exists at {self.base.base}; choose "
+                '"Use existing repository" instead.',
+            )
+        raise self.error(response, f"create project {project}")
+
+    async def add_member(self, project: str, username: str, role_id: int) -> bool:
+        """Add a user to a project; False if the user already is a member."""
+        response = await self.request(
+            "POST",
+            f"/projects/{quote(project, safe='')}/members",
+            headers={"X-Is-Resource-Name": "true"},
+            json_body={"role_id": role_id, "member_user": {"username": username}},
+        )
+        if response.status == 201:
+            return True
+        if response.status == 409:
+            return False
+        raise self.error(response, f"add {username} to project {project}")
+
+    async def list_projects(self, query: str = "") -> list[str]:
+        params = [
+            ("page", "1"),
+            ("page_size", str(MAX_PAGE_SIZE)),
+            ("sort", "name"),
+            ("with_detail", "false"),
+        ]
+        if query.strip():
+            params.append(("name", query.strip()))
+        response = await self.request("GET", "/projects", params=params)
+        if response.status != 200:
+            raise self.error(response, "list projects")
+        return _names(response, "name")
+
+    async def list_repositories(self, project: str) -> list[str]:
+        response = await self.request(
+            "GET",
+            f"/projects/{quote(project, safe='')}/repositories",
+            params=[("page", "1"), ("page_size", str(MAX_PAGE_SIZE))],
+        )
+        if response.status == 404:
+            raise RegistryError(ErrorKind.REPOSITORY_NOT_FOUND, f"Harbor has no project {project}.")
+        if response.status != 200:
+            raise self.error(response, f"list the repositories of project {project}")
+        return _names(response, "name")
+
+    async def delete_repository(self, project: str, name: str) -> None:
+        response = await self.request(
+            "DELETE", f"/projects/{quote(project, safe='')}/repositories/{encode_repository(name)}"
+        )
+        if response.status == 200:
+            return
+        if response.status == 404:
+            raise RegistryError(
+                ErrorKind.REPOSITORY_NOT_FOUND,
+                f"Harbor project {project} has no repository {name} "
+                "(or the project does not exist).",
+            )
+        if response.status == 403:
+            raise RegistryError(
+                ErrorKind.PERMISSION_DENIED,
+                f"Permission denied: {self.who} may not delete repositories in project {project} "
+                "(Harbor's Developer role can push but not delete; it needs Maintainer or "
+                "Project Admin).",
+            )
+        if response.status == 412:
+            raise RegistryError(
+                ErrorKind.PERMISSION_DENIED,
+                f"Harbor refused to delete {project}/{name}: it holds images protected by an "
+                "immutable tag rule.",
+            )
+        raise self.error(response, f"delete {project}/{name}")
+
+
+def _names(response: HttpResponse, key: str) -> list[str]:
+    try:
+        data = response.json()
+    except ValueError:
+        return []
+    if not isinstance(data, list):
+        return []
+    names = [
+        item[key] for item in data if isinstance(item, dict) and isinstance(item.get(key), str)
+    ]
+    return names[:MAX_PAGE_SIZE]
+
+
+def tool_base(tool: HarborTool) -> RegistryUrl:
+    return parse_url(tool.url, what="Harbor URL")
+
+
+class ToolCheck:
+    """Test a registered Harbor tool: ping, then the tool's credentials."""
+
+    def __init__(self, op: Operation, tool: HarborTool) -> None:
+        self.op = op
+        self.tool = tool
+        self.steps: list[CheckStep] = []
+        self.current = STEP_REACHABLE
+
+    async def run(self) -> None:
+        base = tool_base(self.tool)
+        api = HarborApi(self.op, base, self.tool.tls, self.tool.credentials)
+        await api.ping()
+        self.steps.append(
+            CheckStep(STEP_REACHABLE, True, f"Harbor API v2.0 at {base.base} answered")
+        )
+        self.current = STEP_AUTHENTICATED
+        if self.tool.credentials is None:
+            self.steps.append(
+                CheckStep(STEP_AUTHENTICATED, True, "no credentials: public projects only")
+            )
+            return
+        user = await api.current_user()
+        if user is None:
+            # robots get 412 from /users/current; a project list proves their secret
+            response = await api.request(
+                "GET", "/projects", params=[("page", "1"), ("page_size", "1")]
+            )
+            if response.status != 200:
+                raise api.error(response, "list projects")
+            detail = f"robot account {self.tool.credentials.username} accepted"
+        else:
+            admin = " (system admin)" if user.get("sysadmin_flag") else ""
+            detail = f"logged in as {self.tool.credentials.username}{admin}"
+        self.steps.append(CheckStep(STEP_AUTHENTICATED, True, detail))
+
+
+class HarborDriver(Driver):
+    type = RegistryType.HARBOR
+    label = "Harbor's registry"
+
+    def locate(self, target: RepositoryTarget) -> Location:
+        if target.tool is not None:
+            base = tool_base(target.tool)
+            tls = target.tool.tls
+        else:
+            base = parse_url(target.registry_url, what="Harbor URL")
+            tls = target.tls
+        project, rest = split_repository(target.repository)
+        return Location(base, tls, f"{project}/{rest}")
+
+    async def reconsider_pull(
+        self, op: Operation, target: RepositoryTarget, location: Location, error: RegistryError
+    ) -> str | RegistryError:
+        """Harbor has no empty repositories: an app repository needs only its project."""
+        if error.kind not in (ErrorKind.REPOSITORY_NOT_FOUND, ErrorKind.PERMISSION_DENIED):
+            return error
+        project, rest = location.repository.split("/", 1)
+        api = HarborApi(op, location.base, location.tls, target.credentials)
+        try:
+            exists = await api.project_exists(project)
+        except RegistryError:
+            return error
+        if not exists:
+            return RegistryError(
+                ErrorKind.REPOSITORY_NOT_FOUND, f"Harbor has no project {project}."
+            )
+        if error.kind is ErrorKind.PERMISSION_DENIED:
+            return error
+        if target.pull_only:
+            return RegistryError(
+                ErrorKind.REPOSITORY_NOT_FOUND,
+                f"Harbor project {project} has no repository {rest} yet; a pull-only repository "
+                "needs images in it.",
+            )
+        return f"project {project} exists; {rest} appears there on first push"
+
+    async def create(self, op: Operation, target: RepositoryTarget) -> str:
+        location = self.locate(target)
+        project, rest = location.repository.split("/", 1)
+        tool_credentials = target.tool.credentials if target.tool else None
+        creator = target.credentials or tool_credentials
+        api = HarborApi(op, location.base, location.tls, creator)
+        try:
+            await api.create_project(project)
+        except RegistryError as exc:
+            can_escalate = (
+                exc.kind is ErrorKind.PERMISSION_DENIED
+                and tool_credentials is not None
+                and tool_credentials != creator
+            )
+            if not can_escalate:
+                raise
+        else:
+            return f"Created Harbor project {project}; {rest} appears there on first push."
+        assert tool_credentials is not None
+        admin = HarborApi(op, location.base, location.tls, tool_credentials)
+        await admin.create_project(project)
+        user = target.credentials
+        if user is None:
+            return f"Created Harbor project {project} with the registered tool's account."
+        if user.username.startswith("robot$"):
+            return (
+                f"Created Harbor project {project} with the registered tool's account; grant the "
+                f"robot account {user.username} access to it in Harbor before pushing."
+            )
+        role = ROLE_GUEST if target.pull_only else ROLE_MAINTAINER
+        await admin.add_member(project, user.username, role)
+        return (
+            f"Created Harbor project {project} with the registered tool's account and made "
+            f"{user.username} a {ROLE_NAMES[role]} of it; {rest} appears there on first push."
+        )
+
+    async def delete(self, op: Operation, target: RepositoryTarget) -> None:
+        location = self.locate(target)
+        project, rest = location.repository.split("/", 1)
+        api = HarborApi(op, location.base, location.tls, target.credentials)
+        await api.delete_repository(project, rest)

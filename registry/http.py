@@ -1,0 +1,310 @@
+"""The single pooled HTTP client: guarded connections, manual redirects, errors by kind.
+
+Every request of the package goes through `HttpClient.request`, which
+
+- follows redirects itself, hop by hop (each hop is a new guarded request) and
+  drops the Authorization header whenever the origin changes, so credentials
+  never reach a host that a registry redirects to;
+- never keeps cookies (Harbor turns on CSRF checks when a session cookie comes
+  back, and one shared cookie jar would mix users);
+- reads at most a few MiB of any body;
+- counts round trips for the caller;
+- turns transport failures into `RegistryError`s naming the service involved.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import socket
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.request import Request
+
+import httpx
+
+from registry.config import RegistryConfig
+from registry.errors import ErrorKind, RegistryError
+from registry.target import TlsOptions
+from registry.transport import TLS_EXTENSION, GuardedTransport
+from registry.urlguard import UrlGuard
+
+_REDIRECTS = {301, 302, 303, 307, 308}
+MAX_BODY = 4 * 1024 * 1024
+
+
+class _NoCookies(http.cookiejar.CookiePolicy):
+    """Refuse every cookie: no server session may ride along on later requests."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Request) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Request) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: Request) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: Request) -> bool:
+        return False
+
+
+@dataclass
+class Stats:
+    """Round trips made by one operation (each redirect hop counts)."""
+
+    round_trips: int = 0
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """A fully read (capped) response."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    url: str
+    truncated: bool = False
+
+    def json(self) -> Any:
+        """The decoded JSON body; ValueError if it is not JSON."""
+        return json.loads(self.body.decode("utf-8", errors="replace"))
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    @property
+    def content_type(self) -> str:
+        value: str = self.headers.get("content-type", "")
+        return value.split(";", 1)[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class Service:
+    """Who we are talking to, for messages: e.g. `the token service at http://.../token`."""
+
+    phrase: str
+
+    @property
+    def capitalised(self) -> str:
+        return self.phrase[:1].upper() + self.phrase[1:]
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 20:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _host_port(url: httpx.URL) -> str:
+    host = url.host
+    if ":" in host:
+        host = f"[{host}]"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return f"{host}:{port}"
+
+
+def transport_error(
+    exc: Exception, url: httpx.URL, service: Service, config: RegistryConfig
+) -> RegistryError:
+    """Classify a failure below HTTP (DNS, TCP, TLS, timeouts) for `service`."""
+    where = _host_port(url)
+    chain = _chain(exc)
+    for item in chain:
+        if isinstance(item, ssl.SSLCertVerificationError):
+            detail = (item.verify_message or str(item.reason or "")).strip()
+            lowered = detail.lower()
+            if "mismatch" in lowered:
+                reason = f"its certificate is not valid for {url.host} ({detail})"
+            elif "expired" in lowered:
+                reason = f"its certificate has expired ({detail})"
+            else:
+                reason = f"its certificate is not trusted ({detail})"
+            return RegistryError(
+                ErrorKind.TLS_ERROR,
+                f"TLS error with {service.phrase}: {reason}. Give the registry's CA bundle (PEM) "
+                "so the certificate can be verified; turn verification off only if you must.",
+            )
+    for item in chain:
+        if isinstance(item, ssl.SSLError):
+            reason = str(item.reason or item.__class__.__name__)
+            if "WRONG_VERSION_NUMBER" in reason.upper() or "RECORD_LAYER" in reason.upper():
+                return RegistryError(
+                    ErrorKind.TLS_ERROR,
+                    f"TLS error with {service.phrase}: {where} does not speak TLS "
+                    "(try http:// instead of https://).",
+                )
+            return RegistryError(
+                ErrorKind.TLS_ERROR, f"TLS handshake with {service.phrase} failed ({reason})."
+            )
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return RegistryError(
+            ErrorKind.TIMEOUT,
+            f"Timed out connecting to {service.phrase}: no answer from {where} within "
+            f"{config.connect_timeout:g} s.",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return RegistryError(
+            ErrorKind.TIMEOUT,
+            f"{service.capitalised} accepted the connection but did not answer within "
+            f"{config.read_timeout:g} s.",
+        )
+    for item in chain:
+        if isinstance(item, ConnectionRefusedError):
+            return RegistryError(
+                ErrorKind.CONNECTION_REFUSED,
+                f"Connection refused by {service.phrase}: nothing is listening on {where}.",
+            )
+        if isinstance(item, socket.gaierror):
+            return RegistryError(
+                ErrorKind.DNS_FAILURE, f"DNS lookup failed for {url.host} ({service.phrase})."
+            )
+    if isinstance(exc, httpx.ConnectError):
+        cause = next((c for c in chain if isinstance(c, OSError)), None)
+        detail = cause.strerror if cause is not None and cause.strerror else "connection failed"
+        return RegistryError(
+            ErrorKind.NETWORK_ERROR, f"Could not connect to {service.phrase} ({where}): {detail}."
+        )
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return RegistryError(
+            ErrorKind.NETWORK_ERROR,
+            f"{service.capitalised} closed the connection before answering ({where}).",
+        )
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return RegistryError(ErrorKind.INVALID_URL, f"Invalid URL for {service.phrase}.")
+    return RegistryError(
+        ErrorKind.NETWORK_ERROR,
+        f"Network error with {service.phrase} ({where}): {exc.__class__.__name__}.",
+    )
+
+
+class HttpClient:
+    """One pooled `httpx.AsyncClient` with explicit timeouts and the URL guard below it."""
+
+    def __init__(self, config: RegistryConfig) -> None:
+        self.config = config
+        self.guard = UrlGuard(config.allowed_networks)
+        self._client = httpx.AsyncClient(
+            transport=GuardedTransport(self.guard),
+            timeout=httpx.Timeout(
+                connect=config.connect_timeout,
+                read=config.read_timeout,
+                write=config.read_timeout,
+                pool=config.connect_timeout,
+            ),
+            headers={"User-Agent": config.user_agent},
+            cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        tls: TlsOptions,
+        stats: Stats,
+        service: Service,
+        authorization: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Sequence[tuple[str, str]] | None = None,
+        content: bytes | None = None,
+        json_body: Any = None,
+        max_body: int = MAX_BODY,
+    ) -> HttpResponse:
+        """Send one request, following redirects hop by hop; raise RegistryError on failure."""
+        current = httpx.URL(url)
+        if params:
+            current = current.copy_merge_params(list(params))
+        origin = (current.scheme, current.host, current.port)
+        body = content
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+        extra: dict[str, str] = dict(headers or {})
+        if json_body is not None:
+            extra.setdefault("Content-Type", "application/json")
+        auth = authorization
+        for _hop in range(self.config.max_redirects + 1):
+            request_headers = dict(extra)
+            if auth is not None:
+                request_headers["Authorization"] = auth
+            request = self._client.build_request(
+                method,
+                current,
+                headers=request_headers,
+                content=body,
+                extensions={TLS_EXTENSION: tls},
+            )
+            stats.round_trips += 1
+            response = await self._send(request, service, max_body)
+            location = response.headers.get("location")
+            if response.status not in _REDIRECTS or not location:
+                return response
+            try:
+                target = current.join(location)
+            except httpx.InvalidURL:
+                raise RegistryError(
+                    ErrorKind.REGISTRY_ERROR,
+                    f"{service.capitalised} redirected to an invalid URL.",
+                ) from None
+            if target.scheme not in ("http", "https"):
+                raise RegistryError(
+                    ErrorKind.REFUSED_TARGET,
+                    f"{service.capitalised} redirected to a {target.scheme}: URL; "
+                    "only http(s) is followed.",
+                )
+            if (target.scheme, target.host, target.port) != origin:
+                auth = None
+            if response.status == 303 or (
+                response.status in (301, 302) and method not in ("GET", "HEAD")
+            ):
+                method, body = "GET", None
+                extra.pop("Content-Type", None)
+            current = target
+        raise RegistryError(
+            ErrorKind.REGISTRY_ERROR,
+            f"{service.capitalised} redirected more than {self.config.max_redirects} times.",
+        )
+
+    async def _send(self, request: httpx.Request, service: Service, max_body: int) -> HttpResponse:
+        try:
+            response = await self._client.send(request, stream=True)
+        except RegistryError as exc:
+            raise RegistryError(exc.kind, f"{exc.message} ({service.phrase})") from None
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, request.url, service, self.config) from None
+        chunks: list[bytes] = []
+        size = 0
+        truncated = False
+        try:
+            if request.method != "HEAD":
+                async for chunk in response.aiter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > max_body:
+                        truncated = True
+                        break
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, request.url, service, self.config) from None
+        finally:
+            await response.aclose()
+        return HttpResponse(
+            status=response.status_code,
+            headers=response.headers,
+            body=b"".join(chunks)[:max_body],
+            url=str(request.url),
+            truncated=truncated,
+        )

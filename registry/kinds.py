@@ -1,0 +1,84 @@
+"""The three repository types and what each can do.
+
+The UI asks `type_info(t)` what to offer (create new, delete in IR, URL Check,
+registered tool) instead of branching on the type itself, so a new type is one
+entry here plus a driver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from registry.config import RegistryConfig
+
+DOCKER_HUB_REGISTRY_URL = "https://registry-1.docker.io"
+
+
+class RegistryType(StrEnum):
+    """Stored in the database: values never change."""
+
+    HARBOR = "harbor"
+    DOCKER_HUB = "dockerhub"
+    IMAGE_REGISTRY = "registry"
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    """What a repository type can do, for building forms and menus."""
+
+    type: RegistryType
+    label: str
+    can_create: bool
+    can_delete_in_ir: bool
+    has_url_check: bool
+    needs_registered_tool: bool
+    default_url: str | None
+    repository_hint: str
+
+
+def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> TypeInfo:
+    """Describe a type; Docker Hub's `default_url` comes from `config` when given."""
+    kind = RegistryType(t)
+    if kind is RegistryType.HARBOR:
+        return TypeInfo(
+            type=kind,
+            label="Harbor",
+            can_create=True,
+            can_delete_in_ir=True,
+            has_url_check=False,
+            needs_registered_tool=True,
+            default_url=None,
+            repository_hint="project/name",
+        )
+    if kind is RegistryType.DOCKER_HUB:
+        url = config.dockerhub_registry_url if config is not None else DOCKER_HUB_REGISTRY_URL
+        return TypeInfo(
+            type=kind,
+            label="Docker Hub",
+            can_create=False,
+            can_delete_in_ir=True,
+            has_url_check=False,
+            needs_registered_tool=False,
+            default_url=url,
+            repository_hint="namespace/name (nginx means library/nginx)",
+        )
+    return TypeInfo(
+        type=kind,
+        label="Image Registry",
+        can_create=False,
+        can_delete_in_ir=True,
+        has_url_check=True,
+        needs_registered_tool=False,
+        default_url=None,
+        repository_hint="path/name",
+    )
+
+
+ALL_TYPES: tuple[RegistryType, ...] = (
+    RegistryType.HARBOR,
+    RegistryType.DOCKER_HUB,
+    RegistryType.IMAGE_REGISTRY,
+)

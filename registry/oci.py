@@ -1,0 +1,609 @@
+"""OCI Distribution (Docker Registry HTTP API v2) client for one operation.
+
+An `OciSession` talks to one registry with one set of credentials: it pings
+`/v2/`, follows the challenge (Basic, or Bearer with a token from the realm),
+proves pull (tags list) and push (start a blob upload, then cancel it), and
+deletes a repository as the spec allows (every manifest by digest).  Each
+answer is classified into an `ErrorKind` with a message naming what failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from registry.auth import (
+    Challenge,
+    TokenCache,
+    TokenKey,
+    parse_token_response,
+    parse_www_authenticate,
+    repository_scope,
+    secret_fingerprint,
+    select_challenge,
+)
+from registry.errors import ErrorKind, RegistryError, secret_forms, server_text
+from registry.http import HttpClient, HttpResponse, Service, Stats
+from registry.ratelimit import rate_limit_error
+from registry.target import Credentials, TlsOptions
+from registry.urlguard import RegistryUrl
+
+_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
+MANIFEST_TYPES = ", ".join(
+    (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+)
+_MAX_TAG_PAGES = 100
+_TAG_PAGE = 100
+
+
+def check_repository_name(name: str) -> str:
+    """Return the name if it is a valid repository path, else raise INVALID_REPOSITORY."""
+    clean = name.strip().strip("/")
+    if not clean:
+        raise RegistryError(ErrorKind.INVALID_REPOSITORY, "The repository name is empty.")
+    if len(clean) > 255 or not _NAME_RE.match(clean):
+        hint = " (names are lower case)" if clean.lower() != clean else ""
+        raise RegistryError(
+            ErrorKind.INVALID_REPOSITORY,
+            f"{clean[:80]!r} is not a valid repository name{hint}: use lower-case letters, "
+            "digits and . _ - separated by /.",
+        )
+    return clean
+
+
+def error_codes(response: HttpResponse) -> list[tuple[str, str]]:
+    """`(code, message)` pairs from a registry error body `{"errors": [...]}`."""
+    try:
+        data = response.json()
+    except ValueError:
+        return []
+    errors = data.get("errors") if isinstance(data, dict) else None
+    out: list[tuple[str, str]] = []
+    if isinstance(errors, list):
+        for item in errors[:5]:
+            if isinstance(item, dict):
+                out.append((str(item.get("code", "")), str(item.get("message", ""))))
+    return out
+
+
+def describe_codes(response: HttpResponse) -> str:
+    codes = error_codes(response)
+    if not codes:
+        return ""
+    code, message = codes[0]
+    return f" ({server_text(f'{code}: {message}' if message else code)})"
+
+
+@dataclass(frozen=True)
+class Ping:
+    """How the registry asked us to authenticate at `/v2/`."""
+
+    scheme: str
+    challenge: Challenge | None = None
+
+    @property
+    def realm(self) -> str | None:
+        return self.challenge.realm if self.challenge else None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The Authorization header for a repository scope (None: anonymous)."""
+
+    authorization: str | None
+    cached: bool = False
+    push_refused: bool = False
+    detail: str = ""
+
+
+class OciSession:
+    """One operation against one registry with one set of credentials."""
+
+    def __init__(
+        self,
+        http: HttpClient,
+        base: RegistryUrl,
+        *,
+        tls: TlsOptions,
+        credentials: Credentials | None,
+        tokens: TokenCache,
+        stats: Stats,
+        label: str = "the registry",
+        secrets: set[str] | None = None,
+    ) -> None:
+        self.http = http
+        self.base = base
+        self.tls = tls
+        self.credentials = credentials
+        self.tokens = tokens
+        self.stats = stats
+        self.service = Service(f"{label} at {base.base}")
+        self.secrets: set[str] = secrets if secrets is not None else set()
+        if credentials is not None:
+            self.secrets.update(secret_forms(credentials.secret, credentials.username))
+        self._ping: Ping | None = None
+
+    # -- plumbing -----------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        service: Service | None = None,
+        authorization: str | None = None,
+        headers: dict[str, str] | None = None,
+        params: Sequence[tuple[str, str]] | None = None,
+        content: bytes | None = None,
+    ) -> HttpResponse:
+        return await self.http.request(
+            method,
+            url,
+            tls=self.tls,
+            stats=self.stats,
+            service=service or self.service,
+            authorization=authorization,
+            headers=headers,
+            params=params,
+            content=content,
+        )
+
+    def _who(self) -> str:
+        if self.credentials is None:
+            return "anonymous access"
+        return f"user {self.credentials.username}"
+
+    def _basic(self) -> str:
+        assert self.credentials is not None
+        raw = f"{self.credentials.username}:{self.credentials.secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+    def _server_error(
+        self, response: HttpResponse, service: Service | None = None
+    ) -> RegistryError:
+        who = service or self.service
+        if response.status == 429:
+            return rate_limit_error(response.headers, who.phrase)
+        return RegistryError(
+            ErrorKind.REGISTRY_ERROR,
+            f"{who.capitalised} answered HTTP {response.status}{describe_codes(response)}.",
+        )
+
+    # -- ping ---------------------------------------------------------------
+
+    @property
+    def ping_result(self) -> Ping | None:
+        return self._ping
+
+    async def ping(self) -> Ping:
+        """`GET /v2/`: prove this is a registry API and learn the auth scheme."""
+        url = self.base.endpoint("/v2/")
+        response = await self._request("GET", url, headers={"Accept": "application/json"})
+        api_version = response.headers.get("docker-distribution-api-version", "")
+        if response.status == 200:
+            if api_version.startswith("registry/2") or _looks_like_json(response):
+                self._ping = Ping("none")
+                return self._ping
+            what = "a web page" if "html" in response.content_type else "something else"
+            raise RegistryError(
+                ErrorKind.NOT_A_REGISTRY,
+                f"{url} answered with {what}, not the registry API: {self.base.base} is not an "
+                "OCI/Docker v2 registry.",
+            )
+        if response.status == 401:
+            challenges = parse_www_authenticate(response.headers.get_list("www-authenticate"))
+            chosen = select_challenge(challenges)
+            if chosen is not None:
+                self._ping = Ping(chosen.scheme, chosen)
+                return self._ping
+            if challenges:
+                schemes = ", ".join(sorted({c.scheme for c in challenges}))
+                raise RegistryError(
+                    ErrorKind.AUTHENTICATION_FAILED,
+                    f"{self.service.capitalised} asks for {schemes} authentication; only Basic "
+                    "and Bearer tokens are supported.",
+                )
+            raise RegistryError(
+                ErrorKind.NOT_A_REGISTRY,
+                f"{url} answered 401 without saying how to authenticate: {self.base.base} does "
+                "not look like a registry API.",
+            )
+        if response.status == 400 and b"HTTP request to an HTTPS server" in response.body:
+            raise RegistryError(
+                ErrorKind.TLS_ERROR,
+                f"{self.base.netloc} expects TLS: use https:// instead of http://.",
+            )
+        if response.status == 403:
+            raise RegistryError(
+                ErrorKind.PERMISSION_DENIED,
+                f"{self.service.capitalised} refused access to /v2/ "
+                f"(HTTP 403){describe_codes(response)}.",
+            )
+        if response.status == 429 or response.status >= 500:
+            raise self._server_error(response)
+        raise RegistryError(
+            ErrorKind.NOT_A_REGISTRY,
+            f"No registry API at {self.base.base}: {url} answered HTTP {response.status}.",
+        )
+
+    # -- authentication -----------------------------------------------------
+
+    async def authorize(self, repository: str, actions: Sequence[str]) -> Grant:
+        """The Authorization header for `repository` with `actions` (pull, push, delete).
+
+        For Bearer this fetches (or reuses) a token.  A token server may refuse
+        outright when push is asked of a read-only account (Docker Hub does):
+        then we retry with the other actions and mark push as refused.
+        """
+        ping = self._ping or await self.ping()
+        if ping.scheme == "none":
+            return Grant(None, detail="the registry asks for no credentials")
+        if ping.scheme == "basic":
+            if self.credentials is None:
+                raise RegistryError(
+                    ErrorKind.AUTHENTICATION_FAILED,
+                    f"{self.service.capitalised} requires a username and password (HTTP Basic).",
+                )
+            return Grant(self._basic(), detail=f"HTTP Basic as {self.credentials.username}")
+        assert ping.challenge is not None
+        try:
+            return await self._token_grant(ping.challenge, repository, actions)
+        except RegistryError as exc:
+            fallback = [a for a in actions if a != "push"]
+            if (
+                "push" in actions
+                and fallback
+                and self.credentials is not None
+                and exc.kind in (ErrorKind.AUTHENTICATION_FAILED, ErrorKind.PERMISSION_DENIED)
+            ):
+                grant = await self._token_grant(ping.challenge, repository, fallback)
+                return Grant(
+                    grant.authorization,
+                    cached=grant.cached,
+                    push_refused=True,
+                    detail=grant.detail,
+                )
+            raise
+
+    def _realm(self, challenge: Challenge) -> httpx.URL:
+        realm = challenge.realm or ""
+        try:
+            url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise RegistryError(
+                ErrorKind.REGISTRY_ERROR,
+                f"{self.service.capitalised} names an invalid token realm {server_text(realm)!r}.",
+            )
+        if url.userinfo:
+            raise RegistryError(
+                ErrorKind.REGISTRY_ERROR,
+                f"{self.service.capitalised} names a token realm with credentials in it.",
+            )
+        if self.base.scheme == "https" and url.scheme == "http" and self.credentials is not None:
+            raise RegistryError(
+                ErrorKind.REFUSED_TARGET,
+                f"The token service {url} uses plain http while the registry uses https; "
+                "refusing to send the password unencrypted.",
+            )
+        return url
+
+    async def _token_grant(
+        self, challenge: Challenge, repository: str, actions: Sequence[str]
+    ) -> Grant:
+        realm = self._realm(challenge)
+        service_name = challenge.service or ""
+        scope = repository_scope(repository, actions)
+        key = TokenKey(
+            realm=str(realm),
+            service=service_name,
+            username=self.credentials.username if self.credentials else "",
+            fingerprint=secret_fingerprint(self.credentials),
+            scopes=(scope,),
+        )
+        who = self.credentials.username if self.credentials else "anonymous"
+        cached = self.tokens.get(key)
+        if cached is not None:
+            self.secrets.add(cached)
+            return Grant(f"Bearer {cached}", cached=True, detail=f"token for {who} (cached)")
+        token_service = Service(f"the token service at {realm}")
+        params = [("service", service_name)] if service_name else []
+        params.append(("scope", scope))
+        response = await self._request(
+            "GET",
+            str(realm),
+            service=token_service,
+            authorization=self._basic() if self.credentials else None,
+            headers={"Accept": "application/json"},
+            params=params,
+        )
+        if response.status == 200:
+            try:
+                token = parse_token_response(response.json())
+            except ValueError:
+                token = None
+            if token is None:
+                raise RegistryError(
+                    ErrorKind.REGISTRY_ERROR,
+                    f"{token_service.capitalised} answered without a token.",
+                )
+            self.secrets.add(token.value)
+            self.tokens.put(key, token)
+            return Grant(f"Bearer {token.value}", detail=f"token for {who} from {realm}")
+        if response.status == 401:
+            if self.credentials is None:
+                raise RegistryError(
+                    ErrorKind.AUTHENTICATION_FAILED,
+                    f"{token_service.capitalised} requires a username and password.",
+                )
+            raise RegistryError(
+                ErrorKind.AUTHENTICATION_FAILED,
+                f"{token_service.capitalised} rejected the username or password for "
+                f"{self.credentials.username}{describe_codes(response)}.",
+            )
+        if response.status == 403:
+            raise RegistryError(
+                ErrorKind.PERMISSION_DENIED,
+                f"{token_service.capitalised} refused a token for "
+                f"{scope}{describe_codes(response)}.",
+            )
+        if response.status == 404:
+            raise RegistryError(
+                ErrorKind.REGISTRY_ERROR,
+                f"{token_service.capitalised} answered HTTP 404: the registry's token realm "
+                "looks misconfigured.",
+            )
+        raise self._server_error(response, token_service)
+
+    # -- access checks ------------------------------------------------------
+
+    def access_error(self, response: HttpResponse, repository: str, action: str) -> RegistryError:
+        """Classify a failed answer to a request on `repository` needing `action`."""
+        status = response.status
+        codes = {code for code, _ in error_codes(response)}
+        if status == 401:
+            challenges = parse_www_authenticate(response.headers.get_list("www-authenticate"))
+            scheme = self._ping.scheme if self._ping else "none"
+            if any(c.error == "invalid_token" for c in challenges):
+                return RegistryError(
+                    ErrorKind.AUTHENTICATION_FAILED,
+                    f"{self.service.capitalised} did not accept the token from "
+                    f"{self._ping_realm()}.",
+                )
+            if (
+                scheme == "basic"
+                and not any(c.insufficient_scope for c in challenges)
+                and "DENIED" not in codes
+            ):
+                if self.credentials is None:
+                    return RegistryError(
+                        ErrorKind.AUTHENTICATION_FAILED,
+                        f"{self.service.capitalised} requires a username and password.",
+                    )
+                return RegistryError(
+                    ErrorKind.AUTHENTICATION_FAILED,
+                    f"{self.service.capitalised} rejected the username or password for "
+                    f"{self.credentials.username}.",
+                )
+            return self._denied(repository, action)
+        if status == 403:
+            return self._denied(repository, action, describe_codes(response))
+        if status == 404:
+            return RegistryError(
+                ErrorKind.REPOSITORY_NOT_FOUND,
+                f"Repository {repository} does not exist at {self.base.base}.",
+            )
+        if status == 405 and action == "push":
+            return RegistryError(
+                ErrorKind.PERMISSION_DENIED,
+                f"{self.service.capitalised} does not accept pushes to {repository} "
+                f"(HTTP 405{describe_codes(response)}; read-only or a pull-through cache).",
+            )
+        if status == 405 and action == "delete":
+            return RegistryError(
+                ErrorKind.DELETE_UNSUPPORTED,
+                f"{self.service.capitalised} has deletion disabled (HTTP 405"
+                f"{' UNSUPPORTED' if 'UNSUPPORTED' in codes else ''}); nothing was deleted. "
+                "Its admin must enable storage delete, or remove the entry from the list only.",
+            )
+        if status == 429 or status >= 500:
+            return self._server_error(response)
+        return RegistryError(
+            ErrorKind.REGISTRY_ERROR,
+            f"{self.service.capitalised} answered HTTP {status} to a {action} request on "
+            f"{repository}{describe_codes(response)}.",
+        )
+
+    def _ping_realm(self) -> str:
+        realm = self._ping.realm if self._ping else None
+        return realm or "its token service"
+
+    def _denied(self, repository: str, action: str, extra: str = "") -> RegistryError:
+        verb = {"pull": "pull from", "push": "push to", "delete": "delete in"}.get(action, action)
+        return RegistryError(
+            ErrorKind.PERMISSION_DENIED,
+            f"Permission denied: {self._who()} may not {verb} {repository}{extra}.",
+        )
+
+    async def check_pull(self, repository: str, grant: Grant) -> str:
+        """Prove the repository exists and is readable with a one-entry tags list."""
+        response = await self._request(
+            "GET",
+            self.base.endpoint(f"/v2/{repository}/tags/list"),
+            authorization=grant.authorization,
+            headers={"Accept": "application/json"},
+            params=[("n", "1")],
+        )
+        if response.status != 200:
+            raise self.access_error(response, repository, "pull")
+        try:
+            data = response.json()
+        except ValueError:
+            raise RegistryError(
+                ErrorKind.REGISTRY_ERROR,
+                f"{self.service.capitalised} answered the tags list of {repository} with non-JSON.",
+            ) from None
+        tags = data.get("tags") if isinstance(data, dict) else None
+        if isinstance(tags, list) and tags:
+            return f"{repository} exists and can be read (tags listed)"
+        return f"{repository} exists and can be read (no tags yet)"
+
+    async def check_push(self, repository: str, grant: Grant) -> str:
+        """Prove push by starting a blob upload, then cancel it so nothing stays behind."""
+        if grant.push_refused:
+            raise RegistryError(
+                ErrorKind.PERMISSION_DENIED,
+                f"Permission denied: the token service refused push access to {repository} "
+                f"for {self.credentials.username if self.credentials else 'anonymous access'} "
+                "(a read-only account or token).",
+            )
+        url = self.base.endpoint(f"/v2/{repository}/blobs/uploads/")
+        response = await self._request("POST", url, authorization=grant.authorization, content=b"")
+        if response.status == 202:
+            location = response.headers.get("location")
+            if not location:
+                raise RegistryError(
+                    ErrorKind.REGISTRY_ERROR,
+                    f"{self.service.capitalised} started an upload but sent no Location.",
+                )
+            cancelled = await self._cancel_upload(httpx.URL(response.url).join(location), grant)
+            return f"push allowed: started an upload and {cancelled}"
+        if response.status == 201:
+            return "push allowed"
+        raise self.access_error(response, repository, "push")
+
+    async def _cancel_upload(self, location: httpx.URL, grant: Grant) -> str:
+        """Best effort: the registry purges abandoned uploads itself, so failures are fine."""
+        if location.scheme not in ("http", "https"):
+            return "left it for the registry to purge"
+        same_origin = (
+            location.scheme,
+            location.host,
+            location.port or (443 if location.scheme == "https" else 80),
+        ) == self.base.origin
+        try:
+            response = await self._request(
+                "DELETE",
+                str(location),
+                authorization=grant.authorization if same_origin else None,
+            )
+        except RegistryError:
+            return "could not cancel it (the registry purges abandoned uploads)"
+        if response.status in (200, 202, 204, 404):
+            return "cancelled it"
+        return (
+            f"could not cancel it (HTTP {response.status}; cancelling needs delete rights), "
+            "the registry purges abandoned uploads"
+        )
+
+    # -- deletion -----------------------------------------------------------
+
+    async def list_tags(self, repository: str, grant: Grant) -> list[str]:
+        """Every tag, following same-origin `Link: rel=next` pages (bounded)."""
+        url: str | None = self.base.endpoint(f"/v2/{repository}/tags/list")
+        params: list[tuple[str, str]] | None = [("n", str(_TAG_PAGE))]
+        tags: list[str] = []
+        for _page in range(_MAX_TAG_PAGES):
+            if url is None:
+                break
+            response = await self._request(
+                "GET",
+                url,
+                authorization=grant.authorization,
+                params=params,
+                headers={"Accept": "application/json"},
+            )
+            if response.status != 200:
+                raise self.access_error(response, repository, "pull")
+            try:
+                data = response.json()
+            except ValueError:
+                data = None
+            page = data.get("tags") if isinstance(data, dict) else None
+            if isinstance(page, list):
+                tags.extend(t for t in page if isinstance(t, str) and t not in tags)
+            url, params = self._next_page(response), None
+        return tags
+
+    def _next_page(self, response: HttpResponse) -> str | None:
+        match = _LINK_RE.search(response.headers.get("link", ""))
+        if not match:
+            return None
+        target = httpx.URL(response.url).join(match.group(1))
+        port = target.port or (443 if target.scheme == "https" else 80)
+        if (target.scheme, target.host, port) != self.base.origin:
+            return None
+        return str(target)
+
+    async def manifest_digest(self, repository: str, reference: str, grant: Grant) -> str | None:
+        """The digest a tag points to (None if the tag vanished meanwhile)."""
+        url = self.base.endpoint(f"/v2/{repository}/manifests/{reference}")
+        headers = {"Accept": MANIFEST_TYPES}
+        response = await self._request(
+            "HEAD", url, authorization=grant.authorization, headers=headers
+        )
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise self.access_error(response, repository, "pull")
+        digest: str | None = response.headers.get("docker-content-digest")
+        if digest:
+            return digest
+        response = await self._request(
+            "GET", url, authorization=grant.authorization, headers=headers
+        )
+        if response.status != 200:
+            raise self.access_error(response, repository, "pull")
+        return "sha256:" + hashlib.sha256(response.body).hexdigest()
+
+    async def delete_repository(self, repository: str) -> int:
+        """Delete every tagged manifest by digest; return how many were deleted.
+
+        The spec has no "delete repository".  A registry with deletion
+        disabled answers 405 UNSUPPORTED to the first delete, so nothing is
+        deleted and the user is told so.
+        """
+        grant = await self.authorize(repository, ("pull", "delete"))
+        tags = await self.list_tags(repository, grant)
+        digests: list[str] = []
+        for tag in tags:
+            digest = await self.manifest_digest(repository, tag, grant)
+            if digest and digest not in digests:
+                digests.append(digest)
+        deleted = 0
+        for digest in digests:
+            response = await self._request(
+                "DELETE",
+                self.base.endpoint(f"/v2/{repository}/manifests/{digest}"),
+                authorization=grant.authorization,
+            )
+            if response.status in (200, 202, 204, 404):
+                deleted += 1
+                continue
+            error = self.access_error(response, repository, "delete")
+            if deleted:
+                raise RegistryError(
+                    error.kind,
+                    f"{error.message} ({deleted} of {len(digests)} manifests were deleted.)",
+                )
+            raise error
+        return deleted
+
+
+def _looks_like_json(response: HttpResponse) -> bool:
+    if response.content_type.endswith("json"):
+        return True
+    return response.body.strip()[:1] in (b"{", b"[")

@@ -1,0 +1,93 @@
+"""Turn a 429 answer into a message that says when to try again.
+
+Docker Hub's registry sends `ratelimit-limit: 100;w=21600` and
+`ratelimit-remaining: 0;w=21600`; its Hub API sends `X-RateLimit-Reset` (a
+Unix time) and `Retry-After` (seconds).  Other servers send `Retry-After` as
+seconds or an HTTP date.  We report the earliest reset time we can find, in UTC.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from registry.errors import ErrorKind, RegistryError
+
+_WINDOW_RE = re.compile(r"^\s*(\d+)\s*;\s*w\s*=\s*(\d+)")
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if number >= 0 else None
+
+
+def reset_time(headers: httpx.Headers, now: float) -> float | None:
+    """The Unix time at which the limit resets, if the headers say."""
+    epoch = _number(headers.get("x-ratelimit-reset"))
+    if epoch is not None and epoch > 1_000_000_000:
+        return epoch
+    retry_after = headers.get("retry-after")
+    seconds = _number(retry_after)
+    if seconds is not None:
+        return now + seconds
+    if retry_after:
+        try:
+            return parsedate_to_datetime(retry_after).timestamp()
+        except (TypeError, ValueError):
+            pass
+    delta = _number(headers.get("ratelimit-reset"))
+    if delta is not None:
+        return delta if delta > 1_000_000_000 else now + delta
+    return None
+
+
+def _limit_phrase(headers: httpx.Headers) -> str:
+    match = _WINDOW_RE.match(headers.get("ratelimit-limit", ""))
+    if not match:
+        return ""
+    limit, window = int(match.group(1)), int(match.group(2))
+    hours = window / 3600
+    span = f"{hours:g} h" if hours >= 1 else f"{window // 60} min"
+    return f" ({limit} pulls per {span})"
+
+
+def _when(reset: float, now: float) -> str:
+    stamp = datetime.fromtimestamp(reset, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    minutes = max(0, round((reset - now) / 60))
+    if minutes < 1:
+        return f"{stamp} (in under a minute)"
+    if minutes < 120:
+        return f"{stamp} (in {minutes} min)"
+    return f"{stamp} (in {minutes / 60:.1f} h)"
+
+
+def rate_limit_error(
+    headers: httpx.Headers, who: str, clock: Callable[[], float] = time.time
+) -> RegistryError:
+    """A RATE_LIMITED error naming `who` and, when known, the reset time."""
+    now = clock()
+    reset = reset_time(headers, now)
+    if reset is None:
+        match = _WINDOW_RE.match(headers.get("ratelimit-limit", ""))
+        if match:
+            reset = now + int(match.group(2))
+            return RegistryError(
+                ErrorKind.RATE_LIMITED,
+                f"Rate limited by {who}{_limit_phrase(headers)}; "
+                f"the window resets by {_when(reset, now)}.",
+            )
+        return RegistryError(ErrorKind.RATE_LIMITED, f"Rate limited by {who}; try again later.")
+    return RegistryError(
+        ErrorKind.RATE_LIMITED,
+        f"Rate limited by {who}{_limit_phrase(headers)}; the limit resets at {_when(reset, now)}.",
+    )

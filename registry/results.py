@@ -1,0 +1,63 @@
+"""What a URL Check or a Connection Test found, as plain values for the UI, CLI and DB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from registry.errors import ErrorKind
+
+STEP_REACHABLE = "reachable"
+STEP_AUTHENTICATED = "authenticated"
+STEP_PULL = "pull"
+STEP_PUSH = "push"
+
+
+@dataclass(frozen=True)
+class CheckStep:
+    """One line of a test: `reachable`, `authenticated`, `pull` or `push`.
+
+    `skipped` marks a step that did not run because an earlier one failed
+    (it is not ok, and its detail says so).
+    """
+
+    name: str
+    ok: bool
+    detail: str
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class ConnectionTestResult:
+    """Steps in order, the first failure's kind, a one-line summary, and the cost."""
+
+    steps: tuple[CheckStep, ...]
+    error_kind: ErrorKind | None
+    message: str
+    latency_ms: float
+    round_trips: int
+    auth_scheme: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None and all(step.ok for step in self.steps)
+
+    @property
+    def failed_step(self) -> CheckStep | None:
+        return next((s for s in self.steps if not s.ok and not s.skipped), None)
+
+
+@dataclass(frozen=True)
+class UrlCheckResult:
+    """Whether a URL is a reachable registry API, and how it asks to authenticate.
+
+    `auth_scheme` is `none`, `basic` or `bearer` (None when the check failed);
+    `realm` is the token service (Bearer) or the Basic realm.
+    """
+
+    ok: bool
+    error_kind: ErrorKind | None
+    message: str
+    auth_scheme: str | None
+    realm: str | None
+    latency_ms: float = 0.0
+    round_trips: int = 0

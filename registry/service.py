@@ -1,0 +1,242 @@
+"""`RegistryService`: the one entry point the bot uses for everything about registries.
+
+It owns the pooled HTTP client and the token cache, picks the driver for a
+target's type, bounds every operation in time, measures it, and scrubs every
+message of the secrets the operation handled.  Connection tests never raise
+for registry failures: they return what failed and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from types import TracebackType
+from typing import TypeVar
+
+from registry.auth import TokenCache
+from registry.checks import ConnectionTest, describe_scheme, step_names
+from registry.config import RegistryConfig
+from registry.dockerhub import DockerHubDriver
+from registry.drivers import Driver, ImageRegistryDriver, Operation
+from registry.errors import ErrorKind, RegistryError, scrub
+from registry.harbor import HarborApi, HarborDriver, ToolCheck, tool_base
+from registry.http import HttpClient
+from registry.kinds import RegistryType, type_info
+from registry.results import (
+    STEP_AUTHENTICATED,
+    STEP_REACHABLE,
+    CheckStep,
+    ConnectionTestResult,
+    UrlCheckResult,
+)
+from registry.target import HarborTool, RepositoryTarget, TlsOptions
+from registry.urlguard import parse_url
+
+T = TypeVar("T")
+
+DELETE_TIMEOUT = 300.0
+
+
+def _elapsed_ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
+def _assemble(
+    names: tuple[str, ...],
+    passed: list[CheckStep],
+    failed_step: str,
+    error: RegistryError | None,
+    secrets: set[str],
+) -> tuple[CheckStep, ...]:
+    done = {step.name: step for step in passed}
+    out: list[CheckStep] = []
+    seen_failure = False
+    for name in names:
+        if name in done:
+            step = done[name]
+            out.append(CheckStep(step.name, step.ok, scrub(step.detail, secrets)))
+        elif error is not None and name == failed_step:
+            out.append(CheckStep(name, False, error.message))
+            seen_failure = True
+        else:
+            why = "not tested: an earlier step failed" if seen_failure else "not tested"
+            out.append(CheckStep(name, False, why, skipped=True))
+    return tuple(out)
+
+
+class RegistryService:
+    """Registry operations for the bot; `await aclose()` (or `async with`) when done."""
+
+    def __init__(self, config: RegistryConfig | None = None) -> None:
+        self.config = config or RegistryConfig()
+        self._http = HttpClient(self.config)
+        self._tokens = TokenCache()
+        self._drivers: dict[RegistryType, Driver] = {
+            RegistryType.IMAGE_REGISTRY: ImageRegistryDriver(self.config),
+            RegistryType.DOCKER_HUB: DockerHubDriver(self.config),
+            RegistryType.HARBOR: HarborDriver(self.config),
+        }
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> RegistryService:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _operation(self) -> Operation:
+        return Operation(self._http, self.config, self._tokens)
+
+    async def _bounded(self, op: Operation, work: Awaitable[T], limit: float) -> T:
+        """Run `work` within `limit` seconds; errors come out scrubbed of secrets."""
+        try:
+            async with asyncio.timeout(limit):
+                return await work
+        except RegistryError as exc:
+            raise exc.scrubbed(op.secrets) from None
+        except TimeoutError:
+            raise RegistryError(
+                ErrorKind.TIMEOUT, f"Gave up after {limit:g} s: the registry is too slow to answer."
+            ) from None
+
+    # -- URL Check ----------------------------------------------------------
+
+    async def url_check(self, url: str, tls: TlsOptions | None = None) -> UrlCheckResult:
+        """Prove that `url` speaks the registry API v2 and report the auth scheme it asks for."""
+        op = self._operation()
+        start = time.perf_counter()
+        try:
+            base = parse_url(url)
+            session = op.session(base, tls or TlsOptions(), None)
+            ping = await self._bounded(op, session.ping(), self.config.operation_timeout)
+        except RegistryError as exc:
+            return UrlCheckResult(
+                ok=False,
+                error_kind=exc.kind,
+                message=scrub(exc.message, op.secrets),
+                auth_scheme=None,
+                realm=None,
+                latency_ms=_elapsed_ms(start),
+                round_trips=op.stats.round_trips,
+            )
+        realm = ping.challenge.realm if ping.challenge else None
+        if ping.scheme == "basic":
+            asks = "it asks for a username and password (HTTP Basic)"
+        elif ping.scheme == "bearer":
+            asks = f"it asks for {describe_scheme(ping)}"
+        else:
+            asks = "it asks for no credentials"
+        return UrlCheckResult(
+            ok=True,
+            error_kind=None,
+            message=f"{base.base} speaks the registry API v2; {asks}.",
+            auth_scheme=ping.scheme,
+            realm=realm,
+            latency_ms=_elapsed_ms(start),
+            round_trips=op.stats.round_trips,
+        )
+
+    # -- Connection Test ----------------------------------------------------
+
+    async def connection_test(self, target: RepositoryTarget) -> ConnectionTestResult:
+        """Test reachability, credentials, pull and (unless pull-only) push; never raises
+        for registry failures."""
+        op = self._operation()
+        op.remember(target.credentials)
+        if target.tool is not None:
+            op.remember(target.tool.credentials)
+        test = ConnectionTest(op, self._drivers[RegistryType(target.type)], target)
+        start = time.perf_counter()
+        error: RegistryError | None = None
+        try:
+            await self._bounded(op, test.run(), self.config.operation_timeout)
+        except RegistryError as exc:
+            error = exc.scrubbed(op.secrets)
+        names = step_names(target.pull_only)
+        steps = _assemble(names, test.steps, test.current, error, op.secrets)
+        if error is None:
+            where = test.location.base.base if test.location else target.registry_url
+            repository = test.location.repository if test.location else target.repository
+            allowed = "pull" if target.pull_only else "pull and push"
+            message = f"Connection test passed: {allowed} allowed on {repository} at {where}."
+        else:
+            message = f"{test.current} failed: {error.message}"
+        return ConnectionTestResult(
+            steps=steps,
+            error_kind=error.kind if error else None,
+            message=message,
+            latency_ms=_elapsed_ms(start),
+            round_trips=op.stats.round_trips,
+            auth_scheme=test.auth_scheme,
+        )
+
+    # -- create / delete ----------------------------------------------------
+
+    async def create_repository(self, target: RepositoryTarget) -> str:
+        """Create a new repository (Harbor: its project); returns a message for the user."""
+        driver = self._drivers[RegistryType(target.type)]
+        op = self._operation()
+        if not type_info(target.type).can_create:
+            raise driver.unsupported("be created")
+        return await self._bounded(op, driver.create(op, target), self.config.operation_timeout)
+
+    async def delete_repository(self, target: RepositoryTarget) -> None:
+        """Delete the repository in the image registry; raises RegistryError if it cannot."""
+        driver = self._drivers[RegistryType(target.type)]
+        op = self._operation()
+        if not type_info(target.type).can_delete_in_ir:
+            raise driver.unsupported("be deleted in the registry")
+        await self._bounded(
+            op, driver.delete(op, target), max(DELETE_TIMEOUT, self.config.operation_timeout)
+        )
+
+    # -- Harbor tools -------------------------------------------------------
+
+    async def test_tool(self, tool: HarborTool) -> ConnectionTestResult:
+        """Test a registered Harbor: steps `reachable` (API ping) and `authenticated`."""
+        op = self._operation()
+        op.remember(tool.credentials)
+        check = ToolCheck(op, tool)
+        start = time.perf_counter()
+        error: RegistryError | None = None
+        try:
+            await self._bounded(op, check.run(), self.config.operation_timeout)
+        except RegistryError as exc:
+            error = exc.scrubbed(op.secrets)
+        steps = _assemble(
+            (STEP_REACHABLE, STEP_AUTHENTICATED), check.steps, check.current, error, op.secrets
+        )
+        message = (
+            f"Harbor at {tool.url} is reachable and the tool's credentials work."
+            if error is None
+            else f"{check.current} failed: {error.message}"
+        )
+        return ConnectionTestResult(
+            steps=steps,
+            error_kind=error.kind if error else None,
+            message=message,
+            latency_ms=_elapsed_ms(start),
+            round_trips=op.stats.round_trips,
+        )
+
+    async def list_harbor_projects(self, tool: HarborTool, query: str = "") -> list[str]:
+        """Project names visible to the tool's account, matching `query` (at most 100)."""
+        op = self._operation()
+        api = HarborApi(op, tool_base(tool), tool.tls, tool.credentials)
+        return await self._bounded(op, api.list_projects(query), self.config.operation_timeout)
+
+    async def list_harbor_repositories(self, tool: HarborTool, project: str) -> list[str]:
+        """Repository names (`project/name`) in a Harbor project (at most 100)."""
+        op = self._operation()
+        api = HarborApi(op, tool_base(tool), tool.tls, tool.credentials)
+        return await self._bounded(
+            op, api.list_repositories(project), self.config.operation_timeout
+        )
