@@ -24,6 +24,11 @@ def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
     from handlers import actions, commands, events, options, views
     from handlers.support import Deps
 
+    # Bolt logs the whole body of a request whose signature fails, at INFO: a replayed
+    # or stale view submission would put what the user typed (a password) in the log.
+    for name in ("slack_bolt.RequestVerification", "slack_bolt.AsyncRequestVerification"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
     deps = Deps(runtime)
     commands.register(app, deps)
     actions.register(app, deps)
