@@ -172,8 +172,14 @@ async def safe_call(what: str, call: Awaitable[Any]) -> Any:
 
 
 async def deliver_outbox(runtime: Runtime) -> None:
-    """Send the channel messages a use case just queued, now rather than at the next tick."""
-    if runtime.slack is None:
+    """Send the channel messages a use case just queued.
+
+    When the scheduler's outbox sender runs in this process it already woke up
+    (the use case set `runtime.outbox_ready`): sending here too would race it.
+    """
+    from bot import scheduling
+
+    if runtime.slack is None or scheduling.running(runtime) is not None:
         return
     try:
         await outbox.deliver_pending(runtime.sessions, runtime.slack, owner=OUTBOX_OWNER)
