@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -67,7 +68,7 @@ def create_asgi_app(
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             handler = AsyncSocketModeHandler(bolt, runtime.settings.slack_app_token)
-            socket_mode_task = asyncio.create_task(handler.start_async())
+            socket_mode_task = asyncio.create_task(handler.start_async())  # type: ignore[no-untyped-call]
             log.info("Socket Mode: receiving Slack events over a WebSocket")
         if on_startup is not None:
             await on_startup()
@@ -84,8 +85,11 @@ def create_asgi_app(
     async def health() -> bool:
         return await ping(runtime.engine)
 
+    slack_handler: Any = AsyncSlackRequestHandler(
+        bolt, path=SLACK_PATH
+    )  # its scope type is narrower
     return Router(
-        AsyncSlackRequestHandler(bolt, path=SLACK_PATH),
+        slack_handler,
         health=health,
         on_startup=startup,
         on_shutdown=shutdown,
