@@ -31,9 +31,11 @@ import random
 import secrets
 import socket
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -197,24 +199,48 @@ class Rechecker:
         writer = _Writer(self, stats)
         writer_task = asyncio.create_task(writer.run(), name="recheck-writer")
         in_flight: set[asyncio.Task[None]] = set()
-        refill = max(1, self.config.concurrency // 5)
+        ready: deque[Job] = deque()  # claimed, waiting for a free slot
+        claiming: asyncio.Task[tuple[list[Job], int]] | None = None
+        wanted = 0
+        concurrency = self.config.concurrency
+        # Claimed ahead of free slots, so a slot that frees up starts its next test at
+        # once instead of after a claim's round trips to the database.
+        target = concurrency + max(1, concurrency // 2)
+        refill = max(1, concurrency // 5)
         exhausted = False
         try:
             while True:
-                free = self.config.concurrency - len(in_flight)
-                if not exhausted and not self._stopping and (free >= refill or not in_flight):
-                    jobs, claimed = await self._claim(free, stats)
-                    stats.claimed += claimed
-                    exhausted = claimed < free
-                    for job in jobs:
-                        in_flight.add(asyncio.create_task(self._test(job, writer)))
-                if not in_flight:
+                while ready and len(in_flight) < concurrency:
+                    in_flight.add(asyncio.create_task(self._test(ready.popleft(), writer)))
+                held = len(ready) + len(in_flight)
+                if (
+                    claiming is None
+                    and not exhausted
+                    and not self._stopping
+                    and (held <= target - refill or held == 0)
+                ):
+                    wanted = target - held
+                    claiming = asyncio.create_task(self._claim(wanted, stats))
+                if claiming is None and not in_flight:
                     break
-                _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                waiting: set[asyncio.Task[Any]] = set(in_flight)
+                if claiming is not None:
+                    waiting.add(claiming)
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if claiming is not None and claiming in done:
+                    jobs, claimed = claiming.result()
+                    claiming = None
+                    stats.claimed += claimed
+                    exhausted = claimed < wanted
+                    ready.extend(jobs)
+                in_flight -= done
         finally:
-            for task in in_flight:
+            pending: list[asyncio.Task[Any]] = [*in_flight, *([claiming] if claiming else [])]
+            for task in pending:
                 task.cancel()
-            await asyncio.gather(*in_flight, return_exceptions=True)
+            await asyncio.gather(*pending, return_exceptions=True)
+            if ready:  # only when cancelled: hand the unstarted claims back now
+                await self._release([job.repository_id for job in ready])
             writer.close()
             await asyncio.gather(writer_task, return_exceptions=True)
             stats.seconds = time.perf_counter() - started
@@ -312,6 +338,13 @@ class Rechecker:
         outcome = _Outcome(job=job, result=result, checked_at=utcnow())
         await writer.submit(outcome)
 
+    async def _release(self, ids: list[int]) -> None:
+        try:
+            async with transaction(self.rt.sessions) as session:
+                await schedule.release(session, owner=self.owner, ids=ids)
+        except Exception as error:
+            log.warning("could not release re-check claims (they will expire): %s", _reason(error))
+
     async def _postpone(self, ids: list[int]) -> None:
         """Skip rows that cannot be tested until the next interval (no hot loop)."""
         try:
@@ -348,12 +381,28 @@ class _Writer:
         self.rechecker = rechecker
         self.stats = stats
         self.queue: asyncio.Queue[_Outcome | None] = asyncio.Queue()
+        self.max_backlog = max(WRITE_BATCH, 2 * rechecker.config.concurrency)
+        self._pending = 0
+
+    @property
+    def backlog(self) -> int:
+        """Results not written yet (queued or in the transaction being written)."""
+        return self._pending
 
     async def submit(self, outcome: _Outcome) -> None:
-        """Queue a result and wait until it is written (or given up on), which keeps a
-        test's slot busy until then: claims never run ahead of the database."""
+        """Queue a result; the test's slot is free at once, so the next test does not
+        wait for the database. Only when the writer falls behind (more than
+        `max_backlog` results waiting) does the slot stay busy until this result is
+        written: claims never run far ahead of the database, and a queued result
+        cannot sit there until its lease expires."""
+        self._pending += 1
+        outcome.done.add_done_callback(self._written)
         self.queue.put_nowait(outcome)
-        await asyncio.shield(outcome.done)
+        if self._pending > self.max_backlog:
+            await asyncio.shield(outcome.done)
+
+    def _written(self, _future: asyncio.Future[None]) -> None:
+        self._pending -= 1
 
     def close(self) -> None:
         self.queue.put_nowait(None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import projects
@@ -41,7 +41,7 @@ async def repositories(
     pull_only: bool = True,
     next_check_at: datetime | None = None,
 ) -> list[int]:
-    """Insert `count` saved repositories on one registry; their ids, in order."""
+    """Insert `count` saved repositories on one registry; their new ids, in order."""
     ciphertext = box.encrypt(secret) if box is not None and secret else None
     now = utcnow()
     rows = [
@@ -64,13 +64,15 @@ async def repositories(
         }
         for i in range(count)
     ]
+    async with sessions() as session:
+        last = await session.scalar(select(func.max(ImageRepository.id))) or 0
     async with transaction(sessions) as session:
         for start in range(0, len(rows), 1000):
             await session.execute(insert(ImageRepository), rows[start : start + 1000])
     async with sessions() as session:
         ids = await session.scalars(
             select(ImageRepository.id)
-            .where(ImageRepository.project_id == project_id)
+            .where(ImageRepository.project_id == project_id, ImageRepository.id > last)
             .order_by(ImageRepository.id)
         )
         return list(ids)
