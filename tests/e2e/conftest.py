@@ -12,11 +12,10 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.flow import Flow
+from tests.e2e.flow import Flow, bot_process
 from tests.support.bot_process import BotProcess
 from tests.support.databases import sqlite_url
 from tests.support.slack_api import SlackApiStandIn
@@ -40,13 +39,7 @@ def database_url_e2e(tmp_path_factory: pytest.TempPathFactory) -> str:
 def bot(
     standin: SlackApiStandIn, database_url_e2e: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BotProcess]:
-    log_dir = tmp_path_factory.mktemp("bot")
-    with BotProcess(
-        slack_api_url=standin.base_url,
-        bot_token=standin.bot_token,
-        database_url=database_url_e2e,
-        log_path=Path(log_dir) / "bot.log",
-    ) as process:
+    with bot_process(standin, database_url_e2e, tmp_path_factory) as process:
         yield process
 
 

@@ -6,9 +6,11 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 
 from storage.db import create_engine, session_factory
 from tests.support.bot_process import BotProcess
@@ -221,3 +223,19 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.1)
+
+
+def bot_process(
+    standin: SlackApiStandIn,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    extra_env: dict[str, str] | None = None,
+) -> BotProcess:
+    log_dir = tmp_path_factory.mktemp("bot")
+    return BotProcess(
+        slack_api_url=standin.base_url,
+        bot_token=standin.bot_token,
+        database_url=database_url,
+        log_path=Path(log_dir) / "bot.log",
+        extra_env=extra_env,
+    )

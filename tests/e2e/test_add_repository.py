@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from handlers import ids
-from tests.e2e.flow import Flow, labels, texts
+from tests.e2e.flow import Flow, bot_process, labels, texts
 from tests.e2e.helpers import add_values
+from tests.support.bot_process import BotProcess
 from tests.support.registry_httpserver import free_port
 from tests.support.registry_server import HTPASSWD_USERS, RegistryServer, registry_available
 from tests.support.slack_api import SlackApiStandIn
@@ -27,6 +28,19 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServe
         pytest.skip("docker-registry is not installed")
     with RegistryServer(Path(tmp_path_factory.mktemp("registry")), htpasswd=HTPASSWD_USERS) as r:
         yield r
+
+
+@pytest.fixture(scope="module")
+def bot(
+    standin: SlackApiStandIn,
+    database_url_e2e: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    registry: RegistryServer,
+) -> Iterator[BotProcess]:
+    """This module's bot sees the local registry as "Docker Hub" (a mirror, as in tests)."""
+    env = {"IMAGEREPO_DOCKERHUB_REGISTRY_URL": registry.url}
+    with bot_process(standin, database_url_e2e, tmp_path_factory, env) as process:
+        yield process
 
 
 def closed_url() -> str:
@@ -282,3 +296,25 @@ async def test_an_admin_may_save_a_failing_repository_on_purpose(
     message = await flow.next_call("chat.postMessage")
     assert "without a passing connection test" in message.params["text"]
     assert [r.health for r in await flow.repositories()] == ["failing"]
+
+
+async def test_docker_hub_uses_the_configured_registry_and_library_names(
+    flow: Flow, registry: RegistryServer, secrets: list[str]
+) -> None:
+    secrets.append(PASSWORD)
+    registry.client(USER, PASSWORD).push_image("library/nginx")
+    await flow.create_project("hub-e2e")
+    view = await flow.open_modal("add-pull")
+    hub = await flow.choose(view, "Repository type", "dockerhub")
+    assert registry.url in texts(hub)
+    values = add_values(hub, repository="nginx", username=USER, password=PASSWORD)
+    answer = await flow.submit(hub, values)
+    assert answer["response_action"] == "update"
+    saved = await flow.next_update()
+    assert "Saved the pull-only repository `library/nginx`" in texts(saved), texts(saved)
+    assert "(Docker Hub)" in texts(saved)
+    await flow.next_call("chat.postMessage")
+    rows = await flow.repositories()
+    assert [(r.registry_type, r.repository, r.registry_url) for r in rows] == [
+        ("dockerhub", "library/nginx", registry.url)
+    ]

@@ -290,3 +290,38 @@ async def test_the_alert_button_runs_a_connection_test(
     assert "Testing the connection" in texts(opened.params["view"])
     result = await flow.next_update()
     assert "Connection test passed" in texts(result)
+
+
+async def test_check_now_alerts_the_channel_once_and_announces_the_recovery(
+    flow: Flow, registry: RegistryServer, secrets: list[str]
+) -> None:
+    secrets.append(PASSWORD)
+    await flow.create_project("check-e2e")
+    await add_repository(flow, registry, "check/app")
+    reply = await flow.command_reply("check")
+    assert "Testing every repository of *check-e2e*" in reply
+    summary = await flow.next_response()
+    assert "All 1 connections passed" in summary.params["text"]
+
+    registry.stop()
+    try:
+        for _ in range(3):  # the alert comes after IMAGEREPO_ALERT_AFTER (2) failures, once
+            await flow.command_reply("check")
+            summary = await flow.next_response()
+            assert "1 of 1 connections failed" in summary.params["text"]
+            assert "`check/app`" in summary.params["text"]
+    finally:
+        registry.start()
+    alert = await flow.next_call("chat.postMessage")
+    assert "is failing" in alert.params["text"] and "check/app" in alert.params["text"]
+    assert any(b.get("block_id") == "alert_actions" for b in alert.params["blocks"])
+
+    await flow.command_reply("check")
+    summary = await flow.next_response()
+    assert "All 1 connections passed" in summary.params["text"]
+    recovered = await flow.next_call("chat.postMessage")
+    assert "recovered" in recovered.params["text"]
+    failing = [
+        c for c in flow.standin.calls_to("chat.postMessage") if "is failing" in c.params["text"]
+    ]
+    assert len(failing) == 1
