@@ -80,6 +80,7 @@ class ConnectionTest:
         basic_pending = ping.scheme == "basic"
         if not basic_pending:
             self._passed(STEP_AUTHENTICATED, self._auth_detail(ping, grant))
+            self.current = STEP_PULL
 
         try:
             detail = await session.check_pull(location.repository, grant)

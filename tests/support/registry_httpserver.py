@@ -12,10 +12,13 @@ import contextlib
 import json
 import select
 import socket
+import ssl
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -96,10 +99,18 @@ class _Server(ThreadingHTTPServer):
 class ThreadedHttpServer:
     """Serves `handler` on 127.0.0.1; `.url`, `.start()`, `.stop()`, `.requests`."""
 
-    def __init__(self, handler: Handler, *, port: int | None = None, scheme: str = "http") -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        port: int | None = None,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
+        """`tls` is (certificate PEM, key PEM) to serve https."""
         self.handler = handler
         self.port = port or free_port()
-        self.scheme = scheme
+        self.tls = tls
+        self.scheme = "https" if tls else "http"
         self.requests: list[Request] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -161,6 +172,14 @@ class ThreadedHttpServer:
         if self._server is not None:
             return
         self._server = _Server(("127.0.0.1", self.port), self._handler_class())
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            with tempfile.TemporaryDirectory() as folder:
+                cert, key = Path(folder, "cert.pem"), Path(folder, "key.pem")
+                cert.write_text(self.tls[0])
+                key.write_text(self.tls[1])
+                context.load_cert_chain(cert, key)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -157,17 +158,15 @@ class RegistryServer:
         finally:
             log.close()
         deadline = time.monotonic() + START_TIMEOUT
-        verify = self._ssl_context()
-        with httpx.Client(verify=verify, timeout=1.0) as client:
-            while time.monotonic() < deadline:
-                if self._process.poll() is not None:
-                    raise RuntimeError(f"docker-registry exited: {self.log_tail()}")
-                try:
-                    client.get(f"{self.url}/v2/")
-                except httpx.TransportError:
-                    time.sleep(0.01)
-                    continue
-                return
+        while time.monotonic() < deadline:  # bounded poll: the port accepts once it serves
+            if self._process.poll() is not None:
+                raise RuntimeError(f"docker-registry exited: {self.log_tail()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            except OSError:
+                time.sleep(0.01)
+                continue
+            return
         self.stop()
         raise RuntimeError(f"docker-registry did not answer within {START_TIMEOUT} s")
 
