@@ -16,7 +16,7 @@ from bot.usecases.errors import InvalidInput, UseCaseError
 from bot.usecases.forms import Creation, validate
 from handlers import add_flow, ids
 from handlers.home import publish_home
-from handlers.support import Deps, deliver_outbox, safe_call, selected_value
+from handlers.support import Deps, deliver_outbox, guarded, safe_call, selected_value
 from handlers.ui.common import escape, notice_view, test_result_text, url_check_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
 from handlers.ui.repository_list import list_blocks, list_text
@@ -73,6 +73,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     # -- the add modal ------------------------------------------------------
 
     @app.action(ids.A_TYPE)
+    @guarded
     async def type_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         view = _view(body)
@@ -97,6 +98,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
 
     @app.action(ids.A_CREATION)
+    @guarded
     async def creation_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         view = _view(body)
@@ -125,6 +127,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
 
     @app.action(ids.A_URL_CHECK)
+    @guarded
     async def url_check(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         view = _view(body)
@@ -170,6 +173,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
 
     @app.action(ids.A_TEST)
+    @guarded
     async def connection_test(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         view = _view(body)
@@ -237,6 +241,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     # -- the list (message and App Home) -------------------------------------
 
     @app.action(ids.A_ROW_MENU)
+    @guarded
     async def row_menu(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
@@ -251,6 +256,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await _open_manage(deps, client, body, respond, kind, repository_id)
 
     @app.action(ids.A_ALERT_TEST)
+    @guarded
     async def alert_test(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
@@ -260,6 +266,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await _test_saved(deps, client, body, respond, int(value), refresh_list=False)
 
     @app.action(re.compile(rf"^{ids.A_PAGE}_(prev|next)$"))
+    @guarded
     async def page(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
@@ -274,6 +281,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await _refresh_list(deps, body, respond, project_id, number)
 
     @app.action(ids.A_HOME_PROJECT)
+    @guarded
     async def home_project(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         value = str((_action(body).get("selected_option") or {}).get("value") or "")
@@ -283,6 +291,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     # -- tools -------------------------------------------------------------
 
     @app.action(ids.A_TOOL_REGISTER)
+    @guarded
     async def tool_register(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
@@ -294,6 +303,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await deps.views.open(client, str(body.get("trigger_id")), tool_modal(None))
 
     @app.action(ids.A_TOOL_MENU)
+    @guarded
     async def tool_menu(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:

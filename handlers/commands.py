@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.usecases import checks, projects, repositories, tools
 from bot.usecases.errors import UseCaseError
 from bot.usecases.forms import Creation
-from handlers.support import Deps, deliver_outbox, safe_call
+from handlers.support import Deps, deliver_outbox, guarded, safe_call
 from handlers.ui.common import escape
 from handlers.ui.help import HELP
 from handlers.ui.repository_form import AddMeta, add_modal
@@ -36,6 +36,7 @@ USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.command("/imagerepo")
+    @guarded
     async def imagerepo(
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:

@@ -8,11 +8,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.home import publish_home
-from handlers.support import Deps
+from handlers.support import Deps, guarded
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.event("app_home_opened")
+    @guarded
     async def home_opened(
         event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
     ) -> None:

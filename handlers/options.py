@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import tools
 from handlers import ids
-from handlers.support import Deps, selected_value
+from handlers.support import Deps, guarded, selected_value
 from handlers.ui.common import plain
 
 log = logging.getLogger("handlers.options")
@@ -21,6 +21,7 @@ SUGGEST_TIMEOUT = 2.5  # Slack waits 3 s for the options
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.options(ids.A_HARBOR_PROJECT)
+    @guarded
     async def harbor_projects(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body.get("view") or {}
         tool_value = selected_value(view, ids.B_TOOL, ids.A_TOOL)

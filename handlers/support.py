@@ -7,6 +7,7 @@ Slack error codes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -311,3 +312,41 @@ class Deps:
 
     async def actor(self, client: AsyncWebClient, body: Mapping[str, Any]) -> Actor:
         return await self.actors.get(client, team_of(body), user_of(body))
+
+
+ListenerFn = Callable[..., Awaitable[None]]
+
+
+def guarded(listener: ListenerFn) -> ListenerFn:
+    """Catch what escapes a listener: log its kind (never the payload), and if Slack has
+    not been answered yet, answer so the user sees a message rather than an error."""
+
+    @functools.wraps(listener)
+    async def run(**kwargs: Any) -> None:
+        try:
+            await listener(**kwargs)
+        except Exception as error:
+            log.error(
+                "listener %s failed: %s",
+                listener.__name__,
+                type(error).__name__,
+                exc_info=(type(error), error, error.__traceback__),
+            )
+            ack = kwargs.get("ack")
+            if ack is None or getattr(ack, "response", None) is not None:
+                return
+            body = kwargs.get("body") or {}
+            if isinstance(body, Mapping) and body.get("type") == "view_submission":
+                from handlers.ui.common import notice_view
+
+                await ack(
+                    response_action="update",
+                    view=notice_view(
+                        "Image repositories",
+                        ":x: Something went wrong on our side (it was logged). Try again.",
+                    ),
+                )
+            else:
+                await ack()
+
+    return run

@@ -25,6 +25,7 @@ from handlers.support import (
     checked_values,
     deliver_outbox,
     field_errors,
+    guarded,
     text_value,
 )
 from handlers.ui.common import escape, notice_view, test_result_text
@@ -60,6 +61,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     # -- Save in the add modal ---------------------------------------------
 
     @app.view(ids.VIEW_ADD)
+    @guarded
     async def add_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -163,6 +165,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     # -- Save in the account modal --------------------------------------------
 
     @app.view(ids.VIEW_ACCOUNT)
+    @guarded
     async def account_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -219,6 +222,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     # -- Delete ------------------------------------------------------------------
 
     @app.view(ids.VIEW_DELETE)
+    @guarded
     async def delete_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -263,6 +267,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     # -- tools -------------------------------------------------------------
 
     @app.view(ids.VIEW_TOOL)
+    @guarded
     async def tool_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -335,6 +340,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await deps.views.update(client, view_id, tool_modal(current, status=status))
 
     @app.view(ids.VIEW_TOOL_REMOVE)
+    @guarded
     async def tool_remove_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:

@@ -89,3 +89,20 @@ async def test_an_unreachable_slack_api_does_not_break_the_bot(
         standin.set_down(False)
     view = await flow.open_modal("add")
     assert "Repository type" in labels(view)
+
+
+async def test_an_unexpected_error_is_answered_and_logged_never_a_500(flow: Flow) -> None:
+    broken = {
+        "id": "VBROKEN",
+        "type": "modal",
+        "callback_id": "repository_delete",
+        "private_metadata": "{not json",
+        "blocks": [],
+        "hash": "1.x",
+    }
+    response = await flow.client.submit(broken, {})
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["response_action"] == "update"
+    assert "Something went wrong on our side" in texts(answer["view"])
+    assert "listener delete_submitted failed: JSONDecodeError" in flow.bot.log()
