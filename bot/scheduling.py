@@ -58,6 +58,9 @@ async def start(runtime: Runtime) -> None:
     )
     owner = instance_id()
     rechecker = Rechecker(runtime, config, owner=owner)
+    # APScheduler logs every run of every job at INFO: two lines per tick, which would
+    # drown the log with a short interval. Failures are still logged (WARNING/ERROR).
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
     scheduler.add_job(
         rechecker.tick,
