@@ -197,7 +197,22 @@ async def test_form(rt: Runtime, actor: Actor, form: RepositoryForm) -> Connecti
     if form.creation is Creation.NEW:
         # The repository does not exist yet; what can be proven now is the account.
         target = replace(target, pull_only=True)
-    return await rt.registry.connection_test(target)
+    result = await rt.registry.connection_test(target)
+    if form.creation is Creation.NEW and result.error_kind is ErrorKind.REPOSITORY_NOT_FOUND:
+        # Expected before Save creates it: the earlier steps proved the registry and account.
+        steps = tuple(
+            replace(step, ok=True, detail="does not exist yet: created when you save")
+            if not step.ok and not step.skipped
+            else step
+            for step in result.steps
+        )
+        result = replace(
+            result,
+            steps=steps,
+            error_kind=None,
+            message=f"The account works; {form.repository} is created when you save.",
+        )
+    return result
 
 
 async def save_repository(
