@@ -100,6 +100,7 @@ class Flow:
     async def command(self, text: str, **kwargs: Any) -> httpx.Response:
         response = await self.client.command(text, **kwargs)
         assert response.status_code == 200, response.text
+        assert response.elapsed.total_seconds() < 3, "Slack needs the ack within 3 s"
         return response
 
     async def command_reply(self, text: str, **kwargs: Any) -> str:
@@ -148,6 +149,7 @@ class Flow:
         """Submit; returns the HTTP answer's JSON ({} for a plain ack)."""
         response = await self.client.submit(view, values, **kwargs)
         assert response.status_code == 200, response.text
+        assert response.elapsed.total_seconds() < 3, "Slack needs the ack within 3 s"
         return dict(response.json()) if response.content.strip() else {}
 
     async def menu(

@@ -200,9 +200,15 @@ async def test_harbor_repositories_use_existing_create_new_and_delete_in_ir(
         username="maint",
         password="maint-pass-1",
     )
-    answer = await flow.submit(new, values)
+    await flow.click(new, "Connection Test", values)
+    await flow.next_update()
+    account_ok = await flow.next_update()
+    assert "the repository is created when you save" in texts(account_ok), texts(account_ok)
+    assert "fresh" not in harbor.projects  # a test creates nothing
+    answer = await flow.submit(account_ok, values)
     saved = await flow.until_update(lambda v: "Saved" in texts(v) or "Not saved" in texts(v))
     assert "Saved the app repository `fresh/app`" in texts(saved), texts(saved)
+    assert "It was created in harbor-apps" in texts(saved)
     assert "fresh" in harbor.projects
     await flow.next_call("chat.postMessage")
 
