@@ -212,6 +212,23 @@ async def test_harbor_repositories_use_existing_create_new_and_delete_in_ir(
     assert "fresh" in harbor.projects
     await flow.next_call("chat.postMessage")
 
+    # Saving fails after the project was created: the user is told exactly what exists.
+    del harbor.projects["fresh"]  # someone removed it in Harbor; the list still has fresh/app
+    view = await flow.open_modal("add")
+    new = await flow.choose(view, "Repository creation", "new")
+    values = add_values(
+        new,
+        tool=tool_id,
+        creation="new",
+        repository="fresh/app",
+        username="maint",
+        password="maint-pass-1",
+    )
+    await flow.submit(new, values)
+    refused = await flow.until_update(lambda v: "Not saved" in texts(v))
+    assert "The registry now has the repository fresh/app, created just now" in texts(refused)
+    assert "fresh" in harbor.projects
+
     # Creating a project that exists says so under Repository.
     view = await flow.open_modal("add")
     new = await flow.choose(view, "Repository creation", "new")
