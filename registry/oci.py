@@ -106,6 +106,7 @@ class Grant:
     cached: bool = False
     push_refused: bool = False
     detail: str = ""
+    actions: tuple[str, ...] = ()
 
 
 class OciSession:
@@ -134,6 +135,7 @@ class OciSession:
         if credentials is not None:
             self.secrets.update(secret_forms(credentials.secret, credentials.username))
         self._ping: Ping | None = None
+        self._late_grant: Grant | None = None
 
     # -- plumbing -----------------------------------------------------------
 
@@ -248,15 +250,18 @@ class OciSession:
         then we retry with the other actions and mark push as refused.
         """
         ping = self._ping or await self.ping()
+        actions = tuple(actions)
         if ping.scheme == "none":
-            return Grant(None, detail="the registry asks for no credentials")
+            return Grant(None, detail="the registry asks for no credentials", actions=actions)
         if ping.scheme == "basic":
             if self.credentials is None:
                 raise RegistryError(
                     ErrorKind.AUTHENTICATION_FAILED,
                     f"{self.service.capitalised} requires a username and password (HTTP Basic).",
                 )
-            return Grant(self._basic(), detail=f"HTTP Basic as {self.credentials.username}")
+            return Grant(
+                self._basic(), detail=f"HTTP Basic as {self.credentials.username}", actions=actions
+            )
         assert ping.challenge is not None
         try:
             return await self._token_grant(ping.challenge, repository, actions)
@@ -274,6 +279,7 @@ class OciSession:
                     cached=grant.cached,
                     push_refused=True,
                     detail=grant.detail,
+                    actions=tuple(actions),
                 )
             raise
 
@@ -318,7 +324,12 @@ class OciSession:
         cached = self.tokens.get(key)
         if cached is not None:
             self.secrets.add(cached)
-            return Grant(f"Bearer {cached}", cached=True, detail=f"token for {who} (cached)")
+            return Grant(
+                f"Bearer {cached}",
+                cached=True,
+                detail=f"token for {who} (cached)",
+                actions=tuple(actions),
+            )
         token_service = Service(f"the token service at {realm}")
         params = [("service", service_name)] if service_name else []
         params.append(("scope", scope))
@@ -342,7 +353,11 @@ class OciSession:
                 )
             self.secrets.add(token.value)
             self.tokens.put(key, token)
-            return Grant(f"Bearer {token.value}", detail=f"token for {who} from {realm}")
+            return Grant(
+                f"Bearer {token.value}",
+                detail=f"token for {who} from {realm}",
+                actions=tuple(actions),
+            )
         if response.status == 401:
             if self.credentials is None:
                 raise RegistryError(
@@ -438,12 +453,47 @@ class OciSession:
             f"Permission denied: {self._who()} may not {verb} {repository}{extra}.",
         )
 
+    async def _authorized(
+        self,
+        method: str,
+        url: str,
+        repository: str,
+        grant: Grant,
+        *,
+        headers: dict[str, str] | None = None,
+        params: Sequence[tuple[str, str]] | None = None,
+        content: bytes | None = None,
+    ) -> tuple[HttpResponse, Grant]:
+        """Send with the grant; if `/v2/` was open but the repository asks for credentials,
+        follow that challenge once and keep the new grant for the rest of the session."""
+        grant = self._late_grant or grant
+        response = await self._request(
+            method, url, authorization=grant.authorization, headers=headers, params=params,
+            content=content,
+        )  # fmt: skip
+        if response.status != 401 or self._ping is None or self._ping.scheme != "none":
+            return response, grant
+        chosen = select_challenge(
+            parse_www_authenticate(response.headers.get_list("www-authenticate"))
+        )
+        if chosen is None:
+            return response, grant
+        self._ping = Ping(chosen.scheme, chosen)
+        grant = await self.authorize(repository, grant.actions or ("pull",))
+        self._late_grant = grant
+        response = await self._request(
+            method, url, authorization=grant.authorization, headers=headers, params=params,
+            content=content,
+        )  # fmt: skip
+        return response, grant
+
     async def check_pull(self, repository: str, grant: Grant) -> str:
         """Prove the repository exists and is readable with a one-entry tags list."""
-        response = await self._request(
+        response, grant = await self._authorized(
             "GET",
             self.base.endpoint(f"/v2/{repository}/tags/list"),
-            authorization=grant.authorization,
+            repository,
+            grant,
             headers={"Accept": "application/json"},
             params=[("n", "1")],
         )
@@ -457,9 +507,10 @@ class OciSession:
                 f"{self.service.capitalised} answered the tags list of {repository} with non-JSON.",
             ) from None
         tags = data.get("tags") if isinstance(data, dict) else None
+        late = " with credentials the repository asked for" if self._late_grant else ""
         if isinstance(tags, list) and tags:
-            return f"{repository} exists and can be read (tags listed)"
-        return f"{repository} exists and can be read (no tags yet)"
+            return f"{repository} exists and can be read{late} (tags listed)"
+        return f"{repository} exists and can be read{late} (no tags yet)"
 
     async def check_push(self, repository: str, grant: Grant) -> str:
         """Prove push by starting a blob upload, then cancel it so nothing stays behind."""
@@ -471,7 +522,7 @@ class OciSession:
                 "(a read-only account or token).",
             )
         url = self.base.endpoint(f"/v2/{repository}/blobs/uploads/")
-        response = await self._request("POST", url, authorization=grant.authorization, content=b"")
+        response, grant = await self._authorized("POST", url, repository, grant, content=b"")
         if response.status == 202:
             location = response.headers.get("location")
             if not location:
@@ -519,12 +570,8 @@ class OciSession:
         for _page in range(_MAX_TAG_PAGES):
             if url is None:
                 break
-            response = await self._request(
-                "GET",
-                url,
-                authorization=grant.authorization,
-                params=params,
-                headers={"Accept": "application/json"},
+            response, grant = await self._authorized(
+                "GET", url, repository, grant, params=params, headers={"Accept": "application/json"}
             )
             if response.status != 200:
                 raise self.access_error(response, repository, "pull")
@@ -552,9 +599,7 @@ class OciSession:
         """The digest a tag points to (None if the tag vanished meanwhile)."""
         url = self.base.endpoint(f"/v2/{repository}/manifests/{reference}")
         headers = {"Accept": MANIFEST_TYPES}
-        response = await self._request(
-            "HEAD", url, authorization=grant.authorization, headers=headers
-        )
+        response, grant = await self._authorized("HEAD", url, repository, grant, headers=headers)
         if response.status == 404:
             return None
         if response.status != 200:
@@ -562,9 +607,7 @@ class OciSession:
         digest: str | None = response.headers.get("docker-content-digest")
         if digest:
             return digest
-        response = await self._request(
-            "GET", url, authorization=grant.authorization, headers=headers
-        )
+        response, grant = await self._authorized("GET", url, repository, grant, headers=headers)
         if response.status != 200:
             raise self.access_error(response, repository, "pull")
         return "sha256:" + hashlib.sha256(response.body).hexdigest()
@@ -585,10 +628,11 @@ class OciSession:
                 digests.append(digest)
         deleted = 0
         for digest in digests:
-            response = await self._request(
+            response, grant = await self._authorized(
                 "DELETE",
                 self.base.endpoint(f"/v2/{repository}/manifests/{digest}"),
-                authorization=grant.authorization,
+                repository,
+                grant,
             )
             if response.status in (200, 202, 204, 404):
                 deleted += 1

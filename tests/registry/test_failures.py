@@ -80,6 +80,16 @@ async def test_a_registry_that_never_answers_times_out(registry_config: Registry
     assert time.monotonic() - started < 3
 
 
+async def test_a_server_that_hangs_up_is_a_network_error(registry_service: RegistryService) -> None:
+    with SilentServer(hang_up=True) as server:
+        result = await registry_service.connection_test(plain(server.url))
+    assert result.error_kind is ErrorKind.NETWORK_ERROR
+    assert result.message == (
+        f"reachable failed: The registry at {server.url} closed the connection before answering "
+        f"(127.0.0.1:{server.port})."
+    )
+
+
 async def test_the_whole_test_is_bounded_in_time(
     registry_config: RegistryConfig,
     standin: Callable[[Callable[[Request], Response]], ThreadedHttpServer],
@@ -206,3 +216,23 @@ async def test_tls_errors_say_what_is_wrong(
     old = await registry_service.url_check(expired.url, TlsOptions(ca_bundle_pem=ca.cert_pem))
     assert old.error_kind is ErrorKind.TLS_ERROR
     assert "has expired" in old.message
+
+
+async def test_open_ping_but_protected_repository_uses_the_credentials(
+    registry_service: RegistryService,
+    standin: Callable[[Callable[[Request], Response]], ThreadedHttpServer],
+) -> None:
+    api = [("Docker-Distribution-Api-Version", "registry/2.0")]
+
+    def handler(request: Request) -> Response:
+        if request.raw_path == "/v2/":
+            return Response.json(200, {}, api)
+        if "authorization" not in request.headers:
+            return Response.json(401, {}, [("WWW-Authenticate", 'Basic realm="repos"'), *api])
+        return Response.json(200, {"name": "team/app", "tags": ["v1"]}, api)
+
+    server = standin(handler)
+    result = await registry_service.connection_test(plain(server.url))
+    assert result.ok, result.message
+    assert "with credentials the repository asked for" in result.steps[2].detail
+    assert "authorization" in server.requests[-1].headers

@@ -209,9 +209,14 @@ class ThreadedHttpServer:
 
 
 class SilentServer:
-    """Accepts TCP connections and never answers: a registry that hangs."""
+    """Accepts TCP connections and never answers: a registry that hangs.
 
-    def __init__(self) -> None:
+    With `hang_up=True` it closes each connection as soon as it is accepted:
+    a server that crashes or a proxy that drops the request.
+    """
+
+    def __init__(self, *, hang_up: bool = False) -> None:
+        self.hang_up = hang_up
         self.port = free_port()
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
@@ -238,7 +243,10 @@ class SilentServer:
             ready, _, _ = select.select([self._sock], [], [], 0.05)
             if ready:
                 client, _ = self._sock.accept()
-                self._clients.append(client)
+                if self.hang_up:
+                    client.close()
+                else:
+                    self._clients.append(client)
 
     def stop(self) -> None:
         self._stop.set()
