@@ -223,6 +223,10 @@ def add_modal(
         repository_hint = (
             "PROJECT/NAME: the Harbor project is created; NAME appears on the first push."
         )
+    elif info.needs_registered_tool:
+        repository_hint = (
+            "NAME inside the chosen Harbor project, or PROJECT/NAME; lowercase, no tag or digest"
+        )
     else:
         repository_hint = f"e.g. {info.repository_hint}; lowercase, no tag or digest"
     blocks += [
