@@ -20,6 +20,7 @@ from registry.ratelimit import rate_limit_error
 from registry.target import Credentials, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, parse_url
 
+_HUB_WEB_HOSTS = frozenset({"docker.io", "index.docker.io", "hub.docker.com", "www.docker.com"})
 _HUB_PREFIXES = (
     "docker.io/",
     "index.docker.io/",
@@ -139,8 +140,11 @@ class DockerHubDriver(Driver):
     label = "Docker Hub's registry"
 
     def locate(self, target: RepositoryTarget) -> Location:
-        base = parse_url(target.registry_url or self.config.dockerhub_registry_url)
-        return Location(base, target.tls, normalize_repository(target.repository))
+        """The configured Docker Hub registry, also when users type Hub's web names."""
+        url = target.registry_url.strip()
+        if not url or parse_url(url).host in _HUB_WEB_HOSTS:
+            url = self.config.dockerhub_registry_url
+        return Location(parse_url(url), target.tls, normalize_repository(target.repository))
 
     def _api(self, op: Operation) -> HubApi:
         return HubApi(op, parse_url(self.config.dockerhub_api_url, what="Docker Hub API URL"))

@@ -53,6 +53,17 @@ async def test_official_images_live_under_library(
     assert scope == ["repository:library/nginx:pull"]
 
 
+async def test_hub_web_names_mean_the_configured_registry(
+    hub_service: RegistryService, dockerhub: DockerHubStandIn
+) -> None:
+    dockerhub.add_repository("library/redis")
+    for url in ("docker.io", "https://hub.docker.com", ""):
+        target = RepositoryTarget(RegistryType.DOCKER_HUB, url, "redis", None, True)
+        result = await hub_service.connection_test(target)
+        assert result.ok, result.message
+        assert dockerhub.registry_url in result.message
+
+
 async def test_owner_can_push_and_a_read_only_token_cannot(
     hub_service: RegistryService, dockerhub: DockerHubStandIn
 ) -> None:

@@ -30,6 +30,8 @@ from tests.support.registry_server import RegistryServer
 
 ALICE = Credentials("alice", "alice-pass-1")
 
+pytestmark = pytest.mark.registry
+
 
 def plain(url: str, repo: str = "team/app", *, tls: TlsOptions | None = None) -> RepositoryTarget:
     return RepositoryTarget(

@@ -32,6 +32,8 @@ GUEST = Credentials("guest", "guest-pass-1")
 NEWBIE = Credentials("newbie", "newbie-pass-1")
 ROBOT = Credentials("robot$ci", "robot-secret-1")
 
+pytestmark = pytest.mark.registry
+
 
 def tool(harbor: HarborStandIn, credentials: Credentials | None = ADMIN) -> HarborTool:
     return HarborTool(harbor.url, credentials, TlsOptions())

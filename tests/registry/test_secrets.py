@@ -35,6 +35,8 @@ FORBIDDEN = (PASSWORD, TOKEN, BASIC, PASSWORD.lower())
 API = [("Docker-Distribution-Api-Version", "registry/2.0")]
 CREDS = Credentials(USER, PASSWORD)
 
+pytestmark = pytest.mark.registry
+
 
 def texts(result: ConnectionTestResult) -> list[str]:
     return [result.message, repr(result), *(step.detail for step in result.steps)]
