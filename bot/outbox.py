@@ -18,7 +18,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -65,25 +65,39 @@ async def enqueue(
 async def _claim(
     sessions: async_sessionmaker[AsyncSession], owner: str, limit: int
 ) -> list[OutboxMessage]:
+    """Lease up to `limit` due messages to `owner`.
+
+    Each lease is a conditional UPDATE (only if still unsent and unleased), so two
+    senders racing for one row cannot both win, on SQLite as on PostgreSQL; on
+    PostgreSQL SKIP LOCKED also keeps them from waiting on each other's rows.
+    """
     now = utcnow()
+    due = (
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at < now),
+    )
     async with transaction(sessions) as session:
-        query = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.sent_at.is_(None),
-                OutboxMessage.next_attempt_at <= now,
-                or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at < now),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
+        query = select(OutboxMessage.id).where(*due).order_by(OutboxMessage.id).limit(limit)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        rows = list(await session.scalars(query))
-        for row in rows:
-            row.lease_owner = owner
-            row.lease_expires_at = now + LEASE
-    return rows
+        candidates = list(await session.scalars(query))
+        claimed: list[int] = []
+        for message_id in candidates:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, *due)
+                .values(lease_owner=owner, lease_expires_at=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(result, "rowcount", 0) == 1:
+                claimed.append(message_id)
+        if not claimed:
+            return []
+        rows = await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
+        )
+        return list(rows)
 
 
 async def deliver_pending(

@@ -1,0 +1,66 @@
+"""The outbox: a queued channel message is sent once, even with two senders racing,
+and a Slack failure delays it instead of losing it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import outbox
+from storage.db import transaction
+from storage.models import OutboxMessage
+from tests.support.slack_api import SlackApiStandIn
+
+
+@pytest.fixture
+def standin() -> Iterator[SlackApiStandIn]:
+    with SlackApiStandIn() as api:
+        yield api
+
+
+async def _queue(sessions: async_sessionmaker[AsyncSession], count: int) -> None:
+    async with transaction(sessions) as session:
+        for n in range(count):
+            assert await outbox.enqueue(
+                session, dedup_key=f"k{n}", team_id="T1", channel_id="C1", text=f"message {n}"
+            )
+        # The same notification queued again (a retried request) is a no-op.
+        assert not await outbox.enqueue(
+            session, dedup_key="k0", team_id="T1", channel_id="C1", text="message 0"
+        )
+
+
+async def test_two_racing_senders_post_each_message_once(
+    sessions: async_sessionmaker[AsyncSession], standin: SlackApiStandIn
+) -> None:
+    await _queue(sessions, 20)
+    client = AsyncWebClient(token=standin.bot_token, base_url=standin.base_url)
+    sent = await asyncio.gather(
+        outbox.deliver_pending(sessions, client, owner="a", limit=20),
+        outbox.deliver_pending(sessions, client, owner="b", limit=20),
+    )
+    assert sum(sent) == 20
+    texts = sorted(c.params["text"] for c in standin.calls_to("chat.postMessage"))
+    assert texts == sorted(f"message {n}" for n in range(20))
+
+
+async def test_a_failed_post_is_kept_and_sent_later(
+    sessions: async_sessionmaker[AsyncSession], standin: SlackApiStandIn
+) -> None:
+    await _queue(sessions, 1)
+    client = AsyncWebClient(token=standin.bot_token, base_url=standin.base_url)
+    standin.fail_next("chat.postMessage", error="internal_error")
+    assert await outbox.deliver_pending(sessions, client, owner="a") == 0
+    async with sessions() as session:
+        row = await session.scalar(select(OutboxMessage))
+        assert row is not None and row.sent_at is None and row.last_error == "internal_error"
+        # Make the retry due now instead of after the back-off.
+        row.next_attempt_at = row.created_at
+        await session.commit()
+    assert await outbox.deliver_pending(sessions, client, owner="a") == 1
+    assert [c.params["text"] for c in standin.calls_to("chat.postMessage") if c.ok] == ["message 0"]
