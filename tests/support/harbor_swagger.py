@@ -143,7 +143,7 @@ class SwaggerSpec:
             if raw not in ("true", "false"):
                 return [f"{where}: {raw!r} is not a boolean (true/false)"]
             value = raw == "true"
-        schema = {
+        schema: dict[str, Any] = {
             key: param[key]
             for key in ("type", "enum", "maximum", "minimum", "maxLength", "minLength", "pattern")
             if key in param
