@@ -29,7 +29,8 @@ async def publish_home(
     rt = deps.runtime
     team_id = team_id or team_of(body)
     user_id = user_id or user_of(body)
-    projects = await home.team_projects(rt, team_id)
+    actor = await deps.actors.get(client, team_id, user_id)
+    projects = await home.team_projects(rt, actor)
     entries = [(p.id, p.name) for p in projects]
     known = {p.id for p in projects}
     selected = project_id if project_id in known else (projects[0].id if projects else None)

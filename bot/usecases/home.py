@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bot.runtime import Runtime
 from bot.usecases.actor import Actor
@@ -14,7 +14,7 @@ from bot.usecases.projects import is_project_admin
 from bot.usecases.repositories import RepositoryPage, RepositoryRow, page_of, row_view
 from storage import repositories
 from storage.errors import NotFoundError
-from storage.models import Project
+from storage.models import ImageRepository, Project, ProjectAdmin
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,30 @@ class RepositoryAccessRights:
     can_delete: bool
 
 
-async def team_projects(rt: Runtime, team_id: str) -> list[ProjectEntry]:
-    """Every project of the workspace, by name (the Home tab's project select)."""
-    async with rt.sessions() as session:
-        rows = await session.scalars(
-            select(Project).where(Project.team_id == team_id).order_by(Project.name)
+async def team_projects(rt: Runtime, actor: Actor) -> list[ProjectEntry]:
+    """The projects the Home tab shows this user, by name.
+
+    Home is not tied to a channel, so it must not reveal the projects of channels
+    the user may not be in: a workspace admin sees every project; anyone else the
+    projects they administer or added a repository to. The channel's own
+    `/imagerepo list` shows its project to everyone in the channel.
+    """
+    query = select(Project).where(Project.team_id == actor.team_id).order_by(Project.name)
+    if not actor.is_workspace_admin:
+        query = query.where(
+            or_(
+                Project.id.in_(
+                    select(ProjectAdmin.project_id).where(ProjectAdmin.user_id == actor.user_id)
+                ),
+                Project.id.in_(
+                    select(ImageRepository.project_id).where(
+                        ImageRepository.added_by == actor.user_id
+                    )
+                ),
+            )
         )
+    async with rt.sessions() as session:
+        rows = await session.scalars(query)
         return [ProjectEntry(id=p.id, name=p.name, channel_id=p.channel_id) for p in rows]
 
 

@@ -79,14 +79,27 @@ async def test_tools_are_for_workspace_admins(flow: Flow, standin: SlackApiStand
 
 async def test_app_home_lists_projects(flow: Flow, standin: SlackApiStandIn) -> None:
     await flow.create_project("home-e2e")
-    response = await flow.client.home_opened(user_id="UHOME")
+    response = await flow.client.home_opened(user_id=flow.client.user_id)
     assert response.status_code == 200
     call = await flow.next_call("views.publish")
     assert call.ok
-    home = standin.home_view("UHOME")
+    home = standin.home_view(flow.client.user_id)
     assert home["type"] == "home"
     assert "Image repositories" in texts(home)
     assert "home-e2e" in str(home)
+
+
+async def test_app_home_hides_projects_of_other_channels(
+    flow: Flow, standin: SlackApiStandIn
+) -> None:
+    await flow.create_project("home-private")
+    await flow.client.home_opened(user_id="UOUTSIDER")
+    await flow.next_call("views.publish")
+    assert "home-private" not in str(standin.home_view("UOUTSIDER"))
+    standin.set_user("UWSADMIN", is_admin=True)
+    await flow.client.home_opened(user_id="UWSADMIN")
+    await flow.next_call("views.publish")
+    assert "home-private" in str(standin.home_view("UWSADMIN"))
 
 
 async def test_requests_without_a_valid_signature_are_refused(
