@@ -35,7 +35,7 @@ async def _admin(sql: str) -> None:
 def postgres_available() -> bool:
     try:
         asyncio.run(_admin("SELECT 1"))
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     return True
 
