@@ -14,7 +14,7 @@ from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from tests.support.databases import fresh_postgres_database, sqlite_url
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.support.registry_fixtures"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

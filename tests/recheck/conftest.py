@@ -16,7 +16,6 @@ from registry import ConnectionTestResult, ErrorKind, RepositoryTarget
 from registry.results import CheckStep
 from storage.crypto import SecretBox
 from storage.db import create_engine, session_factory
-from tests.support.registry_fixtures import registry_factory  # noqa: F401
 
 
 class ScriptedRegistry:
