@@ -23,8 +23,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import outbox
-from bot.recheck import RecheckConfig, Rechecker, instance_id
+from bot.recheck import RecheckConfig, Rechecker, instance_id, registry_shards
 from bot.runtime import Runtime, registry_config
+from registry import RegistryService
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Background:
     scheduler: AsyncIOScheduler
     rechecker: Rechecker
     sender: asyncio.Task[None]
+    registries: list[RegistryService]
 
 
 _running: dict[int, Background] = {}
@@ -57,7 +59,8 @@ async def start(runtime: Runtime) -> None:
         runtime.settings, operation_timeout=registry_config(runtime.settings).operation_timeout
     )
     owner = instance_id()
-    rechecker = Rechecker(runtime, config, owner=owner)
+    shards = registry_shards(runtime.settings, config.concurrency)
+    rechecker = Rechecker(runtime, config, owner=owner, registries=shards)
     # APScheduler logs every run of every job at INFO: two lines per tick, which would
     # drown the log with a short interval. Failures are still logged (WARNING/ERROR).
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
@@ -74,7 +77,9 @@ async def start(runtime: Runtime) -> None:
     )
     scheduler.start()
     sender = asyncio.create_task(deliver_forever(runtime, owner=owner), name="outbox-sender")
-    background = Background(owner=owner, scheduler=scheduler, rechecker=rechecker, sender=sender)
+    background = Background(
+        owner=owner, scheduler=scheduler, rechecker=rechecker, sender=sender, registries=shards
+    )
     _running[id(runtime)] = background
     log.info(
         "scheduled re-checks every %s s (concurrency %d, alert after %d failures, lease %s s) "
@@ -97,6 +102,9 @@ async def stop(runtime: Runtime) -> None:
     await background.rechecker.stop()
     background.sender.cancel()
     await asyncio.gather(background.sender, return_exceptions=True)
+    for service in background.registries:
+        with contextlib.suppress(Exception):
+            await service.aclose()
     if runtime.slack is not None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(

@@ -159,6 +159,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any)")
     args = parser.parse_args()
     host, _, port = args.target.rpartition(":")
+    # Killed with SIGTERM by its owner: leave at once, without asyncio's complaints
+    # about the connections still open.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(host, int(port), args.delay, args.port))
 

@@ -168,7 +168,8 @@ async def test_a_result_is_dropped_when_the_lease_was_lost_or_the_row_deleted(
             # ...and someone deleted another one.
             await session.execute(delete(ImageRepository).where(ImageRepository.id == deleted))
 
-    scripted.during_test = meanwhile
+    scripted.during_test = meanwhile  # runs as the first test starts...
+    scripted.delay = 0.3  # ...well before any of the three ends
     stats = await make_rechecker().run_due()
     assert stats.claimed == 3 and stats.recorded == 1 and stats.lost == 2
     assert [c.repository_id for c in await _history(runtime.sessions)] == [kept]

@@ -56,8 +56,12 @@ async def _scheduled_checks(runtime: Runtime) -> dict[int, int]:
 
 @pytest.mark.timeout(60)
 async def test_the_server_jobs_recheck_and_tell_the_channel_once_per_change(
-    runtime: Runtime, scripted: ScriptedRegistry, slack: SlackApiStandIn
+    runtime: Runtime,
+    scripted: ScriptedRegistry,
+    slack: SlackApiStandIn,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(scheduling, "registry_shards", lambda *_: [scripted])
     runtime.settings = replace(runtime.settings, recheck_interval=0.5)
     runtime.slack = create_slack_client(slack.bot_token, slack.base_url)
     project_id = await seed.project(runtime.sessions, channel_id="C-OPS")
