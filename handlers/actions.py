@@ -16,11 +16,19 @@ from bot.usecases.errors import InvalidInput, UseCaseError
 from bot.usecases.forms import Creation, validate
 from handlers import add_flow, ids
 from handlers.home import publish_home
-from handlers.support import Deps, deliver_outbox, guarded, safe_call, selected_value
+from handlers.support import (
+    Deps,
+    deliver_outbox,
+    guarded,
+    row_id,
+    safe_call,
+    selected_value,
+)
 from handlers.ui.common import escape, notice_view, test_result_text, url_check_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
 from handlers.ui.repository_list import list_blocks, list_text
 from handlers.ui.tools import tool_modal, tool_remove_modal
+from registry import RegistryType
 
 log = logging.getLogger("handlers.actions")
 
@@ -38,15 +46,21 @@ def _action(body: Mapping[str, Any]) -> dict[str, Any]:
     return dict(first) if isinstance(first, Mapping) else {}
 
 
+def _chosen(body: Mapping[str, Any]) -> str:
+    """The value of the first action's selected option ("" when absent or malformed)."""
+    chosen = _action(body).get("selected_option")
+    return str(chosen.get("value") or "") if isinstance(chosen, Mapping) else ""
+
+
 def _from_home(body: Mapping[str, Any]) -> bool:
     return _view(body).get("type") == "home"
 
 
 def _menu_choice(body: Mapping[str, Any]) -> tuple[str, int] | None:
-    chosen = _action(body).get("selected_option") or {}
-    value = str(chosen.get("value") or _action(body).get("value") or "")
+    value = _chosen(body) or str(_action(body).get("value") or "")
     kind, _, number = value.partition(":")
-    return (kind, int(number)) if number.isdigit() else None
+    number_id = row_id(number)
+    return (kind, number_id) if number_id is not None else None
 
 
 async def tell(
@@ -81,6 +95,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         chosen = selected_value({"state": {"values": {"b": {"a": _action(body)}}}}, "b", "a")
         if meta is None or chosen is None or chosen == meta.registry_type:
             return
+        if chosen not in {t.value for t in RegistryType}:  # only a forged payload
+            return
         actor = await deps.actor(client, body)
         try:
             ctx = await add_flow.load_context(rt, actor, meta)
@@ -103,7 +119,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         view = _view(body)
         meta = add_flow.meta_of(view)
-        chosen = str((_action(body).get("selected_option") or {}).get("value") or "")
+        chosen = _chosen(body)
         if meta is None or chosen not in {c.value for c in Creation} or chosen == meta.creation:
             return
         actor = await deps.actor(client, body)
@@ -261,9 +277,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
-        value = str(_action(body).get("value") or "")
-        if value.isdigit():
-            await _test_saved(deps, client, body, respond, int(value), refresh_list=False)
+        repository_id = row_id(str(_action(body).get("value") or ""))
+        if repository_id is not None:
+            await _test_saved(deps, client, body, respond, repository_id, refresh_list=False)
 
     @app.action(re.compile(rf"^{ids.A_PAGE}_(prev|next)$"))
     @guarded
@@ -272,9 +288,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         await ack()
         project_text, _, page_text = str(_action(body).get("value") or "").partition(":")
-        if not (project_text.isdigit() and page_text.isdigit()):
+        project_id, number = row_id(project_text), row_id(page_text)
+        if project_id is None or number is None:
             return
-        project_id, number = int(project_text), int(page_text)
         if _from_home(body):
             await publish_home(deps, client, body, project_id=project_id, page=number)
             return
@@ -284,9 +300,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @guarded
     async def home_project(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        value = str((_action(body).get("selected_option") or {}).get("value") or "")
-        if value.isdigit():
-            await publish_home(deps, client, body, project_id=int(value), page=1)
+        project_id = row_id(_chosen(body))
+        if project_id is not None:
+            await publish_home(deps, client, body, project_id=project_id, page=1)
 
     # -- tools -------------------------------------------------------------
 
@@ -379,10 +395,11 @@ def _current_page(body: Mapping[str, Any]) -> int:
         for element in block.get("elements") or [] if isinstance(block, Mapping) else []:
             action_id = str(element.get("action_id", "")) if isinstance(element, Mapping) else ""
             _, _, number = str(element.get("value", "")).partition(":")
-            if number.isdigit() and action_id.endswith("_next"):
-                return int(number) - 1
-            if number.isdigit() and action_id.endswith("_prev"):
-                return int(number) + 1
+            shown = row_id(number)
+            if shown is not None and action_id.endswith("_next"):
+                return shown - 1
+            if shown is not None and action_id.endswith("_prev"):
+                return shown + 1
     return 1
 
 

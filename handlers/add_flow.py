@@ -14,7 +14,7 @@ from bot.usecases.actor import Actor
 from bot.usecases.forms import Creation, RepositoryForm
 from bot.usecases.tools import ToolInfo
 from handlers import ids
-from handlers.support import block_text, checked_values, selected_value, text_value
+from handlers.support import block_text, checked_values, row_id, selected_value, text_value
 from handlers.ui.repository_form import AddMeta, add_modal
 from registry import RegistryType, type_info
 from storage.models import RepositoryAccess
@@ -92,7 +92,7 @@ def read_form(view: Mapping[str, Any], meta: AddMeta) -> RepositoryForm:
     repository = text_value(view, ids.B_REPOSITORY, ids.A_REPOSITORY).strip()
     if info.needs_registered_tool:
         tool_value = selected_value(view, ids.B_TOOL, ids.A_TOOL)
-        tool_id = int(tool_value) if tool_value and tool_value.isdigit() else None
+        tool_id = row_id(tool_value or "")
         project = selected_value(view, ids.B_HARBOR_PROJECT, ids.A_HARBOR_PROJECT)
         if (
             project

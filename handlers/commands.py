@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.usecases import checks, projects, repositories, tools
 from bot.usecases.errors import UseCaseError
 from bot.usecases.forms import Creation
-from handlers.support import Deps, deliver_outbox, guarded, safe_call
+from handlers.support import Deps, deliver_outbox, guarded, row_id, safe_call
 from handlers.ui.common import escape
 from handlers.ui.help import HELP
 from handlers.ui.repository_form import AddMeta, add_modal
@@ -203,7 +203,7 @@ async def _list(
     rt = deps.runtime
     team_id, channel_id = str(command.get("team_id", "")), str(command.get("channel_id", ""))
     project = await projects.get_project(rt, team_id=team_id, channel_id=channel_id)
-    page_number = int(args[0]) if args and args[0].isdigit() else 1
+    page_number = (row_id(args[0]) if args else None) or 1
     page = await repositories.list_repositories(
         rt, team_id=team_id, channel_id=channel_id, page=page_number
     )
@@ -231,7 +231,11 @@ async def _check(
     await safe_call(
         "respond", respond(text=f"Testing every repository of *{escape(project.name)}*…")
     )
-    summary = await checks.check_project(rt, actor, channel_id=channel_id)
+    try:
+        summary = await checks.check_project(rt, actor, channel_id=channel_id)
+    except UseCaseError as error:  # e.g. a saved secret no configured key decrypts
+        await safe_call("respond", respond(text=f":x: {escape(error.message)}"))
+        return
     await deliver_outbox(rt)
     if summary.total == 0:
         text = "There is no repository to check yet: add one with `/imagerepo add`."

@@ -39,6 +39,8 @@ class Actors:
         self._cache: dict[tuple[str, str], tuple[float, bool]] = {}
 
     async def get(self, client: AsyncWebClient, team_id: str, user_id: str) -> Actor:
+        if not user_id:  # only a forged payload names no user; Slack refuses users.info ""
+            return Actor(team_id, user_id, False)
         key = (team_id, user_id)
         now = time.monotonic()
         cached = self._cache.get(key)
@@ -199,6 +201,15 @@ _tasks: set[asyncio.Future[None]] = set()
 
 
 # -- reading payloads -------------------------------------------------------
+
+
+def row_id(text: str) -> int | None:
+    """A database id (or page number) from a value Slack sent back; None when it is not one.
+
+    Values come back from Slack as typed by the bot, but a forged payload may carry
+    anything: non-ASCII digits int() refuses, or numbers too big for the database.
+    """
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def state_values(view: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:

@@ -26,6 +26,7 @@ from handlers.support import (
     deliver_outbox,
     field_errors,
     guarded,
+    row_id,
     text_value,
 )
 from handlers.ui.common import escape, notice_view, test_result_text
@@ -272,7 +273,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         metadata = str(view.get("private_metadata") or "")
-        tool_id = int(metadata) if metadata.isdigit() else None
+        tool_id = row_id(metadata)
         options = checked_values(view, ids.B_TOOL_OPTIONS, ids.A_TOOL_OPTIONS)
         form = ToolForm(
             name=text_value(view, ids.B_TOOL_NAME, ids.A_TOOL_NAME),
@@ -346,15 +347,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         metadata = str(view.get("private_metadata") or "")
         actor = await deps.actor(client, body)
-        if not metadata.isdigit():
+        tool_id = row_id(metadata)
+        if tool_id is None:
             await ack()
             return
         try:
-            name = await tools.remove_tool(rt, actor, int(metadata))
+            name = await tools.remove_tool(rt, actor, tool_id)
         except UseCaseError as error:
-            current = next(
-                (t for t in await tools.list_tools(rt, actor) if t.id == int(metadata)), None
-            )
+            current = next((t for t in await tools.list_tools(rt, actor) if t.id == tool_id), None)
             view_out = (
                 tool_remove_modal(current, status=f":x: {escape(error.message)}")
                 if current is not None

@@ -36,10 +36,17 @@ class ManageMeta:
 
     @classmethod
     def load(cls, text: str) -> ManageMeta:
-        data: dict[str, Any] = json.loads(text or "{}")
-        return cls(
-            repository_id=int(data.get("repository_id", 0)), source=str(data.get("source", ""))
-        )
+        """Malformed metadata (only a forged payload has it) names no repository (id 0)."""
+        try:
+            data: Any = json.loads(text or "{}")
+            if not isinstance(data, dict):
+                raise ValueError("private_metadata is not an object")
+            repository_id = int(data.get("repository_id", 0))
+            if not 0 <= repository_id < 2**63:
+                raise ValueError("not a database id")
+            return cls(repository_id=repository_id, source=str(data.get("source", "")))
+        except (ValueError, TypeError, OverflowError):
+            return cls(repository_id=0)
 
 
 def describe(row: RepositoryRow) -> str:

@@ -59,7 +59,13 @@ class AddMeta:
 
     @classmethod
     def load(cls, text: str) -> AddMeta:
-        data: dict[str, Any] = json.loads(text or "{}")
+        data: Any = json.loads(text or "{}")  # ValueError when malformed
+        if not isinstance(data, dict):
+            raise ValueError("private_metadata is not an object")
+        if str(data.get("access", RepositoryAccess.APP.value)) not in {
+            a.value for a in RepositoryAccess
+        }:
+            raise ValueError("unknown access")
         return cls(
             access=str(data.get("access", RepositoryAccess.APP.value)),
             channel_id=str(data.get("channel_id", "")),

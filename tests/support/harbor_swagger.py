@@ -24,7 +24,7 @@ from urllib.parse import unquote
 import yaml
 from jsonschema import Draft4Validator
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "ref" / "harbor-swagger.yaml"
+SPEC_PATH = Path(__file__).resolve().parents[1] / "contracts" / "harbor-swagger.yaml"
 
 # Answers real Harbor gives that its swagger does not declare; each with the reason.
 UNDECLARED_BUT_REAL: dict[tuple[str, int], str] = {
