@@ -41,6 +41,10 @@ class InvalidInput(UseCaseError):
         self.errors = dict(errors)
 
 
+class SecretUnavailable(UseCaseError):
+    """A stored secret cannot be decrypted with the configured keys; nothing was changed."""
+
+
 class RegistryOperationFailed(UseCaseError):
     """The image registry refused or could not be reached; nothing was changed here."""
 

@@ -18,6 +18,7 @@ from bot.usecases.errors import (
     NotFound,
     PermissionDenied,
     RegistryOperationFailed,
+    SecretUnavailable,
     UseCaseError,
 )
 from bot.usecases.forms import Creation, Field, RepositoryForm, fingerprint, url_problem, validate
@@ -35,6 +36,7 @@ from registry import (
     type_info,
 )
 from storage import repositories, tools
+from storage.crypto import SecretKeyError
 from storage.db import transaction
 from storage.errors import DuplicateError, NotFoundError
 from storage.models import CheckTrigger, ImageRepository, RegisteredTool, RepositoryAccess
@@ -112,8 +114,15 @@ def _tls(verify: bool, ca_bundle_pem: str | None) -> TlsOptions:
     return TlsOptions(verify=verify, ca_bundle_pem=ca_bundle_pem)
 
 
+def _unavailable(error: SecretKeyError) -> SecretUnavailable:
+    return SecretUnavailable(f"The saved credentials cannot be used: {error}")
+
+
 def harbor_tool(rt: Runtime, tool: RegisteredTool) -> HarborTool:
-    secret = tools.secret_of(rt.box, tool)
+    try:
+        secret = tools.secret_of(rt.box, tool)
+    except SecretKeyError as error:
+        raise _unavailable(error) from None
     credentials = Credentials(tool.username, secret) if tool.username and secret else None
     return HarborTool(
         url=tool.url, credentials=credentials, tls=_tls(tool.tls_verify, tool.ca_bundle_pem)
@@ -122,7 +131,10 @@ def harbor_tool(rt: Runtime, tool: RegisteredTool) -> HarborTool:
 
 def saved_target(rt: Runtime, row: ImageRepository) -> RepositoryTarget:
     """The target of a saved entry: always its saved URL (stored secrets go nowhere else)."""
-    secret = repositories.secret_of(rt.box, row)
+    try:
+        secret = repositories.secret_of(rt.box, row)
+    except SecretKeyError as error:
+        raise _unavailable(error) from None
     credentials = Credentials(row.username, secret) if row.username and secret else None
     return RepositoryTarget(
         type=RegistryType(row.registry_type),
