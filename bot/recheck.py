@@ -387,7 +387,6 @@ class Rechecker:
                         row.next_check_at = self.config.next_check(utcnow())
                         row.lease_owner = None
                         row.lease_expires_at = None
-                        schedule.keep_updated_at(row)
         except Exception as error:
             log.warning("could not postpone re-checks: %s", _reason(error))
 
@@ -517,7 +516,6 @@ class _Writer:
                         counts.failing += 1
                     if row.alerted != alerted_before:  # apply_result queued a message
                         counts.notified += 1
-                schedule.keep_updated_at(row)
         for outcome in batch:
             if outcome.result is not None:
                 metrics.observe_connection_test(

@@ -168,7 +168,8 @@ class ImageRepository(Base):
     ca_bundle_pem: Mapped[str | None] = mapped_column(Text)
     added_by: Mapped[str] = mapped_column(String(32))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # When a person last changed the entry (credentials); background writes leave it.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     health: Mapped[str] = mapped_column(String(16), default=Health.UNKNOWN.value)
     health_changed_at: Mapped[datetime | None]

@@ -72,8 +72,7 @@ async def claim_due(
         .where(_repos.c.id.in_(due.scalar_subquery()))
         # Re-checked in the statement: the claim is atomic even without row locks (SQLite).
         .where(_due(now))
-        # Keep updated_at: it dates the user's last change (credentials), not ours.
-        .values(lease_owner=owner, lease_expires_at=now + lease, updated_at=_repos.c.updated_at)
+        .values(lease_owner=owner, lease_expires_at=now + lease)
         .returning(_repos.c.id)
     )
     return sorted((await session.scalars(statement)).all())
@@ -94,17 +93,6 @@ async def lock_claimed(session: AsyncSession, ids: Sequence[int]) -> dict[int, I
     return {row.id: row for row in (await session.scalars(query)).unique()}
 
 
-def keep_updated_at(row: ImageRepository) -> None:
-    """Make the pending UPDATE of `row` leave updated_at as it is.
-
-    The model refreshes updated_at on every UPDATE; a scheduled result is not a
-    change by a person, and the account change form compares updated_at to
-    detect concurrent edits, so a background write must not move it. (The
-    attribute is expired after the flush: do not read it afterwards.)
-    """
-    row.updated_at = _repos.c.updated_at
-
-
 async def release(session: AsyncSession, *, owner: str, ids: Sequence[int] | None = None) -> int:
     """Give back `owner`'s leases (all, or these ids) so another instance can take them now.
 
@@ -114,7 +102,7 @@ async def release(session: AsyncSession, *, owner: str, ids: Sequence[int] | Non
     statement = (
         update(_repos)
         .where(_repos.c.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None, updated_at=_repos.c.updated_at)
+        .values(lease_owner=None, lease_expires_at=None)
     )
     if ids is not None:
         if not ids:
