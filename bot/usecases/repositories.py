@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +39,13 @@ from storage import repositories, tools
 from storage.crypto import SecretKeyError
 from storage.db import transaction
 from storage.errors import DuplicateError, NotFoundError
-from storage.models import CheckTrigger, ImageRepository, RegisteredTool, RepositoryAccess
+from storage.models import (
+    CheckTrigger,
+    ImageRepository,
+    RegisteredTool,
+    RepositoryAccess,
+    utcnow,
+)
 from storage.repositories import NewRepository
 
 PAGE_SIZE = 20
@@ -301,6 +307,8 @@ async def save_repository(
                     trigger=CheckTrigger.SAVE,
                     alert_after=rt.settings.alert_after,
                 )
+                # Just tested: the schedule takes over one interval from now.
+                row.next_check_at = utcnow() + timedelta(seconds=rt.settings.recheck_interval)
             note = messages.repository_added(
                 row, user_id=actor.user_id, healthy=result is None or result.ok
             )
