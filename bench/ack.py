@@ -152,6 +152,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_idle(pid: int, limit: float = 15.0) -> None:
+    """Until the process has finished the work its acks started (under 5% CPU for 0.3 s),
+    so that one case's work neither slows the next nor is counted in its CPU time."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(0.3)
+        if cpu_seconds(pid) - before < 0.015:
+            return
+
+
 def wait_ready(url: str) -> None:
     import httpx
 
@@ -303,10 +314,10 @@ def main() -> int:
             for clients, kind in PLAN:
                 for app, url in targets.items():
                     bodies = bodies_for(kind, args.requests, add_view, standin)
-                    time.sleep(0.5)  # let the last case's work after the acks finish
+                    wait_idle(pids[app])  # the last case's work after its acks is done
                     cpu_before = cpu_seconds(pids[app])
                     latencies, errors = load(url, bodies, bot.signing_secret, clients, Path(tmp))
-                    time.sleep(0.5)  # and this case's, so that its CPU time is all counted
+                    wait_idle(pids[app])  # this case's too: all its CPU time is counted
                     cpu = cpu_seconds(pids[app]) - cpu_before
                     cases.append(Case(app, kind, clients, latencies, errors, cpu))
                     print(
