@@ -6,15 +6,18 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import home, repositories, tools
+from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, UseCaseError
 from bot.usecases.forms import Creation, validate
 from handlers import add_flow, ids
+from handlers.add_flow import AddContext
 from handlers.home import publish_home
 from handlers.support import (
     Deps,
@@ -26,6 +29,7 @@ from handlers.support import (
 )
 from handlers.ui.common import escape, notice_view, test_result_text, url_check_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
+from handlers.ui.repository_form import AddMeta
 from handlers.ui.repository_list import list_blocks, list_text
 from handlers.ui.tools import tool_modal, tool_remove_modal
 from registry import RegistryType
@@ -81,6 +85,19 @@ async def tell(
         await deps.views.open(client, str(body["trigger_id"]), notice_view(title, text))
 
 
+async def _add_context(
+    deps: Deps, client: AsyncWebClient, body: Mapping[str, Any], meta: AddMeta
+) -> tuple[Actor, AddContext] | None:
+    """The acting user and the add modal's context (project, tools), or None when the
+    project or its tools can no longer be loaded: the modal is then left as it is."""
+    actor = await deps.actor(client, body)
+    try:
+        return actor, await add_flow.load_context(deps.runtime, actor, meta)
+    except UseCaseError as error:
+        log.info("add modal action skipped: %s", type(error).__name__)
+        return None
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
     rt = deps.runtime
 
@@ -97,12 +114,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         if chosen not in {t.value for t in RegistryType}:  # only a forged payload
             return
-        actor = await deps.actor(client, body)
-        try:
-            ctx = await add_flow.load_context(rt, actor, meta)
-        except UseCaseError as error:
-            log.info("reshape skipped: %s", type(error).__name__)
+        loaded = await _add_context(deps, client, body, meta)
+        if loaded is None:
             return
+        _, ctx = loaded
         await deps.views.update(
             client,
             str(view.get("id")),
@@ -122,13 +137,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         chosen = _chosen(body)
         if meta is None or chosen not in {c.value for c in Creation} or chosen == meta.creation:
             return
-        actor = await deps.actor(client, body)
-        try:
-            ctx = await add_flow.load_context(rt, actor, meta)
-        except UseCaseError:
+        loaded = await _add_context(deps, client, body, meta)
+        if loaded is None:
             return
-        from dataclasses import replace
-
+        _, ctx = loaded
         await deps.views.update(
             client,
             str(view.get("id")),
@@ -150,12 +162,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         meta = add_flow.meta_of(view)
         if meta is None:
             return
-        actor = await deps.actor(client, body)
         form = add_flow.read_form(view, meta)
-        try:
-            ctx = await add_flow.load_context(rt, actor, meta)
-        except UseCaseError:
+        loaded = await _add_context(deps, client, body, meta)
+        if loaded is None:
             return
+        _, ctx = loaded
         view_id = str(view.get("id"))
         url = form.registry_url or ""
         checking = await deps.views.update(
@@ -196,12 +207,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         meta = add_flow.meta_of(view)
         if meta is None:
             return
-        actor = await deps.actor(client, body)
         form = add_flow.read_form(view, meta)
-        try:
-            ctx = await add_flow.load_context(rt, actor, meta)
-        except UseCaseError:
+        loaded = await _add_context(deps, client, body, meta)
+        if loaded is None:
             return
+        actor, ctx = loaded
         view_id = str(view.get("id"))
         try:
             validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
