@@ -152,45 +152,29 @@ async def open_add_modal(
     return None
 
 
-async def _add_cmd(
-    deps: Deps,
-    client: AsyncWebClient,
-    command: dict[str, Any],
-    respond: AsyncRespond,
-    args: list[str],
-    access: RepositoryAccess,
-) -> None:
-    problem = await open_add_modal(
-        deps,
-        client,
-        trigger_id=str(command.get("trigger_id", "")),
-        team_id=str(command.get("team_id", "")),
-        user_id=str(command.get("user_id", "")),
-        channel_id=str(command.get("channel_id", "")),
-        access=access,
-    )
-    if problem:
-        await safe_call("respond", respond(text=problem))
+def _add_cmd(access: RepositoryAccess) -> Subcommand:
+    """`add` and `add-pull`: the same modal, for app or pull-only repositories."""
 
+    async def open_modal(
+        deps: Deps,
+        client: AsyncWebClient,
+        command: dict[str, Any],
+        respond: AsyncRespond,
+        args: list[str],
+    ) -> None:
+        problem = await open_add_modal(
+            deps,
+            client,
+            trigger_id=str(command.get("trigger_id", "")),
+            team_id=str(command.get("team_id", "")),
+            user_id=str(command.get("user_id", "")),
+            channel_id=str(command.get("channel_id", "")),
+            access=access,
+        )
+        if problem:
+            await safe_call("respond", respond(text=problem))
 
-async def _add(
-    deps: Deps,
-    client: AsyncWebClient,
-    command: dict[str, Any],
-    respond: AsyncRespond,
-    args: list[str],
-) -> None:
-    await _add_cmd(deps, client, command, respond, args, RepositoryAccess.APP)
-
-
-async def _add_pull(
-    deps: Deps,
-    client: AsyncWebClient,
-    command: dict[str, Any],
-    respond: AsyncRespond,
-    args: list[str],
-) -> None:
-    await _add_cmd(deps, client, command, respond, args, RepositoryAccess.PULL_ONLY)
+    return open_modal
 
 
 async def _list(
@@ -200,18 +184,16 @@ async def _list(
     respond: AsyncRespond,
     args: list[str],
 ) -> None:
-    rt = deps.runtime
     team_id, channel_id = str(command.get("team_id", "")), str(command.get("channel_id", ""))
-    project = await projects.get_project(rt, team_id=team_id, channel_id=channel_id)
     page_number = (row_id(args[0]) if args else None) or 1
     page = await repositories.list_repositories(
-        rt, team_id=team_id, channel_id=channel_id, page=page_number
+        deps.runtime, team_id=team_id, channel_id=channel_id, page=page_number
     )
     await safe_call(
         "respond",
         respond(
-            text=list_text(project.name, page),
-            blocks=list_blocks(project.id, project.name, page),
+            text=list_text(page.project_name, page),
+            blocks=list_blocks(page.project_id, page.project_name, page),
             response_type="ephemeral",
         ),
     )
@@ -272,8 +254,8 @@ async def _tools(
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "project": _project_cmd,
-    "add": _add,
-    "add-pull": _add_pull,
+    "add": _add_cmd(RepositoryAccess.APP),
+    "add-pull": _add_cmd(RepositoryAccess.PULL_ONLY),
     "list": _list,
     "check": _check,
     "tools": _tools,

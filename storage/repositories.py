@@ -89,15 +89,19 @@ async def get(
     return row
 
 
-async def list_page(
-    session: AsyncSession, project_id: int, *, offset: int, limit: int
-) -> tuple[list[ImageRepository], int]:
-    """One page in a stable order (oldest first) and the total, for Next / Previous."""
+async def count(session: AsyncSession, project_id: int) -> int:
     total = await session.scalar(
         select(func.count())
         .select_from(ImageRepository)
         .where(ImageRepository.project_id == project_id)
     )
+    return int(total or 0)
+
+
+async def page(
+    session: AsyncSession, project_id: int, *, offset: int, limit: int
+) -> list[ImageRepository]:
+    """One page in a stable order (oldest first)."""
     rows = await session.scalars(
         select(ImageRepository)
         .where(ImageRepository.project_id == project_id)
@@ -105,7 +109,17 @@ async def list_page(
         .offset(offset)
         .limit(limit)
     )
-    return list(rows), int(total or 0)
+    return list(rows)
+
+
+async def list_page(
+    session: AsyncSession, project_id: int, *, offset: int, limit: int
+) -> tuple[list[ImageRepository], int]:
+    """One page and the total, for Next / Previous."""
+    return (
+        await page(session, project_id, offset=offset, limit=limit),
+        await count(session, project_id),
+    )
 
 
 def secret_of(box: SecretBox, row: ImageRepository) -> str | None:

@@ -66,7 +66,7 @@ async def project_page(
         if project is None or project.team_id != team_id:
             raise NotFound("That project no longer exists.")
         entry = ProjectEntry(id=project.id, name=project.name, channel_id=project.channel_id)
-        return entry, await page_of(session, project.id, page)
+        return entry, await page_of(session, project, page)
 
 
 async def rights(rt: Runtime, actor: Actor, repository_id: int) -> RepositoryAccessRights:

@@ -42,6 +42,7 @@ from storage.errors import DuplicateError, NotFoundError
 from storage.models import (
     CheckTrigger,
     ImageRepository,
+    Project,
     RegisteredTool,
     RepositoryAccess,
     utcnow,
@@ -82,6 +83,8 @@ class RepositoryRow:
 
 @dataclass(frozen=True)
 class RepositoryPage:
+    project_id: int
+    project_name: str
     rows: tuple[RepositoryRow, ...]
     page: int
     pages: int
@@ -335,21 +338,27 @@ async def save_repository(
 async def list_repositories(
     rt: Runtime, *, team_id: str, channel_id: str, page: int = 1
 ) -> RepositoryPage:
+    """The channel's project and one page of its list, read in one session."""
     async with rt.sessions() as session:
         project = await load_project(session, team_id, channel_id)
-        return await page_of(session, project.id, page)
+        return await page_of(session, project, page)
 
 
-async def page_of(session: AsyncSession, project_id: int, page: int) -> RepositoryPage:
+async def page_of(session: AsyncSession, project: Project, page: int) -> RepositoryPage:
     """Page numbers out of range are clamped, so a stale Next button still shows something."""
-    _, total = await repositories.list_page(session, project_id, offset=0, limit=0)
+    total = await repositories.count(session, project.id)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(page, 1), pages)
-    rows, total = await repositories.list_page(
-        session, project_id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+    rows = await repositories.page(
+        session, project.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
     )
     return RepositoryPage(
-        rows=tuple(row_view(r) for r in rows), page=page, pages=pages, total=total
+        project_id=project.id,
+        project_name=project.name,
+        rows=tuple(row_view(r) for r in rows),
+        page=page,
+        pages=pages,
+        total=total,
     )
 
 
