@@ -123,15 +123,24 @@ def _tls(verify: bool, ca_bundle_pem: str | None) -> TlsOptions:
     return TlsOptions(verify=verify, ca_bundle_pem=ca_bundle_pem)
 
 
-def _unavailable(error: SecretKeyError) -> SecretUnavailable:
-    return SecretUnavailable(f"The saved credentials cannot be used: {error}")
+def tool_secret(rt: Runtime, tool: RegisteredTool) -> str | None:
+    """A registered tool's secret, or SecretUnavailable naming it when no key opens it."""
+    try:
+        return tools.secret_of(rt.box, tool)
+    except SecretKeyError as error:
+        raise SecretUnavailable(f"The saved credentials cannot be used: {error}") from None
+
+
+def repository_secret(rt: Runtime, row: ImageRepository) -> str | None:
+    """A saved repository's secret, or SecretUnavailable naming it when no key opens it."""
+    try:
+        return repositories.secret_of(rt.box, row)
+    except SecretKeyError as error:
+        raise SecretUnavailable(f"The saved credentials cannot be used: {error}") from None
 
 
 def harbor_tool(rt: Runtime, tool: RegisteredTool) -> HarborTool:
-    try:
-        secret = tools.secret_of(rt.box, tool)
-    except SecretKeyError as error:
-        raise _unavailable(error) from None
+    secret = tool_secret(rt, tool)
     credentials = Credentials(tool.username, secret) if tool.username and secret else None
     return HarborTool(
         url=tool.url, credentials=credentials, tls=_tls(tool.tls_verify, tool.ca_bundle_pem)
@@ -140,10 +149,7 @@ def harbor_tool(rt: Runtime, tool: RegisteredTool) -> HarborTool:
 
 def saved_target(rt: Runtime, row: ImageRepository) -> RepositoryTarget:
     """The target of a saved entry: always its saved URL (stored secrets go nowhere else)."""
-    try:
-        secret = repositories.secret_of(rt.box, row)
-    except SecretKeyError as error:
-        raise _unavailable(error) from None
+    secret = repository_secret(rt, row)
     credentials = Credentials(row.username, secret) if row.username and secret else None
     return RepositoryTarget(
         type=RegistryType(row.registry_type),

@@ -9,7 +9,7 @@ from bot.runtime import Runtime
 from bot.usecases.actor import Actor
 from bot.usecases.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from bot.usecases.forms import normalize_url, url_problem
-from bot.usecases.repositories import ConnectionTestFailed, harbor_tool
+from bot.usecases.repositories import ConnectionTestFailed, harbor_tool, tool_secret
 from registry import ConnectionTestResult, RegistryError
 from storage import tools
 from storage.db import transaction
@@ -155,7 +155,7 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
                 raise InvalidInput(
                     {ToolField.SECRET: "The URL changed: enter the password or secret again."}
                 )
-            secret = tools.secret_of(rt.box, row)
+            secret = tool_secret(rt, row)
         # A blank CA bundle keeps the saved one (the modal cannot show it to edit).
         ca_bundle_pem = form.ca_bundle_pem or row.ca_bundle_pem
     candidate = RegisteredTool(
