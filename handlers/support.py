@@ -21,6 +21,7 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import outbox
+from bot.asgi import ACKS_IN_FLIGHT
 from bot.runtime import Runtime
 from bot.usecases.actor import Actor
 
@@ -328,12 +329,66 @@ class Deps:
 ListenerFn = Callable[..., Awaitable[None]]
 
 
+class AfterAckGate:
+    """Admits a few listeners at a time to the work they do after acking.
+
+    Listeners share one event loop with the request path that acks Slack. Unbounded,
+    a burst of requests each starting milliseconds of CPU work after its ack (SQL,
+    Block Kit, Web API calls) delays the acks of the requests behind it; measured with
+    50 concurrent clients in bench/ack.py. A slot is held while that work runs, but
+    for `hold` seconds at most: work waiting on a slow registry gives its slot back
+    early, so it never keeps anyone else waiting long.
+    """
+
+    def __init__(self, slots: int = 1, hold: float = 0.25) -> None:
+        self.slots = slots
+        self.hold = hold
+        self._semaphore: asyncio.Semaphore | None = None
+
+    async def enter(self) -> Callable[[], None]:
+        """Wait for a slot, and for the acks in flight to be sent (`hold` seconds at
+        most); returns the function that gives the slot back (idempotent)."""
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.slots)
+        semaphore = self._semaphore
+        await semaphore.acquire()
+        await ACKS_IN_FLIGHT.wait_until_idle(self.hold)
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            if not given_back:
+                given_back = True
+                semaphore.release()
+
+        timer = asyncio.get_running_loop().call_later(self.hold, give_back)
+
+        def leave() -> None:
+            timer.cancel()
+            give_back()
+
+        return leave
+
+
+AFTER_ACK = AfterAckGate()
+
+
 def guarded(listener: ListenerFn) -> ListenerFn:
     """Catch what escapes a listener: log its kind (never the payload), and if Slack has
     not been answered yet, answer so the user sees a message rather than an error."""
 
     @functools.wraps(listener)
     async def run(**kwargs: Any) -> None:
+        ack = kwargs.get("ack")
+        leave: Callable[[], None] | None = None
+        if ack is not None:
+
+            async def ack_then_wait_for_a_slot(*args: Any, **kw: Any) -> None:
+                nonlocal leave
+                await ack(*args, **kw)
+                leave = await AFTER_ACK.enter()
+
+            kwargs["ack"] = ack_then_wait_for_a_slot
         try:
             await listener(**kwargs)
         except Exception as error:
@@ -343,7 +398,6 @@ def guarded(listener: ListenerFn) -> ListenerFn:
                 type(error).__name__,
                 exc_info=(type(error), error, error.__traceback__),
             )
-            ack = kwargs.get("ack")
             if ack is None or getattr(ack, "response", None) is not None:
                 return
             body = kwargs.get("body") or {}
@@ -359,5 +413,8 @@ def guarded(listener: ListenerFn) -> ListenerFn:
                 )
             else:
                 await ack()
+        finally:
+            if leave is not None:
+                leave()
 
     return run
