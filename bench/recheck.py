@@ -80,6 +80,10 @@ async def _worker(database_url: str, key: str, start_at: float) -> dict[str, flo
     rt = Runtime.create(settings)
     shards = registry_shards(settings, CONCURRENCY) if SHARDED else None
     rechecker = Rechecker(rt, RecheckConfig.from_settings(settings, env={}), registries=shards)
+    if os.environ.get("BENCH_DEFAULT_GC") != "1":
+        from bot import memory
+
+        memory.tune_for_serving()  # as `serve` does once started
     try:
         await asyncio.sleep(max(0.0, start_at - time.time()))
         started = time.time()

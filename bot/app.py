@@ -7,7 +7,6 @@ the use cases in `bot.usecases` never do.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot import memory
 from bot.asgi import SLACK_PATH, Router
 from bot.runtime import Runtime
 from storage.db import ping
@@ -79,14 +79,7 @@ def create_asgi_app(
             log.info("Socket Mode: receiving Slack events over a WebSocket")
         if on_startup is not None:
             await on_startup()
-        # Everything loaded so far (modules, the ORM's mappings, Bolt's listeners) lives as
-        # long as the process: keep it out of the cyclic collector's full passes, whose
-        # pauses otherwise land on the acks of whatever requests are in flight.
-        gc.collect()
-        gc.freeze()
-        # Requests allocate many short-lived objects: collect the young generation less
-        # often (each pass is short; the default 700 runs one every few requests).
-        gc.set_threshold(20_000, 20, 20)
+        memory.tune_for_serving()
 
     async def shutdown() -> None:
         try:
