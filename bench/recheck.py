@@ -110,7 +110,16 @@ def worker_main(database_url: str, key: str, start_at: float) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    print(json.dumps(asyncio.run(_worker(database_url, key, start_at))), flush=True)
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:  # a cProfile of one instance's pass, for finding where its CPU goes
+        import cProfile
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(asyncio.run, _worker(database_url, key, start_at))
+        profiler.dump_stats(f"{profile}.{os.getpid()}")
+    else:
+        result = asyncio.run(_worker(database_url, key, start_at))
+    print(json.dumps(result), flush=True)
 
 
 # -- the driver -------------------------------------------------------------------------------
