@@ -1,7 +1,8 @@
 """Channel messages (text + Block Kit) for the events a project's channel hears about.
 
-Built with `slack_sdk.models` so lengths and shapes are validated before sending.
-No message ever carries a secret: only names, URLs, kinds and times.
+Built with `slack_sdk.models` so lengths and shapes are validated before sending;
+names, URLs and registry messages go through `bot.slacktext` (escaped, cut to
+Slack's lengths). No message ever carries a secret: only names, URLs, kinds and times.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.slacktext import TEXT_MAX, clip_mrkdwn, code, escape
 from registry import RegistryType, type_info
 from storage.models import ImageRepository, RepositoryAccess
 
@@ -57,12 +59,12 @@ def humanize(duration: timedelta) -> str:
     return f"{seconds} s"
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def describe(repo: ImageRepository) -> str:
-    return f"`{_escape(repo.repository)}` on {_escape(repo.registry_url)}"
+    return f"{code(repo.repository)} on {code(repo.registry_url)}"
+
+
+def _section(block_id: str, text: str) -> SectionBlock:
+    return SectionBlock(block_id=block_id, text=MarkdownTextObject(text=clip_mrkdwn(text)))
 
 
 def repository_added(repo: ImageRepository, *, user_id: str, healthy: bool) -> ChannelMessage:
@@ -71,9 +73,7 @@ def repository_added(repo: ImageRepository, *, user_id: str, healthy: bool) -> C
         f"<@{user_id}> added the {access_label(repo.access)} {describe(repo)} "
         f"({type_label(repo.registry_type)}): {status}."
     )
-    return ChannelMessage(
-        text=text, blocks=[SectionBlock(block_id="added", text=MarkdownTextObject(text=text))]
-    )
+    return ChannelMessage(text=text, blocks=[_section("added", text)])
 
 
 def repository_deleted(repo: ImageRepository, *, user_id: str, in_registry: bool) -> ChannelMessage:
@@ -82,14 +82,12 @@ def repository_deleted(repo: ImageRepository, *, user_id: str, in_registry: bool
         f"<@{user_id}> deleted the {access_label(repo.access)} {describe(repo)} "
         f"from the list{where}."
     )
-    return ChannelMessage(
-        text=text, blocks=[SectionBlock(block_id="deleted", text=MarkdownTextObject(text=text))]
-    )
+    return ChannelMessage(text=text, blocks=[_section("deleted", text)])
 
 
 def repository_failing(repo: ImageRepository, *, since: datetime) -> ChannelMessage:
     kind = (repo.last_error_kind or "error").replace("_", " ")
-    reason = _escape(repo.last_message or "the connection test failed")
+    reason = clip_mrkdwn(escape(repo.last_message or "the connection test failed"), TEXT_MAX)
     text = (
         f":red_circle: The connection to {describe(repo)} is failing ({kind}) "
         f"since {slack_date(since)}."
@@ -97,8 +95,8 @@ def repository_failing(repo: ImageRepository, *, since: datetime) -> ChannelMess
     return ChannelMessage(
         text=text,
         blocks=[
-            SectionBlock(block_id="failing", text=MarkdownTextObject(text=text)),
-            ContextBlock(block_id="reason", elements=[MarkdownTextObject(text=reason[:2000])]),
+            _section("failing", text),
+            ContextBlock(block_id="reason", elements=[MarkdownTextObject(text=reason)]),
             ActionsBlock(
                 block_id="alert_actions",
                 elements=[
@@ -116,6 +114,4 @@ def repository_recovered(repo: ImageRepository, *, failing_for: timedelta) -> Ch
         f":large_green_circle: The connection to {describe(repo)} recovered after "
         f"{humanize(failing_for)}."
     )
-    return ChannelMessage(
-        text=text, blocks=[SectionBlock(block_id="recovered", text=MarkdownTextObject(text=text))]
-    )
+    return ChannelMessage(text=text, blocks=[_section("recovered", text)])

@@ -27,7 +27,7 @@ from handlers.support import (
     safe_call,
     selected_value,
 )
-from handlers.ui.common import escape, notice_view, test_result_text, url_check_text
+from handlers.ui.common import code, escape, notice_view, test_result_text, url_check_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
 from handlers.ui.repository_form import AddMeta
 from handlers.ui.repository_list import list_blocks, list_text
@@ -175,7 +175,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             add_flow.rebuild(
                 ctx,
                 expect_type=meta.registry_type,
-                url_check=f":hourglass_flowing_sand: Checking {escape(url[:200])}…",
+                url_check=f":hourglass_flowing_sand: Checking {code(url, 200)}…",
             ),
             hash=view.get("hash"),
             current=view,
@@ -357,7 +357,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 client,
                 trigger_id,
                 notice_view(
-                    "Connection Test", f"{TESTING}\n*{escape(tool.name)}* ({escape(tool.url)})"
+                    "Connection Test", f"{TESTING}\n*{escape(tool.name)}* ({code(tool.url)})"
                 ),
             )
             try:
@@ -385,7 +385,7 @@ async def _refresh_list(
             deps.runtime, str((body.get("team") or {}).get("id", "")), project_id, number
         )
     except UseCaseError as error:
-        await safe_call("respond", respond(text=error.message, replace_original=False))
+        await safe_call("respond", respond(text=escape(error.message), replace_original=False))
         return
     await safe_call(
         "respond",
@@ -427,7 +427,7 @@ async def _test_saved(
     try:
         row = await repositories.get_repository(rt, actor, repository_id)
     except UseCaseError as error:
-        await tell(deps, client, body, respond, error.message)
+        await tell(deps, client, body, respond, escape(error.message))
         return
     opened = await deps.views.open(
         client,
@@ -464,7 +464,7 @@ async def _open_manage(
     try:
         allowed = await home.rights(deps.runtime, actor, repository_id)
     except UseCaseError as error:
-        await tell(deps, client, body, respond, error.message)
+        await tell(deps, client, body, respond, escape(error.message))
         return
     meta = ManageMeta(repository_id=repository_id, source="home" if _from_home(body) else "")
     trigger_id = str(body.get("trigger_id"))

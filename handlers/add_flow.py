@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.models.views import View
 
 from bot.runtime import Runtime
+from bot.slacktext import escape
 from bot.usecases import projects, tools
 from bot.usecases.actor import Actor
 from bot.usecases.forms import Creation, RepositoryForm
@@ -174,4 +175,4 @@ def set_fp(fp: str) -> Callable[[AddMeta], AddMeta]:
 
 
 def errors_text(errors: Mapping[str, str]) -> str:
-    return "\n".join(f"• *{FIELD_LABELS.get(k, k)}*: {v}" for k, v in errors.items())
+    return "\n".join(f"• *{FIELD_LABELS.get(k, k)}*: {escape(v)}" for k, v in errors.items())

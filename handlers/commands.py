@@ -18,7 +18,7 @@ from bot.usecases import checks, projects, repositories, tools
 from bot.usecases.errors import UseCaseError
 from bot.usecases.forms import Creation
 from handlers.support import Deps, deliver_outbox, guarded, row_id, safe_call
-from handlers.ui.common import escape
+from handlers.ui.common import code, escape
 from handlers.ui.help import HELP
 from handlers.ui.repository_form import AddMeta, add_modal
 from handlers.ui.repository_list import list_blocks, list_text
@@ -47,13 +47,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         handler = SUBCOMMANDS.get(sub)
         if handler is None:
-            await ack(text=f"I don't know `{escape(' '.join(words)[:100])}`.\n{HELP}")
+            await ack(text=f"I don't know {code(' '.join(words), 100)}.\n{HELP}")
             return
         await ack()
         try:
             await handler(deps, client, command, respond, words[1:])
         except UseCaseError as error:
-            await safe_call("respond", respond(text=error.message))
+            await safe_call("respond", respond(text=escape(error.message)))
         except Exception:
             log.exception("/imagerepo %s failed", sub)
             await safe_call(
@@ -77,7 +77,7 @@ async def _project_cmd(
         try:
             info = await projects.create_project(rt, actor, channel_id=channel_id, name=name)
         except UseCaseError as error:
-            await safe_call("respond", respond(text=error.message))
+            await safe_call("respond", respond(text=escape(error.message)))
             return
         await safe_call(
             "respond",
@@ -227,7 +227,7 @@ async def _check(
         lines = [f":red_circle: {len(summary.failing)} of {summary.total} connections failed:"]
         for row in summary.failing[:20]:
             reason = escape((row.last_message or row.last_error_kind or "failed")[:200])
-            lines.append(f"• `{escape(row.repository)}` on {escape(row.registry_url)}: {reason}")
+            lines.append(f"• {code(row.repository)} on {code(row.registry_url, 200)}: {reason}")
         if len(summary.failing) > 20:
             lines.append(f"…and {len(summary.failing) - 20} more (see `/imagerepo list`).")
         text = "\n".join(lines)

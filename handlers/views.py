@@ -29,7 +29,7 @@ from handlers.support import (
     row_id,
     text_value,
 )
-from handlers.ui.common import escape, notice_view, test_result_text
+from handlers.ui.common import code, escape, notice_view, test_result_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
 from handlers.ui.repository_form import AddMeta, saved_modal
 from handlers.ui.repository_list import access_text
@@ -44,7 +44,7 @@ def _saved_text(outcome: SaveOutcome) -> str:
     row = outcome.repository
     lines = [
         f":white_check_mark: Saved the {access_text(row.access)} repository "
-        f"`{escape(row.repository)}` on {escape(row.registry_url)} ({row.type_label})."
+        f"{code(row.repository)} on {code(row.registry_url)} ({row.type_label})."
     ]
     if outcome.created_in_registry:
         lines.append(f"It was created in {row.tool_name or row.type_label}.")
@@ -81,7 +81,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             ctx = await add_flow.load_context(rt, actor, meta)
         except UseCaseError as error:
             await ack(
-                response_action="update", view=notice_view("Image repositories", error.message)
+                response_action="update",
+                view=notice_view("Image repositories", escape(error.message)),
             )
             return
         url_check = add_flow.carried(view, ids.B_URL_CHECK_RESULT)
@@ -188,7 +189,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             row = await repositories.get_repository(rt, actor, meta.repository_id)
         except UseCaseError as error:
             await ack(
-                response_action="update", view=notice_view("Edit authentication", error.message)
+                response_action="update",
+                view=notice_view("Edit authentication", escape(error.message)),
             )
             return
         await ack(
@@ -234,7 +236,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             row = await repositories.get_repository(rt, actor, meta.repository_id)
         except UseCaseError as error:
             await ack(
-                response_action="update", view=notice_view("Delete image repository", error.message)
+                response_action="update",
+                view=notice_view("Delete image repository", escape(error.message)),
             )
             return
         where = " in the image registry, then from the list" if also else " from the list"
@@ -333,7 +336,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 view_id,
                 notice_view(
                     "Registered tools",
-                    f":white_check_mark: {verb} *{escape(saved.name)}* ({escape(saved.url)}). "
+                    f":white_check_mark: {verb} *{escape(saved.name)}* ({code(saved.url)}). "
                     "Projects can now choose it as the Registered tool of a Harbor repository.",
                 ),
             )
@@ -358,7 +361,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             view_out = (
                 tool_remove_modal(current, status=f":x: {escape(error.message)}")
                 if current is not None
-                else notice_view("Remove Harbor", error.message)
+                else notice_view("Remove Harbor", escape(error.message))
             )
             await ack(response_action="update", view=view_out)
             return

@@ -24,7 +24,9 @@ _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 REPOSITORY_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 MAX_REPOSITORY = 255
 MAX_USERNAME = 255
-MAX_SECRET = 4096
+# Slack's plain_text_input accepts max_length 1..3000: a longer secret cannot be typed
+# into the modal, so the use cases refuse it too (a service-account JSON key is ~2.4 KB).
+MAX_SECRET = 3000
 MAX_URL = 2048
 MAX_CA_BUNDLE = 64 * 1024
 

@@ -21,7 +21,15 @@ from bot.usecases.errors import (
     SecretUnavailable,
     UseCaseError,
 )
-from bot.usecases.forms import Creation, Field, RepositoryForm, fingerprint, url_problem, validate
+from bot.usecases.forms import (
+    MAX_SECRET,
+    Creation,
+    Field,
+    RepositoryForm,
+    fingerprint,
+    url_problem,
+    validate,
+)
 from bot.usecases.projects import is_project_admin, load_project, require_admin
 from registry import (
     ConnectionTestResult,
@@ -420,8 +428,8 @@ async def change_account(
         errors[Field.USERNAME] = "At most 255 characters."
     if not secret:
         errors[Field.SECRET] = "Enter the password or access token (the old one is never shown)."
-    elif len(secret) > 4096:
-        errors[Field.SECRET] = "At most 4096 characters."
+    elif len(secret) > MAX_SECRET:
+        errors[Field.SECRET] = f"At most {MAX_SECRET} characters."
     if errors:
         raise InvalidInput(errors)
     async with rt.sessions() as session:

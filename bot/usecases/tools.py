@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from bot.runtime import Runtime
 from bot.usecases.actor import Actor
 from bot.usecases.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from bot.usecases.forms import normalize_url, url_problem
+from bot.usecases.forms import MAX_SECRET, MAX_USERNAME, normalize_url, url_problem
 from bot.usecases.repositories import ConnectionTestFailed, harbor_tool, tool_secret
 from registry import ConnectionTestResult, RegistryError
 from storage import tools
@@ -62,7 +62,11 @@ def _validated(form: ToolForm, *, keep_secret: bool = False) -> ToolForm:
     if problem := url_problem(form.url):
         errors[ToolField.URL] = problem
     username = (form.username or "").strip() or None
-    if username and not form.secret and not keep_secret:
+    if username and len(username) > MAX_USERNAME:
+        errors[ToolField.USERNAME] = f"At most {MAX_USERNAME} characters."
+    if form.secret and len(form.secret) > MAX_SECRET:
+        errors[ToolField.SECRET] = f"At most {MAX_SECRET} characters."
+    elif username and not form.secret and not keep_secret:
         errors[ToolField.SECRET] = "Enter the password or robot secret for this account."
     if form.secret and not username:
         errors[ToolField.USERNAME] = "Enter the account name (robot accounts start with robot$)."

@@ -1,4 +1,7 @@
-"""Small pieces shared by the builders: text escaping, results, status lines."""
+"""Small pieces shared by the builders: text objects, results, status lines.
+
+Escaping and cutting live in `bot.slacktext` (shared with the channel messages).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,16 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.messages import slack_date
+from bot.slacktext import (
+    HINT_MAX,
+    INPUT_MAX,
+    OPTION_TEXT_MAX,
+    TEXT_MAX,
+    clip,
+    clip_mrkdwn,
+    code,
+    escape,
+)
 from handlers import ids
 from registry import ConnectionTestResult, UrlCheckResult
 
@@ -28,23 +41,29 @@ HEALTH_LABELS = {
     "failing": ":red_circle: failing",
     "unknown": ":white_circle: not checked yet",
 }
-MAX_SECTION = 2900  # Slack: 3000 characters per section text
+__all__ = [
+    "HINT_MAX",
+    "SECRET_LIMIT_HINT",
+    "clip",
+    "code",
+    "context",
+    "escape",
+    "md",
+    "plain",
+    "section",
+]
 
-
-def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int = MAX_SECTION) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+SECRET_LIMIT_HINT = (
+    f"At most {INPUT_MAX:,} characters: Slack cannot take a longer secret in this field."
+)
 
 
 def md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=clip(text))
+    """mrkdwn cut to Slack's 3,000 characters (never inside an entity or a token)."""
+    return MarkdownTextObject(text=clip_mrkdwn(text, TEXT_MAX))
 
 
-def plain(text: str, limit: int = 75) -> PlainTextObject:
+def plain(text: str, limit: int = OPTION_TEXT_MAX) -> PlainTextObject:
     return PlainTextObject(text=clip(text, limit), emoji=True)
 
 
@@ -83,7 +102,7 @@ def test_result_text(result: ConnectionTestResult, *, heading: str = "Connection
             mark = ":x:"
         detail = f" — {escape(step.detail)}" if step.detail else ""
         lines.append(f"{mark} {label}{detail}")
-    return clip("\n".join(lines))
+    return clip_mrkdwn("\n".join(lines))
 
 
 def url_check_text(url: str, result: UrlCheckResult) -> str:
@@ -94,12 +113,12 @@ def url_check_text(url: str, result: UrlCheckResult) -> str:
             "bearer": "uses token authentication (Bearer)",
         }.get(result.auth_scheme or "", result.auth_scheme or "unknown sign-in")
         realm = f", token service {escape(result.realm)}" if result.realm else ""
-        return clip(
-            f":white_check_mark: *URL Check:* {escape(url)} is a registry: {scheme}{realm}. "
+        return clip_mrkdwn(
+            f":white_check_mark: *URL Check:* {code(url)} is a registry: {scheme}{realm}. "
             f"{escape(result.message)}"
         )
     kind = f" ({result.error_kind.value.replace('_', ' ')})" if result.error_kind else ""
-    return clip(f":x: *URL Check failed*{kind}: {escape(result.message)}")
+    return clip_mrkdwn(f":x: *URL Check failed*{kind}: {escape(result.message)}")
 
 
 def notice_view(title: str, text: str, *, callback_id: str = ids.VIEW_NOTICE) -> View:

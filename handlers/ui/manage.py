@@ -15,9 +15,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.usecases.forms import MAX_SECRET
 from bot.usecases.repositories import RepositoryRow
 from handlers import ids
-from handlers.ui.common import escape, plain, section
+from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, plain, section
 from handlers.ui.repository_list import access_text
 
 ACCOUNT_TITLE = "Edit authentication"  # Slack: 24 characters at most
@@ -51,7 +52,7 @@ class ManageMeta:
 
 def describe(row: RepositoryRow) -> str:
     return (
-        f"`{escape(row.repository)}` on {escape(row.registry_url)} "
+        f"{code(row.repository)} on {code(row.registry_url)} "
         f"({row.type_label}, {access_text(row.access)})"
     )
 
@@ -74,7 +75,8 @@ def account_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = 
         InputBlock(
             block_id=ids.B_SECRET,
             label=plain("Password or access token"),
-            element=PlainTextInputElement(action_id=ids.A_SECRET, max_length=4096),
+            hint=plain(SECRET_LIMIT_HINT, HINT_MAX),
+            element=PlainTextInputElement(action_id=ids.A_SECRET, max_length=MAX_SECRET),
         ),
     ]
     if status:

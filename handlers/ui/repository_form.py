@@ -27,10 +27,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.usecases.forms import Creation
+from bot.usecases.forms import MAX_SECRET, Creation
 from bot.usecases.tools import ToolInfo
 from handlers import ids
-from handlers.ui.common import context, escape, plain, section
+from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, context, escape, plain, section
 from registry import ALL_TYPES, RegistryType, type_info
 from storage.models import RepositoryAccess
 
@@ -221,7 +221,7 @@ def add_modal(
         blocks.append(
             context(
                 ids.B_DOCKERHUB,
-                f"{info.label} registry: {escape(dockerhub_url)}",
+                f"{info.label} registry: {code(dockerhub_url)}",
             )
         )
 
@@ -256,10 +256,10 @@ def add_modal(
             optional=True,
             hint=plain(
                 "Stored encrypted and never shown again. Slack shows it while you type: "
-                "prefer an access token.",
-                150,
+                f"prefer an access token. {SECRET_LIMIT_HINT}",
+                HINT_MAX,
             ),
-            element=PlainTextInputElement(action_id=ids.A_SECRET, max_length=4096),
+            element=PlainTextInputElement(action_id=ids.A_SECRET, max_length=MAX_SECRET),
         ),
     ]
     if info.has_url_check:

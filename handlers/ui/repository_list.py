@@ -24,7 +24,7 @@ from slack_sdk.models.views import View
 
 from bot.usecases.repositories import RepositoryPage, RepositoryRow
 from handlers import ids
-from handlers.ui.common import context, escape, health_label, md, plain, section, when
+from handlers.ui.common import code, context, escape, health_label, md, plain, section, when
 from storage.models import RepositoryAccess
 
 
@@ -43,8 +43,8 @@ def page_value(project_id: int, page: int) -> str:
 def row_blocks(row: RepositoryRow) -> list[Block]:
     where = f"Harbor *{escape(row.tool_name)}* " if row.tool_name else ""
     text = (
-        f"*`{escape(row.repository)}`*  ·  {row.type_label}  ·  {access_text(row.access)}\n"
-        f"{where}{escape(row.registry_url)}"
+        f"*{code(row.repository)}*  ·  {row.type_label}  ·  {access_text(row.access)}\n"
+        f"{where}{code(row.registry_url)}"
     )
     status = f"{health_label(row.health)}  ·  last check {when(row.last_checked_at)}"
     if row.health == "failing" and row.last_message:

@@ -17,9 +17,19 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.usecases.forms import MAX_SECRET
 from bot.usecases.tools import ToolInfo
 from handlers import ids
-from handlers.ui.common import context, escape, md, plain, section
+from handlers.ui.common import (
+    HINT_MAX,
+    SECRET_LIMIT_HINT,
+    code,
+    context,
+    escape,
+    md,
+    plain,
+    section,
+)
 
 
 def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
@@ -36,7 +46,7 @@ def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
             else ("TLS verified" if tool.tls_verify else "TLS not verified")
         )
         text = (
-            f"*{escape(tool.name)}*  ·  {escape(tool.url)}\n"
+            f"*{escape(tool.name)}*  ·  {code(tool.url)}\n"
             f"{account}  ·  {tls}  ·  used by {tool.repositories} repositories"
         )
         accessory = None
@@ -120,8 +130,8 @@ def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
             block_id=ids.B_TOOL_SECRET,
             label=plain("Password or access token"),
             optional=True,
-            hint=plain(secret_hint, 150),
-            element=PlainTextInputElement(action_id=ids.A_TOOL_SECRET, max_length=4096),
+            hint=plain(f"{secret_hint} {SECRET_LIMIT_HINT}", HINT_MAX),
+            element=PlainTextInputElement(action_id=ids.A_TOOL_SECRET, max_length=MAX_SECRET),
         ),
         InputBlock(
             block_id=ids.B_TOOL_CA,
@@ -170,7 +180,7 @@ def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
 
 
 def tool_remove_modal(tool: ToolInfo, *, status: str | None = None) -> View:
-    text = f"Remove the registered tool *{escape(tool.name)}* ({escape(tool.url)})?"
+    text = f"Remove the registered tool *{escape(tool.name)}* ({code(tool.url)})?"
     if tool.repositories:
         text += f"\n:warning: {tool.repositories} saved repositories use it: delete them first."
     blocks: list[Block] = [section("tool_remove_intro", text)]
