@@ -194,7 +194,7 @@ async def test_over_long_title_is_invalid_blocks_and_a_violation(
     [violation] = standin.violations
     assert violation.method == "views.open"
     assert violation.error == "invalid_blocks"
-    assert any("[json-pointer:/view/title]" in e for e in violation.errors)
+    assert any("[json-pointer:/view/title/text]" in e for e in violation.errors)
     assert standin.views == {}
 
 
@@ -204,7 +204,10 @@ async def test_101_block_modal_is_refused(standin: SlackApiStandIn) -> None:
     error = await expect_error(
         client.views_open(trigger_id="t", view=modal_dict(blocks)), "invalid_blocks"
     )
-    assert "no more than 100 items allowed [json-pointer:/view/blocks]" in error.response["errors"]
+    assert any(
+        "[rule:modal.blocks]" in e and "[json-pointer:/view/blocks]" in e
+        for e in error.response["errors"]
+    ), error.response["errors"]
     assert [v.error for v in standin.violations] == ["invalid_blocks"]
 
     standin.clear()
@@ -300,13 +303,17 @@ def test_validate_view_accepts_what_the_handlers_build() -> None:
     """The validator is usable without a server, e.g. in view-builder unit tests."""
     assert validate_view(add_modal().to_dict()) == []
     duplicate = modal_dict([section("same"), section("same")])
-    assert validate_view(duplicate) == ["duplicate block_id 'same' [json-pointer:/view/blocks/1]"]
+    assert validate_view(duplicate) == [
+        "duplicate block_id 'same' (also at /view/blocks/0) [rule:block.block_id_unique] "
+        "[json-pointer:/view/blocks/1]"
+    ]
     needs_submit = {
         **modal_dict([]),
         "blocks": [add_modal().to_dict()["blocks"][0]],
     }
     assert validate_view(needs_submit) == [
-        "a modal with input blocks needs a submit button [json-pointer:/view/submit]"
+        "a modal with input blocks needs a submit button [rule:modal.submit_with_inputs] "
+        "[json-pointer:/view/submit]"
     ]
 
 

@@ -8,11 +8,13 @@ does, including the failures a correct bot must survive (``invalid_blocks``,
 ``hash_conflict``, ``ratelimited`` with ``Retry-After``, an unreachable API).
 
 It is deliberately stricter than "accept anything": every ``view`` and every
-``blocks`` list is checked against Slack's published Block Kit contract (through
-``slack_sdk.models``, plus the limits and app rules ``slack_sdk`` does not
-enforce). A refused payload gets Slack's error answer *and* is recorded in
-``violations``, so a test can end with ``assert standin.violations == []`` and
-catch a modal Slack would refuse even when the bot swallows the error.
+``blocks`` list is checked against Slack's published Block Kit contract: through
+``slack_sdk.models`` (shapes, unknown fields) and through the table of documented
+limits in ``tests.support.slack_limits`` (every number the stand-in enforces,
+each with the reference page that states it), plus this app's own rules. A
+refused payload gets Slack's error answer *and* is recorded in ``violations``,
+so a test can end with ``assert standin.violations == []`` and catch a modal
+Slack would refuse even when the bot swallows the error.
 
 Usage::
 
@@ -50,6 +52,8 @@ from urllib.parse import parse_qs, urlsplit
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from tests.support.slack_limits import check_node_rules, check_rules, check_value, rule, tag
+
 __all__ = [
     "BLOCK_LIMITS",
     "DownMode",
@@ -57,20 +61,20 @@ __all__ = [
     "SlackApiStandIn",
     "Violation",
     "validate_blocks",
+    "validate_message",
+    "validate_response_action",
     "validate_view",
 ]
 
 JsonDict = dict[str, Any]
 DownMode = Literal["refuse", "http_503"]
 
-# Published Slack limits (docs.slack.dev: Block Kit, views, chat.postMessage).
-BLOCK_LIMITS = {"modal": 100, "home": 100, "message": 50}
-TITLE_MAX = 24
-BUTTON_LABEL_MAX = 24  # submit / close
-PRIVATE_METADATA_MAX = 3000
-CALLBACK_ID_MAX = 255
-VIEW_SIZE_MAX = 250_000  # "250 kB" per view; bytes of its JSON, counted strictly
-MESSAGE_TEXT_MAX = 40_000
+Surface = Literal["modal", "home", "message"]
+
+# Blocks per surface, read from the limits table (the one place the numbers live).
+BLOCK_LIMITS: dict[str, int] = {
+    surface: int(rule(f"{surface}.blocks").max or 0) for surface in ("modal", "home", "message")
+}
 
 # Elements whose use in an `input` block with `dispatch_action: true` makes Slack
 # send `block_actions` (selects, text-like inputs, pickers, choices). A block
@@ -299,24 +303,26 @@ def _element_slots(block: JsonDict, pointer: str) -> list[tuple[str, Any]]:
 def validate_blocks(
     blocks: Any,
     *,
-    pointer: str,
-    max_blocks: int,
+    pointer: str = "/blocks",
+    surface: Surface = "message",
     require_block_ids: bool = True,
 ) -> list[str]:
     """Check a ``blocks`` array the way Slack does; return Slack-style error strings.
 
     Each block goes through ``slack_sdk.models.blocks.Block.parse`` and its
-    validators (``to_dict`` validates the whole tree), then through the rules
-    slack_sdk does not check. ``require_block_ids`` adds this app's own rule:
-    Slack invents random block_ids otherwise and typed values are lost on
-    ``views.update`` (see FACTS.md), so every block must carry one.
+    validators (``to_dict`` validates the whole tree), then through every rule
+    of the limits table (lengths, counts, ranges, unique block_ids and
+    action_ids, ``initial_value`` bounds) for ``surface``'s block count.
+    ``require_block_ids`` adds this app's own rule: Slack invents random
+    block_ids otherwise and typed values are lost on ``views.update`` (see
+    FACTS.md), so every block must carry one.
     """
     if not isinstance(blocks, list):
         return [f"must be an array [json-pointer:{pointer}]"]
     errors: list[str] = []
-    if len(blocks) > max_blocks:
-        errors.append(f"no more than {max_blocks} items allowed [json-pointer:{pointer}]")
-    seen_block_ids: set[str] = set()
+    if surface == "message":  # a view's count is checked with the view's own rules
+        errors.extend(check_value("message.blocks", blocks, pointer))
+    errors.extend(check_rules(blocks, pointer))
     capture = _sdk_log_capture()
     for index, block in enumerate(blocks):
         here = f"{pointer}/{index}"
@@ -325,17 +331,10 @@ def validate_blocks(
             continue
         block_errors: list[str] = []
         block_id = block.get("block_id")
-        if block_id is None:
-            if require_block_ids:
-                block_errors.append(
-                    f"app contract: every block needs a stable block_id [json-pointer:{here}]"
-                )
-        elif not isinstance(block_id, str) or not block_id:
-            block_errors.append(f"block_id must be a non-empty string [json-pointer:{here}]")
-        elif block_id in seen_block_ids:
-            block_errors.append(f"duplicate block_id {block_id!r} [json-pointer:{here}]")
-        else:
-            seen_block_ids.add(block_id)
+        if block_id is None and require_block_ids:
+            block_errors.append(
+                f"app contract: every block needs a stable block_id [json-pointer:{here}]"
+            )
 
         with capture.capture() as sdk_messages:
             try:
@@ -353,26 +352,17 @@ def validate_blocks(
             # structural comparison did not already explain.
             block_errors.extend(f"slack_sdk: {msg} [json-pointer:{here}]" for msg in sdk_messages)
 
-        action_ids: set[str] = set()
         for slot_pointer, element in _element_slots(block, here):
             if not isinstance(element, dict):
                 continue
             element_type = element.get("type")
             if element_type in NON_INTERACTIVE_ELEMENTS:
                 continue
-            action_id = element.get("action_id")
-            if not action_id:
+            if not element.get("action_id") and require_block_ids:
                 block_errors.append(
                     f"app contract: interactive element {element_type!r} needs an action_id "
                     f"[json-pointer:{slot_pointer}]"
                 )
-            elif action_id in action_ids:
-                block_errors.append(
-                    f"duplicate action_id {action_id!r} within a block "
-                    f"[json-pointer:{slot_pointer}]"
-                )
-            else:
-                action_ids.add(action_id)
         if block.get("type") == "input" and block.get("dispatch_action"):
             element = block.get("element")
             element_type = element.get("type") if isinstance(element, dict) else None
@@ -394,9 +384,11 @@ def validate_view(
 ) -> list[str]:
     """Check a ``view`` object against Slack's contract; return Slack-style error strings.
 
-    ``slack_sdk.models.views.View(**view)`` and each of its validators run (all
-    of them, not only up to the first failure, so one answer lists every
-    problem), followed by the limits Slack enforces server-side.
+    The view's own rules from the limits table (title/submit/close,
+    ``private_metadata``, ``callback_id``, block count...), then
+    ``slack_sdk.models.views.View(**view)`` and each of its validators (all of
+    them, not only up to the first failure, so one answer lists every problem),
+    then every block (``validate_blocks``).
     """
     if not isinstance(view, dict):
         return [f"must be an object [json-pointer:{pointer}]"]
@@ -410,47 +402,42 @@ def validate_view(
         if key not in View.attributes:
             errors.append(f"invalid additional property: {key} [json-pointer:{pointer}]")
 
-    # Server-side limits, checked here whatever the installed slack_sdk checks.
+    surface: Surface = "home" if view_type == "home" else "modal"
+    # Shapes first; the table's numbers second. `reported` keeps one line per problem.
     own: dict[str, str] = {}
-    title = view.get("title")
-    if view_type == "modal" and title is None:
+    if view_type == "modal" and view.get("title") is None:
         own["title"] = "a modal needs a title"
-    for key, limit in (
-        ("title", TITLE_MAX),
-        ("submit", BUTTON_LABEL_MAX),
-        ("close", BUTTON_LABEL_MAX),
-    ):
+    for key in ("title", "submit", "close"):
         value = view.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, dict) or value.get("type") != "plain_text":
+        if value is not None and (
+            not isinstance(value, dict)
+            or value.get("type") != "plain_text"
+            or not isinstance(_text_of(value), str)
+        ):
             own[key] = f"{key} must be a plain_text object"
-        elif not isinstance(_text_of(value), str) or not 1 <= len(value["text"]) <= limit:
-            own[key] = f"{key} must be between 1 and {limit} characters"
-    metadata = view.get("private_metadata")
-    if metadata is not None and (
-        not isinstance(metadata, str) or len(metadata) > PRIVATE_METADATA_MAX
-    ):
-        own["private_metadata"] = (
-            f"private_metadata must be a string of at most {PRIVATE_METADATA_MAX} characters"
-        )
-    callback_id = view.get("callback_id")
-    if callback_id is not None and (
-        not isinstance(callback_id, str) or len(callback_id) > CALLBACK_ID_MAX
-    ):
-        own["callback_id"] = f"callback_id must be a string of at most {CALLBACK_ID_MAX} characters"
     blocks = view.get("blocks")
     has_input = isinstance(blocks, list) and any(
         isinstance(b, dict) and b.get("type") == "input" for b in blocks
     )
     if view_type == "modal" and view.get("submit") is None and has_input:
-        own["submit"] = "a modal with input blocks needs a submit button"
+        own["submit"] = (
+            f"a modal with input blocks needs a submit button {tag('modal.submit_with_inputs')}"
+        )
     if view_type == "home" and (view.get("submit") is not None or view.get("close") is not None):
         own["home"] = "a home view cannot have submit or close"
+    size_limit = int(rule("views.size").max or 0)
     size = len(json.dumps(view, separators=(",", ":")).encode())
-    if size > VIEW_SIZE_MAX:
-        own["size"] = f"view is {size} bytes, more than {VIEW_SIZE_MAX}"
+    if size > size_limit:
+        own["size"] = f"view is {size} bytes, more than {size_limit} {tag('views.size')}"
     errors.extend(f"{message} [json-pointer:{pointer}/{key}]" for key, message in own.items())
+    shaped = {k: v for k, v in view.items() if k not in own}
+    table_errors = check_node_rules(f"view:{surface}", shaped, pointer)
+    errors.extend(table_errors)
+    reported = set(own) | {
+        key
+        for key in ("title", "submit", "close", "private_metadata", "callback_id", "blocks")
+        if any(f"{pointer}/{key}" in error for error in table_errors)
+    }
 
     # slack_sdk's own validators, each one (validate_json stops at the first).
     # Skip those about a field already reported above so one problem is one line.
@@ -463,10 +450,10 @@ def validate_view(
             validator = getattr(model, name, None)
             if not (callable(validator) and getattr(validator, "validator", False)):
                 continue
-            if any(key in name for key in own):
+            if any(key in name for key in reported):
                 continue
             if "blocks" in name and isinstance(blocks, list) and blocks:
-                continue  # the count is checked with the blocks below
+                continue  # the count is the table's modal.blocks / home.blocks
             try:
                 validator()
             except Exception as exc:
@@ -475,16 +462,109 @@ def validate_view(
     if blocks is None:
         errors.append(f"blocks is required [json-pointer:{pointer}/blocks]")
     else:
-        limit = BLOCK_LIMITS.get(str(view_type), BLOCK_LIMITS["modal"])
         errors.extend(
             validate_blocks(
                 blocks,
                 pointer=f"{pointer}/blocks",
-                max_blocks=limit,
+                surface=surface,
                 require_block_ids=require_block_ids,
             )
         )
     return errors
+
+
+def validate_message(
+    params: JsonDict, *, method: str = "chat.postMessage", require_block_ids: bool = True
+) -> tuple[str, list[str]] | None:
+    """The arguments of a message (chat.postMessage/postEphemeral/update, response_url).
+
+    Returns ``(error_code, errors)`` for what Slack refuses, or None. ``text``,
+    ``blocks`` or ``attachments`` must be there when posting (``no_text``; a
+    chat.update may leave all out and keep the old content), the top-level text
+    and the blocks must respect the table.
+    """
+    text = params.get("text")
+    if (
+        method != "chat.update"
+        and not text
+        and not params.get("blocks")
+        and not params.get("attachments")
+    ):
+        return "no_text", [
+            f"text, blocks or attachments is required {tag('chat.postMessage.content')}"
+        ]
+    if text is not None:
+        too_long = check_value(
+            "message.text", text if isinstance(text, str) else str(text), "/text"
+        )
+        if too_long:
+            return "msg_too_long", too_long
+    if params.get("blocks") is not None:
+        errors = validate_blocks(
+            params["blocks"], pointer="/blocks", require_block_ids=require_block_ids
+        )
+        if errors:
+            return "invalid_blocks", errors
+    return None
+
+
+_RESPONSE_ACTIONS = frozenset({"errors", "update", "push", "clear"})
+
+
+def validate_response_action(
+    answer: Any, submitted_view: JsonDict, *, require_block_ids: bool = True
+) -> list[str]:
+    """Whether the bot's answer to a ``view_submission`` is one Slack accepts.
+
+    An empty body closes the modal. Otherwise ``response_action`` is one of
+    errors/update/push/clear; ``errors`` is a non-empty object whose keys are
+    block_ids of *input* blocks in the submitted view (Slack rejects the answer
+    otherwise and the user sees a generic error); ``update`` and ``push`` carry a
+    valid modal.
+    """
+    if answer in (None, "", {}):
+        return []
+    if not isinstance(answer, dict):
+        return [f"the answer must be a JSON object {tag('response_action.kind')}"]
+    kind = answer.get("response_action")
+    if kind not in _RESPONSE_ACTIONS:
+        return [f"unknown response_action {kind!r} {tag('response_action.kind')}"]
+    problems: list[str] = []
+    if kind == "errors":
+        errors = answer.get("errors")
+        inputs = {
+            str(b.get("block_id"))
+            for b in submitted_view.get("blocks", [])
+            if isinstance(b, dict) and b.get("type") == "input" and b.get("block_id")
+        }
+        if not isinstance(errors, dict) or not errors:
+            problems.append(f"errors must be a non-empty object {tag('response_action.errors')}")
+        else:
+            for block_id, message in errors.items():
+                if block_id not in inputs:
+                    problems.append(
+                        f"errors names {block_id!r}, not an input block of the view "
+                        f"(inputs: {sorted(inputs)}) {tag('response_action.errors')}"
+                    )
+                if not isinstance(message, str) or not message:
+                    problems.append(
+                        f"the error for {block_id!r} must be a non-empty string "
+                        f"{tag('response_action.errors')}"
+                    )
+    elif kind in ("update", "push"):
+        view = answer.get("view")
+        if view is None:
+            problems.append(f"{kind} needs a view {tag('response_action.view')}")
+        else:
+            problems.extend(
+                validate_view(
+                    view,
+                    pointer="/view",
+                    expected_type="modal",
+                    require_block_ids=require_block_ids,
+                )
+            )
+    return problems
 
 
 # --------------------------------------------------------------------------
@@ -811,6 +891,20 @@ class SlackApiStandIn:
             f"calls so far: {seen}; violations: {self.violations}"
         )
 
+    def record_violation(
+        self, method: str, error: str, errors: list[str], params: JsonDict | None = None
+    ) -> None:
+        """Record a contract break found outside a Web API call (an ack body, say).
+
+        ``SlackClient.submit`` uses it for a ``view_submission`` answer Slack would
+        reject, so ``assert standin.violations == []`` covers acks too.
+        """
+        with self._lock:
+            self._violations.append(
+                Violation(method=method, error=error, errors=tuple(errors), params=params or {})
+            )
+            self._changed.notify_all()
+
     def clear(self) -> None:
         """Forget recorded calls and violations (views, messages and faults are kept)."""
         with self._lock:
@@ -987,17 +1081,10 @@ class SlackApiStandIn:
             raise _ApiError("invalid_blocks", errors)
         return copy.deepcopy(params["view"])
 
-    def _check_blocks(self, params: JsonDict) -> None:
-        if params.get("blocks") is None:
-            return
-        errors = validate_blocks(
-            params["blocks"],
-            pointer="/blocks",
-            max_blocks=BLOCK_LIMITS["message"],
-            require_block_ids=self.require_block_ids,
-        )
-        if errors:
-            raise _ApiError("invalid_blocks", errors)
+    def _check_message(self, params: JsonDict, method: str) -> None:
+        refused = validate_message(params, method=method, require_block_ids=self.require_block_ids)
+        if refused is not None:
+            raise _ApiError(*refused)
 
     def _use_trigger(self, params: JsonDict) -> None:
         """A trigger_id works once (Slack: expired_trigger_id when reused)."""
@@ -1072,7 +1159,11 @@ class SlackApiStandIn:
         view_id, external_id = params.get("view_id"), params.get("external_id")
         if not view_id and not external_id:
             raise _ApiError(
-                "invalid_arguments", ["either view_id or external_id is required [json-pointer:/]"]
+                "invalid_arguments",
+                [
+                    "either view_id or external_id is required "
+                    f"{tag('views.update.target')} [json-pointer:/]"
+                ],
             )
         if view_id:
             current = self._views.get(str(view_id))
@@ -1100,14 +1191,28 @@ class SlackApiStandIn:
         self._home_by_user[user_id] = stored["id"]
         return {"view": stored}
 
-    def _message_text(self, params: JsonDict) -> str:
-        text = params.get("text")
-        if not text and not params.get("blocks") and not params.get("attachments"):
-            raise _ApiError("no_text")
-        if isinstance(text, str) and len(text) > MESSAGE_TEXT_MAX:
-            raise _ApiError("msg_too_long")
-        self._check_blocks(params)
-        return str(text or "")
+    def _message_text(self, params: JsonDict, method: str = "chat.postMessage") -> str:
+        self._check_message(params, method)
+        return str(params.get("text") or "")
+
+    def _check_thread(self, params: JsonDict) -> None:
+        """``thread_ts`` names a message of the same channel that is not itself a reply."""
+        thread_ts = params.get("thread_ts")
+        if thread_ts in (None, ""):
+            return
+        channel = str(params["channel"])
+        parent = next(
+            (m for m in self._messages if m["channel"] == channel and m["ts"] == str(thread_ts)),
+            None,
+        )
+        if parent is None or parent.get("thread_ts") not in (None, parent["ts"]):
+            raise _ApiError(
+                "invalid_arguments",
+                [
+                    f"thread_ts {thread_ts!r} is not a top-level message of {channel} "
+                    f"{tag('chat.postMessage.thread_ts')} [json-pointer:/thread_ts]"
+                ],
+            )
 
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
@@ -1115,6 +1220,7 @@ class SlackApiStandIn:
     def _chat_post_message(self, params: JsonDict) -> JsonDict:
         self._require(params, "channel")
         text = self._message_text(params)
+        self._check_thread(params)
         ts = self._next_ts()
         message: JsonDict = {
             "type": "message",
@@ -1134,7 +1240,7 @@ class SlackApiStandIn:
 
     def _chat_post_ephemeral(self, params: JsonDict) -> JsonDict:
         self._require(params, "channel", "user")
-        text = self._message_text(params)
+        text = self._message_text(params, "chat.postEphemeral")
         ts = self._next_ts()
         message: JsonDict = {
             "channel": str(params["channel"]),
@@ -1149,7 +1255,7 @@ class SlackApiStandIn:
 
     def _chat_update(self, params: JsonDict) -> JsonDict:
         self._require(params, "channel", "ts")
-        self._check_blocks(params)
+        self._check_message(params, "chat.update")
         for message in self._messages:
             if message["channel"] == params["channel"] and message["ts"] == params["ts"]:
                 break
@@ -1230,7 +1336,7 @@ class SlackApiStandIn:
         if parse_error is not None:
             return _Reply({"ok": False, "error": parse_error})
         try:
-            self._check_blocks(params)
+            self._check_message(params, "response_url")
         except _ApiError as exc:
             return _Reply({"ok": False, "error": exc.error, "errors": exc.errors})
         return _Reply({"ok": True})

@@ -752,10 +752,31 @@ class SlackClient:
     async def submit(
         self, view: Mapping[str, Any], values: Mapping[str, Any], **kwargs: Any
     ) -> httpx.Response:
-        """``view_submission``; the HTTP response carries ``response_action`` if any."""
+        """``view_submission``; the HTTP response carries ``response_action`` if any.
+
+        The answer is checked as Slack checks it (``validate_response_action``:
+        errors keyed by input block_ids of ``view``, a valid modal for update and
+        push). One Slack would reject is recorded as a violation on the stand-in
+        and fails the test here.
+        """
+        from tests.support.slack_api import validate_response_action
+
         kwargs.setdefault("user_id", self.user_id)
         kwargs.setdefault("team_id", self.team_id)
-        return await self.post(view_submission(view, values, **kwargs))
+        response = await self.post(view_submission(view, values, **kwargs))
+        if response.status_code == 200 and response.content.strip():
+            try:
+                answer: Any = response.json()
+            except ValueError:
+                answer = response.text
+            problems = validate_response_action(answer, dict(view))
+            if problems:
+                if self.standin is not None:
+                    self.standin.record_violation(
+                        "view_submission", "invalid_response_action", problems, {"answer": answer}
+                    )
+                raise AssertionError(f"Slack would reject this view_submission answer: {problems}")
+        return response
 
     async def close_view(self, view: Mapping[str, Any], **kwargs: Any) -> httpx.Response:
         """``view_closed``."""
