@@ -21,7 +21,7 @@ from handlers.support import Deps, deliver_outbox, guarded, row_id, safe_call
 from handlers.ui.common import code, escape
 from handlers.ui.help import HELP
 from handlers.ui.repository_form import AddMeta, add_modal
-from handlers.ui.repository_list import list_blocks, list_text
+from handlers.ui.repository_list import check_summary_text, list_blocks, list_text
 from handlers.ui.tools import tools_blocks
 from registry import RegistryType
 from storage.models import RepositoryAccess
@@ -219,19 +219,7 @@ async def _check(
         await safe_call("respond", respond(text=f":x: {escape(error.message)}"))
         return
     await deliver_outbox(rt)
-    if summary.total == 0:
-        text = "There is no repository to check yet: add one with `/imagerepo add`."
-    elif not summary.failing:
-        text = f":large_green_circle: All {summary.total} connections passed."
-    else:
-        lines = [f":red_circle: {len(summary.failing)} of {summary.total} connections failed:"]
-        for row in summary.failing[:20]:
-            reason = escape((row.last_message or row.last_error_kind or "failed")[:200])
-            lines.append(f"• {code(row.repository)} on {code(row.registry_url, 200)}: {reason}")
-        if len(summary.failing) > 20:
-            lines.append(f"…and {len(summary.failing) - 20} more (see `/imagerepo list`).")
-        text = "\n".join(lines)
-    await safe_call("respond", respond(text=text))
+    await safe_call("respond", respond(text=check_summary_text(summary)))
 
 
 async def _tools(

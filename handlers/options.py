@@ -7,13 +7,12 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.models.blocks import Option
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import tools
 from handlers import ids
 from handlers.support import Deps, guarded, selected_value
-from handlers.ui.common import plain
+from handlers.ui.repository_form import harbor_project_options
 
 log = logging.getLogger("handlers.options")
 SUGGEST_TIMEOUT = 2.5  # Slack waits 3 s for the options
@@ -38,4 +37,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except Exception as error:
             log.warning("Harbor project suggestions failed: %s", type(error).__name__)
             names = []
-        await ack(options=[Option(value=name[:150], text=plain(name)) for name in names[:100]])
+        await ack(options=harbor_project_options(names))

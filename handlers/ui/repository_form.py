@@ -27,12 +27,15 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.slacktext import OPTION_VALUE_MAX
 from bot.usecases.forms import MAX_SECRET, Creation
 from bot.usecases.tools import ToolInfo
 from handlers import ids
 from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, context, escape, plain, section
 from registry import ALL_TYPES, RegistryType, type_info
 from storage.models import RepositoryAccess
+
+SELECT_OPTIONS_MAX = 100  # Slack: options of a static select / a block_suggestion answer
 
 CREATION_LABELS = {
     Creation.NEW.value: "Create new repository",
@@ -80,6 +83,17 @@ class AddMeta:
 
 def _option(value: str, label: str) -> Option:
     return Option(value=value, text=plain(label))
+
+
+def harbor_project_options(names: Sequence[str]) -> list[Option]:
+    """block_suggestion options for the Harbor project select (100 at most).
+
+    A name longer than an option value may be (150) cannot come back intact, so
+    it is left out: the user types PROJECT/NAME in Repository instead (the hint
+    says so). The text is cut with "…" to Slack's 75 characters.
+    """
+    fitting = [name for name in names if 0 < len(name) <= OPTION_VALUE_MAX]
+    return [Option(value=name, text=plain(name)) for name in fitting[:SELECT_OPTIONS_MAX]]
 
 
 def title_for(meta: AddMeta) -> str:
@@ -166,7 +180,10 @@ def add_modal(
                     element=StaticSelectElement(
                         action_id=ids.A_TOOL,
                         placeholder=plain("Choose a Harbor instance"),
-                        options=[_option(str(t.id), f"{t.name} ({t.url})") for t in tools[:100]],
+                        options=[
+                            _option(str(t.id), f"{t.name} ({t.url})")
+                            for t in tools[:SELECT_OPTIONS_MAX]
+                        ],
                     ),
                 )
             )

@@ -22,6 +22,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.slacktext import MESSAGE_TEXT_MAX, clip, clip_mrkdwn
+from bot.usecases.checks import CheckSummary
 from bot.usecases.repositories import RepositoryPage, RepositoryRow
 from handlers import ids
 from handlers.ui.common import code, context, escape, health_label, md, plain, section, when
@@ -156,3 +158,22 @@ def home_view(
         private_metadata=str(selected or ""),
         blocks=blocks,
     )
+
+
+CHECK_SUMMARY_ROWS = 20
+
+
+def check_summary_text(summary: CheckSummary) -> str:
+    """`/imagerepo check`'s answer: the failing connections, 20 at most, each cut short."""
+    if summary.total == 0:
+        return "There is no repository to check yet: add one with `/imagerepo add`."
+    if not summary.failing:
+        return f":large_green_circle: All {summary.total} connections passed."
+    lines = [f":red_circle: {len(summary.failing)} of {summary.total} connections failed:"]
+    for row in summary.failing[:CHECK_SUMMARY_ROWS]:
+        reason = escape(clip(row.last_message or row.last_error_kind or "failed", 200))
+        lines.append(f"• {code(row.repository)} on {code(row.registry_url, 200)}: {reason}")
+    if len(summary.failing) > CHECK_SUMMARY_ROWS:
+        more = len(summary.failing) - CHECK_SUMMARY_ROWS
+        lines.append(f"…and {more} more (see `/imagerepo list`).")
+    return clip_mrkdwn("\n".join(lines), MESSAGE_TEXT_MAX)
