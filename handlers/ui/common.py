@@ -17,16 +17,11 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.messages import slack_date
-from bot.slacktext import (
-    HINT_MAX,
-    INPUT_MAX,
-    OPTION_TEXT_MAX,
-    TEXT_MAX,
-    clip,
-    clip_mrkdwn,
-    code,
-    escape,
-)
+from bot.slacktext import HINT_MAX as HINT_MAX  # re-exported for the builders
+from bot.slacktext import INPUT_MAX, OPTION_TEXT_MAX, TEXT_MAX, clip_mrkdwn
+from bot.slacktext import clip as clip
+from bot.slacktext import code as code
+from bot.slacktext import escape as escape
 from handlers import ids
 from registry import ConnectionTestResult, UrlCheckResult
 
@@ -41,18 +36,6 @@ HEALTH_LABELS = {
     "failing": ":red_circle: failing",
     "unknown": ":white_circle: not checked yet",
 }
-__all__ = [
-    "HINT_MAX",
-    "SECRET_LIMIT_HINT",
-    "clip",
-    "code",
-    "context",
-    "escape",
-    "md",
-    "plain",
-    "section",
-]
-
 SECRET_LIMIT_HINT = (
     f"At most {INPUT_MAX:,} characters: Slack cannot take a longer secret in this field."
 )

@@ -394,10 +394,14 @@ def test_harbor_project_options_fit_an_option() -> None:
 
 def test_escaping_keeps_names_readable() -> None:
     """Word-inner underscores stay (my_project); only marks that could format are swapped."""
-    from bot.slacktext import code
+    from bot.slacktext import clip_mrkdwn, code
 
     assert escape("my_project NAME_UNKNOWN") == "my_project NAME_UNKNOWN"
     assert escape("<@U1> & *b*") == "&lt;@U1&gt; &amp; \u2217b\u2217"
     assert escape("Create one with `/imagerepo project create NAME`.").count("`") == 2
     assert code("a`b<c>") == "`a\u02cbb&lt;c&gt;`"
     assert type_info(RegistryType.HARBOR).label == "Harbor"
+    # a cut never leaves half an entity, half a <!date…> token or an open code span
+    assert clip_mrkdwn("abc &amp; def", 8) == "abc …"
+    assert clip_mrkdwn("at <!date^1^{date}|2026> x", 10) == "at …"
+    assert clip_mrkdwn("see `team/app` now", 9) == "see …"
