@@ -114,6 +114,8 @@ async def test_a_row_menu_replayed_in_another_channel_runs_no_test_and_opens_not
     await flow.client.action([menu])
     await flow.next_call("views.open")
     assert "Connection test passed" in texts(await flow.next_update())
+    refreshed = await flow.next_response()  # channel A's list, refreshed in place
+    assert "`foreign/app`" in texts(refreshed.params["blocks"])
     assert len(await history_of(flow, row.id)) == len(before) + 1
 
 
