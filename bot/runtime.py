@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -26,6 +28,8 @@ class Runtime:
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # The Web API client, set by bot.app when the Slack app is built (None in the CLI).
     slack: AsyncWebClient | None = None
+    # Seconds since the epoch; tests replace it to age a passing Connection Test.
+    clock: Callable[[], float] = field(default_factory=lambda: time.time)
 
     @property
     def fingerprint_key(self) -> bytes:

@@ -21,8 +21,11 @@ log = logging.getLogger("handlers")
 def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
     from slack_bolt.response import BoltResponse
 
-    from handlers import actions, commands, events, options, views
+    from handlers import actions, commands, events, metadata, options, views
     from handlers.support import Deps
+
+    # Every private_metadata this process writes is signed with the configured keys.
+    metadata.configure(runtime.box)
 
     # Bolt logs the whole body of a request whose signature fails, at INFO: a replayed
     # or stale view submission would put what the user typed (a password) in the log.

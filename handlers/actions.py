@@ -15,12 +15,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.usecases import home, repositories, tools
 from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, UseCaseError
-from bot.usecases.forms import Creation, validate
+from bot.usecases.forms import Creation
+from bot.usecases.permissions import EntryAction, Place
 from handlers import add_flow, ids
 from handlers.add_flow import AddContext
 from handlers.home import publish_home
 from handlers.support import (
     Deps,
+    channel_of,
     deliver_outbox,
     guarded,
     row_id,
@@ -58,6 +60,12 @@ def _chosen(body: Mapping[str, Any]) -> str:
 
 def _from_home(body: Mapping[str, Any]) -> bool:
     return _view(body).get("type") == "home"
+
+
+def _place(body: Mapping[str, Any]) -> Place:
+    """Where the click came from: the Home tab, or the channel Slack says the message is in
+    (use cases trust an id only for that channel's project)."""
+    return Place.home() if _from_home(body) else Place.channel(channel_of(body) or "")
 
 
 def _menu_choice(body: Mapping[str, Any]) -> tuple[str, int] | None:
@@ -214,7 +222,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         actor, ctx = loaded
         view_id = str(view.get("id"))
         try:
-            validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
+            repositories.check_form(rt, actor, form)
         except InvalidInput as error:
             await deps.views.update(
                 client,
@@ -238,7 +246,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
         if testing is None:
             return
-        fp = ""
+        fp, fp_at = "", 0
         try:
             result = await repositories.test_form(rt, actor, form)
         except InvalidInput as error:
@@ -248,7 +256,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         else:
             text = test_result_text(result)
             if result.ok:
-                fp = repositories.form_fingerprint(rt, form)
+                fp, fp_at = repositories.form_fingerprint(rt, form), int(rt.clock())
                 if form.creation is Creation.NEW:
                     text += "\nThe account works; the repository is created when you save."
         await deps.views.update(
@@ -257,7 +265,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             add_flow.rebuild(
                 ctx,
                 expect_type=meta.registry_type,
-                change=add_flow.set_fp(fp) if fp else None,
+                change=add_flow.set_fp(fp, fp_at) if fp else None,
                 test_result=text,
             ),
             hash=testing.get("hash"),
@@ -304,7 +312,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if _from_home(body):
             await publish_home(deps, client, body, project_id=project_id, page=number)
             return
-        await _refresh_list(deps, body, respond, project_id, number)
+        await _refresh_list(deps, client, body, respond, project_id, number)
 
     @app.action(ids.A_HOME_PROJECT)
     @guarded
@@ -323,8 +331,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         await ack()
         actor = await deps.actor(client, body)
-        if not actor.is_workspace_admin:
-            await tell(deps, client, body, respond, REFUSE_TOOLS)
+        try:
+            tools.start_registration(actor)
+        except UseCaseError as error:
+            await tell(deps, client, body, respond, error.message)
             return
         await deps.views.open(client, str(body.get("trigger_id")), tool_modal(None))
 
@@ -339,13 +349,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         kind, tool_id = choice
         actor = await deps.actor(client, body)
-        if not actor.is_workspace_admin:
-            await tell(deps, client, body, respond, REFUSE_TOOLS)
-            return
-        known = {t.id: t for t in await tools.list_tools(rt, actor)}
-        tool = known.get(tool_id)
-        if tool is None:
-            await tell(deps, client, body, respond, "That registered tool no longer exists.")
+        try:
+            tool = await tools.tool_for_edit(rt, actor, tool_id)
+        except UseCaseError as error:
+            await tell(deps, client, body, respond, error.message)
             return
         trigger_id = str(body.get("trigger_id"))
         if kind == ids.TOOL_MENU_EDIT:
@@ -374,15 +381,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 )
 
 
-REFUSE_TOOLS = "Only workspace admins and owners can register, test, edit or remove tools."
-
-
 async def _refresh_list(
-    deps: Deps, body: Mapping[str, Any], respond: AsyncRespond, project_id: int, number: int
+    deps: Deps,
+    client: AsyncWebClient,
+    body: Mapping[str, Any],
+    respond: AsyncRespond,
+    project_id: int,
+    number: int,
 ) -> None:
+    actor = await deps.actor(client, body)
     try:
         project, page = await home.project_page(
-            deps.runtime, str((body.get("team") or {}).get("id", "")), project_id, number
+            deps.runtime, actor, _place(body), project_id, number
         )
     except UseCaseError as error:
         await safe_call("respond", respond(text=escape(error.message), replace_original=False))
@@ -424,8 +434,9 @@ async def _test_saved(
 ) -> None:
     rt = deps.runtime
     actor = await deps.actor(client, body)
+    place = _place(body)
     try:
-        row = await repositories.get_repository(rt, actor, repository_id)
+        row = await repositories.get_repository(rt, actor, place, repository_id)
     except UseCaseError as error:
         await tell(deps, client, body, respond, escape(error.message))
         return
@@ -435,7 +446,7 @@ async def _test_saved(
         notice_view("Connection Test", f"{TESTING}\n{describe(row)}"),
     )
     try:
-        result = await repositories.test_saved(rt, actor, repository_id)
+        result = await repositories.test_saved(rt, actor, place, repository_id)
         text = f"{describe(row)}\n" + test_result_text(result)
     except UseCaseError as error:
         text = f":x: {escape(error.message)}"
@@ -449,7 +460,7 @@ async def _test_saved(
     if _from_home(body):
         await publish_home(deps, client, body, project_id=row.project_id, page=_current_page(body))
     elif refresh_list and body.get("response_url"):
-        await _refresh_list(deps, body, respond, row.project_id, _current_page(body))
+        await _refresh_list(deps, client, body, respond, row.project_id, _current_page(body))
 
 
 async def _open_manage(
@@ -461,34 +472,17 @@ async def _open_manage(
     repository_id: int,
 ) -> None:
     actor = await deps.actor(client, body)
+    action = EntryAction.CHANGE_ACCOUNT if kind == ids.MENU_ACCOUNT else EntryAction.DELETE
+    place = _place(body)
     try:
-        allowed = await home.rights(deps.runtime, actor, repository_id)
+        row = await repositories.entry_for(deps.runtime, actor, place, repository_id, action)
     except UseCaseError as error:
         await tell(deps, client, body, respond, escape(error.message))
         return
-    meta = ManageMeta(repository_id=repository_id, source="home" if _from_home(body) else "")
-    trigger_id = str(body.get("trigger_id"))
-    if kind == ids.MENU_ACCOUNT:
-        if not allowed.can_change_account:
-            await tell(
-                deps,
-                client,
-                body,
-                respond,
-                "Only this project's admins or the person who added the repository can change "
-                "its account.",
-            )
-            return
-        await deps.views.open(client, trigger_id, account_modal(allowed.row, meta))
-    else:
-        if not allowed.can_delete:
-            await tell(
-                deps,
-                client,
-                body,
-                respond,
-                "Only this project's admins (or workspace admins) can delete repositories. "
-                "Ask one of them.",
-            )
-            return
-        await deps.views.open(client, trigger_id, delete_modal(allowed.row, meta))
+    meta = ManageMeta(
+        repository_id=repository_id,
+        source="home" if place.is_home else "",
+        channel_id=place.channel_id or "",
+    )
+    modal = account_modal if action is EntryAction.CHANGE_ACCOUNT else delete_modal
+    await deps.views.open(client, str(body.get("trigger_id")), modal(row, meta))

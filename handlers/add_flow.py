@@ -170,8 +170,9 @@ def rebuild(
     return build
 
 
-def set_fp(fp: str) -> Callable[[AddMeta], AddMeta]:
-    return lambda meta: replace(meta, fp=fp)
+def set_fp(fp: str, fp_at: int) -> Callable[[AddMeta], AddMeta]:
+    """Remember a passing test's digest and time (Save skips the test for 15 minutes)."""
+    return lambda meta: replace(meta, fp=fp, fp_at=fp_at)
 
 
 def errors_text(errors: Mapping[str, str]) -> str:

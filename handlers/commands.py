@@ -184,10 +184,10 @@ async def _list(
     respond: AsyncRespond,
     args: list[str],
 ) -> None:
-    team_id, channel_id = str(command.get("team_id", "")), str(command.get("channel_id", ""))
+    actor = await deps.actor(client, command)
     page_number = (row_id(args[0]) if args else None) or 1
     page = await repositories.list_repositories(
-        deps.runtime, team_id=team_id, channel_id=channel_id, page=page_number
+        deps.runtime, actor, channel_id=str(command.get("channel_id", "")), page=page_number
     )
     await safe_call(
         "respond",
@@ -235,7 +235,7 @@ async def _tools(
         "respond",
         respond(
             text=f"{len(registered)} registered tools",
-            blocks=tools_blocks(registered, is_admin=actor.is_workspace_admin),
+            blocks=tools_blocks(registered, is_admin=tools.may_manage(actor)),
         ),
     )
 

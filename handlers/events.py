@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.home import publish_home
 from handlers.support import Deps, guarded
+from handlers.ui.repository_list import home_project
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -20,12 +21,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if event.get("tab", "home") != "home":
             return
         previous = event.get("view") or {}
-        metadata = str(previous.get("private_metadata") or "")
         await publish_home(
             deps,
             client,
             body,
-            project_id=int(metadata) if metadata.isdigit() else None,
+            project_id=home_project(str(previous.get("private_metadata") or "")),
             user_id=str(event.get("user", "")),
             team_id=str(body.get("team_id", "")),
         )

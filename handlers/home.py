@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import home
 from bot.usecases.errors import UseCaseError
+from bot.usecases.permissions import Place
 from handlers.support import Deps, team_of, user_of
 from handlers.ui.repository_list import home_view
 
@@ -37,7 +38,7 @@ async def publish_home(
     listing = None
     if selected is not None:
         try:
-            _, listing = await home.project_page(rt, team_id, selected, page)
+            _, listing = await home.project_page(rt, actor, Place.home(), selected, page)
         except UseCaseError as error:
             log.info("home: %s", error.message)
     await deps.views.publish(client, user_id, home_view(entries, selected, listing))

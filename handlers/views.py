@@ -15,10 +15,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import repositories, tools
 from bot.usecases.errors import InvalidInput, UseCaseError
-from bot.usecases.forms import Creation, validate
-from bot.usecases.repositories import ConnectionTestFailed, SaveOutcome
+from bot.usecases.forms import Creation
+from bot.usecases.repositories import ConnectionTestFailed, PassedTest, SaveOutcome
 from bot.usecases.tools import ToolForm, ToolInfo
-from handlers import add_flow, ids
+from handlers import add_flow, ids, metadata
 from handlers.home import publish_home
 from handlers.support import (
     Deps,
@@ -26,14 +26,13 @@ from handlers.support import (
     deliver_outbox,
     field_errors,
     guarded,
-    row_id,
     text_value,
 )
 from handlers.ui.common import code, escape, notice_view, test_result_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
-from handlers.ui.repository_form import AddMeta, saved_modal
+from handlers.ui.repository_form import saved_modal
 from handlers.ui.repository_list import access_text
-from handlers.ui.tools import tool_modal, tool_remove_modal
+from handlers.ui.tools import tool_modal, tool_of, tool_remove_modal
 
 log = logging.getLogger("handlers.views")
 
@@ -66,17 +65,22 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def add_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        meta = add_flow.meta_of(view) or AddMeta.load("")
+        meta = add_flow.meta_of(view)
+        if meta is None:  # not signed by this app: nothing is read from it
+            await ack(
+                response_action="update", view=notice_view("Image repositories", metadata.FORGED)
+            )
+            return
         form = add_flow.read_form(view, meta)
+        actor = await deps.actor(client, body)
         try:
-            validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
+            repositories.check_form(rt, actor, form)
         except InvalidInput as error:
             await ack(
                 response_action="errors",
                 errors=field_errors(error.errors, ids.FIELD_BLOCKS, view, ids.B_REPOSITORY),
             )
             return
-        actor = await deps.actor(client, body)
         try:
             ctx = await add_flow.load_context(rt, actor, meta)
         except UseCaseError as error:
@@ -87,17 +91,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         url_check = add_flow.carried(view, ids.B_URL_CHECK_RESULT)
         test_result = add_flow.carried(view, ids.B_TEST_RESULT)
-        fast = (
-            bool(meta.fp)
-            and form.creation is Creation.EXISTING
-            and (repositories.form_fingerprint(rt, form) == meta.fp)
-        )
+        passed = PassedTest(meta.fp, meta.fp_at)
+        fast = form.creation is Creation.EXISTING and repositories.passed_recently(rt, form, passed)
         view_id = str(view.get("id"))
 
         if fast:  # the same values just passed the Connection Test: no network needed
             try:
                 outcome = await repositories.save_repository(
-                    rt, actor, channel_id=meta.channel_id, form=form, passed_fingerprint=meta.fp
+                    rt, actor, channel_id=meta.channel_id, form=form, passed=passed
                 )
             except InvalidInput as error:
                 await ack(
@@ -126,7 +127,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
         try:
             outcome = await repositories.save_repository(
-                rt, actor, channel_id=meta.channel_id, form=form, passed_fingerprint=meta.fp or None
+                rt, actor, channel_id=meta.channel_id, form=form, passed=passed
             )
         except ConnectionTestFailed as error:
             final = ctx.build(
@@ -171,7 +172,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def account_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        meta = ManageMeta.load(str(view.get("private_metadata") or ""))
+        try:
+            meta = ManageMeta.load(str(view.get("private_metadata") or ""))
+        except ValueError:
+            await ack(
+                response_action="update", view=notice_view("Edit authentication", metadata.FORGED)
+            )
+            return
         username = text_value(view, ids.B_USERNAME, ids.A_USERNAME).strip()
         secret = text_value(view, ids.B_SECRET, ids.A_SECRET)
         errors: dict[str, str] = {}
@@ -186,7 +193,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         actor = await deps.actor(client, body)
         try:
-            row = await repositories.get_repository(rt, actor, meta.repository_id)
+            row = await repositories.get_repository(rt, actor, meta.place, meta.repository_id)
         except UseCaseError as error:
             await ack(
                 response_action="update",
@@ -202,7 +209,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         view_id = str(view.get("id"))
         try:
             result = await repositories.change_account(
-                rt, actor, meta.repository_id, username=username, secret=secret
+                rt, actor, meta.place, meta.repository_id, username=username, secret=secret
             )
         except InvalidInput as error:
             status = ":x: Not changed:\n" + add_flow.errors_text(error.errors)
@@ -229,11 +236,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def delete_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        meta = ManageMeta.load(str(view.get("private_metadata") or ""))
+        try:
+            meta = ManageMeta.load(str(view.get("private_metadata") or ""))
+        except ValueError:
+            await ack(
+                response_action="update",
+                view=notice_view("Delete image repository", metadata.FORGED),
+            )
+            return
         also = ids.OPT_DELETE_IN_IR in checked_values(view, ids.B_DELETE_IN_IR, ids.A_DELETE_IN_IR)
         actor = await deps.actor(client, body)
         try:
-            row = await repositories.get_repository(rt, actor, meta.repository_id)
+            row = await repositories.get_repository(rt, actor, meta.place, meta.repository_id)
         except UseCaseError as error:
             await ack(
                 response_action="update",
@@ -248,7 +262,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         view_id = str(view.get("id"))
         try:
             await repositories.delete_repository(
-                rt, actor, meta.repository_id, also_in_registry=also
+                rt, actor, meta.place, meta.repository_id, also_in_registry=also
             )
         except UseCaseError as error:
             await deps.views.update(
@@ -275,8 +289,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def tool_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        metadata = str(view.get("private_metadata") or "")
-        tool_id = row_id(metadata)
+        try:
+            tool_id = tool_of(str(view.get("private_metadata") or "")) or None
+        except ValueError:
+            await ack(
+                response_action="update", view=notice_view("Registered tools", metadata.FORGED)
+            )
+            return
         options = checked_values(view, ids.B_TOOL_OPTIONS, ids.A_TOOL_OPTIONS)
         form = ToolForm(
             name=text_value(view, ids.B_TOOL_NAME, ids.A_TOOL_NAME),
@@ -295,24 +314,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             return
         actor = await deps.actor(client, body)
-        if not actor.is_workspace_admin:
-            await ack(
-                response_action="update",
-                view=notice_view(
-                    "Registered tools",
-                    "Only workspace admins and owners can register or change tools.",
-                ),
-            )
-            return
         current: ToolInfo | None = None
-        if tool_id is not None:
-            current = next((t for t in await tools.list_tools(rt, actor) if t.id == tool_id), None)
-            if current is None:
-                await ack(
-                    response_action="update",
-                    view=notice_view("Registered tools", "That registered tool no longer exists."),
-                )
-                return
+        try:
+            if tool_id is None:
+                tools.start_registration(actor)
+            else:
+                current = await tools.tool_for_edit(rt, actor, tool_id)
+        except UseCaseError as error:
+            await ack(response_action="update", view=notice_view("Registered tools", error.message))
+            return
         await ack(
             response_action="update",
             view=tool_modal(current, status=":hourglass_flowing_sand: Testing the instance…"),
@@ -348,12 +358,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def tool_remove_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        metadata = str(view.get("private_metadata") or "")
-        actor = await deps.actor(client, body)
-        tool_id = row_id(metadata)
-        if tool_id is None:
-            await ack()
+        try:
+            tool_id = tool_of(str(view.get("private_metadata") or ""))
+        except ValueError:
+            tool_id = 0
+        if not tool_id:
+            await ack(response_action="update", view=notice_view("Remove Harbor", metadata.FORGED))
             return
+        actor = await deps.actor(client, body)
         try:
             name = await tools.remove_tool(rt, actor, tool_id)
         except UseCaseError as error:

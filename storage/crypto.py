@@ -14,6 +14,8 @@ import stat
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +44,22 @@ class SecretBox:
         self._primary = fernets[0]
         self._all = MultiFernet(fernets)
         self._primary_key = keys[0].encode()
+        self._keys = tuple(key.encode() for key in keys)
 
     def derive_key(self, purpose: str) -> bytes:
         """A key for another job (e.g. keyed digests), the same on every instance."""
         return hmac.new(self._primary_key, purpose.encode(), hashlib.sha256).digest()
+
+    def derive_keys(self, purpose: str) -> tuple[bytes, ...]:
+        """One HKDF-SHA256 key per configured key, the first key's first.
+
+        A signature is made with the first and accepted with any, so signed data
+        (e.g. a modal's private_metadata) survives a key rotation like secrets do.
+        """
+        return tuple(
+            HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(key)
+            for key in self._keys
+        )
 
     def encrypt(self, plaintext: str) -> str:
         return self._all.encrypt(plaintext.encode()).decode()

@@ -89,6 +89,16 @@ async def get(
     return row
 
 
+async def added_any(session: AsyncSession, project_id: int, user_id: str) -> bool:
+    """Whether this user added at least one repository of the project (Home shows it to them)."""
+    found = await session.scalar(
+        select(ImageRepository.id)
+        .where(ImageRepository.project_id == project_id, ImageRepository.added_by == user_id)
+        .limit(1)
+    )
+    return found is not None
+
+
 async def count(session: AsyncSession, project_id: int) -> int:
     total = await session.scalar(
         select(func.count())

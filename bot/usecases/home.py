@@ -1,5 +1,5 @@
-"""What the App Home tab and the list's menus need: the team's projects, a project's page,
-and what the acting user may do with one repository (to refuse before opening a modal)."""
+"""What the App Home tab and the list's pages need: the projects a user may see, and a page
+of one of them (with what the user may do with each row)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 
 from bot.runtime import Runtime
+from bot.usecases import permissions
 from bot.usecases.actor import Actor
-from bot.usecases.errors import NotFound
-from bot.usecases.projects import is_project_admin
-from bot.usecases.repositories import RepositoryPage, RepositoryRow, page_of, row_view
-from storage import repositories
-from storage.errors import NotFoundError
+from bot.usecases.permissions import Place
+from bot.usecases.repositories import RepositoryPage, page_of
 from storage.models import ImageRepository, Project, ProjectAdmin
 
 
@@ -22,13 +20,6 @@ class ProjectEntry:
     id: int
     name: str
     channel_id: str
-
-
-@dataclass(frozen=True)
-class RepositoryAccessRights:
-    row: RepositoryRow
-    can_change_account: bool
-    can_delete: bool
 
 
 async def team_projects(rt: Runtime, actor: Actor) -> list[ProjectEntry]:
@@ -59,28 +50,13 @@ async def team_projects(rt: Runtime, actor: Actor) -> list[ProjectEntry]:
 
 
 async def project_page(
-    rt: Runtime, team_id: str, project_id: int, page: int = 1
+    rt: Runtime, actor: Actor, place: Place, project_id: int, page: int = 1
 ) -> tuple[ProjectEntry, RepositoryPage]:
+    """A page of a project's list (Previous / Next, the Home select), only for a project
+    this request may see from where it came: an id from another channel is NotFound."""
     async with rt.sessions() as session:
-        project = await session.get(Project, project_id)
-        if project is None or project.team_id != team_id:
-            raise NotFound("That project no longer exists.")
-        entry = ProjectEntry(id=project.id, name=project.name, channel_id=project.channel_id)
-        return entry, await page_of(session, project, page)
-
-
-async def rights(rt: Runtime, actor: Actor, repository_id: int) -> RepositoryAccessRights:
-    """Change account: project admins or whoever added it. Delete: project admins."""
-    async with rt.sessions() as session:
-        try:
-            row = await repositories.get(session, repository_id)
-        except NotFoundError as error:
-            raise NotFound(str(error)) from None
-        if row.project.team_id != actor.team_id:
-            raise NotFound("That repository is no longer in this project's list.")
-        admin = await is_project_admin(session, actor, row.project_id)
-        return RepositoryAccessRights(
-            row=row_view(row),
-            can_change_account=admin or row.added_by == actor.user_id,
-            can_delete=admin,
+        project = await permissions.require_project_visible(
+            session, actor, place, await session.get(Project, project_id)
         )
+        entry = ProjectEntry(id=project.id, name=project.name, channel_id=project.channel_id)
+        return entry, await page_of(session, actor, project, page)

@@ -1,4 +1,4 @@
-"""Projects: bind a channel, manage its admins, and decide who may do what."""
+"""Projects: bind a channel and manage its admins (who may: bot.usecases.permissions)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import Runtime
 from bot.usecases.actor import Actor
-from bot.usecases.errors import Conflict, InvalidInput, NoProject, PermissionDenied
+from bot.usecases.errors import Conflict, InvalidInput, NoProject
+from bot.usecases.permissions import ProjectAction, require_project_admin
 from storage import projects
 from storage.db import transaction
 from storage.errors import DuplicateError
@@ -74,29 +75,17 @@ async def get_project(rt: Runtime, *, team_id: str, channel_id: str) -> ProjectI
         return _info(project, await projects.admin_ids(session, project.id))
 
 
-async def is_project_admin(session: AsyncSession, actor: Actor, project_id: int) -> bool:
-    return actor.is_workspace_admin or await projects.is_admin(session, project_id, actor.user_id)
-
-
-async def require_admin(session: AsyncSession, actor: Actor, project_id: int, doing: str) -> None:
-    if not await is_project_admin(session, actor, project_id):
-        raise PermissionDenied(
-            f"Only this project's admins (or workspace admins) can {doing}. "
-            "Ask one of them, or ask to be made an admin with `/imagerepo project admin add`."
-        )
-
-
 async def add_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str) -> bool:
     async with transaction(rt.sessions) as session:
         project = await load_project(session, actor.team_id, channel_id)
-        await require_admin(session, actor, project.id, "add admins")
+        await require_project_admin(session, actor, project.id, ProjectAction.ADD_ADMINS)
         return await projects.add_admin(session, project.id, user_id, actor.user_id)
 
 
 async def remove_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str) -> bool:
     async with transaction(rt.sessions) as session:
         project = await load_project(session, actor.team_id, channel_id)
-        await require_admin(session, actor, project.id, "remove admins")
+        await require_project_admin(session, actor, project.id, ProjectAction.REMOVE_ADMINS)
         admins = await projects.admin_ids(session, project.id)
         if admins == [user_id]:
             raise Conflict(

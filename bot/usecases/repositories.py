@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import messages, outbox
 from bot.runtime import Runtime
-from bot.usecases import health
+from bot.usecases import health, permissions
 from bot.usecases.actor import Actor
 from bot.usecases.errors import (
     Conflict,
     InvalidInput,
     NotFound,
-    PermissionDenied,
     RegistryOperationFailed,
     SecretUnavailable,
     UseCaseError,
@@ -30,7 +30,8 @@ from bot.usecases.forms import (
     url_problem,
     validate,
 )
-from bot.usecases.projects import is_project_admin, load_project, require_admin
+from bot.usecases.permissions import EntryAction, EntryRights, Place, ProjectAction
+from bot.usecases.projects import load_project
 from registry import (
     ConnectionTestResult,
     Credentials,
@@ -58,6 +59,11 @@ from storage.models import (
 from storage.repositories import NewRepository
 
 PAGE_SIZE = 20
+# How long "these values just passed the Connection Test" lets Save skip the test: a
+# registry, an account or a token can change meanwhile (security finding 14).
+PASSED_TEST_TTL = 15 * 60.0
+# A passing test stamped slightly in the future (another instance's clock) still counts.
+CLOCK_SKEW = 60.0
 
 
 class ConnectionTestFailed(UseCaseError):
@@ -89,6 +95,9 @@ class RepositoryRow:
     can_delete_in_ir: bool
 
 
+NO_RIGHTS = EntryRights(may_test=True, may_change_account=False, may_delete=False)
+
+
 @dataclass(frozen=True)
 class RepositoryPage:
     project_id: int
@@ -97,6 +106,20 @@ class RepositoryPage:
     page: int
     pages: int
     total: int
+    # What the user who asked may do with each row (the menus offer only that).
+    rights: Mapping[int, EntryRights] = field(default_factory=dict)
+
+    def rights_of(self, repository_id: int) -> EntryRights:
+        return self.rights.get(repository_id, NO_RIGHTS)
+
+
+@dataclass(frozen=True)
+class PassedTest:
+    """A Connection Test that passed in the modal: the keyed digest of its values and
+    when it ran (seconds since the epoch), both from the modal's signed metadata."""
+
+    fingerprint: str
+    at: float
 
 
 @dataclass(frozen=True)
@@ -213,6 +236,30 @@ def form_fingerprint(rt: Runtime, form: RepositoryForm) -> str:
     return fingerprint(form, rt.fingerprint_key)
 
 
+def check_form(rt: Runtime, actor: Actor, form: RepositoryForm) -> RepositoryForm:
+    """Every check that needs no network, for a modal's field errors before it acks:
+    the values, and whether this user may create with the registered tool's account."""
+    form = validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
+    if (
+        form.creation is Creation.NEW
+        and type_info(RegistryType(form.registry_type)).needs_registered_tool
+        and not form.username
+        and not permissions.may_create_with_tool_account(actor)
+    ):
+        raise InvalidInput({Field.USERNAME: permissions.REFUSE_TOOL_ACCOUNT})
+    return form
+
+
+def passed_recently(rt: Runtime, form: RepositoryForm, passed: PassedTest | None) -> bool:
+    """Whether Save may skip the test: these exact values passed it under 15 minutes ago."""
+    if passed is None or not passed.fingerprint:
+        return False
+    age = rt.clock() - passed.at
+    return -CLOCK_SKEW <= age <= PASSED_TEST_TTL and form_fingerprint(rt, form) == (
+        passed.fingerprint
+    )
+
+
 async def url_check(
     rt: Runtime, url: str, *, ca_bundle_pem: str | None = None, insecure: bool = False
 ) -> UrlCheckResult:
@@ -227,6 +274,7 @@ async def url_check(
 
 async def test_form(rt: Runtime, actor: Actor, form: RepositoryForm) -> ConnectionTestResult:
     """The modal's `Connection Test` button, with the values as typed (nothing is stored)."""
+    check_form(rt, actor, form)
     async with rt.sessions() as session:
         form, target = await _form_target(rt, session, actor.team_id, form)
     if form.creation is Creation.NEW:
@@ -256,20 +304,26 @@ async def save_repository(
     *,
     channel_id: str,
     form: RepositoryForm,
-    passed_fingerprint: str | None = None,
+    passed: PassedTest | None = None,
 ) -> SaveOutcome:
-    """Save: validate, create in the registry if asked, test unless the same values just
-    passed, then store with the secret encrypted and tell the channel.
+    """Save: validate, create in the registry if asked, test unless the same values
+    passed under 15 minutes ago, then store with the secret encrypted and tell the channel.
+
+    `channel_id` comes from the modal's signed metadata: the entry joins that channel's
+    project and no other.
 
     A failing test saves nothing, unless a project admin ticked "save anyway"
     (for registries the bot cannot reach, e.g. behind a proxy): then the entry is
     stored as failing and the re-checks keep testing it.
     """
+    check_form(rt, actor, form)
     async with rt.sessions() as session:
         project = await load_project(session, actor.team_id, channel_id)
         form, target = await _form_target(rt, session, actor.team_id, form)
         if form.save_unhealthy:
-            await require_admin(session, actor, project.id, "save a repository whose test fails")
+            await permissions.require_project_admin(
+                session, actor, project.id, ProjectAction.SAVE_FAILING
+            )
     project_id = project.id
 
     created = False
@@ -287,7 +341,7 @@ async def save_repository(
         created = True
 
     result: ConnectionTestResult | None = None
-    if created or passed_fingerprint != fingerprint(form, rt.fingerprint_key):
+    if created or not passed_recently(rt, form, passed):
         result = await rt.registry.connection_test(target)
         if not result.ok and not form.save_unhealthy:
             hint = (
@@ -350,22 +404,26 @@ async def save_repository(
 
 
 async def list_repositories(
-    rt: Runtime, *, team_id: str, channel_id: str, page: int = 1
+    rt: Runtime, actor: Actor, *, channel_id: str, page: int = 1
 ) -> RepositoryPage:
     """The channel's project and one page of its list, read in one session."""
     async with rt.sessions() as session:
-        project = await load_project(session, team_id, channel_id)
-        return await page_of(session, project, page)
+        project = await load_project(session, actor.team_id, channel_id)
+        return await page_of(session, actor, project, page)
 
 
-async def page_of(session: AsyncSession, project: Project, page: int) -> RepositoryPage:
-    """Page numbers out of range are clamped, so a stale Next button still shows something."""
+async def page_of(
+    session: AsyncSession, actor: Actor, project: Project, page: int
+) -> RepositoryPage:
+    """Page numbers out of range are clamped, so a stale Next button still shows something.
+    Each row carries what `actor` may do with it, for the menus."""
     total = await repositories.count(session, project.id)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(page, 1), pages)
     rows = await repositories.page(
         session, project.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
     )
+    admin = await permissions.is_project_admin(session, actor, project.id)
     return RepositoryPage(
         project_id=project.id,
         project_name=project.name,
@@ -373,22 +431,41 @@ async def page_of(session: AsyncSession, project: Project, page: int) -> Reposit
         page=page,
         pages=pages,
         total=total,
+        rights={
+            r.id: permissions.entry_rights(actor, project_admin=admin, added_by=r.added_by)
+            for r in rows
+        },
     )
 
 
-async def _load(session: AsyncSession, actor: Actor, repository_id: int) -> ImageRepository:
+async def _load(
+    session: AsyncSession, actor: Actor, place: Place, repository_id: int
+) -> ImageRepository:
+    """The entry, if this request may see it from where it came; else NotFound, worded
+    like a deleted entry so that ids of other channels reveal nothing."""
     try:
-        row = await repositories.get(session, repository_id)
-    except NotFoundError as error:
-        raise NotFound(str(error)) from None
-    if row.project.team_id != actor.team_id:
-        raise NotFound("That repository is no longer in this project's list.")
-    return row
+        row: ImageRepository | None = await repositories.get(session, repository_id)
+    except NotFoundError:
+        row = None
+    return await permissions.require_entry_visible(session, actor, place, row)
 
 
-async def get_repository(rt: Runtime, actor: Actor, repository_id: int) -> RepositoryRow:
+async def get_repository(
+    rt: Runtime, actor: Actor, place: Place, repository_id: int
+) -> RepositoryRow:
     async with rt.sessions() as session:
-        return row_view(await _load(session, actor, repository_id))
+        return row_view(await _load(session, actor, place, repository_id))
+
+
+async def entry_for(
+    rt: Runtime, actor: Actor, place: Place, repository_id: int, action: EntryAction
+) -> RepositoryRow:
+    """The entry a menu is about to act on, once the user may do `action` with it (a
+    refusal says who may), so that no modal opens only to refuse at Save."""
+    async with rt.sessions() as session:
+        row = await _load(session, actor, place, repository_id)
+        permissions.require_entry(await permissions.rights_on(session, actor, row), action)
+        return row_view(row)
 
 
 async def record_result(
@@ -407,17 +484,24 @@ async def record_result(
     return view
 
 
-async def test_saved(rt: Runtime, actor: Actor, repository_id: int) -> ConnectionTestResult:
-    """The list's `Connection Test`: the saved URL and credentials, recorded in the history."""
+async def test_saved(
+    rt: Runtime, actor: Actor, place: Place, repository_id: int
+) -> ConnectionTestResult:
+    """The list's `Connection Test`: the saved URL and credentials, recorded in the history.
+    Only for an entry this request may see: nothing is sent or recorded otherwise."""
     async with rt.sessions() as session:
-        target = saved_target(rt, await _load(session, actor, repository_id))
+        row = await _load(session, actor, place, repository_id)
+        permissions.require_entry(
+            await permissions.rights_on(session, actor, row), EntryAction.TEST
+        )
+        target = saved_target(rt, row)
     result = await rt.registry.connection_test(target)
     await record_result(rt, repository_id, result, CheckTrigger.MANUAL)
     return result
 
 
 async def change_account(
-    rt: Runtime, actor: Actor, repository_id: int, *, username: str, secret: str
+    rt: Runtime, actor: Actor, place: Place, repository_id: int, *, username: str, secret: str
 ) -> ConnectionTestResult:
     """Test the new account against the saved URL; store it only when the test passes."""
     errors: dict[str, str] = {}
@@ -433,21 +517,17 @@ async def change_account(
     if errors:
         raise InvalidInput(errors)
     async with rt.sessions() as session:
-        row = await _load(session, actor, repository_id)
-        if row.added_by != actor.user_id and not await is_project_admin(
-            session, actor, row.project_id
-        ):
-            raise PermissionDenied(
-                "Only this project's admins or the person who added the repository can "
-                "change its account."
-            )
+        row = await _load(session, actor, place, repository_id)
+        permissions.require_entry(
+            await permissions.rights_on(session, actor, row), EntryAction.CHANGE_ACCOUNT
+        )
         target = replace(saved_target(rt, row), credentials=Credentials(username, secret))
         updated_at = row.updated_at
     result = await rt.registry.connection_test(target)
     if not result.ok:
         raise ConnectionTestFailed(result, " The saved account was not changed.")
     async with transaction(rt.sessions) as session:
-        row = await _load(session, actor, repository_id)
+        row = await _load(session, actor, place, repository_id)
         if row.updated_at != updated_at:
             raise Conflict("Someone changed this repository meanwhile; open it again.")
         repositories.set_credentials(rt.box, row, username=username, secret=secret)
@@ -460,7 +540,7 @@ async def change_account(
 
 
 async def delete_repository(
-    rt: Runtime, actor: Actor, repository_id: int, *, also_in_registry: bool
+    rt: Runtime, actor: Actor, place: Place, repository_id: int, *, also_in_registry: bool
 ) -> RepositoryRow:
     """Delete from the list, and first from the image registry when asked.
 
@@ -468,8 +548,10 @@ async def delete_repository(
     list and the error says why, so nothing is lost and the user can retry.
     """
     async with rt.sessions() as session:
-        row = await _load(session, actor, repository_id)
-        await require_admin(session, actor, row.project_id, "delete repositories")
+        row = await _load(session, actor, place, repository_id)
+        permissions.require_entry(
+            await permissions.rights_on(session, actor, row), EntryAction.DELETE
+        )
         view = row_view(row)
         target = saved_target(rt, row) if also_in_registry else None
     if target is not None:

@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass, field
 
 from bot.runtime import Runtime
+from bot.usecases import permissions
 from bot.usecases.actor import Actor
-from bot.usecases.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from bot.usecases.errors import Conflict, InvalidInput, NotFound
 from bot.usecases.forms import MAX_SECRET, MAX_USERNAME, normalize_url, url_problem
 from bot.usecases.repositories import ConnectionTestFailed, harbor_tool, tool_secret
 from registry import ConnectionTestResult, RegistryError
@@ -46,11 +47,6 @@ class ToolInfo:
     tls_verify: bool
     has_ca_bundle: bool
     repositories: int
-
-
-def _require_workspace_admin(actor: Actor) -> None:
-    if not actor.is_workspace_admin:
-        raise PermissionDenied("Only workspace admins and owners can register or change tools.")
 
 
 def _validated(form: ToolForm, *, keep_secret: bool = False) -> ToolForm:
@@ -101,6 +97,29 @@ async def _info(rt: Runtime, row: RegisteredTool) -> ToolInfo:
     )
 
 
+def may_manage(actor: Actor) -> bool:
+    """Whether the tools list offers this user its buttons and menus."""
+    return permissions.may_manage_tools(actor)
+
+
+def start_registration(actor: Actor) -> None:
+    """The `Register Harbor` button: refused before the form opens for non-admins."""
+    permissions.require_tools_admin(actor)
+
+
+async def tool_for_edit(rt: Runtime, actor: Actor, tool_id: int) -> ToolInfo:
+    """A tool an admin is about to test, edit or remove (workspace admins only).
+
+    Tools belong to the workspace, not to a channel: the team is the only scope."""
+    permissions.require_tools_admin(actor)
+    async with rt.sessions() as session:
+        try:
+            row = await tools.get(session, tool_id, team_id=actor.team_id)
+        except NotFoundError as error:
+            raise NotFound(str(error)) from None
+    return await _info(rt, row)
+
+
 async def list_tools(rt: Runtime, actor: Actor) -> list[ToolInfo]:
     async with rt.sessions() as session:
         rows = await tools.list_for_team(session, actor.team_id)
@@ -109,7 +128,7 @@ async def list_tools(rt: Runtime, actor: Actor) -> list[ToolInfo]:
 
 async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
     """Test the instance with its account first; a tool that does not answer is not saved."""
-    _require_workspace_admin(actor)
+    permissions.require_tools_admin(actor)
     form = _validated(form)
     candidate = RegisteredTool(
         name=form.name,
@@ -144,7 +163,7 @@ async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
 async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -> ToolInfo:
     """A blank secret keeps the stored one, but only for the same URL: a stored secret
     is never sent to a URL it was not entered for."""
-    _require_workspace_admin(actor)
+    permissions.require_tools_admin(actor)
     form = _validated(
         ToolForm(**{**form.__dict__, "secret": form.secret or None}), keep_secret=True
     )
@@ -185,7 +204,7 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
 
 
 async def remove_tool(rt: Runtime, actor: Actor, tool_id: int) -> str:
-    _require_workspace_admin(actor)
+    permissions.require_tools_admin(actor)
     async with transaction(rt.sessions) as session:
         try:
             row = await tools.get(session, tool_id, team_id=actor.team_id)
@@ -198,6 +217,8 @@ async def remove_tool(rt: Runtime, actor: Actor, tool_id: int) -> str:
 
 
 async def test_tool(rt: Runtime, actor: Actor, tool_id: int) -> ConnectionTestResult:
+    """A registered tool's Connection Test uses its admin account: workspace admins only."""
+    permissions.require_tools_admin(actor)
     async with rt.sessions() as session:
         try:
             row = await tools.get(session, tool_id, team_id=actor.team_id)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
@@ -16,8 +14,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.usecases.forms import MAX_SECRET
+from bot.usecases.permissions import Place
 from bot.usecases.repositories import RepositoryRow
-from handlers import ids
+from handlers import ids, metadata
 from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, plain, section
 from handlers.ui.repository_list import access_text
 
@@ -27,27 +26,31 @@ ACCOUNT_HEADING = "Edit authentication information"
 
 @dataclass(frozen=True)
 class ManageMeta:
-    """private_metadata of the account and delete modals: ids only."""
+    """Signed private_metadata of the account and delete modals: ids only."""
 
     repository_id: int
     source: str = ""  # "home" when opened from the App Home tab (it is re-published)
+    channel_id: str = ""  # the channel whose list it was opened from (not from Home)
+
+    @property
+    def place(self) -> Place:
+        return Place.home() if self.source == "home" else Place.channel(self.channel_id)
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return metadata.seal("manage", asdict(self))
 
     @classmethod
     def load(cls, text: str) -> ManageMeta:
-        """Malformed metadata (only a forged payload has it) names no repository (id 0)."""
-        try:
-            data: Any = json.loads(text or "{}")
-            if not isinstance(data, dict):
-                raise ValueError("private_metadata is not an object")
-            repository_id = int(data.get("repository_id", 0))
-            if not 0 <= repository_id < 2**63:
-                raise ValueError("not a database id")
-            return cls(repository_id=repository_id, source=str(data.get("source", "")))
-        except (ValueError, TypeError, OverflowError):
-            return cls(repository_id=0)
+        """ForgedMetadata (a ValueError) unless this app signed it."""
+        data = metadata.unseal("manage", text)
+        repository_id = data.get("repository_id")
+        if not isinstance(repository_id, int) or not 0 < repository_id < 2**63:
+            raise metadata.ForgedMetadata("not a database id")
+        return cls(
+            repository_id=repository_id,
+            source=str(data.get("source", "")),
+            channel_id=str(data.get("channel_id", "")),
+        )
 
 
 def describe(row: RepositoryRow) -> str:

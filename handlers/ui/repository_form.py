@@ -8,10 +8,8 @@ input never gets an initial value.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -30,7 +28,7 @@ from slack_sdk.models.views import View
 from bot.slacktext import OPTION_VALUE_MAX
 from bot.usecases.forms import MAX_SECRET, Creation
 from bot.usecases.tools import ToolInfo
-from handlers import ids
+from handlers import ids, metadata
 from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, context, escape, plain, section
 from registry import ALL_TYPES, RegistryType, type_info
 from storage.models import RepositoryAccess
@@ -45,36 +43,38 @@ CREATION_LABELS = {
 
 @dataclass(frozen=True)
 class AddMeta:
-    """What the modal remembers between requests (private_metadata, ids only)."""
+    """What the modal remembers between requests (signed private_metadata, ids only)."""
 
     access: str
     channel_id: str
     registry_type: str = RegistryType.IMAGE_REGISTRY.value
     creation: str = Creation.EXISTING.value
     fp: str = ""  # form_fingerprint of the last passing Connection Test
+    fp_at: int = 0  # when it passed (seconds since the epoch): it counts for 15 minutes
 
     @property
     def pull_only(self) -> bool:
         return self.access == RepositoryAccess.PULL_ONLY.value
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return metadata.seal("add", asdict(self))
 
     @classmethod
     def load(cls, text: str) -> AddMeta:
-        data: Any = json.loads(text or "{}")  # ValueError when malformed
-        if not isinstance(data, dict):
-            raise ValueError("private_metadata is not an object")
+        """ForgedMetadata (a ValueError) unless this app signed it."""
+        data = metadata.unseal("add", text)
         if str(data.get("access", RepositoryAccess.APP.value)) not in {
             a.value for a in RepositoryAccess
         }:
             raise ValueError("unknown access")
+        fp_at = data.get("fp_at", 0)
         return cls(
             access=str(data.get("access", RepositoryAccess.APP.value)),
             channel_id=str(data.get("channel_id", "")),
             registry_type=str(data.get("registry_type", RegistryType.IMAGE_REGISTRY.value)),
             creation=str(data.get("creation", Creation.EXISTING.value)),
             fp=str(data.get("fp", "")),
+            fp_at=fp_at if isinstance(fp_at, int) else 0,
         )
 
     def with_type(self, registry_type: str) -> AddMeta:

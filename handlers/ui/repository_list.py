@@ -24,8 +24,9 @@ from slack_sdk.models.views import View
 
 from bot.slacktext import MESSAGE_TEXT_MAX, clip, clip_mrkdwn
 from bot.usecases.checks import CheckSummary
+from bot.usecases.permissions import EntryRights
 from bot.usecases.repositories import RepositoryPage, RepositoryRow
-from handlers import ids
+from handlers import ids, metadata
 from handlers.ui.common import code, context, escape, health_label, md, plain, section, when
 from storage.models import RepositoryAccess
 
@@ -42,7 +43,8 @@ def page_value(project_id: int, page: int) -> str:
     return f"{project_id}:{page}"
 
 
-def row_blocks(row: RepositoryRow) -> list[Block]:
+def row_blocks(row: RepositoryRow, rights: EntryRights) -> list[Block]:
+    """The row's menu offers what `rights` (from bot.usecases.permissions) allow."""
     where = f"Harbor *{escape(row.tool_name)}* " if row.tool_name else ""
     text = (
         f"*{code(row.repository)}*  ·  {row.type_label}  ·  {access_text(row.access)}\n"
@@ -53,14 +55,31 @@ def row_blocks(row: RepositoryRow) -> list[Block]:
         status += f"  ·  {escape(row.last_message[:300])}"
     if row.username:
         status += f"  ·  account {escape(row.username)}"
-    menu = OverflowMenuElement(
-        action_id=ids.A_ROW_MENU,
-        options=[
-            Option(value=menu_value(ids.MENU_TEST, row.id), text=plain("Connection Test")),
-            Option(value=menu_value(ids.MENU_ACCOUNT, row.id), text=plain("Change account")),
-            Option(value=menu_value(ids.MENU_DELETE, row.id), text=plain("Delete")),
-        ],
-    )
+    choices = [
+        (action, label)
+        for action, label, allowed in (
+            (ids.MENU_TEST, "Connection Test", rights.may_test),
+            (ids.MENU_ACCOUNT, "Change account", rights.may_change_account),
+            (ids.MENU_DELETE, "Delete", rights.may_delete),
+        )
+        if allowed
+    ]
+    menu: OverflowMenuElement | ButtonElement | None = None
+    if len(choices) == 1:
+        # Slack refuses an overflow menu of fewer than 2 options: one choice is a button
+        # with the same action id and value (the listener reads either).
+        action, label = choices[0]
+        menu = ButtonElement(
+            action_id=ids.A_ROW_MENU, text=plain(label), value=menu_value(action, row.id)
+        )
+    elif choices:
+        menu = OverflowMenuElement(
+            action_id=ids.A_ROW_MENU,
+            options=[
+                Option(value=menu_value(action, row.id), text=plain(label))
+                for action, label in choices
+            ],
+        )
     return [
         SectionBlock(block_id=f"repo_{row.id}", text=md(text), accessory=menu),
         ContextBlock(block_id=f"repo_{row.id}_status", elements=[md(status)]),
@@ -110,13 +129,27 @@ def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> lis
             )
         )
     for row in page.rows:
-        blocks += row_blocks(row)
+        blocks += row_blocks(row, page.rights_of(row.id))
     blocks += pager(project_id, page)
     return blocks
 
 
 def list_text(project_name: str, page: RepositoryPage) -> str:
     return f"{page.total} image repositories in {project_name} (page {page.page} of {page.pages})"
+
+
+def home_metadata(project_id: int | None) -> str:
+    """The Home tab remembers its selected project (signed, like every metadata)."""
+    return metadata.seal("home", {"project_id": project_id or 0})
+
+
+def home_project(text: str) -> int | None:
+    """The project the Home tab showed last, or None (unsigned or none chosen)."""
+    try:
+        project_id = metadata.unseal("home", text).get("project_id")
+    except metadata.ForgedMetadata:
+        return None
+    return project_id if isinstance(project_id, int) and project_id > 0 else None
 
 
 def home_view(
@@ -155,7 +188,7 @@ def home_view(
     return View(
         type="home",
         callback_id="home",
-        private_metadata=str(selected or ""),
+        private_metadata=home_metadata(selected),
         blocks=blocks,
     )
 

@@ -18,8 +18,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.usecases.forms import MAX_SECRET
+from bot.usecases.permissions import REFUSE_TOOLS
 from bot.usecases.tools import ToolInfo
-from handlers import ids
+from handlers import ids, metadata
 from handlers.ui.common import (
     HINT_MAX,
     SECRET_LIMIT_HINT,
@@ -74,13 +75,21 @@ def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
             )
         )
     else:
-        blocks.append(
-            context(
-                "tools_note",
-                "Only workspace admins and owners can register, test, edit or remove tools.",
-            )
-        )
+        blocks.append(context("tools_note", REFUSE_TOOLS))
     return blocks
+
+
+def tool_metadata(tool_id: int | None) -> str:
+    """Signed: which tool the form edits or removes (0: a new one)."""
+    return metadata.seal("tool", {"tool_id": tool_id or 0})
+
+
+def tool_of(text: str) -> int:
+    """The tool id a tool modal was opened for: 0 for Register; ForgedMetadata when unsigned."""
+    tool_id = metadata.unseal("tool", text).get("tool_id")
+    if not isinstance(tool_id, int) or tool_id < 0:
+        raise metadata.ForgedMetadata("not a tool id")
+    return tool_id
 
 
 def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
@@ -174,7 +183,7 @@ def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
         title=plain("Edit Harbor" if tool else "Register Harbor", 24),
         submit=plain("Save", 24),
         close=plain("Cancel", 24),
-        private_metadata=str(tool.id) if tool else "",
+        private_metadata=tool_metadata(tool.id if tool else None),
         blocks=blocks,
     )
 
@@ -192,6 +201,6 @@ def tool_remove_modal(tool: ToolInfo, *, status: str | None = None) -> View:
         title=plain("Remove Harbor", 24),
         submit=plain("Remove", 24),
         close=plain("Cancel", 24),
-        private_metadata=str(tool.id),
+        private_metadata=tool_metadata(tool.id),
         blocks=blocks,
     )

@@ -79,7 +79,16 @@ async def test_the_modal_has_the_console_fields_and_reshapes_by_type(
     ]
     assert "No Harbor instance is registered" in texts(harbor)
     metadata = json.loads(harbor["private_metadata"])
-    assert set(metadata) == {"access", "channel_id", "registry_type", "creation", "fp"}
+    assert set(metadata) == {
+        "k",  # which modal's metadata this is (signed with it)
+        "access",
+        "channel_id",
+        "registry_type",
+        "creation",
+        "fp",
+        "fp_at",
+        "sig",  # HMAC of the rest: docs/security.md
+    }
 
 
 async def test_save_reports_every_invalid_field_under_it(flow: Flow) -> None:

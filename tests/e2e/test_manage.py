@@ -258,9 +258,13 @@ async def test_app_home_lists_and_manages(
     home = standin.home_view("U1")
     assert "`home/app`" in texts(home)
 
-    # A member who is not an admin: Delete from Home is refused in a small modal.
+    # A member who added an entry (so Home shows them the project) but is not an admin:
+    # their menus offer no Delete, and a Delete replayed from an admin's Home is refused.
+    await add_repository(flow, registry, "home/mine", user_id="UMEMBER")
     await flow.client.home_opened(user_id="UMEMBER")
     await flow.next_call("views.publish")
+    own = texts(standin.home_view("UMEMBER")["blocks"])
+    assert "`home/app`" in own and "Change account" in own and "Delete" not in own
     await flow.menu(home["blocks"], "home/app", "Delete", view=home, user_id="UMEMBER")
     refusal = await flow.next_call("views.open")
     assert "Only this project's admins" in texts(refusal.params["view"])

@@ -1,0 +1,194 @@
+"""Who may do what, and the one sentence that refuses each thing: the only home of both.
+
+Use cases ask this module before they act; the UI learns what to offer from the
+rights a use case returns (e.g. `EntryRights` on each row of the list), so no
+listener decides a permission or words a refusal of its own.
+
+Roles (docs/security.md): a workspace admin or owner is an admin of every project;
+a project admin administers one project; whoever added an entry may change its account.
+
+Where a request comes from matters too (`Place`): an id Slack sends back is only
+trusted for the channel whose project holds it, or, on the App Home tab (which
+belongs to no channel), for projects the user administers or added to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.usecases.actor import Actor
+from bot.usecases.errors import NotFound, PermissionDenied
+from storage import projects, repositories
+from storage.models import ImageRepository, Project
+
+ASK_AN_ADMIN = "Ask one of them, or ask to be made an admin with `/imagerepo project admin add`."
+
+# Entries and projects the request may not see are refused exactly like deleted ones:
+# the answer never tells a stranger that an id exists.
+ENTRY_NOT_FOUND = "That repository is no longer in this project's list."
+PROJECT_NOT_FOUND = "That project no longer exists."
+
+
+class ProjectAction(StrEnum):
+    """Things only a project's admins (or workspace admins) may do, with how a refusal says it."""
+
+    DELETE = "delete repositories"
+    SAVE_FAILING = "save a repository whose test fails"
+    ADD_ADMINS = "add admins"
+    REMOVE_ADMINS = "remove admins"
+
+
+def refusal(action: ProjectAction) -> str:
+    return f"Only this project's admins (or workspace admins) can {action.value}. {ASK_AN_ADMIN}"
+
+
+REFUSE_CHANGE_ACCOUNT = (
+    "Only this project's admins or the person who added the repository can change its account."
+)
+REFUSE_TOOLS = "Only workspace admins and owners can register, test, edit or remove tools."
+REFUSE_TOOL_ACCOUNT = (
+    "Creating a Harbor project with the registered tool's own account is for workspace "
+    "admins: enter your Harbor username and password or token (it needs the right to "
+    "create projects)."
+)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a request came from: a channel (its id), or the App Home tab (`channel_id` None)."""
+
+    channel_id: str | None
+
+    @classmethod
+    def home(cls) -> Place:
+        return cls(None)
+
+    @classmethod
+    def channel(cls, channel_id: str) -> Place:
+        return cls(channel_id)
+
+    @property
+    def is_home(self) -> bool:
+        return self.channel_id is None
+
+
+@dataclass(frozen=True)
+class EntryRights:
+    """What the acting user may do with one saved entry they may see."""
+
+    may_test: bool
+    may_change_account: bool
+    may_delete: bool
+
+
+class EntryAction(StrEnum):
+    """What a list row's menu (or a modal opened from it) does with a saved entry."""
+
+    TEST = "test"
+    CHANGE_ACCOUNT = "change_account"
+    DELETE = "delete"
+
+
+def entry_refusal(action: EntryAction) -> str:
+    if action is EntryAction.DELETE:
+        return refusal(ProjectAction.DELETE)
+    if action is EntryAction.CHANGE_ACCOUNT:
+        return REFUSE_CHANGE_ACCOUNT
+    return ENTRY_NOT_FOUND  # whoever may see an entry may test it
+
+
+def allows(rights: EntryRights, action: EntryAction) -> bool:
+    return {
+        EntryAction.TEST: rights.may_test,
+        EntryAction.CHANGE_ACCOUNT: rights.may_change_account,
+        EntryAction.DELETE: rights.may_delete,
+    }[action]
+
+
+def require_entry(rights: EntryRights, action: EntryAction) -> None:
+    if not allows(rights, action):
+        raise PermissionDenied(entry_refusal(action))
+
+
+def entry_rights(actor: Actor, *, project_admin: bool, added_by: str) -> EntryRights:
+    """The rules, without the database: `project_admin` already counts workspace admins.
+
+    Anyone who may see an entry may run its Connection Test (it changes nothing but
+    the history); its account: project admins or whoever added it; delete: admins.
+    """
+    return EntryRights(
+        may_test=True,
+        may_change_account=project_admin or added_by == actor.user_id,
+        may_delete=project_admin,
+    )
+
+
+def may_manage_tools(actor: Actor) -> bool:
+    """Registered tools hold an account every project uses: workspace admins only."""
+    return actor.is_workspace_admin
+
+
+def require_tools_admin(actor: Actor) -> None:
+    if not may_manage_tools(actor):
+        raise PermissionDenied(REFUSE_TOOLS)
+
+
+def may_create_with_tool_account(actor: Actor) -> bool:
+    """Creating a Harbor project without one's own credentials uses the tool's admin
+    account: only those who may manage that tool may spend its rights."""
+    return may_manage_tools(actor)
+
+
+async def is_project_admin(session: AsyncSession, actor: Actor, project_id: int) -> bool:
+    return actor.is_workspace_admin or await projects.is_admin(session, project_id, actor.user_id)
+
+
+async def require_project_admin(
+    session: AsyncSession, actor: Actor, project_id: int, action: ProjectAction
+) -> None:
+    if not await is_project_admin(session, actor, project_id):
+        raise PermissionDenied(refusal(action))
+
+
+async def may_see_project(
+    session: AsyncSession, actor: Actor, place: Place, project: Project
+) -> bool:
+    """A channel sees its own project only; Home sees the projects it lists
+    (`home.team_projects`): all for workspace admins, else administered or added to."""
+    if project.team_id != actor.team_id:
+        return False
+    if not place.is_home:
+        return project.channel_id == place.channel_id
+    return await is_project_admin(session, actor, project.id) or await repositories.added_any(
+        session, project.id, actor.user_id
+    )
+
+
+async def require_project_visible(
+    session: AsyncSession, actor: Actor, place: Place, project: Project | None
+) -> Project:
+    if project is None or not await may_see_project(session, actor, place, project):
+        raise NotFound(PROJECT_NOT_FOUND)
+    return project
+
+
+async def require_entry_visible(
+    session: AsyncSession, actor: Actor, place: Place, row: ImageRepository | None
+) -> ImageRepository:
+    if row is None or not await may_see_project(session, actor, place, row.project):
+        raise NotFound(ENTRY_NOT_FOUND)
+    return row
+
+
+async def rights_on(session: AsyncSession, actor: Actor, row: ImageRepository) -> EntryRights:
+    """The rights on an entry already known to be visible to this request."""
+    admin = await is_project_admin(session, actor, row.project_id)
+    return entry_rights(actor, project_admin=admin, added_by=row.added_by)
+
+
+def require(allowed: bool, sentence: str) -> None:
+    if not allowed:
+        raise PermissionDenied(sentence)

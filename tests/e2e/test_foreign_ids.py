@@ -1,0 +1,250 @@
+"""Hostile requests with ids from elsewhere (security findings 5, 6 and 14 of issue 11).
+
+Every request here is signed as Slack signs it: the sender is a member of the
+workspace who replays a button or a menu of another channel's list, forges a
+modal's private_metadata, or keeps a passing Connection Test past its time.
+What must hold is what that user (and the other channel) would notice: a
+refusal, no test run with someone else's saved credentials, nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handlers import ids
+from tests.e2e.flow import Flow, texts
+from tests.e2e.helpers import add_values
+from tests.e2e.test_harbor_tools import ADMIN_PASSWORD, register_tool
+from tests.support.harbor_standin import HarborStandIn
+from tests.support.registry_server import HTPASSWD_USERS, RegistryServer, registry_available
+from tests.support.slack_api import SlackApiStandIn
+from tests.support.slack_requests import button_action, overflow_action
+
+pytestmark = pytest.mark.registry
+
+USER, PASSWORD = next(iter(HTPASSWD_USERS.items()))
+NOT_HERE = "That repository is no longer in this project's list."
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    if not registry_available():
+        pytest.skip("docker-registry is not installed")
+    with RegistryServer(Path(tmp_path_factory.mktemp("registry")), htpasswd=HTPASSWD_USERS) as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def harbor() -> Iterator[HarborStandIn]:
+    server = HarborStandIn()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.violations == []
+
+
+async def add_repository(flow: Flow, registry: RegistryServer, repository: str) -> Any:
+    """Channel A's project gets an entry (by U1, its admin); returns its database row."""
+    registry.client(USER, PASSWORD).push_image(repository)
+    view = await flow.open_modal("add")
+    values = add_values(
+        view, url=registry.url, repository=repository, username=USER, password=PASSWORD
+    )
+    await flow.submit(view, values)
+    saved = await flow.until_update(lambda v: "Saved" in texts(v) or "Not saved" in texts(v))
+    assert "Saved the app repository" in texts(saved), texts(saved)
+    await flow.next_call("chat.postMessage")
+    return next(r for r in await flow.repositories() if r.repository == repository)
+
+
+async def history_of(flow: Flow, repository_id: int) -> list[Any]:
+    from storage import repositories
+
+    async def read(session: Any) -> list[Any]:
+        return await repositories.history(session, repository_id, limit=100)
+
+    return await flow.db(read)
+
+
+async def other_channel(flow: Flow, name: str) -> str:
+    """Channel B, with a project of its own, where user UB works."""
+    channel = f"{flow.channel_id}B"
+    await flow.command(f"project create {name}", user_id="UB", channel_id=channel)
+    assert "is its admin" in (await flow.next_response()).params["text"]
+    return channel
+
+
+async def test_a_row_menu_replayed_in_another_channel_runs_no_test_and_opens_nothing(
+    flow: Flow, registry: RegistryServer, secrets: list[str], standin: SlackApiStandIn
+) -> None:
+    secrets.append(PASSWORD)
+    await flow.create_project("foreign-a")
+    row = await add_repository(flow, registry, "foreign/app")
+    before = await history_of(flow, row.id)
+    channel_b = await other_channel(flow, "foreign-b")
+    opened = len(standin.calls_to("views.open"))
+
+    # UB, in channel B, sends channel A's row menu and alert button values.
+    for kind in (ids.MENU_TEST, ids.MENU_ACCOUNT, ids.MENU_DELETE):
+        menu = overflow_action(ids.A_ROW_MENU, f"repo_{row.id}", f"{kind}:{row.id}")
+        await flow.client.action([menu], user_id="UB", channel_id=channel_b)
+        refusal = await flow.next_response()
+        assert refusal.params["text"] == NOT_HERE
+    alert = button_action(ids.A_ALERT_TEST, "alert_actions", value=str(row.id))
+    await flow.client.action([alert], user_id="UB", channel_id=channel_b)
+    assert (await flow.next_response()).params["text"] == NOT_HERE
+
+    # No Connection Test ran with channel A's saved account, nothing was written.
+    assert len(standin.calls_to("views.open")) == opened
+    assert len(await history_of(flow, row.id)) == len(before)
+    after = next(r for r in await flow.repositories() if r.id == row.id)
+    assert after.last_checked_at == row.last_checked_at
+    assert after.secret_ciphertext == row.secret_ciphertext
+
+    # The same menu from channel A itself still works.
+    menu = overflow_action(ids.A_ROW_MENU, f"repo_{row.id}", f"{ids.MENU_TEST}:{row.id}")
+    await flow.client.action([menu])
+    await flow.next_call("views.open")
+    assert "Connection test passed" in texts(await flow.next_update())
+    refreshed = await flow.next_response()  # channel A's list, refreshed in place
+    assert "`foreign/app`" in texts(refreshed.params["blocks"])
+    assert len(await history_of(flow, row.id)) == len(before) + 1
+
+
+async def test_a_home_menu_of_a_project_the_user_has_nothing_to_do_with_is_refused(
+    flow: Flow, registry: RegistryServer, secrets: list[str], standin: SlackApiStandIn
+) -> None:
+    secrets.append(PASSWORD)
+    await flow.create_project("foreign-home")
+    row = await add_repository(flow, registry, "foreign/home")
+    before = await history_of(flow, row.id)
+    home = {"id": "VHOMEFOREIGN", "type": "home", "hash": "1.h", "blocks": []}
+    menu = overflow_action(ids.A_ROW_MENU, f"repo_{row.id}", f"{ids.MENU_TEST}:{row.id}")
+    await flow.client.action([menu], view=home, user_id="USTRANGER")
+    refusal = await flow.next_call("views.open")
+    assert texts(refusal.params["view"]) == NOT_HERE
+    assert len(await history_of(flow, row.id)) == len(before)
+
+
+async def test_previous_next_with_another_channels_project_id_is_refused(
+    flow: Flow, registry: RegistryServer, secrets: list[str]
+) -> None:
+    secrets.append(PASSWORD)
+    await flow.create_project("foreign-pages")
+    await add_repository(flow, registry, "foreign/secret-name")
+    project_a = await flow.project_id()
+    channel_b = await other_channel(flow, "foreign-pages-b")
+
+    nxt = button_action(f"{ids.A_PAGE}_next", "pager", value=f"{project_a}:1", text="Next")
+    await flow.client.action([nxt], user_id="UB", channel_id=channel_b)
+    answer = (await flow.next_response()).params
+    assert answer["text"] == "That project no longer exists."
+    assert "foreign/secret-name" not in json.dumps(answer)
+
+
+async def test_forged_private_metadata_is_refused_and_saves_or_deletes_nothing(
+    flow: Flow, registry: RegistryServer, secrets: list[str]
+) -> None:
+    secrets.append(PASSWORD)
+    await flow.create_project("forged-meta")
+    row = await add_repository(flow, registry, "forged/kept")
+    channel_b = await other_channel(flow, "forged-meta-b")
+
+    # UB opens the add modal in channel B, then edits its metadata to name channel A.
+    view = await flow.open_modal("add", user_id="UB", channel_id=channel_b)
+    meta = json.loads(view["private_metadata"])
+    view["private_metadata"] = json.dumps({**meta, "channel_id": flow.channel_id})
+    registry.client(USER, PASSWORD).push_image("forged/planted")
+    values = add_values(
+        view, url=registry.url, repository="forged/planted", username=USER, password=PASSWORD
+    )
+    answer = await flow.submit(view, values, user_id="UB")
+    assert answer["response_action"] == "update"
+    assert "did not come from this app" in texts(answer["view"])
+
+    # A delete modal's metadata written by hand (no signature) names channel A's entry.
+    forged = {
+        "id": "VFORGEDDELETE",
+        "type": "modal",
+        "callback_id": ids.VIEW_DELETE,
+        "private_metadata": json.dumps({"repository_id": row.id, "source": ""}),
+        "blocks": [],
+        "hash": "1.f",
+    }
+    answer = await flow.submit(forged, {}, user_id="U1")
+    assert "did not come from this app" in texts(answer["view"])
+    assert sorted(r.repository for r in await flow.repositories()) == ["forged/kept"]
+
+
+async def test_a_passing_test_older_than_15_minutes_is_run_again_at_save(
+    flow: Flow, registry: RegistryServer, secrets: list[str]
+) -> None:
+    from handlers import metadata
+    from storage.crypto import SecretBox
+
+    secrets.append(PASSWORD)
+    await flow.create_project("shortcut-ttl")
+    registry.client(USER, PASSWORD).push_image("ttl/app")
+    view = await flow.open_modal("add")
+    values = add_values(
+        view, url=registry.url, repository="ttl/app", username=USER, password=PASSWORD
+    )
+    await flow.click(view, "Connection Test", values)
+    await flow.next_update()
+    passed = await flow.next_update()
+    assert "Connection test passed" in texts(passed)
+
+    # The modal carries when the test passed, signed with the bot's key.
+    keys = metadata._keys  # this test process signs as the bot does, then stops
+    metadata.configure(SecretBox([flow.bot.secret_keys]))
+    try:
+        data = metadata.unseal("add", passed["private_metadata"])
+        assert data["fp"] and abs(data["fp_at"] - time.time()) < 60
+        # 16 minutes later (the same metadata, stamped as the bot would have then).
+        older = {**data, "fp_at": data["fp_at"] - 16 * 60}
+        passed["private_metadata"] = metadata.seal("add", older)
+    finally:
+        metadata._keys = keys
+    answer = await flow.submit(passed, values)
+    assert "Saving: testing the connection first" in texts(answer["view"])
+    saved = await flow.until_update(lambda v: "Saved" in texts(v) or "Not saved" in texts(v))
+    assert "Saved the app repository `ttl/app`" in texts(saved)
+    assert "Connection test passed" in texts(saved)  # run again, not "you just ran"
+    await flow.next_call("chat.postMessage")
+
+
+async def test_a_member_cannot_create_a_harbor_project_with_the_tools_account(
+    flow: Flow, harbor: HarborStandIn, secrets: list[str]
+) -> None:
+    secrets.append(ADMIN_PASSWORD)
+    await register_tool(flow, harbor, "harbor-guarded")
+    await flow.create_project("harbor-create-rule")
+    view = await flow.open_modal("add", user_id="UMEMBER")
+    new = await flow.choose(view, "Repository creation", "new", user_id="UMEMBER")
+    tool_id = next(
+        b["element"]["options"][0]["value"] for b in new["blocks"] if b["block_id"] == ids.B_TOOL
+    )
+    values = add_values(new, tool=tool_id, creation="new", repository="sneaky/app")
+    answer = await flow.submit(new, values, user_id="UMEMBER")
+    assert answer["response_action"] == "errors"
+    assert "enter your Harbor username" in answer["errors"][ids.B_USERNAME]
+    assert "sneaky" not in harbor.projects
+    assert await flow.repositories() == []
+
+    # A workspace admin may: the project is created with the tool's account (the test
+    # that follows then reports what an anonymous pull can do, as for any entry).
+    view = await flow.open_modal("add", user_id="UWSADMIN")
+    new = await flow.choose(view, "Repository creation", "new", user_id="UWSADMIN")
+    values = add_values(new, tool=tool_id, creation="new", repository="allowed/app")
+    answer = await flow.submit(new, values, user_id="UWSADMIN")
+    assert answer["response_action"] == "update"
+    await flow.until_update(lambda v: "Saved" in texts(v) or "Not saved" in texts(v))
+    assert "allowed" in harbor.projects
