@@ -44,6 +44,12 @@ async def apply_result(
         checked_at=now,
     )
     project = repo.project
+    if result.ok and repo.pinned_registry_origin is None:
+        # Trust on first use: an entry saved before pins existed (or saved without a
+        # test) is pinned to the origins of its first passing test.
+        repositories.pin_origins(
+            repo, registry_origin=result.registry_origin, realm_origin=result.realm_origin
+        )
     if result.ok:
         if repo.alerted and repo.failing_since is not None:
             note = messages.repository_recovered(repo, failing_for=now - repo.failing_since)
