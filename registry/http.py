@@ -387,9 +387,10 @@ class HttpClient:
         except httpx.HTTPError as exc:
             raise transport_error(exc, request.url, service, self.config) from None
         try:
-            collected = _BoundedBody(
-                response.headers.get("content-encoding", ""), max_body, service
-            )
+            encoding = response.headers.get("content-encoding", "")
+            if request.method == "HEAD":
+                encoding = ""  # no body to decode
+            collected = _BoundedBody(encoding, max_body, service)
             if request.method != "HEAD":
                 async for chunk in response.aiter_raw():
                     if not collected.feed(chunk):

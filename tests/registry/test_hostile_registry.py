@@ -304,6 +304,20 @@ async def test_a_deeply_nested_json_error_body_ends_in_a_registry_error(
     assert "refused access to /v2/ (HTTP 403)" in result.message
 
 
+async def test_a_token_lifetime_too_large_for_a_float_still_gives_a_working_token(
+    hostile: HostileRegistry,
+) -> None:
+    forever = b'{"token": "hostile-token", "expires_in": 1' + b"0" * 400 + b"}"
+    hostile.override = lambda r: (
+        Response(200, forever, [("Content-Type", "application/json")])
+        if r.raw_path == "/token"
+        else None
+    )
+    async with RegistryService(config()) as service:
+        result = await service.connection_test(target(hostile.url))
+    assert result.ok, result.message
+
+
 async def test_any_unexpected_exception_ends_in_a_protocol_error_logged_without_secrets(
     hostile: HostileRegistry, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
