@@ -21,10 +21,12 @@ from registry.service import RegistryService
 from registry.target import (
     Credentials,
     HarborTool,
+    OriginPins,
     RepositoryTarget,
     TlsOptions,
     validate_ca_bundle,
 )
+from registry.urlguard import origin_of
 
 __all__ = [
     "ALL_TYPES",
@@ -37,6 +39,7 @@ __all__ = [
     "Credentials",
     "ErrorKind",
     "HarborTool",
+    "OriginPins",
     "RegistryConfig",
     "RegistryError",
     "RegistryService",
@@ -47,6 +50,7 @@ __all__ = [
     "UrlCheckResult",
     "check_repository_name",
     "config_from_env",
+    "origin_of",
     "parse_allowed_networks",
     "type_info",
     "validate_ca_bundle",

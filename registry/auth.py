@@ -24,6 +24,7 @@ _TOKEN_CHARS = frozenset(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
 DEFAULT_EXPIRES_IN = 60.0
+MAX_EXPIRES_IN = 24 * 3600.0  # a token server may claim anything; we reuse a token a day at most
 
 
 @dataclass(frozen=True)
@@ -173,11 +174,9 @@ def parse_token_response(data: Any) -> Token | None:
     if not isinstance(value, str) or not value:
         return None
     expires = data.get("expires_in")
-    expires_in = (
-        float(expires)
-        if isinstance(expires, int | float) and not isinstance(expires, bool) and expires > 0
-        else DEFAULT_EXPIRES_IN
-    )
+    expires_in = DEFAULT_EXPIRES_IN
+    if isinstance(expires, int | float) and not isinstance(expires, bool) and expires > 0:
+        expires_in = float(min(expires, MAX_EXPIRES_IN))  # min first: 10**400 has no float
     return Token(value=value, expires_in=expires_in)
 
 

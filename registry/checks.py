@@ -9,11 +9,12 @@ the test; `current` tells which step it was, even when a timeout interrupts.
 
 from __future__ import annotations
 
-from registry.drivers import Driver, Location, Operation
+from registry.drivers import Driver, Location, Operation, check_registry_pin
 from registry.errors import ErrorKind, RegistryError
-from registry.oci import Grant, Ping
+from registry.oci import Grant, OciSession, Ping
 from registry.results import STEP_AUTHENTICATED, STEP_PULL, STEP_PUSH, STEP_REACHABLE, CheckStep
 from registry.target import RepositoryTarget
+from registry.urlguard import origin_of
 
 
 def describe_scheme(ping: Ping) -> str:
@@ -40,6 +41,8 @@ class ConnectionTest:
         self.current = STEP_REACHABLE
         self.auth_scheme: str | None = None
         self.location: Location | None = None
+        self.registry_origin: str | None = None
+        self.realm_origin: str | None = None
 
     def _passed(self, name: str, detail: str) -> None:
         self.steps.append(CheckStep(name, True, detail))
@@ -65,9 +68,18 @@ class ConnectionTest:
                 self.current = STEP_PULL
             raise
         self.location = location
+        self.registry_origin = origin_of(location.base)
+        check_registry_pin(target, location.base)
         session = self.op.session(
-            location.base, location.tls, target.credentials, self.driver.label
+            location.base, location.tls, target.credentials, self.driver.label, pins=target.pins
         )
+        try:
+            await self._steps(session, location)
+        finally:
+            self.realm_origin = session.realm_origin
+
+    async def _steps(self, session: OciSession, location: Location) -> None:
+        target = self.target
         ping = await session.ping()
         self.auth_scheme = ping.scheme
         self._passed(

@@ -51,7 +51,13 @@ class HubApi:
         self.service = Service(f"the Docker Hub API at {base.base}")
 
     async def _request(
-        self, method: str, path: str, *, token: str | None = None, json_body: object = None
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json_body: object = None,
+        keep_origin: bool = False,
     ) -> HttpResponse:
         return await self.op.http.request(
             method,
@@ -62,6 +68,7 @@ class HubApi:
             authorization=f"Bearer {token}" if token else None,
             headers={"Accept": "application/json"},
             json_body=json_body,
+            keep_origin=keep_origin,
         )
 
     def _error(self, response: HttpResponse, what: str) -> RegistryError:
@@ -86,6 +93,7 @@ class HubApi:
             "POST",
             "/v2/auth/token",
             json_body={"identifier": credentials.username, "secret": credentials.secret},
+            keep_origin=True,  # the body carries the secret: never re-sent elsewhere
         )
         if response.status == 200:
             try:
@@ -172,7 +180,7 @@ class DockerHubDriver(Driver):
         )
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
-        location = self.locate(target)
+        location = self.located(target)
         if location.repository.startswith("library/"):
             raise RegistryError(
                 ErrorKind.PERMISSION_DENIED,

@@ -15,8 +15,8 @@ from registry.errors import ErrorKind, RegistryError, secret_forms
 from registry.http import HttpClient, Stats
 from registry.kinds import RegistryType, type_info
 from registry.oci import OciSession, check_repository_name
-from registry.target import Credentials, RepositoryTarget, TlsOptions
-from registry.urlguard import RegistryUrl, parse_url
+from registry.target import Credentials, OriginPins, RepositoryTarget, TlsOptions
+from registry.urlguard import RegistryUrl, origin_of, parse_url
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Operation:
         tls: TlsOptions,
         credentials: Credentials | None,
         label: str = "the registry",
+        pins: OriginPins | None = None,
     ) -> OciSession:
         self.remember(credentials)
         return OciSession(
@@ -50,6 +51,23 @@ class Operation:
             stats=self.stats,
             label=label,
             secrets=self.secrets,
+            pins=pins,
+        )
+
+
+def check_registry_pin(target: RepositoryTarget, base: RegistryUrl) -> None:
+    """Refuse to send a saved password to a registry origin other than the pinned one
+    (a Harbor tool's URL was edited, or the Docker Hub URL setting changed)."""
+    pins = target.pins
+    if pins is None or target.credentials is None:
+        return
+    origin = origin_of(base)
+    if origin != pins.registry:
+        raise RegistryError(
+            ErrorKind.ORIGIN_CHANGED,
+            f"This entry was saved for the registry at {pins.registry}, but it now points to "
+            f"{origin}; the saved password is not sent to a new origin. Enter the password "
+            "again (Change account) to use it there.",
         )
 
 
@@ -76,6 +94,12 @@ class Driver:
         base = parse_url(target.registry_url)
         return Location(base, target.tls, check_repository_name(target.repository))
 
+    def located(self, target: RepositoryTarget) -> Location:
+        """`locate`, then refuse a registry origin other than the saved entry's pin."""
+        location = self.locate(target)
+        check_registry_pin(target, location.base)
+        return location
+
     async def reconsider_pull(
         self, op: Operation, target: RepositoryTarget, location: Location, error: RegistryError
     ) -> str | RegistryError:
@@ -86,8 +110,10 @@ class Driver:
         raise self.unsupported("create repositories")
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
-        location = self.locate(target)
-        session = op.session(location.base, location.tls, target.credentials, self.label)
+        location = self.located(target)
+        session = op.session(
+            location.base, location.tls, target.credentials, self.label, pins=target.pins
+        )
         await session.delete_repository(location.repository)
 
     def unsupported(self, what: str) -> RegistryError:

@@ -38,6 +38,11 @@ class ErrorKind(StrEnum):
     DELETE_UNSUPPORTED = "delete_unsupported"
     ALREADY_EXISTS = "already_exists"
     UNSUPPORTED_OPERATION = "unsupported_operation"
+    # The registry (or its token realm) is not at the origin pinned when the entry
+    # was saved: the saved password is not sent there until it is entered again.
+    ORIGIN_CHANGED = "origin_changed"
+    # The registry's answer broke the protocol in a way nothing else describes.
+    PROTOCOL = "protocol"
 
 
 def one_line(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:

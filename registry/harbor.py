@@ -148,7 +148,13 @@ class HarborApi:
         """The user's profile, or None for a robot account (Harbor answers 412 to robots)."""
         response = await self.request("GET", "/users/current")
         if response.status == 200:
-            data = response.json()
+            try:
+                data = response.json()
+            except ValueError:
+                raise RegistryError(
+                    ErrorKind.PROTOCOL,
+                    f"{self.service.capitalised} answered GET {API}/users/current with non-JSON.",
+                ) from None
             return data if isinstance(data, dict) else {}
         if response.status == 412:
             return None
@@ -377,7 +383,7 @@ class HarborDriver(Driver):
         )
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
-        location = self.locate(target)
+        location = self.located(target)
         project, rest = location.repository.split("/", 1)
         api = HarborApi(op, location.base, location.tls, target.credentials)
         await api.delete_repository(project, rest)

@@ -4,10 +4,16 @@ Every request of the package goes through `HttpClient.request`, which
 
 - follows redirects itself, hop by hop (each hop is a new guarded request) and
   drops the Authorization header whenever the origin changes, so credentials
-  never reach a host that a registry redirects to;
+  never reach a host that a registry redirects to; a request whose answer
+  decides where credentials go (`keep_origin`) is not redirected to another
+  origin at all;
+- follows a redirect into an IMAGEREPO_ALLOWED_NETWORKS network only when the
+  first URL's host is in that same network (`networks`), so a public registry
+  cannot point the bot at internal services;
 - never keeps cookies (Harbor turns on CSRF checks when a session cookie comes
   back, and one shared cookie jar would mix users);
-- reads at most a few MiB of any body;
+- asks for uncompressed answers and reads at most a few MiB of any body,
+  counting decompressed bytes while reading (a gzip bomb stops at the cap);
 - counts round trips for the caller;
 - turns transport failures into `RegistryError`s naming the service involved.
 """
@@ -18,6 +24,7 @@ import http.cookiejar
 import json
 import socket
 import ssl
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +32,11 @@ from urllib.request import Request
 
 import httpx
 
-from registry.config import RegistryConfig
+from registry.config import IPNetwork, RegistryConfig
 from registry.errors import ErrorKind, RegistryError
 from registry.target import TlsOptions
-from registry.transport import TLS_EXTENSION, GuardedTransport
-from registry.urlguard import UrlGuard
+from registry.transport import NETWORKS_EXTENSION, TLS_EXTENSION, GuardedTransport
+from registry.urlguard import UrlGuard, origin_of
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 MAX_BODY = 4 * 1024 * 1024
@@ -73,8 +80,14 @@ class HttpResponse:
     truncated: bool = False
 
     def json(self) -> Any:
-        """The decoded JSON body; ValueError if it is not JSON."""
-        return json.loads(self.body.decode("utf-8", errors="replace"))
+        """The decoded JSON body; ValueError if it is not JSON (or cut at the size limit,
+        or nested too deeply to decode)."""
+        if self.truncated:
+            raise ValueError("the body was cut at the size limit")
+        try:
+            return json.loads(self.body.decode("utf-8", errors="replace"))
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
 
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
@@ -187,6 +200,64 @@ def transport_error(
     )
 
 
+class _BoundedBody:
+    """Collects a body up to `limit` decoded bytes, decompressing gzip/deflate itself.
+
+    httpx would inflate a whole network chunk at once (64 KiB of gzip can hold
+    64 MiB of zeros), so raw bytes are read and inflated with `max_length`.
+    """
+
+    def __init__(self, encoding: str, limit: int, service: Service) -> None:
+        self.limit = limit
+        self.size = 0
+        self.raw = 0
+        self.truncated = False
+        self.chunks: list[bytes] = []
+        codings = [c.strip() for c in encoding.lower().split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        self._inflate: Any = None
+        if codings in (["gzip"], ["x-gzip"], ["deflate"]):
+            self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # zlib or gzip header
+        elif codings:
+            raise RegistryError(
+                ErrorKind.PROTOCOL,
+                f"{service.capitalised} answered with Content-Encoding {codings[0][:40]!r}, "
+                "which was not asked for.",
+            )
+        self._service = service
+
+    def feed(self, data: bytes) -> bool:
+        """Take one raw chunk; False once the limit is reached (stop reading)."""
+        self.raw += len(data)
+        if self._inflate is None:
+            self._keep(data)
+        else:
+            try:
+                pending = data
+                while pending and not self.truncated:
+                    self._keep(self._inflate.decompress(pending, self.limit + 1 - self.size))
+                    pending = self._inflate.unconsumed_tail
+            except zlib.error:
+                raise RegistryError(
+                    ErrorKind.PROTOCOL, f"{self._service.capitalised} sent a corrupt gzip body."
+                ) from None
+        if self.raw > self.limit:
+            self.truncated = True
+        return not self.truncated
+
+    def _keep(self, data: bytes) -> None:
+        room = self.limit - self.size
+        if len(data) > room:
+            data = data[:room]
+            self.truncated = True
+        self.chunks.append(data)
+        self.size += len(data)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+
 class HttpClient:
     """One pooled `httpx.AsyncClient` with explicit timeouts and the URL guard below it."""
 
@@ -201,7 +272,7 @@ class HttpClient:
                 write=config.read_timeout,
                 pool=config.connect_timeout,
             ),
-            headers={"User-Agent": config.user_agent},
+            headers={"User-Agent": config.user_agent, "Accept-Encoding": "identity"},
             cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
             follow_redirects=False,
             trust_env=False,
@@ -209,6 +280,11 @@ class HttpClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    async def networks_of(self, url: httpx.URL) -> tuple[IPNetwork, ...]:
+        """The allowed internal networks `url`'s host resolves into (see `UrlGuard.networks_of`)."""
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return await self.guard.networks_of(url.host, port, self.config.connect_timeout)
 
     async def request(
         self,
@@ -224,8 +300,18 @@ class HttpClient:
         content: bytes | None = None,
         json_body: Any = None,
         max_body: int = MAX_BODY,
+        keep_origin: bool = False,
+        networks: tuple[IPNetwork, ...] | None = None,
     ) -> HttpResponse:
-        """Send one request, following redirects hop by hop; raise RegistryError on failure."""
+        """Send one request, following redirects hop by hop; raise RegistryError on failure.
+
+        `keep_origin`: the answer decides where credentials go (a `/v2/` ping with
+        credentials) or the body carries a secret, so a redirect to another origin
+        is refused instead of followed.  `networks`: the internal networks every
+        hop may reach (a URL a server handed us: a realm, an upload Location);
+        None means the first hop may reach any allowed network and redirects
+        only the allowed networks the first host is in.
+        """
         current = httpx.URL(url)
         if params:
             current = current.copy_merge_params(list(params))
@@ -237,16 +323,20 @@ class HttpClient:
         if json_body is not None:
             extra.setdefault("Content-Type", "application/json")
         auth = authorization
+        hop_networks = networks
         for _hop in range(self.config.max_redirects + 1):
             request_headers = dict(extra)
             if auth is not None:
                 request_headers["Authorization"] = auth
+            extensions: dict[str, Any] = {TLS_EXTENSION: tls}
+            if hop_networks is not None:
+                extensions[NETWORKS_EXTENSION] = hop_networks
             request = self._client.build_request(
                 method,
                 current,
                 headers=request_headers,
                 content=body,
-                extensions={TLS_EXTENSION: tls},
+                extensions=extensions,
             )
             stats.round_trips += 1
             response = await self._send(request, service, max_body)
@@ -267,7 +357,17 @@ class HttpClient:
                     "only http(s) is followed.",
                 )
             if (target.scheme, target.host, target.port) != origin:
+                if keep_origin:
+                    raise RegistryError(
+                        ErrorKind.REFUSED_TARGET,
+                        f"{service.capitalised} redirected from {origin_of(current)} to "
+                        f"{origin_of(target)}, another origin; the password is never sent "
+                        "across origins, so the redirect was not followed. If "
+                        f"{origin_of(target)} is the registry, use it as the URL.",
+                    )
                 auth = None
+            if hop_networks is None:
+                hop_networks = await self.networks_of(httpx.URL(url))
             if response.status == 303 or (
                 response.status in (301, 302) and method not in ("GET", "HEAD")
             ):
@@ -286,16 +386,14 @@ class HttpClient:
             raise RegistryError(exc.kind, f"{exc.message} ({service.phrase})") from None
         except httpx.HTTPError as exc:
             raise transport_error(exc, request.url, service, self.config) from None
-        chunks: list[bytes] = []
-        size = 0
-        truncated = False
         try:
+            encoding = response.headers.get("content-encoding", "")
+            if request.method == "HEAD":
+                encoding = ""  # no body to decode
+            collected = _BoundedBody(encoding, max_body, service)
             if request.method != "HEAD":
-                async for chunk in response.aiter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > max_body:
-                        truncated = True
+                async for chunk in response.aiter_raw():
+                    if not collected.feed(chunk):
                         break
         except httpx.HTTPError as exc:
             raise transport_error(exc, request.url, service, self.config) from None
@@ -304,7 +402,7 @@ class HttpClient:
         return HttpResponse(
             status=response.status_code,
             headers=response.headers,
-            body=b"".join(chunks)[:max_body],
+            body=collected.body,
             url=str(request.url),
-            truncated=truncated,
+            truncated=collected.truncated,
         )

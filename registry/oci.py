@@ -27,11 +27,12 @@ from registry.auth import (
     secret_fingerprint,
     select_challenge,
 )
+from registry.config import IPNetwork
 from registry.errors import ErrorKind, RegistryError, secret_forms, server_text
 from registry.http import HttpClient, HttpResponse, Service, Stats
 from registry.ratelimit import rate_limit_error
-from registry.target import Credentials, TlsOptions
-from registry.urlguard import RegistryUrl
+from registry.target import Credentials, OriginPins, TlsOptions
+from registry.urlguard import RegistryUrl, origin_of
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 _NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
@@ -46,6 +47,10 @@ MANIFEST_TYPES = ", ".join(
 )
 _MAX_TAG_PAGES = 100
 _TAG_PAGE = 100
+# Deleting reads every tag (then one manifest request per tag): a repository with
+# more tags than this is refused before anything is deleted, and a hostile page
+# of 400,000 tags costs at most this many set insertions.
+MAX_TAGS = 10_000
 
 
 def check_repository_name(name: str) -> str:
@@ -123,8 +128,12 @@ class OciSession:
         stats: Stats,
         label: str = "the registry",
         secrets: set[str] | None = None,
+        pins: OriginPins | None = None,
     ) -> None:
         self.http = http
+        self.pins = pins
+        self.realm_origin: str | None = None  # the token service's origin, once known
+        self._networks: tuple[IPNetwork, ...] | None = None
         self.base = base
         self.tls = tls
         self.credentials = credentials
@@ -149,7 +158,11 @@ class OciSession:
         headers: dict[str, str] | None = None,
         params: Sequence[tuple[str, str]] | None = None,
         content: bytes | None = None,
+        keep_origin: bool = False,
+        handed: bool = False,
     ) -> HttpResponse:
+        """`handed`: the URL came from a server's answer (a realm, an upload Location),
+        so it may reach only the allowed internal networks the registry is in."""
         return await self.http.request(
             method,
             url,
@@ -160,7 +173,14 @@ class OciSession:
             headers=headers,
             params=params,
             content=content,
+            keep_origin=keep_origin,
+            networks=await self._own_networks() if handed else None,
         )
+
+    async def _own_networks(self) -> tuple[IPNetwork, ...]:
+        if self._networks is None:
+            self._networks = await self.http.networks_of(httpx.URL(self.base.base))
+        return self._networks
 
     def _who(self) -> str:
         if self.credentials is None:
@@ -192,7 +212,14 @@ class OciSession:
     async def ping(self) -> Ping:
         """`GET /v2/`: prove this is a registry API and learn the auth scheme."""
         url = self.base.endpoint("/v2/")
-        response = await self._request("GET", url, headers={"Accept": "application/json"})
+        # With credentials, this answer decides where the password goes: a redirect
+        # to another origin is refused, never trusted.
+        response = await self._request(
+            "GET",
+            url,
+            headers={"Accept": "application/json"},
+            keep_origin=self.credentials is not None,
+        )
         api_version = response.headers.get("docker-distribution-api-version", "")
         if response.status == 200:
             if api_version.startswith("registry/2") or _looks_like_json(response):
@@ -305,7 +332,23 @@ class OciSession:
                 f"The token service {url} uses plain http while the registry uses https; "
                 "refusing to send the password unencrypted.",
             )
+        self._check_realm_pin(url)
         return url
+
+    def _check_realm_pin(self, realm: httpx.URL) -> None:
+        """Refuse a token realm other than the one pinned when the entry was saved."""
+        origin = origin_of(realm)
+        self.realm_origin = origin
+        pins = self.pins
+        if pins is None or self.credentials is None or origin in (pins.realm, pins.registry):
+            return
+        raise RegistryError(
+            ErrorKind.ORIGIN_CHANGED,
+            f"{self.service.capitalised} now asks for the password to be sent to the token "
+            f"service at {origin}, not to {pins.realm or pins.registry} as when this entry was "
+            "saved; the saved password was not sent. If the change is expected, enter the "
+            "password again (Change account).",
+        )
 
     async def _token_grant(
         self, challenge: Challenge, repository: str, actions: Sequence[str]
@@ -340,6 +383,7 @@ class OciSession:
             authorization=self._basic() if self.credentials else None,
             headers={"Accept": "application/json"},
             params=params,
+            handed=True,
         )
         if response.status == 200:
             try:
@@ -550,6 +594,7 @@ class OciSession:
                 "DELETE",
                 str(location),
                 authorization=grant.authorization if same_origin else None,
+                handed=True,
             )
         except RegistryError:
             return "could not cancel it (the registry purges abandoned uploads)"
@@ -563,10 +608,11 @@ class OciSession:
     # -- deletion -----------------------------------------------------------
 
     async def list_tags(self, repository: str, grant: Grant) -> list[str]:
-        """Every tag, following same-origin `Link: rel=next` pages (bounded)."""
+        """Every tag, following same-origin `Link: rel=next` pages (bounded: at most
+        `_MAX_TAG_PAGES` pages and `MAX_TAGS` tags, else UNSUPPORTED_OPERATION)."""
         url: str | None = self.base.endpoint(f"/v2/{repository}/tags/list")
         params: list[tuple[str, str]] | None = [("n", str(_TAG_PAGE))]
-        tags: list[str] = []
+        tags: dict[str, None] = {}  # a set that keeps the registry's order
         for _page in range(_MAX_TAG_PAGES):
             if url is None:
                 break
@@ -581,9 +627,17 @@ class OciSession:
                 data = None
             page = data.get("tags") if isinstance(data, dict) else None
             if isinstance(page, list):
-                tags.extend(t for t in page if isinstance(t, str) and t not in tags)
+                for tag in page:
+                    if isinstance(tag, str):
+                        tags[tag] = None
+                        if len(tags) > MAX_TAGS:
+                            raise RegistryError(
+                                ErrorKind.UNSUPPORTED_OPERATION,
+                                f"{repository} has more than {MAX_TAGS:,} tags; nothing was "
+                                "deleted. Delete it in the registry itself.",
+                            )
             url, params = self._next_page(response), None
-        return tags
+        return list(tags)
 
     def _next_page(self, response: HttpResponse) -> str | None:
         match = _LINK_RE.search(response.headers.get("link", ""))
@@ -621,11 +675,11 @@ class OciSession:
         """
         grant = await self.authorize(repository, ("pull", "delete"))
         tags = await self.list_tags(repository, grant)
-        digests: list[str] = []
+        digests: dict[str, None] = {}
         for tag in tags:
             digest = await self.manifest_digest(repository, tag, grant)
-            if digest and digest not in digests:
-                digests.append(digest)
+            if digest:
+                digests[digest] = None
         deleted = 0
         for digest in digests:
             response, grant = await self._authorized(

@@ -8,6 +8,7 @@ seconds or an HTTP date.  We report the earliest reset time we can find, in UTC.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -18,21 +19,31 @@ import httpx
 
 from registry.errors import ErrorKind, RegistryError
 
-_WINDOW_RE = re.compile(r"^\s*(\d+)\s*;\s*w\s*=\s*(\d+)")
+_WINDOW_RE = re.compile(r"^\s*(\d{1,12})\s*;\s*w\s*=\s*(\d{1,12})")
+# A server may say anything (`Retry-After: 1e300`, `inf`, a date in year 9999);
+# what we report is clamped to a year from now, so no answer can overflow a date.
+MAX_WAIT = 366 * 24 * 3600.0
 
 
 def _number(value: str | None) -> float | None:
-    if value is None:
+    if value is None or len(value) > 40:
         return None
     try:
         number = float(value.strip())
     except ValueError:
         return None
-    return number if number >= 0 else None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def reset_time(headers: httpx.Headers, now: float) -> float | None:
-    """The Unix time at which the limit resets, if the headers say."""
+    """The Unix time at which the limit resets, if the headers say (at most a year ahead)."""
+    reset = _reset_time(headers, now)
+    if reset is None:
+        return None
+    return min(max(reset, now), now + MAX_WAIT)
+
+
+def _reset_time(headers: httpx.Headers, now: float) -> float | None:
     epoch = _number(headers.get("x-ratelimit-reset"))
     if epoch is not None and epoch > 1_000_000_000:
         return epoch
@@ -42,8 +53,8 @@ def reset_time(headers: httpx.Headers, now: float) -> float | None:
         return now + seconds
     if retry_after:
         try:
-            return parsedate_to_datetime(retry_after).timestamp()
-        except (TypeError, ValueError):
+            return parsedate_to_datetime(retry_after[:100]).timestamp()
+        except (TypeError, ValueError, OverflowError, IndexError):
             pass
     delta = _number(headers.get("ratelimit-reset"))
     if delta is not None:
@@ -55,7 +66,7 @@ def _limit_phrase(headers: httpx.Headers) -> str:
     match = _WINDOW_RE.match(headers.get("ratelimit-limit", ""))
     if not match:
         return ""
-    limit, window = int(match.group(1)), int(match.group(2))
+    limit, window = int(match.group(1)), min(int(match.group(2)), int(MAX_WAIT))
     hours = window / 3600
     span = f"{hours:g} h" if hours >= 1 else f"{window // 60} min"
     return f" ({limit} pulls per {span})"
@@ -80,7 +91,7 @@ def rate_limit_error(
     if reset is None:
         match = _WINDOW_RE.match(headers.get("ratelimit-limit", ""))
         if match:
-            reset = now + int(match.group(2))
+            reset = now + min(int(match.group(2)), MAX_WAIT)
             return RegistryError(
                 ErrorKind.RATE_LIMITED,
                 f"Rate limited by {who}{_limit_phrase(headers)}; "

@@ -28,7 +28,12 @@ class CheckStep:
 
 @dataclass(frozen=True)
 class ConnectionTestResult:
-    """Steps in order, the first failure's kind, a one-line summary, and the cost."""
+    """Steps in order, the first failure's kind, a one-line summary, and the cost.
+
+    `registry_origin` and `realm_origin` say where the password went (the
+    registry API and, for Bearer, its token service), as `scheme://host[:port]`;
+    a saved entry is pinned to them (see `OriginPins`).
+    """
 
     steps: tuple[CheckStep, ...]
     error_kind: ErrorKind | None
@@ -36,6 +41,8 @@ class ConnectionTestResult:
     latency_ms: float
     round_trips: int
     auth_scheme: str | None = None
+    registry_origin: str | None = None
+    realm_origin: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,9 @@ for registry failures: they return what failed and why.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import traceback
 from collections.abc import Awaitable
 from types import TracebackType
 from typing import TypeVar
@@ -34,6 +36,7 @@ from registry.target import HarborTool, RepositoryTarget, TlsOptions
 from registry.urlguard import parse_url
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 DELETE_TIMEOUT = 300.0
 
@@ -106,6 +109,21 @@ class RegistryService:
             raise RegistryError(
                 ErrorKind.TIMEOUT, f"Gave up after {limit:g} s: the registry is too slow to answer."
             ) from None
+        except Exception as exc:
+            # Whatever a registry sends must end in a RegistryError of a known kind;
+            # an exception escaping here would leave a modal on "Testing..." and a
+            # scheduled check unrecorded.  The log gets the stack, scrubbed of secrets.
+            trace = "".join(traceback.format_exception(exc))
+            log.error(
+                "unexpected %s during a registry operation:\n%s",
+                type(exc).__name__,
+                scrub(trace, op.secrets),
+            )
+            raise RegistryError(
+                ErrorKind.PROTOCOL,
+                "The registry's answer could not be understood (it broke the protocol in an "
+                f"unexpected way: {type(exc).__name__}).",
+            ) from None
 
     # -- URL Check ----------------------------------------------------------
 
@@ -176,6 +194,8 @@ class RegistryService:
             latency_ms=_elapsed_ms(start),
             round_trips=op.stats.round_trips,
             auth_scheme=test.auth_scheme,
+            registry_origin=test.registry_origin,
+            realm_origin=test.realm_origin,
         )
 
     # -- create / delete ----------------------------------------------------

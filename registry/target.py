@@ -71,6 +71,20 @@ class HarborTool:
 
 
 @dataclass(frozen=True)
+class OriginPins:
+    """Where a saved entry's password may go, as `scheme://host[:port]` origins.
+
+    `registry` is the registry API's origin and `realm` the Bearer token
+    service's (None for HTTP Basic or an open registry), as the Connection Test
+    found them when the entry was saved.  A test of the saved entry refuses
+    (ORIGIN_CHANGED) to send the password to any other origin.
+    """
+
+    registry: str
+    realm: str | None = None
+
+
+@dataclass(frozen=True)
 class RepositoryTarget:
     """One image repository to test, create or delete.
 
@@ -80,6 +94,8 @@ class RepositoryTarget:
     - Harbor: `repository` is `project/name[/more]` on `tool.url` (the tool's URL and TLS
       win over `registry_url`/`tls`); `credentials` are the saved user's, `tool.credentials`
       the registered tool's (possibly an admin's, used only to create a project).
+    - `pins`: the origins a saved entry was tested against (None: a form's values,
+      or an entry saved before pins existed; it gets pinned on its next passing test).
     """
 
     type: RegistryType
@@ -89,3 +105,4 @@ class RepositoryTarget:
     pull_only: bool
     tls: TlsOptions = field(default_factory=TlsOptions)
     tool: HarborTool | None = None
+    pins: OriginPins | None = None

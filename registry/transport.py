@@ -27,6 +27,7 @@ from registry.target import TlsOptions
 from registry.urlguard import UrlGuard
 
 TLS_EXTENSION = "imagerepo.tls"
+NETWORKS_EXTENSION = "imagerepo.networks"
 _MAX_POOLS = 32
 
 _EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
@@ -159,6 +160,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     """Routes each request to the pool of its TLS options; every connection is guarded.
 
     The TLS options of a request travel in `request.extensions[TLS_EXTENSION]`.
+    A request may also carry `NETWORKS_EXTENSION`: the allowed internal networks
+    it may reach (a subset of the guard's).  Such requests get pools of their own
+    whose connections were made under that narrower guard, so a pooled
+    connection to an internal address never serves a request that may not reach it.
     """
 
     def __init__(
@@ -169,12 +174,25 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         max_keepalive: int = 20,
         keepalive_expiry: float = 30.0,
     ) -> None:
-        self._backend = _PinnedBackend(guard)
+        self._guard = guard
+        self._backends: dict[tuple[str, ...] | None, _PinnedBackend] = {None: _PinnedBackend(guard)}
         self._limits = (max_connections, max_keepalive, keepalive_expiry)
-        self._pools: OrderedDict[tuple[bool, str], _Pool] = OrderedDict()
-        self._plain: _Pool | None = None
+        self._pools: OrderedDict[tuple[tuple[str, ...] | None, bool, str], _Pool] = OrderedDict()
 
-    def _new_pool(self, ssl_context: ssl.SSLContext | None) -> _Pool:
+    def _networks_key(self, networks: object) -> tuple[str, ...] | None:
+        if not isinstance(networks, tuple):
+            return None
+        subset = self._guard.restricted(networks)
+        if subset.allowed_networks == self._guard.allowed_networks:
+            return None
+        key = tuple(str(net) for net in subset.allowed_networks)
+        if key not in self._backends:
+            self._backends[key] = _PinnedBackend(subset)
+        return key
+
+    def _new_pool(
+        self, ssl_context: ssl.SSLContext | None, networks: tuple[str, ...] | None
+    ) -> _Pool:
         max_connections, max_keepalive, expiry = self._limits
         return _Pool(
             httpcore.AsyncConnectionPool(
@@ -184,21 +202,20 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 keepalive_expiry=expiry,
                 http1=True,
                 http2=False,
-                network_backend=self._backend,
+                network_backend=self._backends[networks],
             )
         )
 
-    async def _pool_for(self, scheme: str, tls: TlsOptions) -> _Pool:
-        if scheme == "http":
-            if self._plain is None:
-                self._plain = self._new_pool(None)
-            return self._plain
-        key = _tls_key(tls)
+    async def _pool_for(
+        self, scheme: str, tls: TlsOptions, networks: tuple[str, ...] | None
+    ) -> _Pool:
+        plain = scheme == "http"
+        key = (networks, *((False, "plain") if plain else _tls_key(tls)))
         pool = self._pools.get(key)
         if pool is not None:
             self._pools.move_to_end(key)
             return pool
-        pool = self._new_pool(build_ssl_context(tls))
+        pool = self._new_pool(None if plain else build_ssl_context(tls), networks)
         self._pools[key] = pool
         if len(self._pools) > _MAX_POOLS:
             for old_key, old in list(self._pools.items()):
@@ -217,7 +234,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         tls = request.extensions.get(TLS_EXTENSION)
         if not isinstance(tls, TlsOptions):
             tls = TlsOptions()
-        owner = await self._pool_for(scheme, tls)
+        networks = self._networks_key(request.extensions.get(NETWORKS_EXTENSION))
+        owner = await self._pool_for(scheme, tls, networks)
         core_request = httpcore.Request(
             method=request.method,
             url=httpcore.URL(
@@ -246,9 +264,6 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         pools = list(self._pools.values())
-        if self._plain is not None:
-            pools.append(self._plain)
         self._pools.clear()
-        self._plain = None
         for pool in pools:
             await pool.pool.aclose()

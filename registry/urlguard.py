@@ -20,6 +20,7 @@ import ipaddress
 import re
 import socket
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import SplitResult, urlsplit
 
 from registry.config import IPNetwork
@@ -67,6 +68,32 @@ class RegistryUrl:
 
     def __str__(self) -> str:
         return self.base
+
+
+class _HasOrigin(Protocol):
+    @property
+    def scheme(self) -> str: ...
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int | None: ...
+
+
+def origin_of(url: _HasOrigin | str) -> str:
+    """`scheme://host[:port]` in one canonical spelling (default port left out), for
+    pins and messages; `url` is an httpx URL, a `RegistryUrl` or a string."""
+    if isinstance(url, str):
+        parts = urlsplit(url.strip())
+        scheme, host, port = parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    else:
+        scheme, host, port = url.scheme.lower(), url.host.lower(), url.port
+    host = host.rstrip(".")
+    shown = f"[{host}]" if ":" in host else host
+    if port is None or port == DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{shown}"
+    return f"{scheme}://{shown}:{port}"
 
 
 def _invalid(message: str) -> RegistryError:
@@ -127,15 +154,57 @@ def _is_ip(host: str) -> bool:
 
 
 def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address hidden in an IPv4-mapped, 6to4 or NAT64 IPv6 address."""
+    """The IPv4 address hidden in an IPv4-mapped, 6to4, Teredo or NAT64 IPv6 address."""
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return ip.ipv4_mapped
         if ip.sixtofour is not None:
             return ip.sixtofour
+        if ip.teredo is not None:
+            return ip.teredo[1]  # the client's address (de-obfuscated by ipaddress)
         if ip in _NAT64:
             return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
+
+
+def _nets(*pairs: tuple[str, str]) -> tuple[tuple[IPNetwork, str], ...]:
+    return tuple((ipaddress.ip_network(net), phrase) for net, phrase in pairs)
+
+
+# Spelled out rather than left to `ipaddress`, whose lists differ between Python
+# versions (3.11 treats fec0::/10 and 100.64.0.0/10 as global, for example).
+_INTERNAL: tuple[tuple[IPNetwork, str], ...] = _nets(
+    ("169.254.169.254/32", "a link-local (cloud metadata)"),
+    ("fd00:ec2::254/128", "a private (cloud metadata)"),
+    ("0.0.0.0/32", "an unspecified"),
+    ("0.0.0.0/8", "a this-network (0.0.0.0/8)"),
+    ("10.0.0.0/8", "a private"),
+    ("100.64.0.0/10", "a reserved or non-public (carrier-grade NAT)"),
+    ("127.0.0.0/8", "a loopback"),
+    ("169.254.0.0/16", "a link-local (cloud metadata)"),
+    ("172.16.0.0/12", "a private"),
+    ("192.0.0.0/24", "a reserved or non-public"),
+    ("192.0.2.0/24", "a documentation"),
+    ("192.88.99.0/24", "a reserved or non-public"),
+    ("192.168.0.0/16", "a private"),
+    ("198.18.0.0/15", "a benchmarking"),
+    ("198.51.100.0/24", "a documentation"),
+    ("203.0.113.0/24", "a documentation"),
+    ("224.0.0.0/4", "a multicast"),
+    ("240.0.0.0/4", "a reserved or non-public"),
+    ("::/128", "an unspecified"),
+    ("::1/128", "a loopback"),
+    ("::/96", "a reserved or non-public"),
+    ("64:ff9b:1::/48", "a local NAT64"),
+    ("100::/64", "a reserved or non-public"),
+    ("2001::/23", "a reserved or non-public"),
+    ("2001:db8::/32", "a documentation"),
+    ("3fff::/20", "a documentation"),
+    ("fc00::/7", "a private (unique local)"),
+    ("fe80::/10", "a link-local (cloud metadata)"),
+    ("fec0::/10", "a site-local"),
+    ("ff00::/8", "a multicast"),
+)
 
 
 def forbidden_reason(ip: IPAddress) -> str | None:
@@ -144,6 +213,9 @@ def forbidden_reason(ip: IPAddress) -> str | None:
     if inner is not None:
         reason = forbidden_reason(inner)
         return f"{reason} (inside an IPv6 address)" if reason else None
+    for net, phrase in _INTERNAL:
+        if ip.version == net.version and ip in net:
+            return phrase
     if ip.is_unspecified:
         return "an unspecified"
     if ip.is_loopback:
@@ -152,6 +224,8 @@ def forbidden_reason(ip: IPAddress) -> str | None:
         return "a link-local (cloud metadata)"
     if ip.is_multicast:
         return "a multicast"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        return "a site-local"
     if ip.is_private:
         return "a private"
     if ip.is_reserved or not ip.is_global:
@@ -160,10 +234,61 @@ def forbidden_reason(ip: IPAddress) -> str | None:
 
 
 class UrlGuard:
-    """Decides which addresses may be reached, and resolves hosts to such addresses."""
+    """Decides which addresses may be reached, and resolves hosts to such addresses.
 
-    def __init__(self, allowed_networks: tuple[IPNetwork, ...] = ()) -> None:
+    `configured` is the whole IMAGEREPO_ALLOWED_NETWORKS list when this guard
+    allows only part of it (a URL a server handed us may reach only the allowed
+    networks the registry itself is in); it makes the refusal say so.
+    """
+
+    def __init__(
+        self,
+        allowed_networks: tuple[IPNetwork, ...] = (),
+        *,
+        configured: tuple[IPNetwork, ...] | None = None,
+    ) -> None:
         self._allowed = allowed_networks
+        self._configured = configured if configured is not None else allowed_networks
+
+    @property
+    def allowed_networks(self) -> tuple[IPNetwork, ...]:
+        return self._allowed
+
+    def restricted(self, networks: tuple[IPNetwork, ...]) -> UrlGuard:
+        """A guard allowing only `networks` (a subset of this guard's allowed networks)."""
+        subset = tuple(net for net in self._allowed if net in networks)
+        return UrlGuard(subset, configured=self._configured)
+
+    def _within(self, ip: IPAddress, networks: tuple[IPNetwork, ...]) -> list[IPNetwork]:
+        inner = _embedded_ipv4(ip)
+        return [
+            net
+            for net in networks
+            if (ip.version == net.version and ip in net)
+            or (inner is not None and net.version == 4 and inner in net)
+        ]
+
+    async def networks_of(
+        self, host: str, port: int, within: float | None
+    ) -> tuple[IPNetwork, ...]:
+        """The allowed networks that `host` resolves into (empty for a public host).
+
+        A URL that a server hands us (a redirect, an upload Location, a token
+        realm) may reach an allowed internal network only if the registry's own
+        host is in that network too.
+        """
+        if not self._allowed:
+            return ()
+        try:
+            addresses = await self.resolve(host, port, within)
+        except RegistryError:
+            return ()
+        found: list[IPNetwork] = []
+        for address in addresses:
+            if forbidden_reason(address) is None:
+                continue
+            found.extend(n for n in self._within(address, self._allowed) if n not in found)
+        return tuple(found)
 
     def refusal(self, ip: IPAddress) -> str | None:
         """The reason to refuse `ip`, or None when it may be reached."""
@@ -176,6 +301,13 @@ class UrlGuard:
 
     def _refused(self, host: str, ip: IPAddress, reason: str) -> RegistryError:
         where = host if host == str(ip) else f"{host} ({ip})"
+        if self._within(ip, self._configured):
+            return RegistryError(
+                ErrorKind.REFUSED_TARGET,
+                f"Refused to connect to {where}: it is {reason} address in "
+                "IMAGEREPO_ALLOWED_NETWORKS, but the registry's own address is not in that "
+                "network, and a registry may only send the bot into networks it is in.",
+            )
         return RegistryError(
             ErrorKind.REFUSED_TARGET,
             f"Refused to connect to {where}: it is {reason} address, and internal addresses "

@@ -170,6 +170,12 @@ class ImageRepository(Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When a person last changed the entry (credentials); background writes leave it.
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where the password may go (`scheme://host[:port]`), pinned when a test got the
+    # password accepted (save, a new account, or the first such test of an older entry); a test
+    # that finds another registry or token-service origin is refused until the
+    # password is entered again.  NULL: not pinned yet.
+    pinned_registry_origin: Mapped[str | None] = mapped_column(String(300))
+    pinned_realm_origin: Mapped[str | None] = mapped_column(String(300))
 
     health: Mapped[str] = mapped_column(String(16), default=Health.UNKNOWN.value)
     health_changed_at: Mapped[datetime | None]

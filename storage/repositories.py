@@ -146,6 +146,24 @@ def set_credentials(
     row.updated_at = utcnow()
 
 
+MAX_ORIGIN = 300
+
+
+def pin_origins(
+    row: ImageRepository, *, registry_origin: str | None, realm_origin: str | None
+) -> None:
+    """Pin where the entry's password may go (see `ImageRepository.pinned_registry_origin`).
+
+    An origin too long for its column leaves the entry unpinned rather than failing the write.
+    """
+    if not registry_origin or len(registry_origin) > MAX_ORIGIN:
+        return
+    if realm_origin is not None and len(realm_origin) > MAX_ORIGIN:
+        return
+    row.pinned_registry_origin = registry_origin
+    row.pinned_realm_origin = realm_origin
+
+
 async def remove(session: AsyncSession, row: ImageRepository) -> None:
     await session.execute(delete(ImageRepository).where(ImageRepository.id == row.id))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,6 +81,19 @@ async def users_of(session: AsyncSession, tool_id: int) -> int:
         select(func.count()).select_from(ImageRepository).where(ImageRepository.tool_id == tool_id)
     )
     return int(count or 0)
+
+
+async def pin_unpinned_users(session: AsyncSession, tool_id: int, origin: str) -> None:
+    """Pin the entries of a tool that have no pin yet to `origin` (the tool's URL before an
+    edit), so that they refuse the new URL until their password is entered again."""
+    await session.execute(
+        update(ImageRepository)
+        .where(
+            ImageRepository.tool_id == tool_id,
+            ImageRepository.pinned_registry_origin.is_(None),
+        )
+        .values(pinned_registry_origin=origin)
+    )
 
 
 async def remove(session: AsyncSession, row: RegisteredTool) -> None:

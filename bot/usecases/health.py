@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import messages, metrics, outbox
-from registry import ConnectionTestResult
+from registry import STEP_AUTHENTICATED, ConnectionTestResult
 from storage import repositories
 from storage.models import CheckTrigger, Health, ImageRepository, utcnow
 
@@ -44,6 +44,13 @@ async def apply_result(
         checked_at=now,
     )
     project = repo.project
+    authenticated = any(step.name == STEP_AUTHENTICATED and step.ok for step in result.steps)
+    if authenticated and repo.pinned_registry_origin is None:
+        # Trust on first use: an entry saved before pins existed (or saved without a
+        # test) is pinned to the origins of its first test that got the password accepted.
+        repositories.pin_origins(
+            repo, registry_origin=result.registry_origin, realm_origin=result.realm_origin
+        )
     if result.ok:
         if repo.alerted and repo.failing_since is not None:
             note = messages.repository_recovered(repo, failing_for=now - repo.failing_since)

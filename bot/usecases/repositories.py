@@ -37,6 +37,7 @@ from registry import (
     Credentials,
     ErrorKind,
     HarborTool,
+    OriginPins,
     RegistryError,
     RegistryType,
     RepositoryTarget,
@@ -178,8 +179,16 @@ def harbor_tool(rt: Runtime, tool: RegisteredTool) -> HarborTool:
     )
 
 
+def saved_pins(row: ImageRepository) -> OriginPins | None:
+    """The origins a saved entry's password may go to (None: not pinned yet)."""
+    if row.pinned_registry_origin is None:
+        return None
+    return OriginPins(registry=row.pinned_registry_origin, realm=row.pinned_realm_origin)
+
+
 def saved_target(rt: Runtime, row: ImageRepository) -> RepositoryTarget:
-    """The target of a saved entry: always its saved URL (stored secrets go nowhere else)."""
+    """The target of a saved entry: always its saved URL and pinned origins (stored
+    secrets go nowhere else)."""
     secret = repository_secret(rt, row)
     credentials = Credentials(row.username, secret) if row.username and secret else None
     return RepositoryTarget(
@@ -190,6 +199,7 @@ def saved_target(rt: Runtime, row: ImageRepository) -> RepositoryTarget:
         pull_only=row.access == RepositoryAccess.PULL_ONLY,
         tls=_tls(row.tls_verify, row.ca_bundle_pem),
         tool=harbor_tool(rt, row.tool) if row.tool is not None else None,
+        pins=saved_pins(row),
     )
 
 
@@ -521,7 +531,11 @@ async def change_account(
         permissions.require_entry(
             await permissions.rights_on(session, actor, row), EntryAction.CHANGE_ACCOUNT
         )
-        target = replace(saved_target(rt, row), credentials=Credentials(username, secret))
+        # A password typed now may go where the registry sends it today: no pins;
+        # the entry is pinned again to what this test finds.
+        target = replace(
+            saved_target(rt, row), credentials=Credentials(username, secret), pins=None
+        )
         updated_at = row.updated_at
     result = await rt.registry.connection_test(target)
     if not result.ok:
@@ -531,6 +545,9 @@ async def change_account(
         if row.updated_at != updated_at:
             raise Conflict("Someone changed this repository meanwhile; open it again.")
         repositories.set_credentials(rt.box, row, username=username, secret=secret)
+        repositories.pin_origins(
+            row, registry_origin=result.registry_origin, realm_origin=result.realm_origin
+        )
         # A new account is re-checked at once: the list never shows a stale status.
         await health.apply_result(
             session, row, result, trigger=CheckTrigger.MANUAL, alert_after=rt.settings.alert_after

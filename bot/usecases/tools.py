@@ -11,7 +11,7 @@ from bot.usecases.actor import Actor
 from bot.usecases.errors import Conflict, InvalidInput, NotFound
 from bot.usecases.forms import MAX_SECRET, MAX_USERNAME, normalize_url, url_problem
 from bot.usecases.repositories import ConnectionTestFailed, harbor_tool, tool_secret
-from registry import ConnectionTestResult, RegistryError
+from registry import ConnectionTestResult, RegistryError, origin_of
 from storage import tools
 from storage.db import transaction
 from storage.errors import DuplicateError, NotFoundError
@@ -194,6 +194,11 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
         raise ConnectionTestFailed(result, " The tool was not changed.")
     async with transaction(rt.sessions) as session:
         row = await tools.get(session, tool_id, team_id=actor.team_id)
+        if origin_of(form.url) != origin_of(row.url):
+            # Saved entries never follow a tool to a new origin with their passwords:
+            # pinned ones refuse it already; pin the others to the old URL, so each
+            # needs its password entered again (Change account) to use the new one.
+            await tools.pin_unpinned_users(session, row.id, origin_of(row.url))
         row.name = form.name
         row.url = form.url
         row.username = form.username

@@ -105,10 +105,13 @@ class ThreadedHttpServer:
         *,
         port: int | None = None,
         tls: tuple[str, str] | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
-        """`tls` is (certificate PEM, key PEM) to serve https."""
+        """`tls` is (certificate PEM, key PEM) to serve https; `host` another loopback
+        address (127.0.0.2, ...) stands for another machine."""
         self.handler = handler
-        self.port = port or free_port()
+        self.host = host
+        self.port = port or free_port(host)
         self.tls = tls
         self.scheme = "https" if tls else "http"
         self.requests: list[Request] = []
@@ -117,7 +120,7 @@ class ThreadedHttpServer:
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -171,7 +174,7 @@ class ThreadedHttpServer:
     def start(self) -> None:
         if self._server is not None:
             return
-        self._server = _Server(("127.0.0.1", self.port), self._handler_class())
+        self._server = _Server((self.host, self.port), self._handler_class())
         if self.tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             with tempfile.TemporaryDirectory() as folder:

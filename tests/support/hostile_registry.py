@@ -1,0 +1,96 @@
+"""A hostile registry for tests: a small registry API whose answers a test can turn nasty.
+
+`HostileRegistry` speaks just enough of the OCI distribution API for a
+Connection Test (ping, Bearer tokens from a realm, tags list, blob upload and
+its cancel, manifests for deletion), and each answer can be swapped for a hostile
+one: a realm on another host, a redirect, an upload `Location` pointing
+elsewhere, a gzip bomb, an endless tag list, absurd `Retry-After` values or a
+deeply nested JSON body.  It listens on any loopback address (127.0.0.2,
+127.0.0.3, ... stand for other machines) and logs every request it got.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from collections.abc import Callable
+
+from tests.support.registry_httpserver import Request, Response, ThreadedHttpServer
+
+API = [("Docker-Distribution-Api-Version", "registry/2.0")]
+Override = Callable[[Request], Response | None]
+
+
+def gzip_bomb(decompressed: int, chunk: int = 1 << 20) -> bytes:
+    """A gzip stream of `decompressed` zero bytes, built without holding them in memory."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = bytes(chunk)
+    parts = [packer.compress(zeros) for _ in range(decompressed // chunk)]
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+def basic(username: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()
+
+
+class HostileRegistry:
+    """A registry on `host` with Bearer auth; its token realm is `realm` (default: itself).
+
+    `override` is asked first for every request and may answer in its place
+    (return None to let the registry answer normally).
+    """
+
+    def __init__(self, *, host: str = "127.0.0.2", username: str, secret: str) -> None:
+        self.authorization = basic(username, secret)
+        self.realm: str | None = None
+        self.tags: list[str] = ["v1"]
+        self.override: Override | None = None
+        self.server = ThreadedHttpServer(self._handle, host=host)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.server.requests
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def challenge(self) -> str:
+        realm = self.realm or f"{self.url}/token"
+        return f'Bearer realm="{realm}",service="hostile"'
+
+    def _handle(self, request: Request) -> Response:
+        if self.override is not None:
+            answer = self.override(request)
+            if answer is not None:
+                return answer
+        if request.raw_path == "/token":
+            return token_answer(request, self.authorization)
+        if request.headers.get("authorization") != "Bearer hostile-token":
+            return Response.json(401, {}, [("WWW-Authenticate", self.challenge()), *API])
+        path = request.raw_path
+        if path == "/v2/":
+            return Response.json(200, {}, API)
+        if path.endswith("/tags/list"):
+            return Response.json(200, {"name": "team/app", "tags": self.tags}, API)
+        if path.endswith("/blobs/uploads/") and request.method == "POST":
+            return Response(202, b"", [("Location", "/v2/team/app/blobs/uploads/u1"), *API])
+        if "/blobs/uploads/" in path and request.method == "DELETE":
+            return Response(204, b"", API)
+        if "/manifests/" in path:
+            return Response(200, b"{}", [("Docker-Content-Digest", "sha256:" + "a" * 64), *API])
+        return Response.json(404, {"errors": [{"code": "NAME_UNKNOWN"}]}, API)
+
+
+def token_answer(request: Request, authorization: str) -> Response:
+    """What a token service answers: a token for the right Basic credentials."""
+    if request.headers.get("authorization") != authorization:
+        return Response.json(401, {"errors": [{"code": "UNAUTHORIZED"}]})
+    return Response.json(200, {"token": "hostile-token", "expires_in": 300})
