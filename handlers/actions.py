@@ -491,4 +491,9 @@ async def _open_manage(
                 "Ask one of them.",
             )
             return
-        await deps.views.open(client, trigger_id, delete_modal(allowed.row, meta))
+        try:
+            row = await repositories.get_for_delete(deps.runtime, actor, repository_id)
+        except UseCaseError as error:
+            await tell(deps, client, body, respond, error.message)
+            return
+        await deps.views.open(client, trigger_id, delete_modal(row, meta))

@@ -20,6 +20,7 @@ from registry.config import RegistryConfig
 from registry.dockerhub import DockerHubDriver
 from registry.drivers import Driver, ImageRegistryDriver, Operation
 from registry.errors import ErrorKind, RegistryError, scrub
+from registry.ghcr import GhcrDriver
 from registry.harbor import HarborApi, HarborDriver, ToolCheck, tool_base
 from registry.http import HttpClient
 from registry.kinds import RegistryType, type_info
@@ -76,6 +77,7 @@ class RegistryService:
             RegistryType.IMAGE_REGISTRY: ImageRegistryDriver(self.config),
             RegistryType.DOCKER_HUB: DockerHubDriver(self.config),
             RegistryType.HARBOR: HarborDriver(self.config),
+            RegistryType.GHCR: GhcrDriver(self.config),
         }
 
     async def aclose(self) -> None:
@@ -176,6 +178,7 @@ class RegistryService:
             latency_ms=_elapsed_ms(start),
             round_trips=op.stats.round_trips,
             auth_scheme=test.auth_scheme,
+            credential_expires_at=test.account.expires_at if test.account else None,
         )
 
     # -- create / delete ----------------------------------------------------
@@ -187,6 +190,13 @@ class RegistryService:
         if not type_info(target.type).can_create:
             raise driver.unsupported("be created")
         return await self._bounded(op, driver.create(op, target), self.config.operation_timeout)
+
+    def delete_blocker(self, target: RepositoryTarget) -> str | None:
+        """Why the target's saved account cannot delete it in the registry (no network),
+        for the delete modal to say before the user confirms; None when it may try."""
+        if not type_info(target.type).can_delete_in_ir:
+            return None
+        return self._drivers[RegistryType(target.type)].delete_blocker(target)
 
     async def delete_repository(self, target: RepositoryTarget) -> None:
         """Delete the repository in the image registry; raises RegistryError if it cannot."""

@@ -79,6 +79,9 @@ class RepositoryRow:
     last_error_kind: str | None
     last_message: str | None
     can_delete_in_ir: bool
+    credential_expires_at: datetime | None = None
+    # why the saved account cannot delete in the registry (said before the user confirms)
+    delete_blocker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ def row_view(row: ImageRepository) -> RepositoryRow:
         last_error_kind=row.last_error_kind,
         last_message=row.last_message,
         can_delete_in_ir=type_info(registry_type).can_delete_in_ir,
+        credential_expires_at=row.credential_expires_at,
     )
 
 
@@ -383,6 +387,21 @@ async def get_repository(rt: Runtime, actor: Actor, repository_id: int) -> Repos
         return row_view(await _load(session, actor, repository_id))
 
 
+async def get_for_delete(rt: Runtime, actor: Actor, repository_id: int) -> RepositoryRow:
+    """The row for the delete modal, saying whether its saved account can delete in the
+    registry (a GitLab deploy token or a Quay robot cannot), without asking the registry."""
+    async with rt.sessions() as session:
+        row = await _load(session, actor, repository_id)
+        view = row_view(row)
+        if not view.can_delete_in_ir:
+            return view
+        try:
+            target = saved_target(rt, row)
+        except SecretUnavailable as error:
+            return replace(view, delete_blocker=str(error))
+    return replace(view, delete_blocker=rt.registry.delete_blocker(target))
+
+
 async def record_result(
     rt: Runtime, repository_id: int, result: ConnectionTestResult, trigger: CheckTrigger
 ) -> RepositoryRow | None:
@@ -443,6 +462,7 @@ async def change_account(
         if row.updated_at != updated_at:
             raise Conflict("Someone changed this repository meanwhile; open it again.")
         repositories.set_credentials(rt.box, row, username=username, secret=secret)
+        row.credential_expires_at = result.credential_expires_at  # the old one's date goes
         # A new account is re-checked at once: the list never shows a stale status.
         await health.apply_result(
             session, row, result, trigger=CheckTrigger.MANUAL, alert_after=rt.settings.alert_after
@@ -469,6 +489,11 @@ async def delete_repository(
             raise RegistryOperationFailed(
                 f"{view.type_label} repositories cannot be deleted in the registry from here; "
                 "untick the box to remove it from the list only."
+            )
+        if blocker := rt.registry.delete_blocker(target):
+            raise RegistryOperationFailed(
+                f"{blocker} Nothing was deleted; the entry stays in the list.",
+                error_kind=ErrorKind.PERMISSION_DENIED.value,
             )
         try:
             await rt.registry.delete_repository(target)
