@@ -21,9 +21,11 @@ from registry.dockerhub import DockerHubDriver
 from registry.drivers import Driver, ImageRegistryDriver, Operation
 from registry.errors import ErrorKind, RegistryError, scrub
 from registry.ghcr import GhcrDriver
+from registry.gitlab import GitLabDriver
 from registry.harbor import HarborApi, HarborDriver, ToolCheck, tool_base
 from registry.http import HttpClient
 from registry.kinds import RegistryType, type_info
+from registry.quay import QuayDriver
 from registry.results import (
     STEP_AUTHENTICATED,
     STEP_REACHABLE,
@@ -78,6 +80,8 @@ class RegistryService:
             RegistryType.DOCKER_HUB: DockerHubDriver(self.config),
             RegistryType.HARBOR: HarborDriver(self.config),
             RegistryType.GHCR: GhcrDriver(self.config),
+            RegistryType.GITLAB: GitLabDriver(self.config),
+            RegistryType.QUAY: QuayDriver(self.config),
         }
 
     async def aclose(self) -> None:
