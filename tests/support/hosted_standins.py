@@ -306,7 +306,10 @@ class GitLabStandIn(_Base):
             for t in (
                 GitLabToken("maint", "glpat-maint" + secrets.token_hex(6), ["api"]),
                 GitLabToken(
-                    "dev", "glpat-dev" + secrets.token_hex(6), ["read_registry", "write_registry"], 30
+                    "dev",
+                    "glpat-dev" + secrets.token_hex(6),
+                    ["read_registry", "write_registry"],
+                    30,
                 ),
                 GitLabToken("readonly", "glpat-ro" + secrets.token_hex(6), ["read_registry"], 20),
             )
