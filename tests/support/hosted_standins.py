@@ -237,10 +237,7 @@ class GitHubStandIn(_Base):
         )
         if match is None:
             return _gh_error(404, "Not Found")
-        if path.startswith("/user/"):
-            owner = user.login
-        else:
-            owner = unquote(match.group(1))
+        owner = user.login if path.startswith("/user/") else unquote(match.group(1))
         name = unquote(match.group(2))
         repository = f"{owner}/{name}"
         package = self.packages.get(repository)
