@@ -12,7 +12,7 @@ from tests.e2e.flow import Flow, bot_process, texts
 from tests.e2e.helpers import account_values, add_values
 from tests.support.bot_process import BotProcess
 from tests.support.certs import TestCA
-from tests.support.hosted_standins import GitHubStandIn
+from tests.support.hosted_standins import GitHubStandIn, GitLabStandIn
 from tests.support.registry_server import registry_available
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import checkboxes_value, values_by_label
@@ -104,3 +104,48 @@ async def test_ghcr_add_test_change_account_delete_in_ir(
     assert "and in the image registry" in texts(done)
     assert "acme/web" not in github.packages and github.tags("acme/web") in (None, [])
     assert await flow.repositories() == []
+
+
+@pytest.fixture(scope="module")
+def gitlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitLabStandIn]:
+    if not registry_available():
+        pytest.skip("docker-registry is not installed")
+    standin = GitLabStandIn(TestCA(), tmp_path_factory.mktemp("gitlab"))
+    standin.start()
+    try:
+        yield standin
+    finally:
+        standin.stop()
+    assert standin.contract.problems == []
+
+
+async def test_delete_modal_says_a_deploy_token_cannot_delete(
+    flow: Flow, gitlab: GitLabStandIn, secrets: list[str]
+) -> None:
+    deploy = gitlab.deploy
+    secrets.append(deploy[1])
+    gitlab.add_project("team/app")
+    repository = gitlab.add_image("team/app", "api")
+    await flow.create_project("gitlab-e2e")
+
+    view = await flow.open_modal("add")
+    view = await flow.choose(view, "Repository type", "gitlab")
+    values = add_values(
+        view, url=gitlab.registry_url, repository=repository, username=deploy[0], password=deploy[1]
+    )
+    await flow.submit(view, values)
+    saved = await flow.until_update(lambda v: "Saved" in texts(v) or "Not saved" in texts(v))
+    assert "Saved the app repository" in texts(saved), texts(saved)
+
+    # Before confirming, the modal says the deploy token cannot delete, and offers no box.
+    blocks = await flow.list_blocks()
+    await flow.menu(blocks, repository, "Delete")
+    view = dict((await flow.next_call("views.open")).response["view"])
+    assert "deploy token cannot use GitLab's API" in texts(view)
+    assert not any(b.get("type") == "input" for b in view["blocks"])
+    await flow.submit(view, {})
+    done = await flow.next_update()
+    assert "keeps the repository" in texts(done)
+    assert await flow.repositories() == []
+    assert gitlab.tags(repository) == ["latest"]
+    assert gitlab.projects["team/app"].repositories  # nothing removed in GitLab
