@@ -26,7 +26,8 @@ from registry.errors import ErrorKind, RegistryError
 from registry.hostedapi import JsonApi, json_dict, json_list, parse_expiry
 from registry.kinds import GITLAB_REGISTRY_URL, RegistryType
 from registry.oci import Ping, check_repository_name
-from registry.target import Credentials, RepositoryTarget
+from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep
+from registry.target import Credentials, HarborTool, RepositoryTarget
 from registry.urlguard import RegistryUrl, parse_url
 
 API = "/api/v4"
@@ -151,11 +152,25 @@ class GitLabDriver(Driver):
     async def _api(
         self, op: Operation, target: RepositoryTarget, location: Location, ping: Ping | None = None
     ) -> GitLabApi | None:
+        tool = target.tool
+        if tool is not None and tool.kind is RegistryType.GITLAB and tool.credentials:
+            # a registered GitLab: its URL is the GitLab host, its token an admin's
+            base = parse_url(tool.url, what="GitLab URL")
+            return GitLabApi(op, base, Location(base, tool.tls, ""), tool.credentials.secret)
         credentials = target.credentials
         if credentials is None or is_deploy_token(credentials):
             return None
         if ping is None:
             ping = await op.session(location.base, location.tls, None, self.label).ping()
+        return GitLabApi(op, api_base(location, ping), location, credentials.secret)
+
+    async def _user_api(
+        self, op: Operation, target: RepositoryTarget, location: Location, ping: Ping
+    ) -> GitLabApi | None:
+        """The saved account's own API access (never the tool's), for describing it."""
+        credentials = target.credentials
+        if credentials is None or is_deploy_token(credentials):
+            return None
         return GitLabApi(op, api_base(location, ping), location, credentials.secret)
 
     async def account(
@@ -168,7 +183,7 @@ class GitLabDriver(Driver):
                 "a GitLab deploy token: GitLab's API does not describe deploy tokens, so the "
                 "registry checks its read_registry/write_registry scopes (it cannot delete in IR)"
             )
-        api = await self._api(op, target, location, ping)
+        api = await self._user_api(op, target, location, ping)
         assert api is not None
         info = await api.token_self()
         if info is None:
@@ -250,6 +265,9 @@ class GitLabDriver(Driver):
         return f"GitLab project {path} exists; {location.repository} appears on first push."
 
     def delete_blocker(self, target: RepositoryTarget) -> str | None:
+        tool = target.tool
+        if tool is not None and tool.kind is RegistryType.GITLAB and tool.credentials:
+            return None  # the registered GitLab's token deletes
         if target.credentials is None:
             return "Deleting on GitLab needs an access token with the api scope; none is saved."
         if is_deploy_token(target.credentials):
@@ -293,4 +311,48 @@ class GitLabDriver(Driver):
             ErrorKind.REPOSITORY_NOT_FOUND,
             f"GitLab project {project.get('path_with_namespace')} has no registry repository "
             f"{location.repository}; nothing was deleted.",
+        )
+
+
+class GitLabToolCheck:
+    """Test a registered GitLab: its API answers and the tool's token has the api scope
+    (creating checks projects, deleting removes registry repositories)."""
+
+    def __init__(self, op: Operation, tool: HarborTool) -> None:
+        self.op = op
+        self.tool = tool
+        self.steps: list[CheckStep] = []
+        self.current = STEP_REACHABLE
+
+    async def run(self) -> None:
+        base = parse_url(self.tool.url, what="GitLab URL")
+        credentials = self.tool.credentials
+        secret = credentials.secret if credentials else ""
+        api = JsonApi(
+            self.op,
+            base,
+            self.tool.tls,
+            name="GitLab",
+            auth_headers={"PRIVATE-TOKEN": secret},
+            secret=secret or None,
+        )
+        response = await api.request("GET", f"{API}/personal_access_tokens/self")
+        if response.status not in (200, 401, 403):
+            raise api.error(response, "answer GET /api/v4/personal_access_tokens/self")
+        self.steps.append(CheckStep(STEP_REACHABLE, True, f"GitLab API v4 at {base.base} answered"))
+        self.current = STEP_AUTHENTICATED
+        if response.status != 200:
+            raise RegistryError(
+                ErrorKind.AUTHENTICATION_FAILED,
+                "GitLab rejected the tool's token (a personal, project or group access token "
+                "with the api scope is needed).",
+            )
+        info = json_dict(response)
+        scopes = info.get("scopes") if isinstance(info.get("scopes"), list) else []
+        if "api" not in (scopes or []):
+            raise RegistryError(ErrorKind.PERMISSION_DENIED, lacks("api", "create and delete"))
+        expires = parse_expiry(info.get("expires_at"))
+        until = f", expires {expires.date().isoformat()}" if expires else ""
+        self.steps.append(
+            CheckStep(STEP_AUTHENTICATED, True, f"token {info.get('name') or '?'} (api){until}")
         )

@@ -16,10 +16,11 @@ from urllib.parse import quote
 
 from registry.drivers import Account, Driver, Location, Operation
 from registry.errors import ErrorKind, RegistryError
-from registry.hostedapi import JsonApi, server_message
+from registry.hostedapi import JsonApi, json_dict, server_message
 from registry.kinds import QUAY_REGISTRY_URL, RegistryType
 from registry.oci import Ping, check_repository_name
-from registry.target import RepositoryTarget
+from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep
+from registry.target import HarborTool, RepositoryTarget
 from registry.urlguard import parse_url
 
 OAUTH_USER = "$oauthtoken"
@@ -36,6 +37,13 @@ def api_token(target: RepositoryTarget) -> str | None:
     if target.credentials is not None and target.credentials.username == OAUTH_USER:
         return target.credentials.secret
     return None
+
+
+def api_location(target: RepositoryTarget, location: Location) -> Location:
+    """Quay's API is on the registry's host, or on the registered tool's URL."""
+    if target.tool is not None and target.tool.credentials is not None:
+        return Location(parse_url(target.tool.url, what="Quay URL"), target.tool.tls, "")
+    return location
 
 
 class QuayApi:
@@ -145,7 +153,9 @@ class QuayDriver(Driver):
         ):
             return error
         try:
-            exists = await QuayApi(op, location, token).exists(location.repository)
+            exists = await QuayApi(op, api_location(target, location), token).exists(
+                location.repository
+            )
         except RegistryError:
             return error
         if exists:
@@ -177,7 +187,7 @@ class QuayDriver(Driver):
                 "Creating on Quay needs its API, which takes an OAuth token: use the username "
                 "$oauthtoken with an organisation admin's application token.",
             )
-        await QuayApi(op, location, token).create(location.repository)
+        await QuayApi(op, api_location(target, location), token).create(location.repository)
         return f"Created the Quay repository {location.repository} (private)."
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
@@ -186,4 +196,53 @@ class QuayDriver(Driver):
         location = self.locate(target)
         token = api_token(target)
         assert token is not None
-        await QuayApi(op, location, token).delete(location.repository)
+        await QuayApi(op, api_location(target, location), token).delete(location.repository)
+
+
+class QuayToolCheck:
+    """Test a registered Quay: its API answers (`GET /api/v1/user/`), and the tool's OAuth
+    token is accepted (robots cannot be tools: Quay's API does not take them)."""
+
+    def __init__(self, op: Operation, tool: HarborTool) -> None:
+        self.op = op
+        self.tool = tool
+        self.steps: list[CheckStep] = []
+        self.current = STEP_REACHABLE
+
+    async def run(self) -> None:
+        base = parse_url(self.tool.url, what="Quay URL")
+        credentials = self.tool.credentials
+        token = credentials.secret if credentials else None
+        if credentials is not None and is_robot(credentials.username):
+            raise RegistryError(
+                ErrorKind.AUTHENTICATION_FAILED,
+                f"{credentials.username} is a robot account: Quay's API does not accept robots. "
+                "Register Quay with an organisation admin's OAuth application token.",
+            )
+        api = JsonApi(
+            self.op,
+            base,
+            self.tool.tls,
+            name="Quay",
+            auth_headers={"Authorization": f"Bearer {token}"} if token else {},
+            secret=token,
+        )
+        response = await api.request("GET", "/api/v1/user/")
+        if response.status not in (200, 401, 403):
+            raise api.error(response, "answer GET /api/v1/user/")
+        self.steps.append(CheckStep(STEP_REACHABLE, True, f"Quay API at {base.base} answered"))
+        self.current = STEP_AUTHENTICATED
+        if token is None:
+            raise RegistryError(
+                ErrorKind.AUTHENTICATION_FAILED,
+                "A Quay tool needs an OAuth application token of an organisation admin.",
+            )
+        if response.status != 200:
+            raise RegistryError(
+                ErrorKind.AUTHENTICATION_FAILED,
+                f"Quay rejected the tool's OAuth token{server_message(response)}.",
+            )
+        user = json_dict(response).get("username")
+        self.steps.append(
+            CheckStep(STEP_AUTHENTICATED, True, f"OAuth token of Quay user {user or '?'} accepted")
+        )

@@ -21,11 +21,11 @@ from registry.dockerhub import DockerHubDriver
 from registry.drivers import Driver, ImageRegistryDriver, Operation
 from registry.errors import ErrorKind, RegistryError, scrub
 from registry.ghcr import GhcrDriver
-from registry.gitlab import GitLabDriver
+from registry.gitlab import GitLabDriver, GitLabToolCheck
 from registry.harbor import HarborApi, HarborDriver, ToolCheck, tool_base
 from registry.http import HttpClient
 from registry.kinds import RegistryType, type_info
-from registry.quay import QuayDriver
+from registry.quay import QuayDriver, QuayToolCheck
 from registry.results import (
     STEP_AUTHENTICATED,
     STEP_REACHABLE,
@@ -215,10 +215,17 @@ class RegistryService:
     # -- Harbor tools -------------------------------------------------------
 
     async def test_tool(self, tool: HarborTool) -> ConnectionTestResult:
-        """Test a registered Harbor: steps `reachable` (API ping) and `authenticated`."""
+        """Test a registered tool: steps `reachable` (its API answers) and `authenticated`."""
         op = self._operation()
         op.remember(tool.credentials)
-        check = ToolCheck(op, tool)
+        check: ToolCheck | GitLabToolCheck | QuayToolCheck
+        if tool.kind is RegistryType.GITLAB:
+            check = GitLabToolCheck(op, tool)
+        elif tool.kind is RegistryType.QUAY:
+            check = QuayToolCheck(op, tool)
+        else:
+            check = ToolCheck(op, tool)
+        label = type_info(tool.kind).label
         start = time.perf_counter()
         error: RegistryError | None = None
         try:
@@ -229,7 +236,7 @@ class RegistryService:
             (STEP_REACHABLE, STEP_AUTHENTICATED), check.steps, check.current, error, op.secrets
         )
         message = (
-            f"Harbor at {tool.url} is reachable and the tool's credentials work."
+            f"{label} at {tool.url} is reachable and the tool's credentials work."
             if error is None
             else f"{check.current} failed: {error.message}"
         )

@@ -485,6 +485,8 @@ class QuayStandIn(_Base):
         if _bearer(request) != self.admin_token:
             return Response.json(401, {"error_message": "Invalid token", "status": 401})
         path = request.raw_path
+        if path == "/api/v1/user/" and request.method == "GET":
+            return Response.json(200, {"username": "acme-admin", "anonymous": False})
         if path == "/api/v1/repository" and request.method == "POST":
             body = json.loads(request.body or b"{}")
             name = f"{body.get('namespace')}/{body.get('repository')}"
