@@ -213,12 +213,6 @@ class QuayToolCheck:
         base = parse_url(self.tool.url, what="Quay URL")
         credentials = self.tool.credentials
         token = credentials.secret if credentials else None
-        if credentials is not None and is_robot(credentials.username):
-            raise RegistryError(
-                ErrorKind.AUTHENTICATION_FAILED,
-                f"{credentials.username} is a robot account: Quay's API does not accept robots. "
-                "Register Quay with an organisation admin's OAuth application token.",
-            )
         api = JsonApi(
             self.op,
             base,
@@ -232,6 +226,12 @@ class QuayToolCheck:
             raise api.error(response, "answer GET /api/v1/user/")
         self.steps.append(CheckStep(STEP_REACHABLE, True, f"Quay API at {base.base} answered"))
         self.current = STEP_AUTHENTICATED
+        if credentials is not None and is_robot(credentials.username):
+            raise RegistryError(
+                ErrorKind.AUTHENTICATION_FAILED,
+                f"{credentials.username} is a robot account: Quay's API does not accept robots. "
+                "Register Quay with an organisation admin's OAuth application token.",
+            )
         if token is None:
             raise RegistryError(
                 ErrorKind.AUTHENTICATION_FAILED,

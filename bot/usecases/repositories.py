@@ -147,7 +147,10 @@ def harbor_tool(rt: Runtime, tool: RegisteredTool) -> HarborTool:
     secret = tool_secret(rt, tool)
     credentials = Credentials(tool.username, secret) if tool.username and secret else None
     return HarborTool(
-        url=tool.url, credentials=credentials, tls=_tls(tool.tls_verify, tool.ca_bundle_pem)
+        url=tool.url,
+        credentials=credentials,
+        tls=_tls(tool.tls_verify, tool.ca_bundle_pem),
+        kind=RegistryType(tool.tool_type or RegistryType.HARBOR.value),
     )
 
 

@@ -3,6 +3,7 @@ in front of a real registry: failure kinds, create checks, delete through their 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from registry import (
     Credentials,
     ErrorKind,
+    HarborTool,
     RegistryError,
     RegistryService,
     RegistryType,
@@ -167,3 +169,41 @@ async def test_quay_oauth_token_creates_finds_missing_and_deletes(
     await registry_service.delete_repository(qy(quay, "acme/app", admin))
     assert "acme/app" not in quay.repositories
     assert quay.tags("acme/app") in (None, [])
+
+
+async def test_registered_gitlab_and_quay_tools(
+    registry_service: RegistryService, gitlab: GitLabStandIn, quay: QuayStandIn
+) -> None:
+    gl_tool = HarborTool(
+        gitlab.api_url, Credentials(*gitlab.credentials("maint")), kind=RegistryType.GITLAB
+    )
+    tested = await registry_service.test_tool(gl_tool)
+    assert tested.ok, tested.message
+    assert "GitLab Container Registry at" in tested.message
+    weak = HarborTool(
+        gitlab.api_url, Credentials(*gitlab.credentials("dev")), kind=RegistryType.GITLAB
+    )
+    refused = await registry_service.test_tool(weak)
+    assert refused.error_kind is ErrorKind.PERMISSION_DENIED and "api scope" in refused.message
+
+    # With the tool, a deploy-token entry can be created and deleted through the tool's token.
+    gitlab.add_project("team/app")
+    repo = gitlab.add_image("team/app", "web")
+    entry = dataclasses.replace(gl(gitlab, repo, gitlab.deploy[0]), tool=gl_tool)
+    assert registry_service.delete_blocker(entry) is None
+    await registry_service.delete_repository(entry)
+    assert gitlab.tags(repo) in (None, [])
+
+    q_tool = HarborTool(
+        quay.api_url, Credentials("$oauthtoken", quay.admin_token), kind=RegistryType.QUAY
+    )
+    assert (await registry_service.test_tool(q_tool)).ok
+    robot_tool = HarborTool(quay.api_url, Credentials(*quay.robot), kind=RegistryType.QUAY)
+    robot_result = await registry_service.test_tool(robot_tool)
+    assert robot_result.error_kind is ErrorKind.AUTHENTICATION_FAILED
+    assert "robot" in robot_result.message
+    robot_entry = dataclasses.replace(qy(quay, "acme/made", quay.robot), tool=q_tool)
+    created = await registry_service.create_repository(robot_entry)
+    assert "acme/made" in created and "acme/made" in quay.repositories
+    await registry_service.delete_repository(robot_entry)
+    assert "acme/made" not in quay.repositories
