@@ -24,6 +24,7 @@ from registry import (
     RepositoryTarget,
     TlsOptions,
     config_from_env,
+    type_info,
     validate_ca_bundle,
 )
 from registry.results import ConnectionTestResult
@@ -38,7 +39,13 @@ class UsageError(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("url", help="registry URL, e.g. https://registry.example.com")
+    parser.add_argument(
+        "url",
+        nargs="?",
+        default="",
+        help="registry URL, e.g. https://registry.example.com (ghcr, gitlab, quay: optional, "
+        "default ghcr.io, registry.gitlab.com, quay.io)",
+    )
     parser.add_argument("--repository", required=True, help="repository path, e.g. team/app")
     parser.add_argument("--username", help="username (the password comes from stdin)")
     parser.add_argument(
@@ -49,10 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--type",
-        choices=[
-            t.value
-            for t in (RegistryType.IMAGE_REGISTRY, RegistryType.DOCKER_HUB, RegistryType.HARBOR)
-        ],
+        choices=[t.value for t in RegistryType],
         default=RegistryType.IMAGE_REGISTRY.value,
         help="repository type (default: registry)",
     )
@@ -107,10 +111,13 @@ def build_target(args: argparse.Namespace, stdin_text: str | None) -> Repository
         credentials = Credentials(args.username, _read_password(stdin_text or ""))
     tls = _tls(args)
     kind = RegistryType(args.type)
-    tool = HarborTool(args.url, credentials, tls) if kind is RegistryType.HARBOR else None
+    url = str(args.url or "").strip() or type_info(kind).default_url
+    if not url:
+        raise UsageError(f"--type {kind.value} needs the registry URL")
+    tool = HarborTool(url, credentials, tls) if kind is RegistryType.HARBOR else None
     return RepositoryTarget(
         type=kind,
-        registry_url=args.url,
+        registry_url=url,
         repository=args.repository,
         credentials=credentials,
         pull_only=bool(args.pull_only),

@@ -56,4 +56,5 @@ def registry_config(settings: Settings) -> RegistryConfig:
         allowed_networks=settings.allowed_networks,
         dockerhub_registry_url=settings.dockerhub_registry_url,
         dockerhub_api_url=settings.dockerhub_api_url,
+        github_api_url=settings.github_api_url,
     )

@@ -20,6 +20,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./imagerepo.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DOCKERHUB_REGISTRY_URL = "https://registry-1.docker.io"
 DEFAULT_DOCKERHUB_API_URL = "https://hub.docker.com"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -44,6 +45,7 @@ class Settings:
     alert_after: int = 2
     dockerhub_registry_url: str = DEFAULT_DOCKERHUB_REGISTRY_URL
     dockerhub_api_url: str = DEFAULT_DOCKERHUB_API_URL
+    github_api_url: str = DEFAULT_GITHUB_API_URL
     port: int = 3000
 
     @classmethod
@@ -79,6 +81,10 @@ class Settings:
             dockerhub_api_url=_http_url(
                 "IMAGEREPO_DOCKERHUB_API_URL",
                 get("IMAGEREPO_DOCKERHUB_API_URL") or DEFAULT_DOCKERHUB_API_URL,
+            ),
+            github_api_url=_http_url(
+                "IMAGEREPO_GITHUB_API_URL",
+                get("IMAGEREPO_GITHUB_API_URL") or DEFAULT_GITHUB_API_URL,
             ),
             port=_port(get("PORT")),
         )

@@ -484,5 +484,12 @@ async def _open_manage(
         source="home" if place.is_home else "",
         channel_id=place.channel_id or "",
     )
+    if action is EntryAction.DELETE:
+        # the delete modal also says whether the saved account can delete in the registry
+        try:
+            row = await repositories.get_for_delete(deps.runtime, actor, place, repository_id)
+        except UseCaseError as error:
+            await tell(deps, client, body, respond, escape(error.message))
+            return
     modal = account_modal if action is EntryAction.CHANGE_ACCOUNT else delete_modal
     await deps.views.open(client, str(body.get("trigger_id")), modal(row, meta))

@@ -247,7 +247,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         also = ids.OPT_DELETE_IN_IR in checked_values(view, ids.B_DELETE_IN_IR, ids.A_DELETE_IN_IR)
         actor = await deps.actor(client, body)
         try:
-            row = await repositories.get_repository(rt, actor, meta.place, meta.repository_id)
+            row = await repositories.get_for_delete(rt, actor, meta.place, meta.repository_id)
         except UseCaseError as error:
             await ack(
                 response_action="update",

@@ -9,7 +9,7 @@ the test; `current` tells which step it was, even when a timeout interrupts.
 
 from __future__ import annotations
 
-from registry.drivers import Driver, Location, Operation, check_registry_pin
+from registry.drivers import Account, Driver, Location, Operation, check_registry_pin
 from registry.errors import ErrorKind, RegistryError
 from registry.oci import Grant, OciSession, Ping
 from registry.results import STEP_AUTHENTICATED, STEP_PULL, STEP_PUSH, STEP_REACHABLE, CheckStep
@@ -43,6 +43,7 @@ class ConnectionTest:
         self.location: Location | None = None
         self.registry_origin: str | None = None
         self.realm_origin: str | None = None
+        self.account: Account | None = None
 
     def _passed(self, name: str, detail: str) -> None:
         self.steps.append(CheckStep(name, True, detail))
@@ -57,6 +58,16 @@ class ConnectionTest:
             assert credentials is not None
             return f"username and password accepted for {credentials.username} (HTTP Basic)"
         return grant.detail
+
+    def _with_account(self, detail: str) -> str:
+        if self.account is None or not self.account.detail:
+            return detail
+        return f"{detail}; {self.account.detail}"
+
+    def _require(self, step: str) -> None:
+        """Fail `step` with the registry API's reason (e.g. a missing token scope)."""
+        if self.account is not None and step in self.account.missing:
+            raise RegistryError(ErrorKind.PERMISSION_DENIED, self.account.missing[step])
 
     async def run(self) -> None:
         """Raise the first step's RegistryError; `current` names that step."""
@@ -87,12 +98,15 @@ class ConnectionTest:
         )
 
         self.current = STEP_AUTHENTICATED
+        account = await self.driver.account(self.op, target, location, ping)
+        self.account = account
         actions = ("pull",) if target.pull_only else ("pull", "push")
         grant = await session.authorize(location.repository, actions)
         basic_pending = ping.scheme == "basic"
         if not basic_pending:
-            self._passed(STEP_AUTHENTICATED, self._auth_detail(ping, grant))
+            self._passed(STEP_AUTHENTICATED, self._with_account(self._auth_detail(ping, grant)))
             self.current = STEP_PULL
+            self._require(STEP_PULL)
 
         try:
             detail = await session.check_pull(location.repository, grant)
@@ -100,18 +114,21 @@ class ConnectionTest:
             if basic_pending and error.kind is ErrorKind.AUTHENTICATION_FAILED:
                 raise
             if basic_pending:
-                self._passed(STEP_AUTHENTICATED, self._auth_detail(ping, grant))
+                self._passed(STEP_AUTHENTICATED, self._with_account(self._auth_detail(ping, grant)))
                 basic_pending = False
             self.current = STEP_PULL
+            self._require(STEP_PULL)
             outcome = await self.driver.reconsider_pull(self.op, target, location, error)
             if isinstance(outcome, RegistryError):
                 raise outcome from None
             detail = outcome
         if basic_pending:
-            self._passed(STEP_AUTHENTICATED, self._auth_detail(ping, grant))
+            self._passed(STEP_AUTHENTICATED, self._with_account(self._auth_detail(ping, grant)))
         self.current = STEP_PULL
+        self._require(STEP_PULL)
         self._passed(STEP_PULL, detail)
         if target.pull_only:
             return
         self.current = STEP_PUSH
+        self._require(STEP_PUSH)
         self._passed(STEP_PUSH, await session.check_push(location.repository, grant))

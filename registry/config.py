@@ -11,6 +11,7 @@ from registry.kinds import DOCKER_HUB_REGISTRY_URL
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DOCKER_HUB_API_URL = "https://hub.docker.com"
+GITHUB_API_URL = "https://api.github.com"
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class RegistryConfig:
     allowed_networks: tuple[IPNetwork, ...] = ()
     dockerhub_registry_url: str = DOCKER_HUB_REGISTRY_URL
     dockerhub_api_url: str = DOCKER_HUB_API_URL
+    github_api_url: str = GITHUB_API_URL
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     user_agent: str = "imagerepo-bot/0.1"
@@ -57,10 +59,11 @@ def parse_allowed_networks(text: str) -> tuple[IPNetwork, ...]:
 
 
 def config_from_env(env: Mapping[str, str]) -> RegistryConfig:
-    """Build a config from `IMAGEREPO_ALLOWED_NETWORKS` and the Docker Hub URL variables."""
+    """A config from `IMAGEREPO_ALLOWED_NETWORKS` and the Docker Hub and GitHub URL variables."""
     return RegistryConfig(
         allowed_networks=parse_allowed_networks(env.get("IMAGEREPO_ALLOWED_NETWORKS", "")),
         dockerhub_registry_url=env.get("IMAGEREPO_DOCKERHUB_REGISTRY_URL")
         or DOCKER_HUB_REGISTRY_URL,
         dockerhub_api_url=env.get("IMAGEREPO_DOCKERHUB_API_URL") or DOCKER_HUB_API_URL,
+        github_api_url=env.get("IMAGEREPO_GITHUB_API_URL") or GITHUB_API_URL,
     )

@@ -8,13 +8,14 @@ shared pieces and the plain Image Registry driver.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from registry.auth import TokenCache
 from registry.config import RegistryConfig
 from registry.errors import ErrorKind, RegistryError, secret_forms
 from registry.http import HttpClient, Stats
 from registry.kinds import RegistryType, type_info
-from registry.oci import OciSession, check_repository_name
+from registry.oci import OciSession, Ping, check_repository_name
 from registry.target import Credentials, OriginPins, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, origin_of, parse_url
 
@@ -80,6 +81,20 @@ class Location:
     repository: str
 
 
+@dataclass(frozen=True)
+class Account:
+    """What a registry's own API says about the saved account, before the registry checks.
+
+    `missing` maps a step (`pull`, `push`) to the message that step fails with
+    (e.g. a token scope the account lacks), so the test names the scope rather
+    than a bare "denied"; `detail` joins the `authenticated` step's line.
+    """
+
+    detail: str
+    expires_at: datetime | None = None
+    missing: dict[str, str] = field(default_factory=dict)
+
+
 class Driver:
     """Default behaviour: an OCI registry; subclasses add what their type can do."""
 
@@ -100,6 +115,16 @@ class Driver:
         check_registry_pin(target, location.base)
         return location
 
+    async def account(
+        self, op: Operation, target: RepositoryTarget, location: Location, ping: Ping
+    ) -> Account | None:
+        """Ask the registry's API about the account (scopes, expiry); None when it has none."""
+        return None
+
+    def delete_blocker(self, target: RepositoryTarget) -> str | None:
+        """Why the saved account cannot delete in the registry, known without asking it."""
+        return None
+
     async def reconsider_pull(
         self, op: Operation, target: RepositoryTarget, location: Location, error: RegistryError
     ) -> str | RegistryError:
@@ -110,6 +135,8 @@ class Driver:
         raise self.unsupported("create repositories")
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
+        if blocker := self.delete_blocker(target):
+            raise RegistryError(ErrorKind.PERMISSION_DENIED, blocker)
         location = self.located(target)
         session = op.session(
             location.base, location.tls, target.credentials, self.label, pins=target.pins

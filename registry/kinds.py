@@ -1,4 +1,4 @@
-"""The three repository types and what each can do.
+"""The repository types and what each can do.
 
 The UI asks `type_info(t)` what to offer (create new, delete in IR, URL Check,
 registered tool) instead of branching on the type itself, so a new type is one
@@ -15,6 +15,17 @@ if TYPE_CHECKING:
     from registry.config import RegistryConfig
 
 DOCKER_HUB_REGISTRY_URL = "https://registry-1.docker.io"
+GHCR_REGISTRY_URL = "https://ghcr.io"
+GITLAB_REGISTRY_URL = "https://registry.gitlab.com"
+QUAY_REGISTRY_URL = "https://quay.io"
+
+# The hosted registries: each fills its public host and accepts a self-managed one.
+_HOSTED: dict[str, tuple[str, str, bool, str]] = {
+    # value: (label, default URL, can create, repository hint)
+    "ghcr": ("GitHub Container Registry", GHCR_REGISTRY_URL, True, "owner/name"),
+    "gitlab": ("GitLab Container Registry", GITLAB_REGISTRY_URL, True, "group/project[/image]"),
+    "quay": ("Quay", QUAY_REGISTRY_URL, True, "namespace/name"),
+}
 
 
 class RegistryType(StrEnum):
@@ -23,6 +34,9 @@ class RegistryType(StrEnum):
     HARBOR = "harbor"
     DOCKER_HUB = "dockerhub"
     IMAGE_REGISTRY = "registry"
+    GHCR = "ghcr"
+    GITLAB = "gitlab"
+    QUAY = "quay"
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,18 @@ def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> Ty
             default_url=url,
             repository_hint="namespace/name (nginx means library/nginx)",
         )
+    if kind.value in _HOSTED:
+        label, url, can_create, hint = _HOSTED[kind.value]
+        return TypeInfo(
+            type=kind,
+            label=label,
+            can_create=can_create,
+            can_delete_in_ir=True,
+            has_url_check=True,
+            needs_registered_tool=False,
+            default_url=url,
+            repository_hint=hint,
+        )
     return TypeInfo(
         type=kind,
         label="Image Registry",
@@ -80,5 +106,8 @@ def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> Ty
 ALL_TYPES: tuple[RegistryType, ...] = (
     RegistryType.HARBOR,
     RegistryType.DOCKER_HUB,
+    RegistryType.GHCR,
+    RegistryType.GITLAB,
+    RegistryType.QUAY,
     RegistryType.IMAGE_REGISTRY,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from registry.errors import ErrorKind
 
@@ -43,6 +44,8 @@ class ConnectionTestResult:
     auth_scheme: str | None = None
     registry_origin: str | None = None
     realm_origin: str | None = None
+    # when the registry's API said when the credential expires (GitHub, GitLab), else None
+    credential_expires_at: datetime | None = None
 
     @property
     def ok(self) -> bool:

@@ -22,9 +22,12 @@ from registry.config import RegistryConfig
 from registry.dockerhub import DockerHubDriver
 from registry.drivers import Driver, ImageRegistryDriver, Operation
 from registry.errors import ErrorKind, RegistryError, scrub
+from registry.ghcr import GhcrDriver
+from registry.gitlab import GitLabDriver, GitLabToolCheck
 from registry.harbor import HarborApi, HarborDriver, ToolCheck, tool_base
 from registry.http import HttpClient
 from registry.kinds import RegistryType, type_info
+from registry.quay import QuayDriver, QuayToolCheck
 from registry.results import (
     STEP_AUTHENTICATED,
     STEP_REACHABLE,
@@ -79,6 +82,9 @@ class RegistryService:
             RegistryType.IMAGE_REGISTRY: ImageRegistryDriver(self.config),
             RegistryType.DOCKER_HUB: DockerHubDriver(self.config),
             RegistryType.HARBOR: HarborDriver(self.config),
+            RegistryType.GHCR: GhcrDriver(self.config),
+            RegistryType.GITLAB: GitLabDriver(self.config),
+            RegistryType.QUAY: QuayDriver(self.config),
         }
 
     async def aclose(self) -> None:
@@ -196,6 +202,7 @@ class RegistryService:
             auth_scheme=test.auth_scheme,
             registry_origin=test.registry_origin,
             realm_origin=test.realm_origin,
+            credential_expires_at=test.account.expires_at if test.account else None,
         )
 
     # -- create / delete ----------------------------------------------------
@@ -207,6 +214,13 @@ class RegistryService:
         if not type_info(target.type).can_create:
             raise driver.unsupported("be created")
         return await self._bounded(op, driver.create(op, target), self.config.operation_timeout)
+
+    def delete_blocker(self, target: RepositoryTarget) -> str | None:
+        """Why the target's saved account cannot delete it in the registry (no network),
+        for the delete modal to say before the user confirms; None when it may try."""
+        if not type_info(target.type).can_delete_in_ir:
+            return None
+        return self._drivers[RegistryType(target.type)].delete_blocker(target)
 
     async def delete_repository(self, target: RepositoryTarget) -> None:
         """Delete the repository in the image registry; raises RegistryError if it cannot."""
@@ -221,10 +235,17 @@ class RegistryService:
     # -- Harbor tools -------------------------------------------------------
 
     async def test_tool(self, tool: HarborTool) -> ConnectionTestResult:
-        """Test a registered Harbor: steps `reachable` (API ping) and `authenticated`."""
+        """Test a registered tool: steps `reachable` (its API answers) and `authenticated`."""
         op = self._operation()
         op.remember(tool.credentials)
-        check = ToolCheck(op, tool)
+        check: ToolCheck | GitLabToolCheck | QuayToolCheck
+        if tool.kind is RegistryType.GITLAB:
+            check = GitLabToolCheck(op, tool)
+        elif tool.kind is RegistryType.QUAY:
+            check = QuayToolCheck(op, tool)
+        else:
+            check = ToolCheck(op, tool)
+        label = type_info(tool.kind).label
         start = time.perf_counter()
         error: RegistryError | None = None
         try:
@@ -235,7 +256,7 @@ class RegistryService:
             (STEP_REACHABLE, STEP_AUTHENTICATED), check.steps, check.current, error, op.secrets
         )
         message = (
-            f"Harbor at {tool.url} is reachable and the tool's credentials work."
+            f"{label} at {tool.url} is reachable and the tool's credentials work."
             if error is None
             else f"{check.current} failed: {error.message}"
         )

@@ -63,11 +63,13 @@ def validate_ca_bundle(pem: str) -> None:
 
 @dataclass(frozen=True)
 class HarborTool:
-    """A Harbor instance registered by a workspace admin (its credentials may be an admin's)."""
+    """A registered tool: a Harbor, GitLab or Quay instance a workspace admin registered
+    (its credentials may be an admin's; GitLab and Quay tools hold an API token)."""
 
     url: str
     credentials: Credentials | None
     tls: TlsOptions = field(default_factory=TlsOptions)
+    kind: RegistryType = RegistryType.HARBOR
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,8 @@ class ImageRepository(Base):
     next_check_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
+    # when the saved credential expires, where the registry's API tells (GitHub, GitLab)
+    credential_expires_at: Mapped[datetime | None]
 
     project: Mapped[Project] = relationship(lazy="joined")
     tool: Mapped[RegisteredTool | None] = relationship(lazy="joined")

@@ -30,6 +30,8 @@ async def apply_result(
 ) -> None:
     """Record the result and queue at most one channel message, in the caller's transaction."""
     now = now or utcnow()
+    if result.credential_expires_at is not None:
+        repo.credential_expires_at = result.credential_expires_at
     metrics.observe_connection_test(
         trigger.value, result.ok, result.error_kind.value if result.error_kind else None
     )

@@ -94,6 +94,9 @@ class RepositoryRow:
     last_error_kind: str | None
     last_message: str | None
     can_delete_in_ir: bool
+    credential_expires_at: datetime | None = None
+    # why the saved account cannot delete in the registry (said before the user confirms)
+    delete_blocker: str | None = None
 
 
 NO_RIGHTS = EntryRights(may_test=True, may_change_account=False, may_delete=False)
@@ -148,6 +151,7 @@ def row_view(row: ImageRepository) -> RepositoryRow:
         last_error_kind=row.last_error_kind,
         last_message=row.last_message,
         can_delete_in_ir=type_info(registry_type).can_delete_in_ir,
+        credential_expires_at=row.credential_expires_at,
     )
 
 
@@ -175,7 +179,10 @@ def harbor_tool(rt: Runtime, tool: RegisteredTool) -> HarborTool:
     secret = tool_secret(rt, tool)
     credentials = Credentials(tool.username, secret) if tool.username and secret else None
     return HarborTool(
-        url=tool.url, credentials=credentials, tls=_tls(tool.tls_verify, tool.ca_bundle_pem)
+        url=tool.url,
+        credentials=credentials,
+        tls=_tls(tool.tls_verify, tool.ca_bundle_pem),
+        kind=RegistryType(tool.tool_type or RegistryType.HARBOR.value),
     )
 
 
@@ -478,6 +485,27 @@ async def entry_for(
         return row_view(row)
 
 
+async def get_for_delete(
+    rt: Runtime, actor: Actor, place: Place, repository_id: int
+) -> RepositoryRow:
+    """The row for the delete modal, once the user may delete it, saying whether its saved
+    account can delete in the registry (a GitLab deploy token or a Quay robot cannot),
+    without asking the registry."""
+    async with rt.sessions() as session:
+        row = await _load(session, actor, place, repository_id)
+        permissions.require_entry(
+            await permissions.rights_on(session, actor, row), EntryAction.DELETE
+        )
+        view = row_view(row)
+        if not view.can_delete_in_ir:
+            return view
+        try:
+            target = saved_target(rt, row)
+        except SecretUnavailable as error:
+            return replace(view, delete_blocker=str(error))
+    return replace(view, delete_blocker=rt.registry.delete_blocker(target))
+
+
 async def record_result(
     rt: Runtime, repository_id: int, result: ConnectionTestResult, trigger: CheckTrigger
 ) -> RepositoryRow | None:
@@ -548,6 +576,7 @@ async def change_account(
         repositories.pin_origins(
             row, registry_origin=result.registry_origin, realm_origin=result.realm_origin
         )
+        row.credential_expires_at = result.credential_expires_at  # the old one's date goes
         # A new account is re-checked at once: the list never shows a stale status.
         await health.apply_result(
             session, row, result, trigger=CheckTrigger.MANUAL, alert_after=rt.settings.alert_after
@@ -576,6 +605,11 @@ async def delete_repository(
             raise RegistryOperationFailed(
                 f"{view.type_label} repositories cannot be deleted in the registry from here; "
                 "untick the box to remove it from the list only."
+            )
+        if blocker := rt.registry.delete_blocker(target):
+            raise RegistryOperationFailed(
+                f"{blocker} Nothing was deleted; the entry stays in the list.",
+                error_kind=ErrorKind.PERMISSION_DENIED.value,
             )
         try:
             await rt.registry.delete_repository(target)

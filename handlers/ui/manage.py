@@ -17,7 +17,7 @@ from bot.usecases.forms import MAX_SECRET
 from bot.usecases.permissions import Place
 from bot.usecases.repositories import RepositoryRow
 from handlers import ids, metadata
-from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, plain, section
+from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, escape, plain, section
 from handlers.ui.repository_list import access_text
 
 ACCOUNT_TITLE = "Edit authentication"  # Slack: 24 characters at most
@@ -102,7 +102,16 @@ def delete_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = N
             f"Delete the image repository {describe(row)} from this project's list?",
         )
     ]
-    if row.can_delete_in_ir:
+    if row.can_delete_in_ir and row.delete_blocker:
+        blocks.append(
+            section(
+                ids.B_DELETE_IN_IR,
+                f":no_entry: The saved account cannot delete it in the registry: "
+                f"{escape(row.delete_blocker)} Delete removes it from this list only; the "
+                "registry keeps it.",
+            )
+        )
+    elif row.can_delete_in_ir:
         blocks.append(
             InputBlock(
                 block_id=ids.B_DELETE_IN_IR,

@@ -218,10 +218,15 @@ def add_modal(
             InputBlock(
                 block_id=ids.B_REGISTRY_URL,
                 label=plain("Registry URL"),
-                hint=plain("The registry's base URL, e.g. https://registry.example.com:5000"),
+                hint=plain(
+                    f"{info.default_url}, or your own (self-managed) registry's base URL"
+                    if info.default_url
+                    else "The registry's base URL, e.g. https://registry.example.com:5000"
+                ),
+                optional=info.default_url is not None,
                 element=PlainTextInputElement(
                     action_id=ids.A_REGISTRY_URL,
-                    placeholder=plain("https://registry.example.com"),
+                    placeholder=plain(info.default_url or "https://registry.example.com"),
                     max_length=2048,
                 ),
             )

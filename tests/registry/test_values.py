@@ -45,8 +45,22 @@ def test_registry_error_is_its_one_line_message() -> None:
 
 
 def test_the_ui_asks_each_type_what_it_can_do() -> None:
-    assert ALL_TYPES == (RegistryType.HARBOR, RegistryType.DOCKER_HUB, RegistryType.IMAGE_REGISTRY)
-    harbor, hub, plain = (type_info(t) for t in ALL_TYPES)
+    assert ALL_TYPES == (
+        RegistryType.HARBOR,
+        RegistryType.DOCKER_HUB,
+        RegistryType.GHCR,
+        RegistryType.GITLAB,
+        RegistryType.QUAY,
+        RegistryType.IMAGE_REGISTRY,
+    )
+    harbor, hub, ghcr, gitlab, quay, plain = (type_info(t) for t in ALL_TYPES)
+    hosted = {i.label: i.default_url for i in (ghcr, gitlab, quay)}
+    assert hosted == {
+        "GitHub Container Registry": "https://ghcr.io",
+        "GitLab Container Registry": "https://registry.gitlab.com",
+        "Quay": "https://quay.io",
+    }
+    assert all(i.has_url_check and i.can_delete_in_ir for i in (ghcr, gitlab, quay))
     assert [harbor.label, hub.label, plain.label] == ["Harbor", "Docker Hub", "Image Registry"]
     assert harbor.can_create and harbor.needs_registered_tool and not harbor.has_url_check
     assert not hub.can_create and hub.can_delete_in_ir and not hub.needs_registered_tool

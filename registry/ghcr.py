@@ -1,0 +1,245 @@
+"""GitHub Container Registry: the registry protocol on ghcr.io plus GitHub's REST API.
+
+GHCR takes a classic personal access token as the password; what the token may
+do is its scopes (`read:packages` to pull, `write:packages` to push,
+`delete:packages` to delete), which the registry does not name when it says
+"denied".  GitHub's API does: any authenticated call answers with the token's
+scopes in `X-OAuth-Scopes` and, for tokens with an expiry, the date in
+`GitHub-Authentication-Token-Expiration`.  So the Connection Test asks
+`GET /user` first and fails the step that needs a missing scope, naming it.
+
+GHCR has no manifest DELETE: deleting a repository is deleting the container
+package through the packages API (`/user/packages/container/{name}` for the
+token's own account, `/orgs/{org}/packages/container/{name}` for an
+organisation), the name URL-encoded (`a/b` -> `a%2Fb`).  A package appears on
+first push, so "create new" only proves the account may push there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from registry.drivers import Account, Driver, Location, Operation
+from registry.errors import ErrorKind, RegistryError
+from registry.hostedapi import JsonApi, json_dict, parse_expiry, server_message
+from registry.kinds import GHCR_REGISTRY_URL, RegistryType
+from registry.oci import Ping, check_repository_name
+from registry.target import Credentials, RepositoryTarget, TlsOptions
+from registry.urlguard import parse_url
+
+READ = "read:packages"
+WRITE = "write:packages"
+DELETE = "delete:packages"
+# GitHub grants the narrower package scopes with the wider ones.
+_IMPLIED = {READ: {READ, WRITE, DELETE}, WRITE: {WRITE}, DELETE: {DELETE}}
+API_VERSION = "2022-11-28"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What GitHub says about a token: its account, its scopes (None: not told), expiry."""
+
+    login: str
+    scopes: frozenset[str] | None
+    expires_at: datetime | None
+
+    def has(self, scope: str) -> bool:
+        return self.scopes is None or bool(self.scopes & _IMPLIED[scope])
+
+    def describe(self) -> str:
+        if self.scopes is None:
+            return f"GitHub account {self.login} (GitHub did not list the token's scopes)"
+        shown = ", ".join(sorted(self.scopes)) or "none"
+        return f"GitHub account {self.login}, token scopes: {shown}"
+
+
+def lacks(scope: str, purpose: str) -> str:
+    return (
+        f"The token lacks the {scope} scope: GitHub Container Registry needs a classic "
+        f"personal access token with {scope} to {purpose}."
+    )
+
+
+def split_owner(repository: str) -> tuple[str, str]:
+    """`owner/name[/more]` -> (`owner`, `name[/more]`), validated."""
+    clean = check_repository_name(repository)
+    if "/" not in clean:
+        raise RegistryError(
+            ErrorKind.INVALID_REPOSITORY,
+            f"GitHub Container Registry images are named owner/name; {clean!r} has no owner.",
+        )
+    owner, name = clean.split("/", 1)
+    return owner, name
+
+
+class GitHubApi:
+    """The few GitHub REST calls GHCR needs, as one token."""
+
+    def __init__(self, op: Operation, credentials: Credentials) -> None:
+        base = parse_url(op.config.github_api_url, what="GitHub API URL")
+        self.api = JsonApi(
+            op,
+            base,
+            TlsOptions(),
+            name="GitHub",
+            auth_headers={"Authorization": f"Bearer {credentials.secret}"},
+            secret=credentials.secret,
+            extra_headers={
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+            },
+        )
+        self.credentials = credentials
+
+    async def token_info(self) -> TokenInfo | None:
+        """`GET /user`: the token's login, scopes and expiry; None when GitHub will not say
+        (a GITHUB_TOKEN or app token answers 403 to `/user`)."""
+        response = await self.api.request("GET", "/user")
+        if response.status == 401:
+            raise RegistryError(
+                ErrorKind.AUTHENTICATION_FAILED,
+                f"GitHub rejected the token given for {self.credentials.username} (Bad "
+                "credentials): it is wrong, expired or revoked.",
+            )
+        if response.status == 403:
+            return None
+        if response.status != 200:
+            raise self.api.error(response, "describe the token (GET /user)")
+        login = json_dict(response).get("login")
+        header = response.headers.get("x-oauth-scopes")
+        scopes = (
+            None if header is None else frozenset(s.strip() for s in header.split(",") if s.strip())
+        )
+        return TokenInfo(
+            login=login if isinstance(login, str) else self.credentials.username,
+            scopes=scopes,
+            expires_at=parse_expiry(response.headers.get("github-authentication-token-expiration")),
+        )
+
+    def _package_path(self, owner: str, name: str, login: str | None) -> str:
+        encoded = quote(name, safe="")
+        if login is not None and owner.lower() == login.lower():
+            return f"/user/packages/container/{encoded}"
+        return f"/orgs/{quote(owner, safe='')}/packages/container/{encoded}"
+
+    async def package_exists(self, owner: str, name: str, login: str | None) -> bool | None:
+        """True/False when GitHub says; None when it cannot tell (e.g. owner is another user)."""
+        response = await self.api.request("GET", self._package_path(owner, name, login))
+        if response.status == 200:
+            return True
+        if response.status == 404:
+            return False
+        return None
+
+    async def delete_package(self, owner: str, name: str, login: str | None) -> None:
+        response = await self.api.request("DELETE", self._package_path(owner, name, login))
+        if response.status in (200, 202, 204):
+            return
+        if response.status == 404:
+            raise RegistryError(
+                ErrorKind.REPOSITORY_NOT_FOUND,
+                f"GitHub has no container package {name} owned by {owner} that this token can "
+                "see; nothing was deleted.",
+            )
+        if response.status == 403:
+            raise RegistryError(
+                ErrorKind.PERMISSION_DENIED,
+                f"GitHub refused to delete the container package {owner}/{name}: the token's "
+                "account must be an admin of the package (and the token needs delete:packages).",
+            )
+        if response.status == 400:
+            raise RegistryError(
+                ErrorKind.PERMISSION_DENIED,
+                f"GitHub refused to delete the container package {owner}/{name}"
+                f"{server_message(response)}; nothing was deleted.",
+            )
+        raise self.api.error(response, f"delete the container package {owner}/{name}")
+
+
+class GhcrDriver(Driver):
+    type = RegistryType.GHCR
+    label = "GitHub Container Registry"
+
+    def locate(self, target: RepositoryTarget) -> Location:
+        url = target.registry_url.strip() or GHCR_REGISTRY_URL
+        owner, name = split_owner(target.repository.strip().lower().removeprefix("ghcr.io/"))
+        return Location(parse_url(url), target.tls, f"{owner}/{name}")
+
+    async def account(
+        self, op: Operation, target: RepositoryTarget, location: Location, ping: Ping
+    ) -> Account | None:
+        if target.credentials is None:
+            return None
+        info = await GitHubApi(op, target.credentials).token_info()
+        if info is None:
+            return Account(
+                "GitHub's API did not describe this token (not a classic personal access "
+                "token?): its scopes were not checked"
+            )
+        missing: dict[str, str] = {}
+        if not info.has(READ):
+            missing["pull"] = lacks(READ, "pull")
+        if not info.has(WRITE):
+            missing["push"] = lacks(WRITE, "push")
+        detail = info.describe()
+        if info.scopes is not None and not info.has(DELETE):
+            detail += f" (delete in IR needs {DELETE})"
+        return Account(detail, expires_at=info.expires_at, missing=missing)
+
+    async def reconsider_pull(
+        self, op: Operation, target: RepositoryTarget, location: Location, error: RegistryError
+    ) -> str | RegistryError:
+        """GHCR says "denied" for packages that do not exist: ask the packages API."""
+        if target.credentials is None or error.kind not in (
+            ErrorKind.PERMISSION_DENIED,
+            ErrorKind.AUTHENTICATION_FAILED,
+            ErrorKind.REPOSITORY_NOT_FOUND,
+        ):
+            return error
+        owner, name = location.repository.split("/", 1)
+        api = GitHubApi(op, target.credentials)
+        try:
+            info = await api.token_info()
+            exists = await api.package_exists(owner, name, info.login if info else None)
+        except RegistryError:
+            return error
+        if exists is not False:
+            return error
+        if target.pull_only:
+            return RegistryError(
+                ErrorKind.REPOSITORY_NOT_FOUND,
+                f"GitHub has no container package {name} owned by {owner} that this token can see.",
+            )
+        return f"package {location.repository} does not exist yet: GitHub creates it on first push"
+
+    async def create(self, op: Operation, target: RepositoryTarget) -> str:
+        location = self.locate(target)
+        return (
+            f"GitHub creates the package {location.repository} on first push; the Connection "
+            "Test checks that this account may push there."
+        )
+
+    def delete_blocker(self, target: RepositoryTarget) -> str | None:
+        if target.credentials is None:
+            return (
+                "Deleting on GitHub needs a classic personal access token with "
+                f"{DELETE}; this entry has no account."
+            )
+        return None
+
+    async def delete(self, op: Operation, target: RepositoryTarget) -> None:
+        if blocker := self.delete_blocker(target):
+            raise RegistryError(ErrorKind.PERMISSION_DENIED, blocker)
+        assert target.credentials is not None
+        location = self.locate(target)
+        owner, name = location.repository.split("/", 1)
+        api = GitHubApi(op, target.credentials)
+        info = await api.token_info()
+        if info is not None and not info.has(DELETE):
+            raise RegistryError(
+                ErrorKind.PERMISSION_DENIED,
+                lacks(DELETE, "delete packages") + " Nothing was deleted.",
+            )
+        await api.delete_package(owner, name, info.login if info else None)

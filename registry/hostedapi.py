@@ -1,0 +1,146 @@
+"""A small JSON API client shared by the hosted registries' drivers (GitHub, GitLab, Quay).
+
+Every request goes through the operation's guarded `HttpClient` (URL guard,
+manual redirects that drop the Authorization header across origins, capped
+bodies), and the token is remembered as a secret so no message can carry it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from registry.drivers import Operation
+from registry.errors import ErrorKind, RegistryError, server_text
+from registry.http import HttpResponse, Service
+from registry.ratelimit import rate_limit_error
+from registry.target import TlsOptions
+from registry.urlguard import RegistryUrl
+
+
+class JsonApi:
+    """One provider API as one token: `request` and `error` for the drivers to build on."""
+
+    def __init__(
+        self,
+        op: Operation,
+        base: RegistryUrl,
+        tls: TlsOptions,
+        *,
+        name: str,
+        auth_headers: dict[str, str],
+        secret: str | None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        self.op = op
+        self.base = base
+        self.tls = tls
+        self.name = name
+        self.service = Service(f"the {name} API at {base.base}")
+        self._auth = dict(auth_headers)
+        self._extra = {"Accept": "application/json", **(extra_headers or {})}
+        if secret:
+            op.secrets.add(secret)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        json_body: Any = None,
+    ) -> HttpResponse:
+        authorization = self._auth.get("Authorization")
+        headers = {**self._extra, **{k: v for k, v in self._auth.items() if k != "Authorization"}}
+        return await self.op.http.request(
+            method,
+            self.base.endpoint(path),
+            tls=self.tls,
+            stats=self.op.stats,
+            service=self.service,
+            authorization=authorization,
+            headers=headers,
+            params=params,
+            json_body=json_body,
+        )
+
+    def error(self, response: HttpResponse, what: str) -> RegistryError:
+        """Classify a failed answer to `what` (a phrase such as "delete package x")."""
+        said = server_message(response)
+        if response.status == 401:
+            return RegistryError(
+                ErrorKind.AUTHENTICATION_FAILED, f"{self.name} rejected the token{said}."
+            )
+        if response.status == 403:
+            return RegistryError(
+                ErrorKind.PERMISSION_DENIED, f"{self.name} refused to {what}{said}."
+            )
+        if response.status == 404:
+            return RegistryError(ErrorKind.REPOSITORY_NOT_FOUND, f"{self.name}: {what}: not found.")
+        if response.status == 429:
+            return rate_limit_error(response.headers, self.service.phrase)
+        return RegistryError(
+            ErrorKind.REGISTRY_ERROR,
+            f"{self.service.capitalised} answered HTTP {response.status} to {what}{said}.",
+        )
+
+
+def server_message(response: HttpResponse) -> str:
+    """` (message)` from a JSON error body (`message`, `error_message`, `error`), or ``."""
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    for key in ("message", "error_message", "detail", "error"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return f" ({server_text(value)})"
+    return ""
+
+
+def json_dict(response: HttpResponse) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def json_list(response: HttpResponse) -> list[dict[str, Any]]:
+    try:
+        data = response.json()
+    except ValueError:
+        return []
+    if not isinstance(data, list):
+        return []
+    return [item for item in data if isinstance(item, dict)]
+
+
+def parse_expiry(value: object) -> datetime | None:
+    """`2026-12-31`, `2026-12-31 12:00:00 UTC` or ISO 8601 -> aware UTC datetime; else None.
+
+    GitLab's `expires_at` is a date (the token stops working at 00:00 UTC that
+    day); GitHub's header is `YYYY-MM-DD HH:MM:SS UTC` (or with a `+0000` offset).
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    for fmt in ("%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%d %H:%M:%S %z"):
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

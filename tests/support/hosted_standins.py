@@ -1,0 +1,514 @@
+"""Stand-ins for GitHub, GitLab and Quay, each in front of a real docker-registry.
+
+Each has three loopback servers, as in production where they are different
+hosts: the registry (Debian's `docker-registry`, token auth), a token service
+on its own port (GitLab's is its API host: `/jwt/auth` on the GitLab stand-in),
+and the provider's API.  The token service grants what the provider would
+(GitHub: the token's package scopes and ownership; GitLab: scopes and project
+role; Quay: robot/user permissions), and every API request and answer is
+checked against tests/contracts/hosted-apis.json (`contract.problems`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+import httpx
+
+from tests.support.certs import TestCA
+from tests.support.hosted_contracts import Contract
+from tests.support.registry_httpserver import Request, Response, ThreadedHttpServer
+from tests.support.registry_server import MANIFEST_V2, RegistryServer
+from tests.support.token_server import TokenServer, TokenUser
+
+_ADMIN = ("standin-admin", secrets.token_hex(8))
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    return header[7:] if header.lower().startswith("bearer ") else None
+
+
+class _Base:
+    """A registry + token service + API server; subclasses give `_grant` and `_api`."""
+
+    provider = ""
+    service = "registry"
+
+    def __init__(self, ca: TestCA, workdir: Path, users: dict[str, str]) -> None:
+        self.contract = Contract(self.provider)
+        self.users = users  # registry username -> password/token
+        self.token_server = TokenServer(
+            ca,
+            users={
+                **{name: TokenUser(password) for name, password in users.items()},
+                _ADMIN[0]: TokenUser(_ADMIN[1]),
+            },
+            service=self.service,
+            grant=self._grant_any,
+        )
+        self.api = ThreadedHttpServer(self._checked)
+        self.registry = RegistryServer(workdir / f"{self.provider}-registry", token_server=self)  # type: ignore[arg-type]
+        self.digests: dict[str, list[str]] = {}
+
+    # the registry config needs `realm`, `service`, `issuer`, `ca`: the realm may be ours
+    @property
+    def realm(self) -> str:
+        return self.token_server.realm
+
+    @property
+    def issuer(self) -> str:
+        return self.token_server.issuer
+
+    @property
+    def ca(self) -> TestCA:
+        return self.token_server.ca
+
+    @property
+    def registry_url(self) -> str:
+        return self.registry.url
+
+    @property
+    def api_url(self) -> str:
+        return self.api.url
+
+    def start(self) -> None:
+        self.token_server.start()
+        self.api.start()
+        self.registry.start()
+
+    def stop(self) -> None:
+        self.registry.stop()
+        self.api.stop()
+        self.token_server.stop()
+
+    def push(self, repository: str, tag: str = "latest") -> str:
+        digest = self.registry.client(*_ADMIN).push_image(repository, tag)
+        self.digests.setdefault(repository, []).append(digest)
+        return digest
+
+    def tags(self, repository: str) -> list[str] | None:
+        return self.registry.client(*_ADMIN).tags(repository)
+
+    def remove_images(self, repository: str) -> None:
+        """What the provider does on delete: the repository's manifests go from the registry."""
+        client = self.registry.client(*_ADMIN)
+        with httpx.Client(timeout=10) as http:
+            auth = client._auth(http, repository, "pull,delete")
+            for digest in self.digests.pop(repository, []):
+                http.delete(
+                    f"{client.url}/v2/{repository}/manifests/{digest}",
+                    headers={**auth, "Accept": MANIFEST_V2},
+                )
+
+    def _grant_any(self, user: str | None, name: str, requested: set[str]) -> set[str]:
+        if user == _ADMIN[0]:
+            return requested
+        return self._grant(user, name, requested) & requested
+
+    def _grant(self, user: str | None, name: str, requested: set[str]) -> set[str]:
+        raise NotImplementedError
+
+    def _api(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def _checked(self, request: Request) -> Response:
+        response = self._api(request)
+        self.contract.check(request, response)
+        return response
+
+    def _proxy(self, request: Request) -> Response:
+        """Quay serves the registry and its API on one host: pass `/v2/` on to the registry."""
+        keep = {"authorization", "accept", "content-type"}
+        with httpx.Client(timeout=10) as http:
+            answer = http.request(
+                request.method,
+                f"{self.registry.url}{request.target}",
+                headers={k: v for k, v in request.headers.items() if k in keep},
+                content=request.body,
+            )
+        passed = {"www-authenticate", "location", "content-type", "docker-content-digest"}
+        passed |= {"docker-upload-uuid", "range", "link"}
+        headers = [
+            (k, v.replace(self.registry.url, self.api.url))
+            for k, v in answer.headers.items()
+            if k.lower() in passed
+        ]
+        return Response(answer.status_code, answer.content, headers)
+
+
+# -- GitHub -------------------------------------------------------------------
+
+
+@dataclass
+class GitHubToken:
+    login: str
+    token: str
+    scopes: set[str]
+    expires: str | None = "2026-12-24 12:00:00 UTC"
+
+
+@dataclass
+class GitHubPackage:
+    owner: str
+    name: str
+    org: bool
+
+
+def _gh_error(status: int, message: str) -> Response:
+    return Response.json(
+        status, {"message": message, "documentation_url": "https://docs.github.com/rest"}
+    )
+
+
+class GitHubStandIn(_Base):
+    """GHCR + GitHub's REST API. Org `acme` has admin `octo`; `octo`'s token has every package
+    scope, `reader`'s only read:packages, `pusher`'s read+write, `noscope`'s none."""
+
+    provider = "github"
+    service = "ghcr.io"
+
+    def __init__(self, ca: TestCA, workdir: Path) -> None:
+        self.tokens = {
+            t.login: t
+            for t in (
+                GitHubToken(
+                    "octo",
+                    "ghp_octo" + secrets.token_hex(8),
+                    {"read:packages", "write:packages", "delete:packages"},
+                ),
+                GitHubToken("reader", "ghp_read" + secrets.token_hex(8), {"read:packages"}),
+                GitHubToken("pusher", "ghp_push" + secrets.token_hex(8), {"write:packages"}),
+                GitHubToken("noscope", "ghp_none" + secrets.token_hex(8), {"repo"}),
+            )
+        }
+        self.org_members = {"acme": {"octo", "reader", "pusher", "noscope"}}
+        self.org_admins = {"acme": {"octo"}}
+        self.packages: dict[str, GitHubPackage] = {}
+        super().__init__(ca, workdir, {t.login: t.token for t in self.tokens.values()})
+
+    def credentials(self, login: str) -> tuple[str, str]:
+        return login, self.tokens[login].token
+
+    def add_package(self, repository: str) -> None:
+        owner, name = repository.split("/", 1)
+        self.packages[repository] = GitHubPackage(owner, name, owner in self.org_members)
+        self.push(repository)
+
+    def _may_see(self, login: str, owner: str) -> bool:
+        return login == owner or login in self.org_members.get(owner, set())
+
+    def _grant(self, user: str | None, name: str, requested: set[str]) -> set[str]:
+        if user is None:
+            return set()  # every package here is private: GHCR answers anonymous pulls 403
+        token = self.tokens[user]
+        owner = name.split("/", 1)[0]
+        if not self._may_see(user, owner):
+            return set()
+        rights: set[str] = set()
+        if token.scopes & {"read:packages", "write:packages", "delete:packages"}:
+            rights.add("pull")
+        if "write:packages" in token.scopes:
+            rights.add("push")
+        return rights
+
+    def _user(self, request: Request) -> GitHubToken | None:
+        token = _bearer(request)
+        return next((t for t in self.tokens.values() if t.token == token), None)
+
+    def _api(self, request: Request) -> Response:
+        user = self._user(request)
+        if user is None:
+            return _gh_error(401, "Bad credentials")
+        path = request.raw_path
+        if path == "/user" and request.method == "GET":
+            headers = [("X-OAuth-Scopes", ", ".join(sorted(user.scopes)))]
+            if user.expires:
+                headers.append(("GitHub-Authentication-Token-Expiration", user.expires))
+            return Response.json(200, {"login": user.login, "id": 1, "type": "User"}, headers)
+        match = re.fullmatch(r"/user/packages/([^/]+)/([^/]+)", path) or re.fullmatch(
+            r"/orgs/([^/]+)/packages/[^/]+/([^/]+)", path
+        )
+        if match is None:
+            return _gh_error(404, "Not Found")
+        owner = user.login if path.startswith("/user/") else unquote(match.group(1))
+        name = unquote(match.group(2))
+        repository = f"{owner}/{name}"
+        package = self.packages.get(repository)
+        if package is None or not self._may_see(user.login, owner):
+            return _gh_error(404, "Package not found.")
+        if request.method == "GET":
+            return Response.json(
+                200,
+                {
+                    "id": 7,
+                    "name": name,
+                    "package_type": "container",
+                    "url": f"{self.api_url}/packages/{name}",
+                    "html_url": f"https://github.com/{owner}/packages/{name}",
+                    "visibility": "private",
+                    "created_at": "2026-01-01T00:00:00Z",
+                    "updated_at": "2026-01-01T00:00:00Z",
+                },
+            )
+        if request.method == "DELETE":
+            if "delete:packages" not in user.scopes:
+                return _gh_error(403, "You need at least delete:packages scope")
+            admin = user.login == owner or user.login in self.org_admins.get(owner, set())
+            if not admin:
+                return _gh_error(403, "You must be an admin of the package to delete it.")
+            del self.packages[repository]
+            self.remove_images(repository)
+            return Response(204)
+        return _gh_error(404, "Not Found")
+
+
+# -- GitLab -------------------------------------------------------------------
+
+
+@dataclass
+class GitLabToken:
+    name: str
+    token: str
+    scopes: list[str]
+    role: int = 40  # access level in every project
+    expires_at: str | None = "2026-12-24"
+
+
+@dataclass
+class GitLabProject:
+    id: int
+    path: str
+    repositories: dict[str, int] = field(default_factory=dict)  # registry path -> id
+
+
+class GitLabStandIn(_Base):
+    """GitLab: its API and its token service (`/jwt/auth`) on one host, the registry on
+    another.  Users (registry username = token name): `maint` (api, Maintainer), `dev`
+    (read/write_registry, Developer), `readonly` (read_registry), `gitlab+deploy-token-1`
+    (a deploy token with read/write_registry; the API does not know it)."""
+
+    provider = "gitlab"
+    service = "container_registry"
+
+    def __init__(self, ca: TestCA, workdir: Path) -> None:
+        self.tokens = {
+            t.name: t
+            for t in (
+                GitLabToken("maint", "glpat-maint" + secrets.token_hex(6), ["api"]),
+                GitLabToken(
+                    "dev",
+                    "glpat-dev" + secrets.token_hex(6),
+                    ["read_registry", "write_registry"],
+                    30,
+                ),
+                GitLabToken("readonly", "glpat-ro" + secrets.token_hex(6), ["read_registry"], 20),
+            )
+        }
+        self.deploy = ("gitlab+deploy-token-1", "gldt-" + secrets.token_hex(8))
+        self.projects: dict[str, GitLabProject] = {}
+        self._ids = itertools.count(100)
+        users = {t.name: t.token for t in self.tokens.values()}
+        users[self.deploy[0]] = self.deploy[1]
+        super().__init__(ca, workdir, users)
+
+    @property
+    def realm(self) -> str:
+        return f"{self.api.url}/jwt/auth"  # GitLab's token realm is on the GitLab host
+
+    def credentials(self, name: str) -> tuple[str, str]:
+        if name == self.deploy[0]:
+            return self.deploy
+        return name, self.tokens[name].token
+
+    def add_project(self, path: str) -> GitLabProject:
+        project = GitLabProject(next(self._ids), path)
+        self.projects[path] = project
+        return project
+
+    def add_image(self, project_path: str, image: str = "") -> str:
+        project = self.projects[project_path]
+        repository = f"{project_path}/{image}" if image else project_path
+        project.repositories[repository] = next(self._ids)
+        self.push(repository)
+        return repository
+
+    def _project_of(self, repository: str) -> GitLabProject | None:
+        parts = repository.split("/")
+        for n in range(len(parts), 1, -1):
+            found = self.projects.get("/".join(parts[:n]))
+            if found:
+                return found
+        return None
+
+    def _grant(self, user: str | None, name: str, requested: set[str]) -> set[str]:
+        if user is None or self._project_of(name) is None:
+            return set()
+        if user == self.deploy[0]:
+            return {"pull", "push"}
+        token = self.tokens[user]
+        rights: set[str] = set()
+        if {"read_registry", "api"} & set(token.scopes):
+            rights.add("pull")
+        if {"write_registry", "api"} & set(token.scopes) and token.role >= 30:
+            rights.add("push")
+        return rights
+
+    def _jwt(self, request: Request) -> Response:
+        # GitLab's /jwt/auth is the token service; hand the request to the real one.
+        forwarded = Request(
+            request.method,
+            request.target.replace("/jwt/auth", "/token", 1),
+            request.headers,
+            request.body,
+        )
+        return self.token_server._handle(forwarded)
+
+    def _checked(self, request: Request) -> Response:
+        if request.raw_path == "/jwt/auth":
+            return self._jwt(request)
+        return super()._checked(request)
+
+    def _api(self, request: Request) -> Response:
+        secret = request.headers.get("private-token")
+        token = next((t for t in self.tokens.values() if t.token == secret), None)
+        if token is None:
+            return Response.json(401, {"message": "401 Unauthorized"})
+        path = request.raw_path
+        if path == "/api/v4/personal_access_tokens/self" and request.method == "GET":
+            return Response.json(
+                200,
+                {
+                    "id": 1,
+                    "name": token.name,
+                    "revoked": False,
+                    "active": True,
+                    "scopes": token.scopes,
+                    "expires_at": token.expires_at,
+                    "created_at": "2026-01-01T00:00:00.000Z",
+                    "user_id": 5,
+                },
+            )
+        match = re.fullmatch(r"/api/v4/projects/([^/]+)(/registry/repositories(?:/(\d+))?)?", path)
+        if match is None:
+            return Response.json(404, {"message": "404 Not Found"})
+        key = unquote(match.group(1))
+        project = self.projects.get(key) or next(
+            (p for p in self.projects.values() if str(p.id) == key), None
+        )
+        if project is None:
+            return Response.json(404, {"message": "404 Project Not Found"})
+        if match.group(2) is None and request.method == "GET":
+            return Response.json(
+                200,
+                {
+                    "id": project.id,
+                    "path_with_namespace": project.path,
+                    "permissions": {
+                        "project_access": {"access_level": token.role, "notification_level": 3},
+                        "group_access": None,
+                    },
+                },
+            )
+        if match.group(3) is None and request.method == "GET":
+            return Response.json(
+                200,
+                [
+                    {
+                        "id": rid,
+                        "name": path_.removeprefix(project.path).lstrip("/"),
+                        "path": path_,
+                        "project_id": project.id,
+                        "location": f"registry.example/{path_}",
+                        "created_at": "2026-01-01T00:00:00.000Z",
+                    }
+                    for path_, rid in project.repositories.items()
+                ],
+            )
+        if match.group(3) is not None and request.method == "DELETE":
+            rid = int(match.group(3))
+            found = next((p for p, i in project.repositories.items() if i == rid), None)
+            if found is None:
+                return Response.json(404, {"message": "404 Repository Not Found"})
+            if "api" not in token.scopes or token.role < 40:
+                return Response.json(403, {"message": "403 Forbidden"})
+            del project.repositories[found]
+            self.remove_images(found)
+            return Response(202, b"", [("Content-Type", "application/json")])
+        return Response.json(404, {"message": "404 Not Found"})
+
+
+# -- Quay ---------------------------------------------------------------------
+
+
+class QuayStandIn(_Base):
+    """Quay: registry + API on one host in production (here the API has its own port, the
+    registry URL is configured as the API host through `api_url`).  Accounts: robot
+    `acme+ci` (read/write on acme/*), `$oauthtoken` with `admin_token` (org admin of acme),
+    `$oauthtoken` with `user_token` (no admin rights)."""
+
+    provider = "quay"
+    service = "quay.io"
+
+    def __init__(self, ca: TestCA, workdir: Path) -> None:
+        self.robot = ("acme+ci", "ROBOTTOKEN" + secrets.token_hex(8))
+        self.admin_token = "quay-admin-" + secrets.token_hex(8)
+        self.repositories: set[str] = set()
+        super().__init__(ca, workdir, {self.robot[0]: self.robot[1]})
+        self.token_server.users["$oauthtoken"] = TokenUser(self.admin_token)
+
+    def add_repository(self, name: str) -> None:
+        self.repositories.add(name)
+        self.push(name)
+
+    def _grant(self, user: str | None, name: str, requested: set[str]) -> set[str]:
+        if user is None or not name.startswith("acme/"):
+            return set()
+        return {"pull", "push"} if name in self.repositories else {"push"}
+
+    @property
+    def registry_url(self) -> str:
+        return self.api.url  # the API host fronts the registry, as quay.io does
+
+    def _checked(self, request: Request) -> Response:
+        if request.raw_path.startswith("/v2"):
+            return self._proxy(request)
+        return super()._checked(request)
+
+    def _api(self, request: Request) -> Response:
+        if _bearer(request) != self.admin_token:
+            return Response.json(401, {"error_message": "Invalid token", "status": 401})
+        path = request.raw_path
+        if path == "/api/v1/user/" and request.method == "GET":
+            return Response.json(200, {"username": "acme-admin", "anonymous": False})
+        if path == "/api/v1/repository" and request.method == "POST":
+            body = json.loads(request.body or b"{}")
+            name = f"{body.get('namespace')}/{body.get('repository')}"
+            if name in self.repositories:
+                return Response.json(
+                    400, {"error_message": "Repository already exists", "status": 400}
+                )
+            if body.get("namespace") != "acme":
+                return Response.json(403, {"error_message": "Unauthorized", "status": 403})
+            self.repositories.add(name)
+            return Response.json(201, {"namespace": body["namespace"], "name": body["repository"]})
+        match = re.fullmatch(r"/api/v1/repository/([^/]+)/([^/]+)", path)
+        if match is None:
+            return Response.json(404, {"error_message": "Not Found", "status": 404})
+        name = f"{unquote(match.group(1))}/{unquote(match.group(2))}"
+        if name not in self.repositories:
+            return Response.json(404, {"error_message": "Not Found", "status": 404})
+        if request.method == "GET":
+            ns, repo = name.split("/")
+            return Response.json(200, {"namespace": ns, "name": repo})
+        if request.method == "DELETE":
+            self.repositories.discard(name)
+            self.remove_images(name)
+            return Response(204)
+        return Response.json(404, {"error_message": "Not Found", "status": 404})
