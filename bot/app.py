@@ -98,9 +98,12 @@ def create_asgi_app(
     slack_handler: Any = AsyncSlackRequestHandler(
         bolt, path=SLACK_PATH
     )  # its scope type is narrower
+    _, signing_secret = runtime.settings.require_slack_credentials()
     return Router(
         slack_handler,
         health=health,
         on_startup=startup,
         on_shutdown=shutdown,
+        signing_secret=signing_secret,
+        internal_port=runtime.settings.metrics_port,
     )

@@ -54,8 +54,7 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from bot import serving
     from bot.app import create_asgi_app
     from bot.runtime import Runtime
 
@@ -69,16 +68,21 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
         on_startup=lambda: scheduling.start(runtime),
         on_shutdown=lambda: scheduling.stop(runtime),
     )
-    log.info(
-        "serving on 0.0.0.0:%d (POST /slack/events, GET /healthz, GET /metrics)", settings.port
-    )
-    uvicorn.run(
-        app,
-        host="0.0.0.0",  # noqa: S104 - a server; bind address is the deployment's choice
-        port=settings.port,
-        log_config=None,  # keep the JSON handler from bot.logs
-        access_log=False,
-    )
+    if settings.metrics_port is None:
+        log.info(
+            "serving on 0.0.0.0:%d (POST /slack/events, GET /healthz, GET /metrics)",
+            settings.port,
+        )
+    else:
+        log.info(
+            "serving POST /slack/events on 0.0.0.0:%d, GET /healthz and GET /metrics on 0.0.0.0:%d",
+            settings.port,
+            settings.metrics_port,
+        )
+    try:
+        serving.serve(app, settings.port, settings.metrics_port)
+    except serving.ListenError as error:
+        raise StartupError(str(error)) from None
     return 0
 
 

@@ -1,13 +1,39 @@
 """Prometheus metrics served at GET /metrics.
 
 Names and labels are part of the operator's interface: keep them stable.
-Labels take a few fixed values (kinds, results, error kinds), never ids or URLs,
-so their number stays bounded.
+Every label takes one of a fixed set of values (kinds, statuses, results, error
+kinds) or `other`, never ids, URLs or anything a request body says, so the number
+of series stays bounded whatever strangers send (issue 11, finding 3).
 """
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
+
+from registry.errors import ErrorKind
+from storage.models import CheckTrigger
+
+OTHER = "other"
+# Payload kinds Slack sends to this app, and `unverified` for requests refused before
+# their signature checked out (their body is not believed).
+SLACK_KINDS = frozenset(
+    {
+        "command",
+        "block_actions",
+        "block_suggestion",
+        "view_submission",
+        "view_closed",
+        "event_callback",
+        "url_verification",
+        "shortcut",
+        "message_action",
+        "unverified",
+    }
+)
+# Statuses the endpoint answers with (Bolt's and the refusals of bot.asgi).
+SLACK_STATUSES = frozenset({"200", "400", "401", "404", "408", "413", "500"})
+TRIGGERS = frozenset(t.value for t in CheckTrigger)
+ERROR_KINDS = frozenset(k.value for k in ErrorKind) | {"none"}
 
 SLACK_REQUESTS = Counter(
     "imagerepo_slack_requests_total",
@@ -37,7 +63,21 @@ NOTIFICATIONS = Counter(
 )
 
 
+def _bounded(value: str, allowed: frozenset[str]) -> str:
+    return value if value in allowed else OTHER
+
+
+def slack_kind(kind: str) -> str:
+    return _bounded(kind, SLACK_KINDS)
+
+
+def count_slack_request(kind: str, status: int) -> None:
+    SLACK_REQUESTS.labels(kind=slack_kind(kind), status=_bounded(str(status), SLACK_STATUSES)).inc()
+
+
 def observe_connection_test(trigger: str, ok: bool, error_kind: str | None) -> None:
     CONNECTION_TESTS.labels(
-        trigger=trigger, result="ok" if ok else "failed", error_kind=error_kind or "none"
+        trigger=_bounded(trigger, TRIGGERS),
+        result="ok" if ok else "failed",
+        error_kind=_bounded(error_kind or "none", ERROR_KINDS),
     ).inc()

@@ -47,6 +47,7 @@ class Settings:
     dockerhub_api_url: str = DEFAULT_DOCKERHUB_API_URL
     github_api_url: str = DEFAULT_GITHUB_API_URL
     port: int = 3000
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +60,8 @@ class Settings:
 
         database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
         _validate_database_url(database_url)
+        port = _port("PORT", get("PORT"))
+        metrics_port = _metrics_port(get("METRICS_PORT"), port)
         return cls(
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -86,7 +89,8 @@ class Settings:
                 "IMAGEREPO_GITHUB_API_URL",
                 get("IMAGEREPO_GITHUB_API_URL") or DEFAULT_GITHUB_API_URL,
             ),
-            port=_port(get("PORT")),
+            port=port,
+            metrics_port=metrics_port,
         )
 
     def require_slack_credentials(self) -> tuple[str, str]:
@@ -180,12 +184,25 @@ def _positive_int(name: str, value: str | None, default: int) -> int:
     return number
 
 
-def _port(value: str | None) -> int:
+def _port(name: str, value: str | None) -> int:
     if value is None:
         return 3000
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise SettingsError(f"PORT must be a TCP port number (1-65535), not {value!r}")
+    if not (value.isascii() and value.isdigit()) or len(value) > 5 or not 0 < int(value) < 65536:
+        raise SettingsError(f"{name} must be a TCP port number (1-65535), not {value!r}")
     return int(value)
+
+
+def _metrics_port(value: str | None, port: int) -> int | None:
+    """Unset: /metrics and /healthz share PORT. Set: they move to this port alone."""
+    if value is None:
+        return None
+    metrics_port = _port("METRICS_PORT", value)
+    if metrics_port == port:
+        raise SettingsError(
+            f"METRICS_PORT must differ from PORT ({port}); leave it unset to serve "
+            "/metrics and /healthz on PORT"
+        )
+    return metrics_port
 
 
 def _http_url(name: str, value: str) -> str:

@@ -11,6 +11,7 @@ import hmac
 import logging
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -93,26 +94,54 @@ class SecretBox:
 
 
 def load_or_create_key_file(path: Path) -> str:
-    """The development fallback: one key kept in a 0600 file beside the SQLite database."""
-    if path.exists():
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            log.warning("key file %s is readable by others (mode %o); fixing to 0600", path, mode)
-            path.chmod(0o600)
-        key = path.read_text().strip()
-        if not key:
-            raise SecretKeyError(
-                f"the key file {path} is empty; remove it only if no secret uses it"
+    """The development fallback: one key kept in a 0600 file beside the SQLite database.
+
+    Several processes may start at once (a test runner, two replicas on one volume): the
+    key is written whole into a private temporary file, flushed to disk, then hard-linked
+    to its name, which fails if the name exists. So the file appears complete or not at
+    all, exactly one process's key wins, and the others read that one.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if _create_key_file(path):
+            log.warning(
+                "IMAGEREPO_SECRET_KEYS is not set: generated a key into %s (mode 0600). "
+                "Back it up: without it the stored credentials cannot be decrypted.",
+                path,
             )
-        return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key().decode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    log.warning(
-        "IMAGEREPO_SECRET_KEYS is not set: generated a key into %s (mode 0600). "
-        "Back it up: without it the stored credentials cannot be decrypted.",
-        path,
-    )
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("key file %s is readable by others (mode %o); fixing to 0600", path, mode)
+        path.chmod(0o600)
+    key = path.read_text().strip()
+    if not key:
+        raise SecretKeyError(f"the key file {path} is empty; remove it only if no secret uses it")
     return key
+
+
+def _create_key_file(path: Path) -> bool:
+    """Publish a new key at `path` atomically; False when another process got there first."""
+    key = Fernet.generate_key().decode()
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:  # mkstemp creates it 0600
+            handle.write(key + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        _fsync_directory(path.parent)
+        return True
+    finally:
+        os.unlink(temporary)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the new name itself durable (a crash right after would otherwise lose it)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

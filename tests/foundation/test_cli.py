@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from tests.support.bot_process import free_port
 from tests.support.databases import sqlite_url
 
 
@@ -36,6 +38,45 @@ def test_serve_without_slack_credentials_stops_with_one_line(tmp_path: Path) -> 
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("imagerepo-bot:")]
     assert len(lines) == 1 and "manifest.yml" in lines[0] and "SLACK_BOT_TOKEN" in lines[0]
+
+
+def test_malformed_metrics_port_stops_serve_with_one_line(tmp_path: Path) -> None:
+    result = run_cli(
+        "serve",
+        env={
+            "DATABASE_URL": sqlite_url(tmp_path),
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_SIGNING_SECRET": "sig",
+            "METRICS_PORT": "metrics",
+        },
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "imagerepo-bot: METRICS_PORT must be a TCP port number (1-65535), not 'metrics'"
+    ]
+
+
+def test_a_metrics_port_in_use_stops_serve_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        result = run_cli(
+            "serve",
+            env={
+                "DATABASE_URL": sqlite_url(tmp_path),
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "sig",
+                "PORT": str(free_port()),
+                "METRICS_PORT": str(busy),
+            },
+        )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"imagerepo-bot: cannot listen on METRICS_PORT {busy}: Address already in use" in (
+        result.stderr.splitlines()
+    )
 
 
 def test_malformed_database_url_is_one_clear_line(tmp_path: Path) -> None:

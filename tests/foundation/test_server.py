@@ -77,7 +77,10 @@ def test_a_signed_request_is_accepted(server: BotProcess) -> None:
 
 def test_metrics_count_slack_requests(server: BotProcess) -> None:
     text = httpx.get(f"{server.base_url}/metrics", timeout=5).text
-    assert 'imagerepo_slack_requests_total{kind="command",status="401"}' in text
+    # Refused requests are counted without believing their body's kind.
+    assert 'imagerepo_slack_requests_total{kind="unverified",status="401"}' in text
+    assert 'imagerepo_slack_requests_total{kind="command",status="401"}' not in text
+    assert 'imagerepo_slack_requests_total{kind="command",status="200"}' in text
     assert "imagerepo_slack_ack_seconds_bucket" in text
 
 

@@ -21,6 +21,7 @@ def test_defaults_match_the_design() -> None:
     assert settings.port == 3000
     assert settings.allowed_networks == ()
     assert settings.slack_app_token is None
+    assert settings.metrics_port is None
 
 
 def test_every_variable_is_read() -> None:
@@ -39,6 +40,7 @@ def test_every_variable_is_read() -> None:
             "IMAGEREPO_DOCKERHUB_REGISTRY_URL": "http://127.0.0.1:5000",
             "IMAGEREPO_DOCKERHUB_API_URL": "http://127.0.0.1:5001",
             "PORT": "8080",
+            "METRICS_PORT": "9100",
         }
     )
     assert settings.require_slack_credentials() == ("xoxb-1", "sig")
@@ -54,6 +56,7 @@ def test_every_variable_is_read() -> None:
         3,
     )
     assert settings.port == 8080
+    assert settings.metrics_port == 9100
     assert settings.sqlite_path is None
 
 
@@ -76,6 +79,11 @@ def test_secrets_stay_out_of_the_repr() -> None:
         ("IMAGEREPO_RECHECK_CONCURRENCY", "0", "positive whole number"),
         ("IMAGEREPO_ALERT_AFTER", "two", "positive whole number"),
         ("PORT", "70000", "PORT must be a TCP port"),
+        ("METRICS_PORT", "abc", "METRICS_PORT must be a TCP port number"),
+        ("METRICS_PORT", "0", "METRICS_PORT must be a TCP port number"),
+        ("METRICS_PORT", "65536", "METRICS_PORT must be a TCP port number"),
+        ("METRICS_PORT", "9" * 5000, "METRICS_PORT must be a TCP port number"),
+        ("METRICS_PORT", "3000", r"METRICS_PORT must differ from PORT \(3000\)"),
         ("SLACK_API_URL", "slack.com/api", "must start with http"),
     ],
 )

@@ -52,8 +52,11 @@ class BotProcess:
         signing_secret: str = SIGNING_SECRET,
         secret_keys: str | None = None,
         extra_env: Mapping[str, str] | None = None,
+        metrics_port: bool = False,
     ) -> None:
         self.port = free_port()
+        # With METRICS_PORT set, /healthz and /metrics answer there only.
+        self.metrics_port = free_port() if metrics_port else None
         self.signing_secret = signing_secret
         self.log_path = log_path
         self.secret_keys = secret_keys or Fernet.generate_key().decode()
@@ -68,6 +71,7 @@ class BotProcess:
             "IMAGEREPO_ALLOWED_NETWORKS": "127.0.0.0/8",
             "IMAGEREPO_RECHECK_INTERVAL": "86400",
             "PYTHONUNBUFFERED": "1",
+            **({"METRICS_PORT": str(self.metrics_port)} if self.metrics_port else {}),
             **dict(extra_env or {}),
         }
         self._process: subprocess.Popen[bytes] | None = None
@@ -76,6 +80,11 @@ class BotProcess:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def internal_url(self) -> str:
+        """Where /healthz and /metrics answer: the metrics port when there is one."""
+        return f"http://127.0.0.1:{self.metrics_port or self.port}"
 
     @property
     def events_url(self) -> str:
@@ -98,7 +107,7 @@ class BotProcess:
                 code = self._process.returncode
                 raise RuntimeError(f"imagerepo-bot serve exited with {code}:\n{self.log()[-3000:]}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1.0).status_code == 200:
+                if httpx.get(f"{self.internal_url}/healthz", timeout=1.0).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
