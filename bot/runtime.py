@@ -52,4 +52,7 @@ def registry_config(settings: Settings) -> RegistryConfig:
         allowed_networks=settings.allowed_networks,
         dockerhub_registry_url=settings.dockerhub_registry_url,
         dockerhub_api_url=settings.dockerhub_api_url,
+        aws_region=settings.aws_region,
+        google_api_url=settings.google_api_url,
+        azure_authority=settings.azure_authority,
     )

@@ -16,6 +16,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from registry.config import AZURE_AUTHORITY, GOOGLE_API_URL
+
 DEFAULT_DATABASE_URL = "sqlite:///./imagerepo.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DOCKERHUB_REGISTRY_URL = "https://registry-1.docker.io"
@@ -45,6 +47,9 @@ class Settings:
     dockerhub_registry_url: str = DEFAULT_DOCKERHUB_REGISTRY_URL
     dockerhub_api_url: str = DEFAULT_DOCKERHUB_API_URL
     port: int = 3000
+    aws_region: str | None = None
+    google_api_url: str = GOOGLE_API_URL
+    azure_authority: str = AZURE_AUTHORITY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +86,13 @@ class Settings:
                 get("IMAGEREPO_DOCKERHUB_API_URL") or DEFAULT_DOCKERHUB_API_URL,
             ),
             port=_port(get("PORT")),
+            aws_region=get("AWS_REGION") or get("AWS_DEFAULT_REGION"),
+            google_api_url=_http_url(
+                "IMAGEREPO_GOOGLE_API_URL", get("IMAGEREPO_GOOGLE_API_URL") or GOOGLE_API_URL
+            ).rstrip("/"),
+            azure_authority=_http_url(
+                "IMAGEREPO_AZURE_AUTHORITY", get("IMAGEREPO_AZURE_AUTHORITY") or AZURE_AUTHORITY
+            ).rstrip("/"),
         )
 
     def require_slack_credentials(self) -> tuple[str, str]:

@@ -14,6 +14,7 @@ from registry.config import RegistryConfig
 from registry.errors import ErrorKind, RegistryError, secret_forms
 from registry.http import HttpClient, Stats
 from registry.kinds import RegistryType, type_info
+from registry.minting import Minted
 from registry.oci import OciSession, check_repository_name
 from registry.target import Credentials, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, parse_url
@@ -28,6 +29,7 @@ class Operation:
     tokens: TokenCache
     stats: Stats = field(default_factory=Stats)
     secrets: set[str] = field(default_factory=set)
+    minted: list[Minted] = field(default_factory=list)
 
     def remember(self, credentials: Credentials | None) -> None:
         if credentials is not None:
@@ -76,6 +78,17 @@ class Driver:
         base = parse_url(target.registry_url)
         return Location(base, target.tls, check_repository_name(target.repository))
 
+    async def registry_credentials(
+        self, op: Operation, target: RepositoryTarget
+    ) -> Credentials | None:
+        """What the registry itself takes: the stored credentials, or (cloud types) ones
+        minted from them; a minted credential is recorded in `op.minted`."""
+        return target.credentials
+
+    def explain(self, step: str, error: RegistryError) -> RegistryError:
+        """A chance to name a failed step in the provider's words (e.g. the missing role)."""
+        return error
+
     async def reconsider_pull(
         self, op: Operation, target: RepositoryTarget, location: Location, error: RegistryError
     ) -> str | RegistryError:
@@ -87,7 +100,8 @@ class Driver:
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
         location = self.locate(target)
-        session = op.session(location.base, location.tls, target.credentials, self.label)
+        credentials = await self.registry_credentials(op, target)
+        session = op.session(location.base, location.tls, credentials, self.label)
         await session.delete_repository(location.repository)
 
     def unsupported(self, what: str) -> RegistryError:

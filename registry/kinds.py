@@ -23,6 +23,9 @@ class RegistryType(StrEnum):
     HARBOR = "harbor"
     DOCKER_HUB = "dockerhub"
     IMAGE_REGISTRY = "registry"
+    ECR = "ecr"
+    ACR = "acr"
+    GAR = "gar"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class TypeInfo:
 def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> TypeInfo:
     """Describe a type; Docker Hub's `default_url` comes from `config` when given."""
     kind = RegistryType(t)
+    if kind in _CLOUD:
+        return _CLOUD[kind]
     if kind is RegistryType.HARBOR:
         return TypeInfo(
             type=kind,
@@ -77,8 +82,33 @@ def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> Ty
     )
 
 
+def _cloud(kind: RegistryType, label: str, can_create: bool, hint: str) -> TypeInfo:
+    """Cloud registries: a URL the user types, credentials minted from a stored key."""
+    return TypeInfo(
+        type=kind,
+        label=label,
+        can_create=can_create,
+        can_delete_in_ir=True,
+        has_url_check=True,
+        needs_registered_tool=False,
+        default_url=None,
+        repository_hint=hint,
+    )
+
+
+_CLOUD: dict[RegistryType, TypeInfo] = {
+    RegistryType.ECR: _cloud(RegistryType.ECR, "Amazon ECR", True, "team/app"),
+    RegistryType.ACR: _cloud(RegistryType.ACR, "Azure Container Registry", False, "team/app"),
+    RegistryType.GAR: _cloud(
+        RegistryType.GAR, "Google Artifact Registry", True, "project/repository/image"
+    ),
+}
+
 ALL_TYPES: tuple[RegistryType, ...] = (
     RegistryType.HARBOR,
     RegistryType.DOCKER_HUB,
     RegistryType.IMAGE_REGISTRY,
+    RegistryType.ECR,
+    RegistryType.ACR,
+    RegistryType.GAR,
 )

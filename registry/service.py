@@ -19,10 +19,12 @@ from registry.checks import ConnectionTest, describe_scheme, step_names
 from registry.config import RegistryConfig
 from registry.dockerhub import DockerHubDriver
 from registry.drivers import Driver, ImageRegistryDriver, Operation
+from registry.ecr import EcrDriver
 from registry.errors import ErrorKind, RegistryError, scrub
 from registry.harbor import HarborApi, HarborDriver, ToolCheck, tool_base
 from registry.http import HttpClient
 from registry.kinds import RegistryType, type_info
+from registry.minting import MintCache
 from registry.results import (
     STEP_AUTHENTICATED,
     STEP_REACHABLE,
@@ -68,14 +70,19 @@ def _assemble(
 class RegistryService:
     """Registry operations for the bot; `await aclose()` (or `async with`) when done."""
 
-    def __init__(self, config: RegistryConfig | None = None) -> None:
+    def __init__(
+        self, config: RegistryConfig | None = None, minting: MintCache | None = None
+    ) -> None:
         self.config = config or RegistryConfig()
         self._http = HttpClient(self.config)
         self._tokens = TokenCache()
+        # Minted cloud credentials; services that share one mint once per credential.
+        self.minting = minting or MintCache()
         self._drivers: dict[RegistryType, Driver] = {
             RegistryType.IMAGE_REGISTRY: ImageRegistryDriver(self.config),
             RegistryType.DOCKER_HUB: DockerHubDriver(self.config),
             RegistryType.HARBOR: HarborDriver(self.config),
+            RegistryType.ECR: EcrDriver(self.config, self.minting),
         }
 
     async def aclose(self) -> None:
