@@ -54,5 +54,6 @@ def registry_config(settings: Settings) -> RegistryConfig:
         dockerhub_api_url=settings.dockerhub_api_url,
         aws_region=settings.aws_region,
         google_api_url=settings.google_api_url,
+        google_location=settings.google_location,
         azure_authority=settings.azure_authority,
     )

@@ -49,6 +49,7 @@ class Settings:
     port: int = 3000
     aws_region: str | None = None
     google_api_url: str = GOOGLE_API_URL
+    google_location: str | None = None
     azure_authority: str = AZURE_AUTHORITY
 
     @classmethod
@@ -90,6 +91,7 @@ class Settings:
             google_api_url=_http_url(
                 "IMAGEREPO_GOOGLE_API_URL", get("IMAGEREPO_GOOGLE_API_URL") or GOOGLE_API_URL
             ).rstrip("/"),
+            google_location=get("IMAGEREPO_GOOGLE_LOCATION"),
             azure_authority=_http_url(
                 "IMAGEREPO_AZURE_AUTHORITY", get("IMAGEREPO_AZURE_AUTHORITY") or AZURE_AUTHORITY
             ).rstrip("/"),

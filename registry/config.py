@@ -37,6 +37,7 @@ class RegistryConfig:
     # AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL_STS.
     aws_region: str | None = None
     google_api_url: str = GOOGLE_API_URL
+    google_location: str | None = None  # when the URL is not LOCATION-docker.pkg.dev
     azure_authority: str = AZURE_AUTHORITY
 
 
@@ -85,6 +86,7 @@ def config_from_env(env: Mapping[str, str]) -> RegistryConfig:
         google_api_url=provider_url(
             "IMAGEREPO_GOOGLE_API_URL", env.get("IMAGEREPO_GOOGLE_API_URL"), GOOGLE_API_URL
         ),
+        google_location=(env.get("IMAGEREPO_GOOGLE_LOCATION") or "").strip() or None,
         azure_authority=provider_url(
             "IMAGEREPO_AZURE_AUTHORITY", env.get("IMAGEREPO_AZURE_AUTHORITY"), AZURE_AUTHORITY
         ),

@@ -40,6 +40,8 @@ class TypeInfo:
     needs_registered_tool: bool
     default_url: str | None
     repository_hint: str
+    # What Username and Password mean for this type, when not a plain user and password.
+    credentials_hint: str = ""
 
 
 def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> TypeInfo:
@@ -82,7 +84,9 @@ def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> Ty
     )
 
 
-def _cloud(kind: RegistryType, label: str, can_create: bool, hint: str) -> TypeInfo:
+def _cloud(
+    kind: RegistryType, label: str, can_create: bool, hint: str, credentials: str
+) -> TypeInfo:
     """Cloud registries: a URL the user types, credentials minted from a stored key."""
     return TypeInfo(
         type=kind,
@@ -93,14 +97,33 @@ def _cloud(kind: RegistryType, label: str, can_create: bool, hint: str) -> TypeI
         needs_registered_tool=False,
         default_url=None,
         repository_hint=hint,
+        credentials_hint=credentials,
     )
 
 
 _CLOUD: dict[RegistryType, TypeInfo] = {
-    RegistryType.ECR: _cloud(RegistryType.ECR, "Amazon ECR", True, "team/app"),
-    RegistryType.ACR: _cloud(RegistryType.ACR, "Azure Container Registry", False, "team/app"),
+    RegistryType.ECR: _cloud(
+        RegistryType.ECR,
+        "Amazon ECR",
+        True,
+        "team/app",
+        "The access key id (optionally a space and a role ARN to assume); the password is "
+        "its secret access key.",
+    ),
+    RegistryType.ACR: _cloud(
+        RegistryType.ACR,
+        "Azure Container Registry",
+        False,
+        "team/app",
+        "Admin user or token name with its password, or TENANT_ID/CLIENT_ID of a service "
+        "principal with its client secret.",
+    ),
     RegistryType.GAR: _cloud(
-        RegistryType.GAR, "Google Artifact Registry", True, "project/repository/image"
+        RegistryType.GAR,
+        "Google Artifact Registry",
+        True,
+        "project/repository/image",
+        "_json_key (or leave empty); the password is the service account's JSON key.",
     ),
 }
 

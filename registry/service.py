@@ -21,6 +21,7 @@ from registry.dockerhub import DockerHubDriver
 from registry.drivers import Driver, ImageRegistryDriver, Operation
 from registry.ecr import EcrDriver
 from registry.errors import ErrorKind, RegistryError, scrub
+from registry.gar import GarDriver
 from registry.harbor import HarborApi, HarborDriver, ToolCheck, tool_base
 from registry.http import HttpClient
 from registry.kinds import RegistryType, type_info
@@ -83,6 +84,7 @@ class RegistryService:
             RegistryType.DOCKER_HUB: DockerHubDriver(self.config),
             RegistryType.HARBOR: HarborDriver(self.config),
             RegistryType.ECR: EcrDriver(self.config, self.minting),
+            RegistryType.GAR: GarDriver(self.config, self.minting),
         }
 
     async def aclose(self) -> None:
