@@ -14,6 +14,7 @@ from collections.abc import Awaitable
 from types import TracebackType
 from typing import TypeVar
 
+from registry.acr import AcrDriver
 from registry.auth import TokenCache
 from registry.checks import ConnectionTest, describe_scheme, step_names
 from registry.config import RegistryConfig
@@ -85,6 +86,7 @@ class RegistryService:
             RegistryType.HARBOR: HarborDriver(self.config),
             RegistryType.ECR: EcrDriver(self.config, self.minting),
             RegistryType.GAR: GarDriver(self.config, self.minting),
+            RegistryType.ACR: AcrDriver(self.config, self.minting),
         }
 
     async def aclose(self) -> None:
