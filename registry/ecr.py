@@ -169,6 +169,14 @@ class AwsClients:
 
     def ecr(self) -> Any:
         """An ECR client, after `sts:AssumeRole` when a role is configured."""
+        try:
+            return self._ecr()
+        except RegistryError:
+            raise
+        except Exception as exc:  # botocore's configuration errors (CA bundle, region, ...)
+            raise aws_error(exc, "setting up the AWS client") from None
+
+    def _ecr(self) -> Any:
         import boto3
 
         session = boto3.session.Session(

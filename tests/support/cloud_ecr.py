@@ -9,6 +9,7 @@ can count the calls that reached them: `calls["GetAuthorizationToken"]`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from moto.ecr.responses import ECRResponse
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.sts.responses import TokenResponse
 
+from tests.support.registry_fixtures import require_registry_binary
 from tests.support.registry_server import RegistryServer
 
 ACCESS_KEY_ID = "AKIAIMAGEREPOTEST01"
@@ -66,16 +68,10 @@ def _counting(name: str, original: Callable[..., Any], calls: dict[str, int]) ->
     return wrapper
 
 
-@pytest.fixture
-def ecr(
-    monkeypatch: pytest.MonkeyPatch, registry_factory: Callable[..., RegistryServer], tmp_path: Path
-) -> Iterator[EcrStandIn]:
+@contextlib.contextmanager
+def open_ecr(workdir: Path) -> Iterator[EcrStandIn]:
     """moto on loopback + a docker-registry accepting `AWS` and moto's minted password."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    require_registry_binary()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -91,8 +87,21 @@ def ecr(
         token = probe.get_authorization_token()["authorizationData"][0]["authorizationToken"]
         user, _, password = base64.b64decode(token).decode().partition(":")
         assert user == "AWS"
-        registry = registry_factory(htpasswd={"AWS": password})
-        stand_in = EcrStandIn(endpoint, registry, password)
+        with RegistryServer(workdir, htpasswd={"AWS": password}) as registry:
+            yield EcrStandIn(endpoint, registry, password)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ecr(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[EcrStandIn]:
+    """`open_ecr` with AWS_* pointing at it and moto's ECR/STS calls counted."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    with open_ecr(tmp_path / "ecr-registry") as stand_in:
         monkeypatch.setattr(
             ECRResponse,
             "get_authorization_token",
@@ -106,5 +115,3 @@ def ecr(
         for key, value in stand_in.env().items():
             monkeypatch.setenv(key, value)
         yield stand_in
-    finally:
-        server.stop()
