@@ -79,7 +79,7 @@ class RegistryService:
         self._http = HttpClient(self.config)
         self._tokens = TokenCache()
         # Minted cloud credentials; services that share one mint once per credential.
-        self.minting = minting or MintCache()
+        self.minting = minting if minting is not None else MintCache()
         self._drivers: dict[RegistryType, Driver] = {
             RegistryType.IMAGE_REGISTRY: ImageRegistryDriver(self.config),
             RegistryType.DOCKER_HUB: DockerHubDriver(self.config),
