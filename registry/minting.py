@@ -23,9 +23,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from registry.errors import RegistryError
 from registry.target import Credentials
 
 LIFETIME_SHARE = 0.8
+# A refused mint is remembered this long, so 1,000 entries sharing a revoked key ask
+# the provider once per pass, not 1,000 times in a row.
+FAILURE_TTL = timedelta(seconds=60)
 
 Clock = Callable[[], datetime]
 
@@ -61,13 +65,15 @@ class MintCache:
 
     `clock` is the wall clock (minted credentials carry absolute expiry times);
     tests inject one to step past a token's lifetime.  `mints` counts the calls
-    that reached a provider, per kind, for benchmarks and tests.
+    that reached a provider, per kind, for benchmarks and tests.  A refused mint
+    is remembered for FAILURE_TTL (the same error, no new call).
     """
 
     def __init__(self, clock: Clock = utc_now, max_entries: int = 4096) -> None:
         self.clock = clock
         self._entries: OrderedDict[str, tuple[Minted, datetime]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._failures: dict[str, tuple[RegistryError, datetime]] = {}
         self._max = max_entries
         self.mints: dict[str, int] = {}
 
@@ -92,8 +98,16 @@ class MintCache:
             cached = self._fresh(key)
             if cached is not None:
                 return cached
-            minted = await mint()
+            failure = self._failures.get(key)
+            if failure is not None and self.clock() < failure[1]:
+                raise failure[0]
             self.mints[kind] = self.mints.get(kind, 0) + 1
+            try:
+                minted = await mint()
+            except RegistryError as error:
+                self._failures[key] = (error, self.clock() + FAILURE_TTL)
+                raise
+            self._failures.pop(key, None)
             now = self.clock()
             lifetime = minted.expires_at - now
             if lifetime > timedelta(0):
@@ -102,11 +116,14 @@ class MintCache:
                 while len(self._entries) > self._max:
                     old, _ = self._entries.popitem(last=False)
                     self._locks.pop(old, None)
+            if len(self._failures) > self._max:
+                self._failures.clear()
             return minted
 
     def forget(self, key: str) -> None:
-        """Drop a credential the registry refused (revoked early): the next use mints anew."""
+        """Drop a credential (or a remembered refusal): the next use mints anew."""
         self._entries.pop(key, None)
+        self._failures.pop(key, None)
 
     @property
     def total_mints(self) -> int:

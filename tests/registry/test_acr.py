@@ -133,3 +133,22 @@ async def test_delete_in_ir_uses_acr_v1(
         await service.delete_repository(target(acr, unique_repo, SP))
     assert gone.value.kind is ErrorKind.REPOSITORY_NOT_FOUND
     assert acr.front.exchanges == 1  # one refresh token for both deletes
+
+
+async def test_a_refused_secret_is_asked_once_for_many_entries(
+    acr: AcrSetup,  # noqa: F811
+    service: RegistryService,
+) -> None:
+    import asyncio
+
+    wrong = Credentials(SP.username, "revoked-secret-0000")
+    targets = [target(acr, f"team/app-{i}", wrong) for i in range(8)]
+    results = await asyncio.gather(*(service.connection_test(t) for t in targets))
+    assert {r.error_kind for r in results} == {ErrorKind.AUTHENTICATION_FAILED}
+    assert acr.front.entra_calls == 1  # the refusal is remembered, not asked 8 times
+
+    clock = service.minting.clock
+    assert isinstance(clock, Clock)
+    clock.now += timedelta(minutes=2)  # past the 60 s memory of the refusal
+    await service.connection_test(targets[0])
+    assert acr.front.entra_calls == 2
