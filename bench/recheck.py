@@ -14,12 +14,20 @@ if it runs past WORKER_TIMEOUT, so the whole bench stays within a few minutes.
 
     .venv/bin/python bench/recheck.py            # N = 1000 and 10000
     .venv/bin/python bench/recheck.py --n 2000   # other sizes
+    .venv/bin/python bench/recheck.py --ecr --n 1000   # Amazon ECR entries (moto as the API)
+
+Every run also prints `mints`: the registry credentials minted during the pass
+(GetAuthorizationToken calls for --ecr; 0 for plain registries).  With --ecr all
+entries share one access key, so a pass should mint once per instance at most.
+moto's authorization tokens expire on 2015-01-01, so the workers' mint cache
+runs on a clock pinned 12 h before that (a real token lives 12 h from now).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import json
 import os
@@ -41,6 +49,8 @@ REPOSITORIES = 100  # distinct repositories pushed; N connections spread over N 
 USER, PASSWORD = "bench", "bench-pass-1"
 WORKER_TIMEOUT = 150.0
 SHARDED = os.environ.get("BENCH_ONE_POOL", "") == ""  # BENCH_ONE_POOL=1: the runtime's client
+ECR_KEY_ID, ECR_SECRET = "AKIABENCHKEY0000001", "bench-secret-access-key-00000000000"
+ECR_REGION = "us-east-1"
 
 
 @dataclass
@@ -52,6 +62,7 @@ class Run:
     round_trips: int
     rss_mb: list[float]
     not_recorded: int
+    mints: int = 0
 
     @property
     def floor(self) -> float:
@@ -76,9 +87,18 @@ async def _worker(database_url: str, key: str, start_at: float) -> dict[str, flo
         secret_keys=(key,),
         allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),),
         recheck_concurrency=CONCURRENCY,
+        aws_region=os.environ.get("AWS_REGION"),
     )
     rt = Runtime.create(settings)
     shards = registry_shards(settings, CONCURRENCY) if SHARDED else None
+    minting = (shards or [rt.registry])[0].minting
+    if os.environ.get("BENCH_ECR"):
+        from datetime import UTC, datetime
+
+        pinned = datetime(2014, 12, 31, 12, 0, tzinfo=UTC)  # see the module docstring
+        minting.clock = lambda: pinned
+        if not shards:
+            rt.registry.minting.clock = minting.clock
     rechecker = Rechecker(rt, RecheckConfig.from_settings(settings, env={}), registries=shards)
     if os.environ.get("BENCH_DEFAULT_GC") != "1":
         from bot import memory
@@ -103,6 +123,7 @@ async def _worker(database_url: str, key: str, start_at: float) -> dict[str, flo
         "round_trips": stats.round_trips,
         "not_recorded": stats.lost + stats.errors + (stats.claimed - stats.recorded),
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "mints": minting.total_mints,
     }
 
 
@@ -125,7 +146,7 @@ def worker_main(database_url: str, key: str, start_at: float) -> None:
 # -- the driver -------------------------------------------------------------------------------
 
 
-async def _seed(database_url: str, key: str, registry_url: str, n: int) -> None:
+async def _seed(database_url: str, key: str, registry_url: str, n: int, ecr: bool = False) -> None:
     from storage.crypto import SecretBox
     from storage.db import create_engine, session_factory
     from tests.recheck import seed
@@ -143,28 +164,32 @@ async def _seed(database_url: str, key: str, registry_url: str, n: int) -> None:
                 registry_url=registry_url,
                 count=min(REPOSITORIES, n - p),
                 repository="team/app-{i}",
-                username=USER,
-                secret=PASSWORD,
+                username=ECR_KEY_ID if ecr else USER,
+                secret=ECR_SECRET if ecr else PASSWORD,
                 pull_only=True,
+                registry_type="ecr" if ecr else "registry",
             )
     finally:
         await engine.dispose()
 
 
-def measure(n: int, instances: int, registry_url: str, key: str) -> Run:
+def measure(
+    n: int, instances: int, registry_url: str, key: str, env: dict[str, str] | None = None
+) -> Run:
     from storage.migrate import upgrade
     from tests.support.databases import fresh_postgres_database
 
     with fresh_postgres_database() as database_url:
         upgrade(database_url)
-        asyncio.run(_seed(database_url, key, registry_url, n))
+        ecr = bool(env and env.get("BENCH_ECR"))
+        asyncio.run(_seed(database_url, key, registry_url, n, ecr))
         start_at = time.time() + 3.0  # every worker imported and connected by then
         workers = [
             subprocess.Popen(
                 [sys.executable, __file__, "--worker", database_url, key, str(start_at)],
                 stdout=subprocess.PIPE,
                 text=True,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
             )
             for _ in range(instances)
         ]
@@ -189,12 +214,44 @@ def measure(n: int, instances: int, registry_url: str, key: str) -> Run:
         round_trips=int(sum(r["round_trips"] for r in results)),
         rss_mb=[round(r["rss_mb"], 1) for r in results],
         not_recorded=int(sum(r["not_recorded"] for r in results)),
+        mints=int(sum(r.get("mints", 0) for r in results)),
     )
+
+
+def _start_moto(stack: contextlib.ExitStack) -> tuple[str, dict[str, str]]:
+    """moto on loopback as the ECR API; the registry password it mints, and the workers' env."""
+    import base64
+
+    import boto3
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    stack.callback(server.stop)
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client(
+        "ecr",
+        region_name=ECR_REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id=ECR_KEY_ID,
+        aws_secret_access_key=ECR_SECRET,
+    )
+    token = client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    password = base64.b64decode(token).decode().partition(":")[2]
+    env = {
+        "BENCH_ECR": "1",
+        "AWS_ENDPOINT_URL_ECR": endpoint,
+        "AWS_REGION": ECR_REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+    }
+    return password, env
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="scheduled re-check pass benchmark")
     parser.add_argument("--n", type=int, action="append", help="connections (repeatable)")
+    parser.add_argument("--ecr", action="store_true", help="Amazon ECR entries, moto as the API")
     args = parser.parse_args()
     sizes = args.n or [1000, 10000]
 
@@ -213,29 +270,33 @@ def main() -> None:
         f"Python {platform.python_version()}; latency {LATENCY * 1000:.0f} ms per round trip, "
         f"concurrency {CONCURRENCY} per instance, PostgreSQL"
     )
-    with tempfile.TemporaryDirectory() as workdir:
-        registry = RegistryServer(Path(workdir), htpasswd={USER: PASSWORD})
+    with tempfile.TemporaryDirectory() as workdir, contextlib.ExitStack() as stack:
+        user, password, env = USER, PASSWORD, {}
+        if args.ecr:
+            user, password, env = "AWS", *_start_moto(stack)
+        registry = RegistryServer(Path(workdir), htpasswd={user: password})
         registry.start()
         try:
-            pusher = registry.client(USER, PASSWORD)
+            pusher = registry.client(user, password)
             for i in range(REPOSITORIES):
                 pusher.push_image(f"team/app-{i}")
             with LatencyProxy(registry.port, LATENCY) as proxy:
                 header = (
                     f"{'N':>6} {'inst':>4} {'pass s':>8} {'floor s':>8} {'ratio':>6} "
-                    f"{'rt/test':>7} {'peak RSS MB':>14} {'speed-up':>8}"
+                    f"{'rt/test':>7} {'peak RSS MB':>14} {'speed-up':>8} {'mints':>5}"
                 )
                 print(header)
                 for n in sizes:
-                    one = measure(n, 1, proxy.url, key)
-                    two = measure(n, 2, proxy.url, key)
+                    one = measure(n, 1, proxy.url, key, env)
+                    two = measure(n, 2, proxy.url, key, env)
                     for run in (one, two):
                         speedup = f"{one.seconds / two.seconds:.2f}x" if run is two else ""
                         print(
                             f"{run.n:>6} {run.instances:>4} {run.seconds:>8.2f} "
                             f"{run.floor:>8.2f} {run.ratio:>6.2f} "
                             f"{run.round_trips / max(run.recorded, 1):>7.2f} "
-                            f"{'/'.join(str(r) for r in run.rss_mb):>14} {speedup:>8}",
+                            f"{'/'.join(str(r) for r in run.rss_mb):>14} {speedup:>8} "
+                            f"{run.mints:>5}",
                             flush=True,
                         )
                         if run.recorded != run.n or run.not_recorded:

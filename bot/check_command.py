@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from registry import (
+    ALL_TYPES,
     Credentials,
     HarborTool,
     RegistryConfig,
@@ -56,9 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--type",
-        choices=[t.value for t in RegistryType],
+        choices=[t.value for t in ALL_TYPES],
         default=RegistryType.IMAGE_REGISTRY.value,
-        help="repository type (default: registry)",
+        help="repository type (default: registry); for ecr the username is the access key id "
+        "[+ space + role ARN], for gar `_json_key` with the key file on stdin, for acr an "
+        "admin user, a token name, or TENANT_ID/CLIENT_ID of a service principal",
     )
     parser.add_argument("--ca-file", help="CA bundle (PEM) to trust for this registry")
     parser.add_argument(

@@ -46,6 +46,7 @@ from bot.settings import Settings, SettingsError
 from bot.usecases import health
 from bot.usecases.repositories import saved_target
 from registry import ConnectionTestResult, RegistryService, RepositoryTarget
+from registry.minting import MintCache
 from storage import schedule
 from storage.db import transaction
 from storage.models import CheckTrigger, ImageRepository, utcnow
@@ -135,7 +136,8 @@ def registry_shards(settings: Settings, concurrency: int) -> list[RegistryServic
     reopening most of them at each request. Close them with `aclose`.
     """
     count = max(1, math.ceil(concurrency / SHARD_SIZE))
-    return [RegistryService(registry_config(settings)) for _ in range(count)]
+    minting = MintCache()  # shared: one minted cloud credential per credential and region
+    return [RegistryService(registry_config(settings), minting) for _ in range(count)]
 
 
 @dataclass(frozen=True)

@@ -57,4 +57,8 @@ def registry_config(settings: Settings) -> RegistryConfig:
         dockerhub_registry_url=settings.dockerhub_registry_url,
         dockerhub_api_url=settings.dockerhub_api_url,
         github_api_url=settings.github_api_url,
+        aws_region=settings.aws_region,
+        google_api_url=settings.google_api_url,
+        google_location=settings.google_location,
+        azure_authority=settings.azure_authority,
     )

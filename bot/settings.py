@@ -16,6 +16,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from registry.config import AZURE_AUTHORITY, GOOGLE_API_URL
+
 DEFAULT_DATABASE_URL = "sqlite:///./imagerepo.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DOCKERHUB_REGISTRY_URL = "https://registry-1.docker.io"
@@ -48,6 +50,10 @@ class Settings:
     github_api_url: str = DEFAULT_GITHUB_API_URL
     port: int = 3000
     metrics_port: int | None = None
+    aws_region: str | None = None
+    google_api_url: str = GOOGLE_API_URL
+    google_location: str | None = None
+    azure_authority: str = AZURE_AUTHORITY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +97,14 @@ class Settings:
             ),
             port=port,
             metrics_port=metrics_port,
+            aws_region=get("AWS_REGION") or get("AWS_DEFAULT_REGION"),
+            google_api_url=_http_url(
+                "IMAGEREPO_GOOGLE_API_URL", get("IMAGEREPO_GOOGLE_API_URL") or GOOGLE_API_URL
+            ).rstrip("/"),
+            google_location=get("IMAGEREPO_GOOGLE_LOCATION"),
+            azure_authority=_http_url(
+                "IMAGEREPO_AZURE_AUTHORITY", get("IMAGEREPO_AZURE_AUTHORITY") or AZURE_AUTHORITY
+            ).rstrip("/"),
         )
 
     def require_slack_credentials(self) -> tuple[str, str]:

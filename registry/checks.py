@@ -49,6 +49,12 @@ class ConnectionTest:
         self.steps.append(CheckStep(name, True, detail))
 
     def _auth_detail(self, ping: Ping, grant: Grant) -> str:
+        detail = self._scheme_detail(ping, grant)
+        for minted in self.op.minted:
+            detail += f"; {minted.how}, expires {minted.describe_expiry()}"
+        return detail
+
+    def _scheme_detail(self, ping: Ping, grant: Grant) -> str:
         credentials = self.target.credentials
         if ping.scheme == "none":
             if credentials is not None:
@@ -56,6 +62,9 @@ class ConnectionTest:
             return "no credentials needed"
         if ping.scheme == "basic":
             assert credentials is not None
+            if self.op.minted:
+                user = self.op.minted[-1].credentials.username
+                return f"minted password accepted for {user} (HTTP Basic)"
             return f"username and password accepted for {credentials.username} (HTTP Basic)"
         return grant.detail
 
@@ -71,6 +80,12 @@ class ConnectionTest:
 
     async def run(self) -> None:
         """Raise the first step's RegistryError; `current` names that step."""
+        try:
+            await self._run()
+        except RegistryError as error:
+            raise self.driver.explain(self.current, error) from None
+
+    async def _run(self) -> None:
         target = self.target
         try:
             location = self.driver.locate(target)
@@ -98,6 +113,10 @@ class ConnectionTest:
         )
 
         self.current = STEP_AUTHENTICATED
+        credentials = await self.driver.registry_credentials(self.op, target)
+        if credentials is not target.credentials:
+            self.op.remember(credentials)
+            session.credentials = credentials
         account = await self.driver.account(self.op, target, location, ping)
         self.account = account
         actions = ("pull",) if target.pull_only else ("pull", "push")

@@ -12,6 +12,8 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DOCKER_HUB_API_URL = "https://hub.docker.com"
 GITHUB_API_URL = "https://api.github.com"
+GOOGLE_API_URL = "https://artifactregistry.googleapis.com"
+AZURE_AUTHORITY = "https://login.microsoftonline.com"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,13 @@ class RegistryConfig:
     user_agent: str = "imagerepo-bot/0.1"
     operation_timeout: float = 30.0
     max_redirects: int = 5
+    # Cloud registries (registry/ecr.py, gar.py, acr.py): the region when a URL does not
+    # name one, and provider endpoints for sovereign clouds and tests.  boto3 itself reads
+    # AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL_STS.
+    aws_region: str | None = None
+    google_api_url: str = GOOGLE_API_URL
+    google_location: str | None = None  # when the URL is not LOCATION-docker.pkg.dev
+    azure_authority: str = AZURE_AUTHORITY
 
 
 def parse_allowed_networks(text: str) -> tuple[IPNetwork, ...]:
@@ -58,9 +67,31 @@ def parse_allowed_networks(text: str) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
+def provider_url(name: str, value: str | None, default: str) -> str:
+    """A provider endpoint from the environment: an http(s) URL without a trailing slash."""
+    text = (value or "").strip() or default
+    if not text.startswith(("http://", "https://")) or len(text) > 2048:
+        raise ValueError(f"{name} must be an http:// or https:// URL, not {text[:80]!r}")
+    return text.rstrip("/")
+
+
+def aws_region(env: Mapping[str, str]) -> str | None:
+    """AWS's standard region variables, AWS_REGION first (as the AWS SDKs read them)."""
+    return (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip() or None
+
+
 def config_from_env(env: Mapping[str, str]) -> RegistryConfig:
-    """A config from `IMAGEREPO_ALLOWED_NETWORKS` and the Docker Hub and GitHub URL variables."""
+    """Build a config from `IMAGEREPO_ALLOWED_NETWORKS`, the Docker Hub and GitHub URL
+    variables and the cloud providers' settings."""
     return RegistryConfig(
+        aws_region=aws_region(env),
+        google_api_url=provider_url(
+            "IMAGEREPO_GOOGLE_API_URL", env.get("IMAGEREPO_GOOGLE_API_URL"), GOOGLE_API_URL
+        ),
+        google_location=(env.get("IMAGEREPO_GOOGLE_LOCATION") or "").strip() or None,
+        azure_authority=provider_url(
+            "IMAGEREPO_AZURE_AUTHORITY", env.get("IMAGEREPO_AZURE_AUTHORITY"), AZURE_AUTHORITY
+        ),
         allowed_networks=parse_allowed_networks(env.get("IMAGEREPO_ALLOWED_NETWORKS", "")),
         dockerhub_registry_url=env.get("IMAGEREPO_DOCKERHUB_REGISTRY_URL")
         or DOCKER_HUB_REGISTRY_URL,

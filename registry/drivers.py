@@ -15,6 +15,7 @@ from registry.config import RegistryConfig
 from registry.errors import ErrorKind, RegistryError, secret_forms
 from registry.http import HttpClient, Stats
 from registry.kinds import RegistryType, type_info
+from registry.minting import Minted
 from registry.oci import OciSession, Ping, check_repository_name
 from registry.target import Credentials, OriginPins, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, origin_of, parse_url
@@ -29,6 +30,7 @@ class Operation:
     tokens: TokenCache
     stats: Stats = field(default_factory=Stats)
     secrets: set[str] = field(default_factory=set)
+    minted: list[Minted] = field(default_factory=list)
 
     def remember(self, credentials: Credentials | None) -> None:
         if credentials is not None:
@@ -125,6 +127,17 @@ class Driver:
         """Why the saved account cannot delete in the registry, known without asking it."""
         return None
 
+    async def registry_credentials(
+        self, op: Operation, target: RepositoryTarget
+    ) -> Credentials | None:
+        """What the registry itself takes: the stored credentials, or (cloud types) ones
+        minted from them; a minted credential is recorded in `op.minted`."""
+        return target.credentials
+
+    def explain(self, step: str, error: RegistryError) -> RegistryError:
+        """A chance to name a failed step in the provider's words (e.g. the missing role)."""
+        return error
+
     async def reconsider_pull(
         self, op: Operation, target: RepositoryTarget, location: Location, error: RegistryError
     ) -> str | RegistryError:
@@ -138,9 +151,8 @@ class Driver:
         if blocker := self.delete_blocker(target):
             raise RegistryError(ErrorKind.PERMISSION_DENIED, blocker)
         location = self.located(target)
-        session = op.session(
-            location.base, location.tls, target.credentials, self.label, pins=target.pins
-        )
+        credentials = await self.registry_credentials(op, target)
+        session = op.session(location.base, location.tls, credentials, self.label, pins=target.pins)
         await session.delete_repository(location.repository)
 
     def unsupported(self, what: str) -> RegistryError:

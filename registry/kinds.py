@@ -37,6 +37,9 @@ class RegistryType(StrEnum):
     GHCR = "ghcr"
     GITLAB = "gitlab"
     QUAY = "quay"
+    ECR = "ecr"
+    ACR = "acr"
+    GAR = "gar"
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,15 @@ class TypeInfo:
     needs_registered_tool: bool
     default_url: str | None
     repository_hint: str
+    # What Username and Password mean for this type, when not a plain user and password.
+    credentials_hint: str = ""
 
 
 def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> TypeInfo:
     """Describe a type; Docker Hub's `default_url` comes from `config` when given."""
     kind = RegistryType(t)
+    if kind in _CLOUD:
+        return _CLOUD[kind]
     if kind is RegistryType.HARBOR:
         return TypeInfo(
             type=kind,
@@ -103,11 +110,57 @@ def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> Ty
     )
 
 
+def _cloud(
+    kind: RegistryType, label: str, can_create: bool, hint: str, credentials: str
+) -> TypeInfo:
+    """Cloud registries: a URL the user types, credentials minted from a stored key."""
+    return TypeInfo(
+        type=kind,
+        label=label,
+        can_create=can_create,
+        can_delete_in_ir=True,
+        has_url_check=True,
+        needs_registered_tool=False,
+        default_url=None,
+        repository_hint=hint,
+        credentials_hint=credentials,
+    )
+
+
+_CLOUD: dict[RegistryType, TypeInfo] = {
+    RegistryType.ECR: _cloud(
+        RegistryType.ECR,
+        "Amazon ECR",
+        True,
+        "team/app",
+        "The access key id (optionally a space and a role ARN to assume); the password is "
+        "its secret access key.",
+    ),
+    RegistryType.ACR: _cloud(
+        RegistryType.ACR,
+        "Azure Container Registry",
+        False,
+        "team/app",
+        "Admin user or token name with its password, or TENANT_ID/CLIENT_ID of a service "
+        "principal with its client secret.",
+    ),
+    RegistryType.GAR: _cloud(
+        RegistryType.GAR,
+        "Google Artifact Registry",
+        True,
+        "project/repository/image",
+        "_json_key (or leave empty); the password is the service account's JSON key.",
+    ),
+}
+
 ALL_TYPES: tuple[RegistryType, ...] = (
     RegistryType.HARBOR,
     RegistryType.DOCKER_HUB,
     RegistryType.GHCR,
     RegistryType.GITLAB,
     RegistryType.QUAY,
+    RegistryType.ECR,
+    RegistryType.ACR,
+    RegistryType.GAR,
     RegistryType.IMAGE_REGISTRY,
 )

@@ -16,17 +16,21 @@ from collections.abc import Awaitable
 from types import TracebackType
 from typing import TypeVar
 
+from registry.acr import AcrDriver
 from registry.auth import TokenCache
 from registry.checks import ConnectionTest, describe_scheme, step_names
 from registry.config import RegistryConfig
 from registry.dockerhub import DockerHubDriver
 from registry.drivers import Driver, ImageRegistryDriver, Operation
+from registry.ecr import EcrDriver
 from registry.errors import ErrorKind, RegistryError, scrub
+from registry.gar import GarDriver
 from registry.ghcr import GhcrDriver
 from registry.gitlab import GitLabDriver, GitLabToolCheck
 from registry.harbor import HarborApi, HarborDriver, ToolCheck, tool_base
 from registry.http import HttpClient
 from registry.kinds import RegistryType, type_info
+from registry.minting import MintCache
 from registry.quay import QuayDriver, QuayToolCheck
 from registry.results import (
     STEP_AUTHENTICATED,
@@ -74,10 +78,14 @@ def _assemble(
 class RegistryService:
     """Registry operations for the bot; `await aclose()` (or `async with`) when done."""
 
-    def __init__(self, config: RegistryConfig | None = None) -> None:
+    def __init__(
+        self, config: RegistryConfig | None = None, minting: MintCache | None = None
+    ) -> None:
         self.config = config or RegistryConfig()
         self._http = HttpClient(self.config)
         self._tokens = TokenCache()
+        # Minted cloud credentials; services that share one mint once per credential.
+        self.minting = minting if minting is not None else MintCache()
         self._drivers: dict[RegistryType, Driver] = {
             RegistryType.IMAGE_REGISTRY: ImageRegistryDriver(self.config),
             RegistryType.DOCKER_HUB: DockerHubDriver(self.config),
@@ -85,6 +93,9 @@ class RegistryService:
             RegistryType.GHCR: GhcrDriver(self.config),
             RegistryType.GITLAB: GitLabDriver(self.config),
             RegistryType.QUAY: QuayDriver(self.config),
+            RegistryType.ECR: EcrDriver(self.config, self.minting),
+            RegistryType.GAR: GarDriver(self.config, self.minting),
+            RegistryType.ACR: AcrDriver(self.config, self.minting),
         }
 
     async def aclose(self) -> None:

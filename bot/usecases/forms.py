@@ -109,6 +109,8 @@ def repository_problem(name: str, registry_type: RegistryType) -> str | None:
         )
     if registry_type is RegistryType.HARBOR and "/" not in name:
         return "A Harbor repository is PROJECT/NAME, e.g. payments/api."
+    if registry_type is RegistryType.GAR and name.count("/") < 2:
+        return "A Google Artifact Registry image is PROJECT/REPOSITORY/IMAGE, e.g. acme/docker/api."
     return None
 
 
@@ -159,6 +161,8 @@ def validate(form: RepositoryForm, *, dockerhub_url: str) -> RepositoryForm:
 
     username = (form.username or "").strip() or None
     secret = form.secret or None
+    if registry_type is RegistryType.GAR and secret and not username:
+        username = "_json_key"  # Google's name for "the password is a service-account key"
     if username and len(username) > MAX_USERNAME:
         errors[Field.USERNAME] = f"At most {MAX_USERNAME} characters."
     if secret and len(secret) > MAX_SECRET:

@@ -270,6 +270,7 @@ def add_modal(
             block_id=ids.B_USERNAME,
             label=plain("Username"),
             optional=True,
+            hint=plain(info.credentials_hint, 150) if info.credentials_hint else None,
             element=PlainTextInputElement(action_id=ids.A_USERNAME, max_length=255),
         ),
         InputBlock(

@@ -40,6 +40,7 @@ async def repositories(
     secret: str | None = None,
     pull_only: bool = True,
     next_check_at: datetime | None = None,
+    registry_type: str = "registry",
 ) -> list[int]:
     """Insert `count` saved repositories on one registry; their new ids, in order."""
     ciphertext = box.encrypt(secret) if box is not None and secret else None
@@ -48,7 +49,7 @@ async def repositories(
         {
             "project_id": project_id,
             "access": (RepositoryAccess.PULL_ONLY if pull_only else RepositoryAccess.APP).value,
-            "registry_type": "registry",
+            "registry_type": registry_type,
             "registry_url": registry_url,
             "repository": repository.format(i=i),
             "username": username,

@@ -51,9 +51,12 @@ def test_the_ui_asks_each_type_what_it_can_do() -> None:
         RegistryType.GHCR,
         RegistryType.GITLAB,
         RegistryType.QUAY,
+        RegistryType.ECR,
+        RegistryType.ACR,
+        RegistryType.GAR,
         RegistryType.IMAGE_REGISTRY,
     )
-    harbor, hub, ghcr, gitlab, quay, plain = (type_info(t) for t in ALL_TYPES)
+    harbor, hub, ghcr, gitlab, quay, _ecr, _acr, _gar, plain = (type_info(t) for t in ALL_TYPES)
     hosted = {i.label: i.default_url for i in (ghcr, gitlab, quay)}
     assert hosted == {
         "GitHub Container Registry": "https://ghcr.io",
@@ -70,6 +73,19 @@ def test_the_ui_asks_each_type_what_it_can_do() -> None:
     mirror = RegistryConfig(dockerhub_registry_url="https://hub-mirror.example")
     assert type_info("dockerhub", mirror).default_url == "https://hub-mirror.example"
     assert RegistryType("registry") is RegistryType.IMAGE_REGISTRY
+
+
+def test_cloud_types_say_what_they_can_do() -> None:
+    ecr, acr, gar = (type_info(t) for t in ("ecr", "acr", "gar"))
+    assert [ecr.label, acr.label, gar.label] == [
+        "Amazon ECR",
+        "Azure Container Registry",
+        "Google Artifact Registry",
+    ]
+    assert ecr.can_create and gar.can_create and not acr.can_create  # ACR creates on push
+    assert all(t.can_delete_in_ir and t.has_url_check for t in (ecr, acr, gar))
+    assert "access key id" in ecr.credentials_hint and "_json_key" in gar.credentials_hint
+    assert {RegistryType.ECR, RegistryType.ACR, RegistryType.GAR} <= set(ALL_TYPES)
 
 
 def test_secrets_never_show_in_reprs() -> None:

@@ -1,0 +1,291 @@
+"""Google Artifact Registry: an OAuth access token minted from a service-account JSON key.
+
+Stored: the JSON key (the password; Username `_json_key`, or `_json_key_base64`
+with the key base64-encoded, as `docker login` takes it).  Minted: an access
+token (about 1 hour) from the key's own `token_uri`, cached until 80 % of its
+lifetime; the registry takes it as Basic `oauth2accesstoken:TOKEN`.
+google-auth signs the RS256 JWT assertion; the assertion is posted through the
+guarded HTTP client, so a key naming an internal `token_uri` is refused like
+any internal URL.
+
+Registry URL `https://LOCATION-docker.pkg.dev`, repository
+`PROJECT/REPOSITORY/IMAGE`.  Create new is `repositories.create` (docker
+format) and delete in IR deletes the image's package, both on the Artifact
+Registry API (`IMAGEREPO_GOOGLE_API_URL`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import re
+import time
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from registry.config import RegistryConfig
+from registry.drivers import Driver, Location, Operation
+from registry.errors import ErrorKind, RegistryError, secret_forms, server_text
+from registry.http import HttpResponse, Service
+from registry.kinds import RegistryType
+from registry.minting import MintCache, Minted, mint_key
+from registry.oci import check_repository_name, describe_codes
+from registry.results import STEP_PULL, STEP_PUSH
+from registry.target import Credentials, RepositoryTarget, TlsOptions
+from registry.urlguard import parse_url
+
+GAR_HOST = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev$")
+SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+TOKEN_USER = "oauth2accesstoken"
+KEY_USERS = ("_json_key", "_json_key_base64")
+
+
+@dataclass(frozen=True)
+class ServiceAccountKey:
+    client_email: str
+    token_uri: str
+    info: dict[str, Any] = field(repr=False)
+
+
+def parse_key(credentials: Credentials | None) -> ServiceAccountKey:
+    """The service-account key of `Password`; a clear message for anything else."""
+    if credentials is None:
+        raise RegistryError(
+            ErrorKind.AUTHENTICATION_FAILED,
+            "Google Artifact Registry needs a service account's JSON key as the password.",
+        )
+    text = credentials.secret.strip()
+    if credentials.username == "_json_key_base64" or not text.startswith("{"):
+        with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+            text = base64.b64decode(text, validate=True).decode()
+    try:
+        info = json.loads(text)
+    except ValueError:
+        info = None
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        raise RegistryError(
+            ErrorKind.AUTHENTICATION_FAILED,
+            "The password is not a service-account JSON key (a JSON object with "
+            '"type": "service_account"); create one under IAM > Service accounts > Keys.',
+        )
+    missing = [k for k in ("client_email", "private_key", "token_uri") if not info.get(k)]
+    if missing:
+        raise RegistryError(
+            ErrorKind.AUTHENTICATION_FAILED,
+            f"The service-account key lacks {', '.join(missing)}.",
+        )
+    return ServiceAccountKey(str(info["client_email"]), str(info["token_uri"]), info)
+
+
+def assertion(key: ServiceAccountKey) -> str:
+    """The RS256-signed JWT that google-auth builds for the key's token endpoint."""
+    from google.auth import crypt, jwt
+
+    try:
+        signer = crypt.RSASigner.from_service_account_info(key.info)  # type: ignore[no-untyped-call]
+    except (ValueError, TypeError):
+        raise RegistryError(
+            ErrorKind.AUTHENTICATION_FAILED,
+            "The service-account key's private_key is not a valid RSA key.",
+        ) from None
+    now = int(time.time())
+    payload = {
+        "iss": key.client_email,
+        "scope": SCOPE,
+        "aud": key.token_uri,
+        "iat": now,
+        "exp": now + 3600,
+    }
+    token: bytes = jwt.encode(signer, payload)  # type: ignore[no-untyped-call]
+    return token.decode()
+
+
+@dataclass(frozen=True)
+class GarPlace:
+    location: str | None
+    project: str
+    repository: str
+    image: str
+
+
+def gar_place(host: str, repository: str) -> GarPlace:
+    """Location from `LOCATION-docker.pkg.dev`; project, repository and image from the path."""
+    name = check_repository_name(repository)
+    parts = name.split("/", 2)
+    if len(parts) < 3:
+        raise RegistryError(
+            ErrorKind.INVALID_REPOSITORY,
+            "A Google Artifact Registry image is PROJECT/REPOSITORY/IMAGE, e.g. acme/docker/api.",
+        )
+    match = GAR_HOST.match(host.lower())
+    return GarPlace(match["location"] if match else None, parts[0], parts[1], parts[2])
+
+
+class GarDriver(Driver):
+    type = RegistryType.GAR
+    label = "Google Artifact Registry"
+
+    def __init__(self, config: RegistryConfig, minting: MintCache) -> None:
+        super().__init__(config)
+        self.minting = minting
+
+    def locate(self, target: RepositoryTarget) -> Location:
+        base = parse_url(target.registry_url)
+        gar_place(base.host, target.repository)
+        return Location(base, target.tls, check_repository_name(target.repository))
+
+    async def _mint(self, op: Operation, key: ServiceAccountKey) -> Minted:
+        token_url = parse_url(key.token_uri, what="token_uri of the service-account key")
+        service = Service(f"Google's token endpoint {token_url.host}")
+        body = urlencode({"grant_type": JWT_BEARER, "assertion": assertion(key)}).encode()
+        response = await op.http.request(
+            "POST",
+            key.token_uri,
+            tls=TlsOptions(),
+            stats=op.stats,
+            service=service,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+            },
+            content=body,
+        )
+        data = _json(response)
+        token = data.get("access_token")
+        if response.status != 200 or not isinstance(token, str) or not token:
+            error = data.get("error_description") or data.get("error") or ""
+            said = f": {server_text(str(error))}" if error else ""
+            kind = (
+                ErrorKind.AUTHENTICATION_FAILED
+                if response.status in (400, 401, 403)
+                else ErrorKind.REGISTRY_ERROR
+            )
+            raise RegistryError(
+                kind,
+                f"Google refused to mint an access token for {key.client_email} "
+                f"(HTTP {response.status}{said}).",
+            )
+        expires_in = data.get("expires_in")
+        seconds = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
+        return Minted(
+            Credentials(TOKEN_USER, token),
+            self.minting.clock() + timedelta(seconds=seconds),
+            how=f"access token minted for {key.client_email}",
+        )
+
+    async def _token(self, op: Operation, target: RepositoryTarget) -> Minted:
+        key = parse_key(target.credentials)
+        op.remember(target.credentials)
+        cache_key = mint_key("gar", json.dumps(key.info, sort_keys=True))
+        minted = await self.minting.get("gar", cache_key, lambda: self._mint(op, key))
+        op.secrets.update(secret_forms(minted.credentials.secret, minted.credentials.username))
+        return minted
+
+    async def registry_credentials(
+        self, op: Operation, target: RepositoryTarget
+    ) -> Credentials | None:
+        minted = await self._token(op, target)
+        op.minted.append(minted)
+        return minted.credentials
+
+    def explain(self, step: str, error: RegistryError) -> RegistryError:
+        if error.kind is not ErrorKind.PERMISSION_DENIED:
+            return error
+        role = {STEP_PULL: "artifactregistry.reader", STEP_PUSH: "artifactregistry.writer"}
+        if step not in role:
+            return error
+        return RegistryError(
+            error.kind,
+            f"{error.message} The service account is missing roles/{role[step]} on the repository.",
+        )
+
+    async def _api(
+        self, op: Operation, target: RepositoryTarget, method: str, path: str, body: Any = None
+    ) -> HttpResponse:
+        minted = await self._token(op, target)
+        base = parse_url(self.config.google_api_url, what="Artifact Registry API URL")
+        return await op.http.request(
+            method,
+            base.endpoint(path),
+            tls=TlsOptions(),
+            stats=op.stats,
+            service=Service(f"the Artifact Registry API at {base.base}"),
+            authorization=f"Bearer {minted.credentials.secret}",
+            headers={"Accept": "application/json"},
+            json_body=body,
+        )
+
+    def _where(self, target: RepositoryTarget) -> GarPlace:
+        place = gar_place(parse_url(target.registry_url).host, target.repository)
+        if place.location is None and self.config.google_location:
+            place = replace(place, location=self.config.google_location)
+        if place.location is None:
+            raise RegistryError(
+                ErrorKind.INVALID_URL,
+                "Cannot tell the location: use the registry URL https://LOCATION-docker.pkg.dev "
+                "(or set IMAGEREPO_GOOGLE_LOCATION).",
+            )
+        return place
+
+    def _failure(self, response: HttpResponse, what: str, role: str) -> RegistryError:
+        if response.status in (401, 403):
+            return RegistryError(
+                ErrorKind.PERMISSION_DENIED,
+                f"Artifact Registry refused {what} (HTTP {response.status}): the service "
+                f"account needs roles/{role}.",
+            )
+        if response.status == 404:
+            return RegistryError(ErrorKind.REPOSITORY_NOT_FOUND, f"Artifact Registry: no {what}.")
+        if response.status == 409:
+            return RegistryError(ErrorKind.ALREADY_EXISTS, f"Artifact Registry: {what} exists.")
+        return RegistryError(
+            ErrorKind.REGISTRY_ERROR,
+            f"Artifact Registry answered HTTP {response.status} to {what}"
+            f"{describe_codes(response)}.",
+        )
+
+    async def create(self, op: Operation, target: RepositoryTarget) -> str:
+        place = self._where(target)
+        parent = f"/v1/projects/{quote(place.project)}/locations/{quote(place.location or '')}"
+        response = await self._api(
+            op,
+            target,
+            "POST",
+            f"{parent}/repositories?repositoryId={quote(place.repository)}",
+            {"format": "DOCKER"},
+        )
+        if response.status not in (200, 201):
+            raise self._failure(
+                response, f"repository {place.repository}", "artifactregistry.admin"
+            )
+        return (
+            f"Created Artifact Registry repository {place.repository} in {place.project} "
+            f"({place.location}); the image {place.image} appears on the first push."
+        )
+
+    async def delete(self, op: Operation, target: RepositoryTarget) -> None:
+        place = self._where(target)
+        path = (
+            f"/v1/projects/{quote(place.project)}/locations/{quote(place.location or '')}"
+            f"/repositories/{quote(place.repository)}/packages/{quote(place.image, safe='')}"
+        )
+        response = await self._api(op, target, "DELETE", path)
+        if response.status not in (200, 202, 204):
+            raise self._failure(
+                response,
+                f"package {place.image} in {place.repository}",
+                "artifactregistry.repoAdmin",
+            )
+
+
+def _json(response: HttpResponse) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,171 @@
+"""Google Artifact Registry for tests, all on loopback.
+
+- A token endpoint named by the key's `token_uri`: it validates the signed JWT
+  assertion with the public half of an RSA key made by the test, then mints an
+  access token.  Each new token replaces the last in the registry's token
+  server (user `oauth2accesstoken`), so a reused old token fails visibly.
+- A real token-auth docker-registry behind tests/support/token_server.py.
+- The two Artifact Registry API calls the bot makes (repositories.create,
+  package delete), accepting only the current access token.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.auth import jwt
+
+from tests.support.certs import TestCA
+from tests.support.registry_fixtures import require_registry_binary
+from tests.support.registry_httpserver import Request, Response, ThreadedHttpServer
+from tests.support.registry_server import RegistryServer
+from tests.support.token_server import TokenServer, TokenUser
+
+CLIENT_EMAIL = "pusher@acme-prod.iam.gserviceaccount.com"
+LOCATION = "europe-west1"
+SEED_PASSWORD = "seed-pass-1"  # pushes test images
+_PACKAGE = re.compile(
+    r"^/v1/projects/([^/]+)/locations/([^/]+)/repositories/([^/]+)/packages/([^/]+)$"
+)
+_CREATE = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/repositories$")
+
+
+class GoogleStandIn:
+    """The token endpoint and the Artifact Registry API, on one loopback server."""
+
+    def __init__(self, token_server: TokenServer, lifetime: int = 3600) -> None:
+        self.token_server = token_server
+        self.lifetime = lifetime
+        self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.public_pem = (
+            self.private_key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        self.minted: list[str] = []
+        self.rejected_assertions = 0
+        self.repositories: set[tuple[str, str, str]] = set()
+        self.packages: set[tuple[str, str, str, str]] = set()
+        self.writer = True  # False: the service account lacks artifactregistry.writer
+        self._lock = threading.Lock()
+        self.server = ThreadedHttpServer(self._handle)
+
+    @property
+    def token_uri(self) -> str:
+        return f"{self.server.url}/token"
+
+    def key_json(self, private_key: rsa.RSAPrivateKey | None = None) -> str:
+        pem = (
+            (private_key or self.private_key)
+            .private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            .decode()
+        )
+        return json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "acme-prod",
+                "private_key_id": "0123456789abcdef",
+                "private_key": pem,
+                "client_email": CLIENT_EMAIL,
+                "client_id": "1234567890",
+                "token_uri": self.token_uri,
+            }
+        )
+
+    def _grants(self) -> dict[str, set[str]]:
+        return {"*": {"pull", "push"} if self.writer else {"pull"}}
+
+    def _token(self, request: Request) -> Response:
+        form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return Response.json(400, {"error": "unsupported_grant_type"})
+        try:
+            claims = jwt.decode(
+                form.get("assertion", ""), certs=self.public_pem, audience=self.token_uri
+            )
+        except ValueError:
+            with self._lock:
+                self.rejected_assertions += 1
+            return Response.json(
+                400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+            )
+        if claims.get("iss") != CLIENT_EMAIL or "cloud-platform" not in claims.get("scope", ""):
+            return Response.json(400, {"error": "invalid_scope"})
+        token = f"ya29.test-{secrets.token_urlsafe(24)}"
+        with self._lock:
+            self.minted.append(token)
+            self.token_server.users["oauth2accesstoken"] = TokenUser(token, self._grants())
+        return Response.json(
+            200, {"access_token": token, "expires_in": self.lifetime, "token_type": "Bearer"}
+        )
+
+    def _api(self, request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        if not self.minted or auth != f"Bearer {self.minted[-1]}":
+            return Response.json(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+        if request.method == "POST" and (m := _CREATE.match(request.raw_path)):
+            repo = (m[1], m[2], request.arg("repositoryId") or "")
+            body: Any = request.json()
+            if body.get("format") != "DOCKER":
+                return Response.json(400, {"error": {"status": "INVALID_ARGUMENT"}})
+            if repo in self.repositories:
+                return Response.json(409, {"error": {"code": 409, "status": "ALREADY_EXISTS"}})
+            self.repositories.add(repo)
+            return Response.json(200, {"name": "operations/create-1", "done": False})
+        if request.method == "DELETE" and (m := _PACKAGE.match(request.raw_path)):
+            package = (m[1], m[2], m[3], unquote(m[4]))
+            if package not in self.packages:
+                return Response.json(404, {"error": {"code": 404, "status": "NOT_FOUND"}})
+            self.packages.discard(package)
+            return Response.json(200, {"name": "operations/delete-1", "done": False})
+        return Response.json(404, {"error": {"code": 404, "status": "NOT_FOUND"}})
+
+    def _handle(self, request: Request) -> Response:
+        if request.raw_path == "/token" and request.method == "POST":
+            return self._token(request)
+        return self._api(request)
+
+
+class GarSetup:
+    def __init__(self, google: GoogleStandIn, registry: RegistryServer) -> None:
+        self.google = google
+        self.registry = registry
+
+    @property
+    def api_url(self) -> str:
+        return self.google.server.url
+
+
+@pytest.fixture
+def gar(registry_ca: TestCA, tmp_path: Path) -> Iterator[GarSetup]:
+    require_registry_binary()
+    token_server = TokenServer(
+        ca=registry_ca, users={"seed": TokenUser(SEED_PASSWORD, {"*": {"pull", "push"}})}
+    )
+    token_server.start()
+    google = GoogleStandIn(token_server)
+    google.server.start()
+    registry = RegistryServer(tmp_path / "gar", token_server=token_server)
+    try:
+        registry.start()
+        yield GarSetup(google, registry)
+    finally:
+        registry.stop()
+        google.server.stop()
+        token_server.stop()
