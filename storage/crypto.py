@@ -14,6 +14,8 @@ import stat
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,13 @@ class SecretBox:
     def derive_key(self, purpose: str) -> bytes:
         """A key for another job (e.g. keyed digests), the same on every instance."""
         return hmac.new(self._primary_key, purpose.encode(), hashlib.sha256).digest()
+
+    def hkdf_key(self, purpose: str) -> bytes:
+        """A 32-byte key derived by HKDF-SHA256 from the first key, one per `purpose`
+        (the audit trail's credential fingerprints): same keys, same fingerprints."""
+        return HKDF(algorithm=SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+            self._primary_key
+        )
 
     def encrypt(self, plaintext: str) -> str:
         return self._all.encrypt(plaintext.encode()).decode()

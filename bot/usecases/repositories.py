@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import messages, outbox
+from bot import audit, messages, outbox
+from bot.audit import Action
 from bot.runtime import Runtime
 from bot.usecases import health
 from bot.usecases.actor import Actor
@@ -242,6 +245,14 @@ async def test_form(rt: Runtime, actor: Actor, form: RepositoryForm) -> Connecti
     return result
 
 
+def _save_attempt(args: Mapping[str, Any]) -> str:
+    form: RepositoryForm = args["form"]
+    if form.save_unhealthy:
+        return Action.SAVE_WHILE_FAILING
+    return Action.ADD_PULL if form.access == RepositoryAccess.PULL_ONLY else Action.ADD
+
+
+@audit.audited(_save_attempt)
 async def save_repository(
     rt: Runtime,
     actor: Actor,
@@ -330,6 +341,10 @@ async def save_repository(
                 blocks=note.blocks,
             )
             view = row_view(row)
+            await audit.record(
+                session,
+                audit.for_repository(rt, actor, audit.save_action(form.access, result), row),
+            )
     except DuplicateError as error:
         suffix = (
             f" (The registry now has the repository {form.repository}, created just now.)"
@@ -399,15 +414,18 @@ async def record_result(
     return view
 
 
+@audit.audited(Action.CONNECTION_TEST)
 async def test_saved(rt: Runtime, actor: Actor, repository_id: int) -> ConnectionTestResult:
     """The list's `Connection Test`: the saved URL and credentials, recorded in the history."""
     async with rt.sessions() as session:
         target = saved_target(rt, await _load(session, actor, repository_id))
     result = await rt.registry.connection_test(target)
     await record_result(rt, repository_id, result, CheckTrigger.MANUAL)
+    await audit.connection_tested(rt, actor, result, repository_id=repository_id)
     return result
 
 
+@audit.audited(Action.CHANGE_ACCOUNT)
 async def change_account(
     rt: Runtime, actor: Actor, repository_id: int, *, username: str, secret: str
 ) -> ConnectionTestResult:
@@ -443,6 +461,12 @@ async def change_account(
         if row.updated_at != updated_at:
             raise Conflict("Someone changed this repository meanwhile; open it again.")
         repositories.set_credentials(rt.box, row, username=username, secret=secret)
+        await audit.record(
+            session,
+            audit.for_repository(
+                rt, actor, Action.CHANGE_ACCOUNT, row, detail=f"account {username}"
+            ),
+        )
         # A new account is re-checked at once: the list never shows a stale status.
         await health.apply_result(
             session, row, result, trigger=CheckTrigger.MANUAL, alert_after=rt.settings.alert_after
@@ -451,6 +475,7 @@ async def change_account(
     return result
 
 
+@audit.audited(lambda args: Action.DELETE_IN_IR if args["also_in_registry"] else Action.DELETE)
 async def delete_repository(
     rt: Runtime, actor: Actor, repository_id: int, *, also_in_registry: bool
 ) -> RepositoryRow:
@@ -493,6 +518,12 @@ async def delete_repository(
             channel_id=row.project.channel_id,
             text=note.text,
             blocks=note.blocks,
+        )
+        await audit.record(
+            session,
+            audit.for_repository(
+                rt, actor, Action.DELETE_IN_IR if target is not None else Action.DELETE, row
+            ),
         )
         await repositories.remove(session, row)
     rt.outbox_ready.set()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot import audit
+from bot.audit import Action
 from bot.runtime import Runtime
 from bot.usecases.actor import Actor
 from bot.usecases.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -103,6 +105,7 @@ async def list_tools(rt: Runtime, actor: Actor) -> list[ToolInfo]:
     return [await _info(rt, row) for row in rows]
 
 
+@audit.audited(Action.TOOL_REGISTER)
 async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
     """Test the instance with its account first; a tool that does not answer is not saved."""
     _require_workspace_admin(actor)
@@ -132,11 +135,13 @@ async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
                 ca_bundle_pem=form.ca_bundle_pem,
                 created_by=actor.user_id,
             )
+            await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_REGISTER, row))
     except DuplicateError as error:
         raise InvalidInput({ToolField.NAME: str(error)}) from None
     return await _info(rt, row)
 
 
+@audit.audited(Action.TOOL_EDIT)
 async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -> ToolInfo:
     """A blank secret keeps the stored one, but only for the same URL: a stored secret
     is never sent to a URL it was not entered for."""
@@ -177,14 +182,17 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
         row.secret_ciphertext = candidate.secret_ciphertext
         row.tls_verify = not form.insecure
         row.ca_bundle_pem = ca_bundle_pem
+        await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_EDIT, row))
     return await _info(rt, row)
 
 
+@audit.audited(Action.TOOL_REMOVE)
 async def remove_tool(rt: Runtime, actor: Actor, tool_id: int) -> str:
     _require_workspace_admin(actor)
     async with transaction(rt.sessions) as session:
         try:
             row = await tools.get(session, tool_id, team_id=actor.team_id)
+            await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_REMOVE, row))
             await tools.remove(session, row)
         except NotFoundError as error:
             raise NotFound(str(error)) from None
@@ -193,13 +201,16 @@ async def remove_tool(rt: Runtime, actor: Actor, tool_id: int) -> str:
         return row.name
 
 
+@audit.audited(Action.CONNECTION_TEST)
 async def test_tool(rt: Runtime, actor: Actor, tool_id: int) -> ConnectionTestResult:
     async with rt.sessions() as session:
         try:
             row = await tools.get(session, tool_id, team_id=actor.team_id)
         except NotFoundError as error:
             raise NotFound(str(error)) from None
-    return await rt.registry.test_tool(harbor_tool(rt, row))
+    result = await rt.registry.test_tool(harbor_tool(rt, row))
+    await audit.connection_tested(rt, actor, result, tool_id=tool_id)
+    return result
 
 
 async def harbor_projects(rt: Runtime, actor: Actor, tool_id: int, query: str = "") -> list[str]:
