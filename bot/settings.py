@@ -45,6 +45,7 @@ class Settings:
     dockerhub_registry_url: str = DEFAULT_DOCKERHUB_REGISTRY_URL
     dockerhub_api_url: str = DEFAULT_DOCKERHUB_API_URL
     port: int = 3000
+    audit_retention_days: int = 400
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +82,9 @@ class Settings:
                 get("IMAGEREPO_DOCKERHUB_API_URL") or DEFAULT_DOCKERHUB_API_URL,
             ),
             port=_port(get("PORT")),
+            audit_retention_days=_positive_int(
+                "IMAGEREPO_AUDIT_RETENTION_DAYS", get("IMAGEREPO_AUDIT_RETENTION_DAYS"), 400
+            ),
         )
 
     def require_slack_credentials(self) -> tuple[str, str]:

@@ -12,6 +12,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import audit
+from bot.audit import Action
 from bot.usecases import home, repositories, tools
 from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, UseCaseError
@@ -324,6 +326,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         actor = await deps.actor(client, body)
         if not actor.is_workspace_admin:
+            await audit.refused(rt, actor, Action.TOOL_REGISTER, REFUSE_TOOLS)
             await tell(deps, client, body, respond, REFUSE_TOOLS)
             return
         await deps.views.open(client, str(body.get("trigger_id")), tool_modal(None))
@@ -340,6 +343,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         kind, tool_id = choice
         actor = await deps.actor(client, body)
         if not actor.is_workspace_admin:
+            await audit.refused(
+                rt, actor, TOOL_ACTIONS.get(kind, kind), REFUSE_TOOLS, tool_id=tool_id
+            )
             await tell(deps, client, body, respond, REFUSE_TOOLS)
             return
         known = {t.id: t for t in await tools.list_tools(rt, actor)}
@@ -375,6 +381,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
 
 REFUSE_TOOLS = "Only workspace admins and owners can register, test, edit or remove tools."
+TOOL_ACTIONS = {
+    ids.TOOL_MENU_EDIT: Action.TOOL_EDIT,
+    ids.TOOL_MENU_REMOVE: Action.TOOL_REMOVE,
+    ids.TOOL_MENU_TEST: Action.CONNECTION_TEST,
+}
 
 
 async def _refresh_list(
@@ -470,25 +481,25 @@ async def _open_manage(
     trigger_id = str(body.get("trigger_id"))
     if kind == ids.MENU_ACCOUNT:
         if not allowed.can_change_account:
-            await tell(
-                deps,
-                client,
-                body,
-                respond,
+            rule = (
                 "Only this project's admins or the person who added the repository can change "
-                "its account.",
+                "its account."
             )
+            await audit.refused(
+                deps.runtime, actor, Action.CHANGE_ACCOUNT, rule, repository_id=repository_id
+            )
+            await tell(deps, client, body, respond, rule)
             return
         await deps.views.open(client, trigger_id, account_modal(allowed.row, meta))
     else:
         if not allowed.can_delete:
-            await tell(
-                deps,
-                client,
-                body,
-                respond,
+            rule = (
                 "Only this project's admins (or workspace admins) can delete repositories. "
-                "Ask one of them.",
+                "Ask one of them."
             )
+            await audit.refused(
+                deps.runtime, actor, Action.DELETE, rule, repository_id=repository_id
+            )
+            await tell(deps, client, body, respond, rule)
             return
         await deps.views.open(client, trigger_id, delete_modal(allowed.row, meta))

@@ -13,6 +13,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import audit
+from bot.audit import Action
 from bot.usecases import repositories, tools
 from bot.usecases.errors import InvalidInput, UseCaseError
 from bot.usecases.forms import Creation, validate
@@ -293,13 +295,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         actor = await deps.actor(client, body)
         if not actor.is_workspace_admin:
-            await ack(
-                response_action="update",
-                view=notice_view(
-                    "Registered tools",
-                    "Only workspace admins and owners can register or change tools.",
-                ),
-            )
+            rule = "Only workspace admins and owners can register or change tools."
+            await ack(response_action="update", view=notice_view("Registered tools", rule))
+            action = Action.TOOL_REGISTER if tool_id is None else Action.TOOL_EDIT
+            await audit.refused(rt, actor, action, rule, tool_id=tool_id)
             return
         current: ToolInfo | None = None
         if tool_id is not None:

@@ -230,6 +230,9 @@ async def verify(session: AsyncSession) -> Verification:
 async def prune(session: AsyncSession, before: datetime) -> int:
     """Delete the records older than `before`; the last one deleted becomes the anchor
     (its seq and hash), so what remains still verifies. Returns how many were deleted."""
+    oldest = await session.scalar(select(func.min(AuditRecord.occurred_at)))
+    if oldest is None or oldest >= before:
+        return 0  # nothing to prune: do not take the writers' lock
     await _lock_head(session, advance=0)
     last = await session.scalar(
         select(AuditRecord)

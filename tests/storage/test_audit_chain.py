@@ -1,4 +1,4 @@
-"""The audit chain on real SQLite and PostgreSQL: appends, tampering, concurrent writers, pruning."""
+"""The audit chain on real SQLite and PostgreSQL: tampering, concurrent writers, pruning."""
 
 from __future__ import annotations
 
