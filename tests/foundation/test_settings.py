@@ -39,6 +39,7 @@ def test_every_variable_is_read() -> None:
             "IMAGEREPO_DOCKERHUB_REGISTRY_URL": "http://127.0.0.1:5000",
             "IMAGEREPO_DOCKERHUB_API_URL": "http://127.0.0.1:5001",
             "PORT": "8080",
+            "IMAGEREPO_AUDIT_RETENTION_DAYS": "30",
         }
     )
     assert settings.require_slack_credentials() == ("xoxb-1", "sig")
@@ -54,7 +55,9 @@ def test_every_variable_is_read() -> None:
         3,
     )
     assert settings.port == 8080
+    assert settings.audit_retention_days == 30
     assert settings.sqlite_path is None
+    assert Settings.from_env({}).audit_retention_days == 400
 
 
 def test_secrets_stay_out_of_the_repr() -> None:
@@ -75,6 +78,12 @@ def test_secrets_stay_out_of_the_repr() -> None:
         ("IMAGEREPO_RECHECK_INTERVAL", "nan", "positive number of seconds"),
         ("IMAGEREPO_RECHECK_CONCURRENCY", "0", "positive whole number"),
         ("IMAGEREPO_ALERT_AFTER", "two", "positive whole number"),
+        (
+            "IMAGEREPO_AUDIT_RETENTION_DAYS",
+            "0",
+            "IMAGEREPO_AUDIT_RETENTION_DAYS must be a positive",
+        ),
+        ("IMAGEREPO_AUDIT_RETENTION_DAYS", "1 year", "positive whole number"),
         ("PORT", "70000", "PORT must be a TCP port"),
         ("SLACK_API_URL", "slack.com/api", "must start with http"),
     ],

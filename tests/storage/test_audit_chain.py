@@ -146,3 +146,40 @@ def test_urls_lose_their_userinfo_and_fingerprints_are_keyed(fernet_key: str) ->
     other = SecretBox([Fernet.generate_key().decode()]).hkdf_key("audit")
     assert credential_fingerprint(other, "alice", "s3cret-A") != first
     assert credential_fingerprint(key, "alice", None) is None
+
+
+async def test_the_scheduler_job_prunes_past_the_configured_retention(migrated_url: str) -> None:
+    """`IMAGEREPO_AUDIT_RETENTION_DAYS` decides; what is younger stays, the chain verifies."""
+    from cryptography.fernet import Fernet
+
+    from bot.runtime import Runtime
+    from bot.scheduling import prune_audit
+    from bot.settings import Settings
+
+    rt = Runtime.create(
+        Settings(
+            database_url=migrated_url,
+            secret_keys=(Fernet.generate_key().decode(),),
+            audit_retention_days=30,
+        )
+    )
+    try:
+        await _append(rt.sessions, 3)
+        async with transaction(rt.sessions) as session:
+            rows = await audit.records(session, newest_first=False)
+            rows[0].occurred_at = datetime.now(UTC) - timedelta(days=31)
+            prev = audit.GENESIS
+            for record in rows:
+                record.prev_hash = prev
+                record.record_hash = audit.record_hash(record)
+                prev = record.record_hash
+            await session.execute(text("UPDATE audit_head SET head_hash = :h"), {"h": prev})
+        await prune_audit(rt)
+        async with rt.sessions() as session:
+            left = await audit.records(session, newest_first=False)
+        assert [r.user_id for r in left] == ["U1", "U2"]
+        assert (await _verify(rt.sessions)).ok
+        await prune_audit(rt)  # nothing older left: a no-op
+        assert (await _verify(rt.sessions)).checked == 2
+    finally:
+        await rt.aclose()
