@@ -2,7 +2,10 @@
 
 A use case that changes something writes its record with ONE call, in the same
 transaction as the change (`await audit.record(session, audit.for_repository(...))`):
-the record exists exactly when the change does. Attempts that change nothing
+the record exists exactly when the change does. The call comes LAST in the
+transaction: the chain's head is then locked after the change's rows, in the same
+order by every writer, so two use cases touching one row cannot deadlock on
+PostgreSQL, and the head is held only until the commit. Attempts that change nothing
 (refused by a permission rule, or failed at the registry) are written by the
 `@audited(...)` decorator in a transaction of their own, after the use case
 raised. Table access and the hash chain live in storage/audit.py.
@@ -32,9 +35,11 @@ from bot.usecases.errors import (
 )
 from registry import ConnectionTestResult
 from storage import audit as chain
+from storage import projects, repositories, tools
 from storage.audit import AuditEvent, Outcome, credential_fingerprint
 from storage.crypto import SecretBox, SecretKeyError
 from storage.db import transaction
+from storage.errors import NotFoundError
 from storage.models import ImageRepository, Project, RegisteredTool, RepositoryAccess
 
 log = logging.getLogger(__name__)
@@ -178,9 +183,6 @@ def _outcome_of(error: UseCaseError) -> tuple[str, str | None] | None:
 
 async def _context(rt: Runtime, args: Mapping[str, Any]) -> dict[str, Any]:
     """Project and target of an attempt, from the use case's arguments (by name)."""
-    from storage import projects, repositories, tools
-    from storage.errors import NotFoundError
-
     details: dict[str, Any] = {}
     actor: Actor = args["actor"]
     async with rt.sessions() as session:

@@ -95,10 +95,11 @@ async def add_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str)
     async with transaction(rt.sessions) as session:
         project = await load_project(session, actor.team_id, channel_id)
         await require_admin(session, actor, project.id, "add admins")
+        changed = await projects.add_admin(session, project.id, user_id, actor.user_id)
         await audit.record(
             session, audit.for_project(rt, actor, Action.ADMIN_ADD, project, detail=user_id)
         )
-        return await projects.add_admin(session, project.id, user_id, actor.user_id)
+        return changed
 
 
 @audit.audited(Action.ADMIN_REMOVE)
@@ -111,7 +112,8 @@ async def remove_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: s
             raise Conflict(
                 "A project keeps at least one admin: add another before removing this one."
             )
+        changed = await projects.remove_admin(session, project.id, user_id)
         await audit.record(
             session, audit.for_project(rt, actor, Action.ADMIN_REMOVE, project, detail=user_id)
         )
-        return await projects.remove_admin(session, project.id, user_id)
+        return changed

@@ -461,15 +461,15 @@ async def change_account(
         if row.updated_at != updated_at:
             raise Conflict("Someone changed this repository meanwhile; open it again.")
         repositories.set_credentials(rt.box, row, username=username, secret=secret)
+        # A new account is re-checked at once: the list never shows a stale status.
+        await health.apply_result(
+            session, row, result, trigger=CheckTrigger.MANUAL, alert_after=rt.settings.alert_after
+        )
         await audit.record(
             session,
             audit.for_repository(
                 rt, actor, Action.CHANGE_ACCOUNT, row, detail=f"account {username}"
             ),
-        )
-        # A new account is re-checked at once: the list never shows a stale status.
-        await health.apply_result(
-            session, row, result, trigger=CheckTrigger.MANUAL, alert_after=rt.settings.alert_after
         )
     rt.outbox_ready.set()
     return result
@@ -519,12 +519,12 @@ async def delete_repository(
             text=note.text,
             blocks=note.blocks,
         )
+        await repositories.remove(session, row)
         await audit.record(
             session,
             audit.for_repository(
                 rt, actor, Action.DELETE_IN_IR if target is not None else Action.DELETE, row
             ),
         )
-        await repositories.remove(session, row)
     rt.outbox_ready.set()
     return view

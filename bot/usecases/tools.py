@@ -192,8 +192,8 @@ async def remove_tool(rt: Runtime, actor: Actor, tool_id: int) -> str:
     async with transaction(rt.sessions) as session:
         try:
             row = await tools.get(session, tool_id, team_id=actor.team_id)
-            await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_REMOVE, row))
             await tools.remove(session, row)
+            await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_REMOVE, row))
         except NotFoundError as error:
             raise NotFound(str(error)) from None
         except DuplicateError as error:
