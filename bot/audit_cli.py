@@ -7,7 +7,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -73,17 +73,22 @@ def _target(record: AuditRecord) -> str:
     return " ".join(parts) or (record.detail or "")[:40]
 
 
-def write(records: Sequence[AuditRecord], output_format: str, out: TextIO) -> None:
+async def write(records: AsyncIterator[AuditRecord], output_format: str, out: TextIO) -> None:
+    """jsonl and csv stream record by record; the table needs every row for its widths."""
     if output_format == "jsonl":
-        for record in records:
+        async for record in records:
             out.write(json.dumps({c: getattr(record, c) for c in COLUMNS}, default=str) + "\n")
         return
     if output_format == "csv":
         writer = csv.writer(out)
         writer.writerow(COLUMNS)
-        for record in records:
+        async for record in records:
             writer.writerow([_value(record, c) for c in COLUMNS])
         return
+    write_table([record async for record in records], out)
+
+
+def write_table(records: Sequence[AuditRecord], out: TextIO) -> None:
     header = ("TIME (UTC)", "USER", "ACTION", "PROJECT", "TARGET", "OUTCOME", "CREDENTIAL")
     rows = [
         (
@@ -97,7 +102,7 @@ def write(records: Sequence[AuditRecord], output_format: str, out: TextIO) -> No
         )
         for r in records
     ]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(header)]
     for row in (header, *rows):
         out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         out.write("\n")
@@ -111,10 +116,8 @@ async def run(database_url: str, args: argparse.Namespace) -> int:
                 result = await audit.verify(session)
                 print(result.describe(), file=sys.stdout if result.ok else sys.stderr)
                 return 0 if result.ok else EXIT_BROKEN
-            records = await audit.records(
-                session, project=args.project, since=args.since, newest_first=False
-            )
+            records = audit.in_order(session, project=args.project, since=args.since)
+            await write(records, args.format, sys.stdout)
     finally:
         await engine.dispose()
-    write(records, args.format, sys.stdout)
     return 0

@@ -182,10 +182,18 @@ class Verification:
         return f"audit chain broken at {where}: {self.reason}"
 
 
-async def _in_order(session: AsyncSession) -> AsyncIterator[AuditRecord]:
+async def in_order(
+    session: AsyncSession,
+    *,
+    project: str | None = None,
+    since: datetime | None = None,
+) -> AsyncIterator[AuditRecord]:
+    """Every (matching) record, oldest first, read in batches: memory stays flat however
+    long the trail is."""
+    conditions = _conditions(team_id=None, project=project, since=since)
     last_seq: int | None = None
     while True:
-        query = select(AuditRecord).order_by(AuditRecord.seq).limit(VERIFY_BATCH)
+        query = select(AuditRecord).where(*conditions).order_by(AuditRecord.seq).limit(VERIFY_BATCH)
         if last_seq is not None:
             query = query.where(AuditRecord.seq > last_seq)
         batch = list(await session.scalars(query))
@@ -203,7 +211,7 @@ async def verify(session: AsyncSession) -> Verification:
         return Verification(False, 0, reason="the audit_head row is missing")
     expected_seq, expected_prev = head.anchor_seq + 1, head.anchor_hash
     checked = 0
-    async for record in _in_order(session):
+    async for record in in_order(session):
         if record.seq != expected_seq:
             reason = (
                 f"record #{expected_seq} is missing (deleted or moved): "

@@ -79,8 +79,10 @@ def _sql(database_url: str, *statements: str) -> None:
 
 
 def test_audit_prints_the_trail_as_table_jsonl_and_csv(migrated_url: str) -> None:
-    _seed(migrated_url, 4)
     env = {"DATABASE_URL": migrated_url}
+    empty = imagerepo_bot("audit", env=env)
+    assert empty.returncode == 0 and empty.stdout.startswith("TIME (UTC)"), empty.stderr
+    _seed(migrated_url, 4)
     table = imagerepo_bot("audit", env=env)
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
