@@ -91,7 +91,7 @@ def _request_id() -> str | None:
     return None if value in ("", "-") else value
 
 
-def event(rt: Runtime, actor: Actor, action: str, **details: Any) -> AuditEvent:
+def event(actor: Actor, action: str, **details: Any) -> AuditEvent:
     """An event by `actor` (user id, the name Slack showed, workspace) in this request."""
     return AuditEvent(
         team_id=actor.team_id,
@@ -106,8 +106,9 @@ def event(rt: Runtime, actor: Actor, action: str, **details: Any) -> AuditEvent:
 def for_project(
     rt: Runtime, actor: Actor, action: str, project: Project | str, **details: Any
 ) -> AuditEvent:
+    """`rt` unused today; kept so every builder is called the same way."""
     name = project if isinstance(project, str) else project.name
-    return event(rt, actor, action, project=name, **details)
+    return event(actor, action, project=name, **details)
 
 
 def for_repository(
@@ -115,7 +116,6 @@ def for_repository(
 ) -> AuditEvent:
     details.setdefault("fingerprint", saved_fingerprint(rt, row))
     return event(
-        rt,
         actor,
         action,
         project=row.project.name,
@@ -131,7 +131,7 @@ def for_tool(
 ) -> AuditEvent:
     details.setdefault("fingerprint", saved_fingerprint(rt, tool))
     details.setdefault("detail", f"tool {tool.name}")
-    return event(rt, actor, action, target_type="harbor-tool", target_url=tool.url, **details)
+    return event(actor, action, target_type="harbor-tool", target_url=tool.url, **details)
 
 
 def save_action(access: RepositoryAccess, result: ConnectionTestResult | None) -> Action:
@@ -274,7 +274,7 @@ async def _record_attempt(
         details["detail"] = "; ".join(filter(None, (details["detail"], message)))
         await record_alone(
             rt,
-            event(rt, actor, name, outcome=outcome[0], error_kind=outcome[1], **details),
+            event(actor, name, outcome=outcome[0], error_kind=outcome[1], **details),
         )
     except Exception:
         # The user still gets the refusal; a trail that cannot be written is logged loudly.
@@ -318,7 +318,6 @@ async def connection_tested(
         await record_alone(
             rt,
             event(
-                rt,
                 actor,
                 Action.CONNECTION_TEST,
                 outcome=Outcome.OK if result.ok else Outcome.FAILED,
