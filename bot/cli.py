@@ -1,4 +1,4 @@
-"""`imagerepo-bot serve | migrate | rotate-keys | check`.
+"""`imagerepo-bot serve | migrate | rotate-keys | check | audit`.
 
 Configuration and database problems end the process with one line on stderr
 (exit 2) rather than a traceback: the person starting the bot needs the fix,
@@ -12,6 +12,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -87,17 +88,29 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_rotate_keys(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot import audit
     from bot.keys import secret_box
-    from storage.db import create_engine, session_factory
+    from storage import audit as chain
+    from storage.db import create_engine, session_factory, transaction
     from storage.rotation import rotate_all
 
     box = secret_box(settings)
     _migrate(settings)
+    who = audit.cli_actor()
+    event = chain.AuditEvent(
+        team_id="", user_id=who.user_id, user_name=who.display_name, action=audit.Action.ROTATE_KEYS
+    )
 
     async def run() -> int:
         engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
         try:
-            report = await rotate_all(session_factory(engine), box)
+            report = await rotate_all(sessions, box, audit_event=event)
+        except SecretKeyError as error:
+            failed = replace(event, outcome=chain.Outcome.FAILED, error_kind="secret_unavailable")
+            async with transaction(sessions) as session:
+                await chain.append(session, replace(failed, detail=str(error)[:500]))
+            raise
         finally:
             await engine.dispose()
         print(
@@ -107,6 +120,13 @@ def cmd_rotate_keys(settings: Settings, _args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import audit_cli
+
+    _migrate(settings)
+    return asyncio.run(audit_cli.run(settings.database_url, args))
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
@@ -135,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check_command.add_arguments(check)
     check.set_defaults(func=cmd_check)
+    audit = sub.add_parser("audit", help="print the audit trail, or `audit verify` its hash chain")
+    from bot import audit_cli
+
+    audit_cli.add_arguments(audit)
+    audit.set_defaults(func=cmd_audit)
     return parser
 
 

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -29,6 +29,7 @@ from registry import RegistryService
 
 log = logging.getLogger(__name__)
 
+AUDIT_PRUNE_SECONDS = 3600.0
 OUTBOX_POLL_SECONDS = 2.0
 OUTBOX_BATCH = 50
 FINAL_DELIVERY_SECONDS = 3.0
@@ -75,6 +76,16 @@ async def start(runtime: Runtime) -> None:
         misfire_grace_time=None,
         next_run_time=datetime.now(UTC),
     )
+    scheduler.add_job(
+        prune_audit,
+        IntervalTrigger(seconds=AUDIT_PRUNE_SECONDS, timezone=UTC),
+        args=[runtime],
+        id="audit-prune",
+        name="audit trail retention",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC) + timedelta(seconds=30),
+    )
     scheduler.start()
     sender = asyncio.create_task(deliver_forever(runtime, owner=owner), name="outbox-sender")
     background = Background(
@@ -110,6 +121,23 @@ async def stop(runtime: Runtime) -> None:
             await asyncio.wait_for(
                 deliver_due(runtime, owner=background.owner), FINAL_DELIVERY_SECONDS
             )
+
+
+async def prune_audit(runtime: Runtime) -> None:
+    """Drop audit records past IMAGEREPO_AUDIT_RETENTION_DAYS; a failure waits for the next run."""
+    from bot.usecases.audit import prune_expired
+
+    try:
+        pruned = await prune_expired(runtime)
+    except Exception as error:
+        log.warning("pruning the audit trail failed, retrying later: %s", type(error).__name__)
+        return
+    if pruned:
+        log.info(
+            "pruned %d audit record(s) older than %d days",
+            pruned,
+            runtime.settings.audit_retention_days,
+        )
 
 
 async def deliver_due(runtime: Runtime, *, owner: str) -> int:

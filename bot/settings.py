@@ -54,6 +54,7 @@ class Settings:
     google_api_url: str = GOOGLE_API_URL
     google_location: str | None = None
     azure_authority: str = AZURE_AUTHORITY
+    audit_retention_days: int = 400
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -105,6 +106,9 @@ class Settings:
             azure_authority=_http_url(
                 "IMAGEREPO_AZURE_AUTHORITY", get("IMAGEREPO_AZURE_AUTHORITY") or AZURE_AUTHORITY
             ).rstrip("/"),
+            audit_retention_days=_positive_int(
+                "IMAGEREPO_AUDIT_RETENTION_DAYS", get("IMAGEREPO_AUDIT_RETENTION_DAYS"), 400
+            ),
         )
 
     def require_slack_credentials(self) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.audit import Action
 from bot.usecases import home, repositories, tools
 from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, UseCaseError
@@ -332,7 +333,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         actor = await deps.actor(client, body)
         try:
-            tools.start_registration(actor)
+            await tools.start_registration(rt, actor)
         except UseCaseError as error:
             await tell(deps, client, body, respond, error.message)
             return
@@ -350,7 +351,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         kind, tool_id = choice
         actor = await deps.actor(client, body)
         try:
-            tool = await tools.tool_for_edit(rt, actor, tool_id)
+            tool = await tools.tool_for_edit(
+                rt, actor, tool_id, purpose=TOOL_ACTIONS.get(kind, Action.TOOL_EDIT)
+            )
         except UseCaseError as error:
             await tell(deps, client, body, respond, error.message)
             return
@@ -379,6 +382,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
                     notice_view("Connection Test", text),
                     hash=opened.get("hash"),
                 )
+
+
+# A refused tool menu is recorded as an attempt of what was chosen.
+TOOL_ACTIONS = {
+    ids.TOOL_MENU_EDIT: Action.TOOL_EDIT,
+    ids.TOOL_MENU_REMOVE: Action.TOOL_REMOVE,
+    ids.TOOL_MENU_TEST: Action.CONNECTION_TEST,
+}
 
 
 async def _refresh_list(
@@ -472,10 +483,17 @@ async def _open_manage(
     repository_id: int,
 ) -> None:
     actor = await deps.actor(client, body)
-    action = EntryAction.CHANGE_ACCOUNT if kind == ids.MENU_ACCOUNT else EntryAction.DELETE
     place = _place(body)
     try:
-        row = await repositories.entry_for(deps.runtime, actor, place, repository_id, action)
+        if kind == ids.MENU_ACCOUNT:
+            row = await repositories.entry_for(
+                deps.runtime, actor, place, repository_id, EntryAction.CHANGE_ACCOUNT
+            )
+            modal = account_modal
+        else:
+            # the delete modal also says whether the saved account can delete in the registry
+            row = await repositories.get_for_delete(deps.runtime, actor, place, repository_id)
+            modal = delete_modal
     except UseCaseError as error:
         await tell(deps, client, body, respond, escape(error.message))
         return
@@ -484,12 +502,4 @@ async def _open_manage(
         source="home" if place.is_home else "",
         channel_id=place.channel_id or "",
     )
-    if action is EntryAction.DELETE:
-        # the delete modal also says whether the saved account can delete in the registry
-        try:
-            row = await repositories.get_for_delete(deps.runtime, actor, place, repository_id)
-        except UseCaseError as error:
-            await tell(deps, client, body, respond, escape(error.message))
-            return
-    modal = account_modal if action is EntryAction.CHANGE_ACCOUNT else delete_modal
     await deps.views.open(client, str(body.get("trigger_id")), modal(row, meta))

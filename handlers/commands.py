@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.usecases import checks, projects, repositories, tools
 from bot.usecases.errors import UseCaseError
 from bot.usecases.forms import Creation
+from handlers.audit import audit_command
 from handlers.support import Deps, deliver_outbox, guarded, row_id, safe_call
 from handlers.ui.common import code, escape
 from handlers.ui.help import HELP
@@ -247,4 +248,5 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "list": _list,
     "check": _check,
     "tools": _tools,
+    "audit": audit_command,
 }

@@ -8,10 +8,11 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.usecases import home
+from bot.usecases import audit, home
 from bot.usecases.errors import UseCaseError
 from bot.usecases.permissions import Place
 from handlers.support import Deps, team_of, user_of
+from handlers.ui.audit import with_recent_audit
 from handlers.ui.repository_list import home_view
 
 log = logging.getLogger("handlers.home")
@@ -41,4 +42,7 @@ async def publish_home(
             _, listing = await home.project_page(rt, actor, Place.home(), selected, page)
         except UseCaseError as error:
             log.info("home: %s", error.message)
-    await deps.views.publish(client, user_id, home_view(entries, selected, listing))
+    view = with_recent_audit(
+        home_view(entries, selected, listing), await audit.recent_for_home(rt, actor)
+    )
+    await deps.views.publish(client, user_id, view)

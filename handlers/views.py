@@ -317,7 +317,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         current: ToolInfo | None = None
         try:
             if tool_id is None:
-                tools.start_registration(actor)
+                await tools.start_registration(rt, actor)
             else:
                 current = await tools.tool_for_edit(rt, actor, tool_id)
         except UseCaseError as error:

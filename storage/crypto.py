@@ -62,6 +62,11 @@ class SecretBox:
             for key in self._keys
         )
 
+    def hkdf_key(self, purpose: str) -> bytes:
+        """The first key's HKDF key for `purpose` (the audit trail's credential
+        fingerprints): same keys, same fingerprints."""
+        return self.derive_keys(purpose)[0]
+
     def encrypt(self, plaintext: str) -> str:
         return self._all.encrypt(plaintext.encode()).decode()
 

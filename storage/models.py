@@ -240,3 +240,53 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
+
+
+class AuditRecord(Base):
+    """One entry of the append-only audit trail (storage/audit.py writes and verifies it).
+
+    `seq` is the record's place in the hash chain; `record_hash` covers every other
+    column (but `id`) and `prev_hash`, so a changed, removed or reordered row breaks
+    the chain. Never a secret: credentials appear only as a keyed fingerprint.
+    """
+
+    __tablename__ = "audit_records"
+    __table_args__ = (
+        UniqueConstraint("seq"),
+        Index("ix_audit_records_occurred_at", "occurred_at"),
+        Index("ix_audit_records_team_project", "team_id", "project"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[datetime]
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    user_name: Mapped[str] = mapped_column(String(255), default="")
+    action: Mapped[str] = mapped_column(String(40))
+    project: Mapped[str | None] = mapped_column(String(80))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_url: Mapped[str | None] = mapped_column(String(2048))
+    target_repository: Mapped[str | None] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))
+    error_kind: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    fingerprint: Mapped[str | None] = mapped_column(String(12))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    record_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's single head row: locking it serializes writers across instances.
+
+    `anchor_*` name the last pruned record, where verification starts after pruning.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    anchor_seq: Mapped[int] = mapped_column(Integer, default=0)
+    anchor_hash: Mapped[str] = mapped_column(String(64))

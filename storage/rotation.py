@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage import audit
+from storage.audit import AuditEvent
 from storage.crypto import SecretBox
 from storage.db import transaction
 from storage.models import ImageRepository, RegisteredTool
@@ -18,8 +20,15 @@ class RotationReport:
     already_current: int
 
 
-async def rotate_all(sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> RotationReport:
+async def rotate_all(
+    sessions: async_sessionmaker[AsyncSession],
+    box: SecretBox,
+    audit_event: AuditEvent | None = None,
+) -> RotationReport:
     """All in one transaction: interrupted, nothing changes; any key still decrypts either way.
+
+    `audit_event`, when given, is appended to the audit trail in that same
+    transaction, with the counts as its detail.
 
     Every secret is decrypted before anything is written, so a secret that no key
     opens stops the rotation with its name and leaves the database as it was.
@@ -45,4 +54,7 @@ async def rotate_all(sessions: async_sessionmaker[AsyncSession], box: SecretBox)
         for row, ciphertext in updates:
             row.secret_ciphertext = ciphertext
             rotated += 1
+        if audit_event is not None:
+            detail = f"re-encrypted {rotated} secret(s); {current} already used the first key"
+            await audit.append(session, replace(audit_event, detail=detail))
     return RotationReport(rotated=rotated, already_current=current)

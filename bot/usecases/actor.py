@@ -13,3 +13,5 @@ class Actor:
     team_id: str
     user_id: str
     is_workspace_admin: bool = False
+    # The name Slack showed at the time (for the audit trail); "" when users.info failed.
+    display_name: str = ""

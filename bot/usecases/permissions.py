@@ -39,6 +39,7 @@ class ProjectAction(StrEnum):
     SAVE_FAILING = "save a repository whose test fails"
     ADD_ADMINS = "add admins"
     REMOVE_ADMINS = "remove admins"
+    READ_AUDIT = "read this project's audit trail"
 
 
 def refusal(action: ProjectAction) -> str:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import audit
+from bot.audit import Action
 from bot.runtime import Runtime
 from bot.usecases.actor import Actor
 from bot.usecases.errors import Conflict, InvalidInput, NoProject
@@ -42,6 +44,7 @@ def _info(project: Project, admin_ids: list[str]) -> ProjectInfo:
     )
 
 
+@audit.audited(Action.PROJECT_CREATE)
 async def create_project(rt: Runtime, actor: Actor, *, channel_id: str, name: str) -> ProjectInfo:
     name = name.strip()
     if not PROJECT_NAME.match(name):
@@ -57,6 +60,7 @@ async def create_project(rt: Runtime, actor: Actor, *, channel_id: str, name: st
                 name=name,
                 created_by=actor.user_id,
             )
+            await audit.record(session, audit.for_project(rt, actor, Action.PROJECT_CREATE, name))
     except DuplicateError as error:
         raise Conflict(str(error)) from None
     return _info(project, [actor.user_id])
@@ -75,13 +79,19 @@ async def get_project(rt: Runtime, *, team_id: str, channel_id: str) -> ProjectI
         return _info(project, await projects.admin_ids(session, project.id))
 
 
+@audit.audited(Action.ADMIN_ADD)
 async def add_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str) -> bool:
     async with transaction(rt.sessions) as session:
         project = await load_project(session, actor.team_id, channel_id)
         await require_project_admin(session, actor, project.id, ProjectAction.ADD_ADMINS)
-        return await projects.add_admin(session, project.id, user_id, actor.user_id)
+        changed = await projects.add_admin(session, project.id, user_id, actor.user_id)
+        await audit.record(
+            session, audit.for_project(rt, actor, Action.ADMIN_ADD, project, detail=user_id)
+        )
+        return changed
 
 
+@audit.audited(Action.ADMIN_REMOVE)
 async def remove_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str) -> bool:
     async with transaction(rt.sessions) as session:
         project = await load_project(session, actor.team_id, channel_id)
@@ -91,4 +101,8 @@ async def remove_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: s
             raise Conflict(
                 "A project keeps at least one admin: add another before removing this one."
             )
-        return await projects.remove_admin(session, project.id, user_id)
+        changed = await projects.remove_admin(session, project.id, user_id)
+        await audit.record(
+            session, audit.for_project(rt, actor, Action.ADMIN_REMOVE, project, detail=user_id)
+        )
+        return changed

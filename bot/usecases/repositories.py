@@ -6,10 +6,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import messages, outbox
+from bot import audit, messages, outbox
+from bot.audit import Action
 from bot.runtime import Runtime
 from bot.usecases import health, permissions
 from bot.usecases.actor import Actor
@@ -315,6 +317,14 @@ async def test_form(rt: Runtime, actor: Actor, form: RepositoryForm) -> Connecti
     return result
 
 
+def _save_attempt(args: Mapping[str, Any]) -> str:
+    form: RepositoryForm = args["form"]
+    if form.save_unhealthy:
+        return Action.SAVE_WHILE_FAILING
+    return Action.ADD_PULL if form.access == RepositoryAccess.PULL_ONLY else Action.ADD
+
+
+@audit.audited(_save_attempt)
 async def save_repository(
     rt: Runtime,
     actor: Actor,
@@ -409,6 +419,10 @@ async def save_repository(
                 blocks=note.blocks,
             )
             view = row_view(row)
+            await audit.record(
+                session,
+                audit.for_repository(rt, actor, audit.save_action(form.access, result), row),
+            )
     except DuplicateError as error:
         suffix = (
             f" (The registry now has the repository {form.repository}, created just now.)"
@@ -474,6 +488,15 @@ async def get_repository(
         return row_view(await _load(session, actor, place, repository_id))
 
 
+# A refusal at a menu is recorded as an attempt of what the menu was about to do.
+_ATTEMPTS = {
+    EntryAction.TEST: Action.CONNECTION_TEST,
+    EntryAction.CHANGE_ACCOUNT: Action.CHANGE_ACCOUNT,
+    EntryAction.DELETE: Action.DELETE,
+}
+
+
+@audit.audited(lambda args: _ATTEMPTS[args["action"]])
 async def entry_for(
     rt: Runtime, actor: Actor, place: Place, repository_id: int, action: EntryAction
 ) -> RepositoryRow:
@@ -485,6 +508,7 @@ async def entry_for(
         return row_view(row)
 
 
+@audit.audited(Action.DELETE)
 async def get_for_delete(
     rt: Runtime, actor: Actor, place: Place, repository_id: int
 ) -> RepositoryRow:
@@ -522,6 +546,7 @@ async def record_result(
     return view
 
 
+@audit.audited(Action.CONNECTION_TEST)
 async def test_saved(
     rt: Runtime, actor: Actor, place: Place, repository_id: int
 ) -> ConnectionTestResult:
@@ -535,9 +560,11 @@ async def test_saved(
         target = saved_target(rt, row)
     result = await rt.registry.connection_test(target)
     await record_result(rt, repository_id, result, CheckTrigger.MANUAL)
+    await audit.connection_tested(rt, actor, result, repository_id=repository_id)
     return result
 
 
+@audit.audited(Action.CHANGE_ACCOUNT)
 async def change_account(
     rt: Runtime, actor: Actor, place: Place, repository_id: int, *, username: str, secret: str
 ) -> ConnectionTestResult:
@@ -581,10 +608,17 @@ async def change_account(
         await health.apply_result(
             session, row, result, trigger=CheckTrigger.MANUAL, alert_after=rt.settings.alert_after
         )
+        await audit.record(
+            session,
+            audit.for_repository(
+                rt, actor, Action.CHANGE_ACCOUNT, row, detail=f"account {username}"
+            ),
+        )
     rt.outbox_ready.set()
     return result
 
 
+@audit.audited(lambda args: Action.DELETE_IN_IR if args["also_in_registry"] else Action.DELETE)
 async def delete_repository(
     rt: Runtime, actor: Actor, place: Place, repository_id: int, *, also_in_registry: bool
 ) -> RepositoryRow:
@@ -636,5 +670,11 @@ async def delete_repository(
             blocks=note.blocks,
         )
         await repositories.remove(session, row)
+        await audit.record(
+            session,
+            audit.for_repository(
+                rt, actor, Action.DELETE_IN_IR if target is not None else Action.DELETE, row
+            ),
+        )
     rt.outbox_ready.set()
     return view

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot import audit
+from bot.audit import Action
 from bot.runtime import Runtime
 from bot.usecases import permissions
 from bot.usecases.actor import Actor
@@ -102,13 +104,19 @@ def may_manage(actor: Actor) -> bool:
     return permissions.may_manage_tools(actor)
 
 
-def start_registration(actor: Actor) -> None:
-    """The `Register Harbor` button: refused before the form opens for non-admins."""
+@audit.audited(Action.TOOL_REGISTER)
+async def start_registration(rt: Runtime, actor: Actor) -> None:
+    """The `Register Harbor` button: refused (and recorded) before the form opens for
+    non-admins."""
     permissions.require_tools_admin(actor)
 
 
-async def tool_for_edit(rt: Runtime, actor: Actor, tool_id: int) -> ToolInfo:
-    """A tool an admin is about to test, edit or remove (workspace admins only).
+@audit.audited(lambda args: str(args["purpose"]))
+async def tool_for_edit(
+    rt: Runtime, actor: Actor, tool_id: int, *, purpose: str = Action.TOOL_EDIT
+) -> ToolInfo:
+    """A tool an admin is about to test, edit or remove (workspace admins only); a refusal
+    is recorded as an attempt of `purpose` (an audit action).
 
     Tools belong to the workspace, not to a channel: the team is the only scope."""
     permissions.require_tools_admin(actor)
@@ -126,6 +134,7 @@ async def list_tools(rt: Runtime, actor: Actor) -> list[ToolInfo]:
     return [await _info(rt, row) for row in rows]
 
 
+@audit.audited(Action.TOOL_REGISTER)
 async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
     """Test the instance with its account first; a tool that does not answer is not saved."""
     permissions.require_tools_admin(actor)
@@ -155,11 +164,13 @@ async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
                 ca_bundle_pem=form.ca_bundle_pem,
                 created_by=actor.user_id,
             )
+            await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_REGISTER, row))
     except DuplicateError as error:
         raise InvalidInput({ToolField.NAME: str(error)}) from None
     return await _info(rt, row)
 
 
+@audit.audited(Action.TOOL_EDIT)
 async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -> ToolInfo:
     """A blank secret keeps the stored one, but only for the same URL: a stored secret
     is never sent to a URL it was not entered for."""
@@ -205,15 +216,18 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
         row.secret_ciphertext = candidate.secret_ciphertext
         row.tls_verify = not form.insecure
         row.ca_bundle_pem = ca_bundle_pem
+        await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_EDIT, row))
     return await _info(rt, row)
 
 
+@audit.audited(Action.TOOL_REMOVE)
 async def remove_tool(rt: Runtime, actor: Actor, tool_id: int) -> str:
     permissions.require_tools_admin(actor)
     async with transaction(rt.sessions) as session:
         try:
             row = await tools.get(session, tool_id, team_id=actor.team_id)
             await tools.remove(session, row)
+            await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_REMOVE, row))
         except NotFoundError as error:
             raise NotFound(str(error)) from None
         except DuplicateError as error:
@@ -221,6 +235,7 @@ async def remove_tool(rt: Runtime, actor: Actor, tool_id: int) -> str:
         return row.name
 
 
+@audit.audited(Action.CONNECTION_TEST)
 async def test_tool(rt: Runtime, actor: Actor, tool_id: int) -> ConnectionTestResult:
     """A registered tool's Connection Test uses its admin account: workspace admins only."""
     permissions.require_tools_admin(actor)
@@ -229,7 +244,9 @@ async def test_tool(rt: Runtime, actor: Actor, tool_id: int) -> ConnectionTestRe
             row = await tools.get(session, tool_id, team_id=actor.team_id)
         except NotFoundError as error:
             raise NotFound(str(error)) from None
-    return await rt.registry.test_tool(harbor_tool(rt, row))
+    result = await rt.registry.test_tool(harbor_tool(rt, row))
+    await audit.connection_tested(rt, actor, result, tool_id=tool_id)
+    return result
 
 
 async def harbor_projects(rt: Runtime, actor: Actor, tool_id: int, query: str = "") -> list[str]:

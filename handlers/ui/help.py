@@ -10,5 +10,6 @@ HELP = """*`/imagerepo` manages the container image repositories of this channel
 • `/imagerepo list`: the repositories, their health, and Connection Test / Change account / Delete
 • `/imagerepo check`: test every saved connection now
 • `/imagerepo tools`: the registered Harbor instances (workspace admins manage them)
+• `/imagerepo audit`: who changed what in this project, and with what result (its admins)
 • `/imagerepo help`: this text
 The same list is on the app's *Home* tab."""

@@ -41,6 +41,7 @@ def test_every_variable_is_read() -> None:
             "IMAGEREPO_DOCKERHUB_API_URL": "http://127.0.0.1:5001",
             "PORT": "8080",
             "METRICS_PORT": "9100",
+            "IMAGEREPO_AUDIT_RETENTION_DAYS": "30",
         }
     )
     assert settings.require_slack_credentials() == ("xoxb-1", "sig")
@@ -57,7 +58,9 @@ def test_every_variable_is_read() -> None:
     )
     assert settings.port == 8080
     assert settings.metrics_port == 9100
+    assert settings.audit_retention_days == 30
     assert settings.sqlite_path is None
+    assert Settings.from_env({}).audit_retention_days == 400
 
 
 def test_secrets_stay_out_of_the_repr() -> None:
@@ -78,6 +81,12 @@ def test_secrets_stay_out_of_the_repr() -> None:
         ("IMAGEREPO_RECHECK_INTERVAL", "nan", "positive number of seconds"),
         ("IMAGEREPO_RECHECK_CONCURRENCY", "0", "positive whole number"),
         ("IMAGEREPO_ALERT_AFTER", "two", "positive whole number"),
+        (
+            "IMAGEREPO_AUDIT_RETENTION_DAYS",
+            "0",
+            "IMAGEREPO_AUDIT_RETENTION_DAYS must be a positive",
+        ),
+        ("IMAGEREPO_AUDIT_RETENTION_DAYS", "1 year", "positive whole number"),
         ("PORT", "70000", "PORT must be a TCP port"),
         ("METRICS_PORT", "abc", "METRICS_PORT must be a TCP port number"),
         ("METRICS_PORT", "0", "METRICS_PORT must be a TCP port number"),
