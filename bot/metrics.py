@@ -41,3 +41,11 @@ def observe_connection_test(trigger: str, ok: bool, error_kind: str | None) -> N
     CONNECTION_TESTS.labels(
         trigger=trigger, result="ok" if ok else "failed", error_kind=error_kind or "none"
     ).inc()
+
+
+SLACK_TOKEN_FAILURES = Counter(
+    "imagerepo_slack_token_failures_total",
+    "Web API calls refused because of the bot token (invalid_auth, token_revoked, "
+    "account_inactive, not_authed): the app must be reinstalled or the token replaced.",
+    ["error"],
+)

@@ -21,7 +21,7 @@ log = logging.getLogger("handlers")
 def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
     from slack_bolt.response import BoltResponse
 
-    from handlers import actions, commands, events, options, views
+    from handlers import actions, alerts, commands, events, options, views
     from handlers.support import Deps
 
     # Bolt logs the whole body of a request whose signature fails, at INFO: a replayed
@@ -35,6 +35,7 @@ def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
     views.register(app, deps)
     events.register(app, deps)
     options.register(app, deps)
+    alerts.register(app, deps)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:

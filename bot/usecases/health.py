@@ -2,8 +2,10 @@
 
 One function for every trigger (save, the Connection Test button, a new account,
 the schedule), so the list, the channel and the scheduler never disagree:
-- healthy after a failure that was announced: one "recovered" message;
-- the `alert_after`-th consecutive failure: one "failing" message;
+- healthy after a failure that was announced: the recovery, in the alert's thread,
+  and the alert edited (bot/incidents.py);
+- the `alert_after`-th consecutive failure, unless snoozed: one new alert;
+- a failure while the alert is up: the alert edited with the latest error;
 - anything else: the history and the row change, the channel hears nothing.
 """
 
@@ -13,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import messages, metrics, outbox
+from bot import incidents, metrics
 from registry import ConnectionTestResult
 from storage import repositories
 from storage.models import CheckTrigger, Health, ImageRepository, utcnow
@@ -28,7 +30,7 @@ async def apply_result(
     alert_after: int,
     now: datetime | None = None,
 ) -> None:
-    """Record the result and queue at most one channel message, in the caller's transaction."""
+    """Record the result and queue what the channel hears of it, in the caller's transaction."""
     now = now or utcnow()
     metrics.observe_connection_test(
         trigger.value, result.ok, result.error_kind.value if result.error_kind else None
@@ -43,24 +45,18 @@ async def apply_result(
         trigger=trigger.value,
         checked_at=now,
     )
-    project = repo.project
     if result.ok:
         if repo.alerted and repo.failing_since is not None:
-            note = messages.repository_recovered(repo, failing_for=now - repo.failing_since)
-            await outbox.enqueue(
-                session,
-                dedup_key=f"recovered:{repo.id}:{repo.failing_since.isoformat()}",
-                team_id=project.team_id,
-                channel_id=project.channel_id,
-                text=note.text,
-                blocks=note.blocks,
-            )
+            await incidents.close_failing(session, repo, now)
         if repo.health != Health.HEALTHY:
             repo.health_changed_at = now
         repo.health = Health.HEALTHY.value
         repo.consecutive_failures = 0
         repo.failing_since = None
         repo.alerted = False
+        if repo.snooze_until_recovered:
+            repo.snoozed_by = None
+            repo.snooze_until_recovered = False
         return
 
     if repo.health != Health.FAILING:
@@ -69,14 +65,8 @@ async def apply_result(
     repo.consecutive_failures += 1
     if repo.failing_since is None:
         repo.failing_since = now
-    if not repo.alerted and repo.consecutive_failures >= alert_after:
-        note = messages.repository_failing(repo, since=repo.failing_since)
-        await outbox.enqueue(
-            session,
-            dedup_key=f"failing:{repo.id}:{repo.failing_since.isoformat()}",
-            team_id=project.team_id,
-            channel_id=project.channel_id,
-            text=note.text,
-            blocks=note.blocks,
-        )
+    if repo.alerted:
+        await incidents.refresh_failing(session, repo, now)
+    elif repo.consecutive_failures >= alert_after and not incidents.is_snoozed(repo, now):
+        await incidents.open_failing(session, repo, now)
         repo.alerted = True

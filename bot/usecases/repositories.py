@@ -79,6 +79,11 @@ class RepositoryRow:
     last_error_kind: str | None
     last_message: str | None
     can_delete_in_ir: bool
+    # Alerts (bot/incidents.py): who snoozed them and until when; when the credential expires.
+    snoozed_by: str | None = None
+    snoozed_until: datetime | None = None
+    snooze_until_recovered: bool = False
+    credential_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,8 @@ class RepositoryPage:
     page: int
     pages: int
     total: int
+    # The bot cannot post in the project's channel (not invited, archived).
+    alerts_blocked: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,10 @@ def row_view(row: ImageRepository) -> RepositoryRow:
         last_error_kind=row.last_error_kind,
         last_message=row.last_message,
         can_delete_in_ir=type_info(registry_type).can_delete_in_ir,
+        snoozed_by=row.snoozed_by,
+        snoozed_until=row.snoozed_until,
+        snooze_until_recovered=row.snooze_until_recovered,
+        credential_expires_at=row.credential_expires_at,
     )
 
 
@@ -365,6 +376,7 @@ async def page_of(session: AsyncSession, project: Project, page: int) -> Reposit
         page=page,
         pages=pages,
         total=total,
+        alerts_blocked=project.alerts_blocked_since is not None,
     )
 
 

@@ -111,6 +111,8 @@ CONTRACT_ERRORS = frozenset(
         "invalid_arguments",
         "invalid_json",
         "unknown_method",
+        # A thread reply to a message that does not exist: a bug of the bot.
+        "thread_not_found",
         "not_authed",
         "invalid_auth",
         "no_text",
@@ -1112,8 +1114,43 @@ class SlackApiStandIn:
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
 
+    def _check_post_target(self, params: JsonDict) -> None:
+        """Where a message may go, as Slack decides it (kept apart from the Block Kit checks).
+
+        - A private channel the bot is not in: ``channel_not_found`` (Slack does not
+          reveal it); an archived channel: ``is_archived``; a channel that does not
+          exist: ``channel_not_found``. A public channel the bot is not in is fine:
+          this app has ``chat:write.public`` (manifest.yml; FACTS.md, Slack).
+        - ``thread_ts`` must name a message of that channel (Slack refuses a reply
+          to a message that does not exist, ``thread_not_found``, the code Slack's
+          thread methods use); a reply to a reply is filed under its parent.
+        """
+        channel_id = str(params["channel"])
+        config = self._channels.get(channel_id)
+        if config is not None:
+            if not config["exists"] or (config["is_private"] and not config["is_member"]):
+                raise _ApiError("channel_not_found")
+            if config["is_archived"]:
+                raise _ApiError("is_archived")
+        thread_ts = params.get("thread_ts")
+        if thread_ts is not None and thread_ts != "":
+            parent = next(
+                (
+                    m
+                    for m in self._messages
+                    if m["channel"] == channel_id and m["ts"] == str(thread_ts)
+                ),
+                None,
+            )
+            if parent is None:
+                raise _ApiError("thread_not_found")
+            params["thread_ts"] = parent.get("thread_ts") or parent["ts"]
+        elif thread_ts == "":
+            raise _ApiError("thread_not_found")
+
     def _chat_post_message(self, params: JsonDict) -> JsonDict:
         self._require(params, "channel")
+        self._check_post_target(params)
         text = self._message_text(params)
         ts = self._next_ts()
         message: JsonDict = {
@@ -1149,6 +1186,9 @@ class SlackApiStandIn:
 
     def _chat_update(self, params: JsonDict) -> JsonDict:
         self._require(params, "channel", "ts")
+        config = self._channels.get(str(params["channel"]))
+        if config is not None and config["is_archived"]:
+            raise _ApiError("is_archived")
         self._check_blocks(params)
         for message in self._messages:
             if message["channel"] == params["channel"] and message["ts"] == params["ts"]:
