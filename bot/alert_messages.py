@@ -62,14 +62,13 @@ def snooze_text(repo: ImageRepository, now: datetime) -> str | None:
     return None
 
 
-def _actions(repo: ImageRepository) -> ActionsBlock:
-    return ActionsBlock(
-        block_id="alert_actions",
-        elements=[
-            ButtonElement(text="Connection Test", action_id=ACTION_ALERT_TEST, value=str(repo.id)),
-            ButtonElement(
-                text="Change account", action_id=ACTION_ALERT_ACCOUNT, value=str(repo.id)
-            ),
+def _actions(repo: ImageRepository, *, snooze: bool = True) -> ActionsBlock:
+    elements: list[ButtonElement | StaticSelectElement] = [
+        ButtonElement(text="Connection Test", action_id=ACTION_ALERT_TEST, value=str(repo.id)),
+        ButtonElement(text="Change account", action_id=ACTION_ALERT_ACCOUNT, value=str(repo.id)),
+    ]
+    if snooze:
+        elements.append(
             StaticSelectElement(
                 action_id=ACTION_ALERT_SNOOZE,
                 placeholder=PlainTextObject(text="Snooze"),
@@ -77,9 +76,9 @@ def _actions(repo: ImageRepository) -> ActionsBlock:
                     Option(value=f"{repo.id}:{c.value}", text=PlainTextObject(text=c.label))
                     for c in SNOOZE_CHOICES
                 ],
-            ),
-        ],
-    )
+            )
+        )
+    return ActionsBlock(block_id="alert_actions", elements=elements)
 
 
 def failing_alert(repo: ImageRepository, *, since: datetime, now: datetime) -> ChannelMessage:
@@ -152,9 +151,15 @@ def expiry_warning(
     blocks: list[Block] = [
         SectionBlock(block_id=f"expiry_{threshold}", text=MarkdownTextObject(text=text))
     ]
-    if threshold == 7:
-        blocks.append(_actions(repo))
+    blocks.append(_actions(repo, snooze=False))
     return ChannelMessage(text=text, blocks=blocks)
+
+
+def expiry_replaced(repo: ImageRepository) -> ChannelMessage:
+    text = f":white_check_mark: The account used for {describe(repo)} was replaced or renewed."
+    return ChannelMessage(
+        text=text, blocks=[SectionBlock(block_id="expiry_done", text=MarkdownTextObject(text=text))]
+    )
 
 
 def test_reply(user_id: str, result_text: str) -> ChannelMessage:

@@ -8,6 +8,7 @@ shared pieces and the plain Image Registry driver.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from registry.auth import TokenCache
 from registry.config import RegistryConfig
@@ -84,6 +85,12 @@ class Driver:
 
     async def create(self, op: Operation, target: RepositoryTarget) -> str:
         raise self.unsupported("create repositories")
+
+    async def credential_expiry(
+        self, op: Operation, target: RepositoryTarget
+    ) -> tuple[bool, datetime | None]:
+        """(known, when the target's credential expires); a plain registry never says."""
+        return False, None
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
         location = self.locate(target)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from registry.errors import ErrorKind
 
@@ -36,6 +37,10 @@ class ConnectionTestResult:
     latency_ms: float
     round_trips: int
     auth_scheme: str | None = None
+    # When the credential expires, where the registry says (Harbor robot accounts);
+    # `credential_expiry_known` False: nobody said (None with True: it never expires).
+    credential_expires_at: datetime | None = None
+    credential_expiry_known: bool = False
 
     @property
     def ok(self) -> bool:

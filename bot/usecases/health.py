@@ -11,12 +11,13 @@ the schedule), so the list, the channel and the scheduler never disagree:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import incidents, metrics
-from registry import ConnectionTestResult
+from registry import ConnectionTestResult, ErrorKind
 from storage import repositories
 from storage.models import CheckTrigger, Health, ImageRepository, utcnow
 
@@ -32,6 +33,7 @@ async def apply_result(
 ) -> None:
     """Record the result and queue what the channel hears of it, in the caller's transaction."""
     now = now or utcnow()
+    result = _expired_is_failing(result, now)
     metrics.observe_connection_test(
         trigger.value, result.ok, result.error_kind.value if result.error_kind else None
     )
@@ -44,6 +46,13 @@ async def apply_result(
         latency_ms=result.latency_ms,
         trigger=trigger.value,
         checked_at=now,
+    )
+    await incidents.note_expiry(
+        session,
+        repo,
+        known=result.credential_expiry_known,
+        expires_at=result.credential_expires_at,
+        now=now,
     )
     if result.ok:
         if repo.alerted and repo.failing_since is not None:
@@ -70,3 +79,20 @@ async def apply_result(
     elif repo.consecutive_failures >= alert_after and not incidents.is_snoozed(repo, now):
         await incidents.open_failing(session, repo, now)
         repo.alerted = True
+
+
+def _expired_is_failing(result: ConnectionTestResult, now: datetime) -> ConnectionTestResult:
+    """A credential past its expiry is a failure even if this test still passed.
+
+    Harbor refuses an expired robot at login, but a bearer token issued before the
+    expiry stays valid for its lifetime (30 min by default) and is reused: the
+    registry's word on the expiry decides at once.
+    """
+    expires = result.credential_expires_at
+    if not result.ok or expires is None or expires > now:
+        return result
+    return replace(
+        result,
+        error_kind=ErrorKind.AUTHENTICATION_FAILED,
+        message=f"The account expired {expires:%Y-%m-%d %H:%M} UTC; change it.",
+    )

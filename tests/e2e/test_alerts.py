@@ -22,12 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import outbox
 from storage.crypto import SecretBox
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, session_factory, transaction
 from storage.migrate import upgrade
 from storage.models import ConnectionCheck, ImageRepository
 from tests.recheck import seed
 from tests.support.bot_process import BotProcess
 from tests.support.databases import sqlite_url
+from tests.support.harbor_standin import HarborStandIn
 from tests.support.registry_server import RegistryServer
 from tests.support.slack_api import RecordedCall, SlackApiStandIn
 from tests.support.slack_requests import (
@@ -40,6 +41,7 @@ from tests.support.slack_requests import (
 pytestmark = [pytest.mark.registry]
 
 USER, PASSWORD = "alice", "alice-pass-1"
+ADMIN_PASSWORD = "Harbor12345"  # the Harbor stand-in's admin
 JsonDict = dict[str, Any]
 
 
@@ -295,6 +297,10 @@ async def test_a_private_channel_without_the_bot_is_reported_and_alerts_wait_for
     assert "is its admin" in reply and "/invite @imagerepo" in reply
     listing = await command_reply(user, slack, "list", channel_id=channel)
     assert "Channel alerts cannot be delivered: invite @imagerepo" in listing
+    published = len(slack.calls_to("views.publish"))
+    await user.home_opened()
+    [home] = (await slack.wait_for_async("views.publish", published + 1, 15))[published:]
+    assert "Channel alerts cannot be delivered: invite @imagerepo" in str(home.params["view"])
 
     registry = registry_factory(htpasswd={USER: PASSWORD})
     repo_id = await saved_repository(db, key, channel, registry.url)
@@ -328,3 +334,121 @@ async def _now_async(count: Awaitable[int], expected: int) -> bool:
 
 async def _at_least(count: Awaitable[int], expected: int) -> bool:
     return await count >= expected
+
+
+@pytest.fixture
+def harbor() -> Iterator[HarborStandIn]:
+    server = HarborStandIn()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.violations == []
+
+
+async def saved_harbor_repository(
+    db: async_sessionmaker[AsyncSession],
+    key: str,
+    harbor: HarborStandIn,
+    channel: str,
+    robot: str,
+    secret: str,
+    repository: str = "apps/web",
+) -> int:
+    """A Harbor repository of a registered tool (its admin account reads the robots), saved
+    with a robot account, as the add modal saves one."""
+    from storage import projects, tools
+
+    box = SecretBox([key])
+    async with transaction(db) as session:
+        project = await projects.get_by_channel(session, "T1", channel)
+        assert project is not None
+        tool = await tools.add(
+            session,
+            box,
+            team_id="T1",
+            name=f"harbor-{robot.removeprefix('robot$')}",
+            url=harbor.url,
+            username="admin",
+            secret=ADMIN_PASSWORD,
+            tls_verify=True,
+            ca_bundle_pem=None,
+            created_by="U1",
+        )
+        row = ImageRepository(
+            project_id=project.id,
+            access="pull_only",
+            registry_type="harbor",
+            registry_url=harbor.url,
+            repository=repository,
+            tool_id=tool.id,
+            username=robot,
+            secret_ciphertext=box.encrypt(secret),
+            added_by="U1",
+        )
+        session.add(row)
+        await session.flush()
+        return int(row.id)
+
+
+@pytest.mark.timeout(120)
+async def test_expiry_from_a_harbor_robot_is_shown_and_warned_once_at_each_threshold(
+    harbor: HarborStandIn,
+    slack: SlackApiStandIn,
+    user: SlackClient,
+    db: async_sessionmaker[AsyncSession],
+    key: str,
+) -> None:
+    channel = "C-ALERTS"
+    await command_reply(user, slack, "project create expiring")
+    # Crosses "1 day before" a few seconds after the first check (already within 7 days).
+    soon = int(time.time() + 86400 + 6)
+    harbor.add_user(
+        "robot$soon", "robot-soon-1", robot_projects={"apps": {"pull"}}, expires_at=soon
+    )
+    soon_id = await saved_harbor_repository(db, key, harbor, channel, "robot$soon", "robot-soon-1")
+
+    def warnings() -> list[RecordedCall]:
+        return [c for c in posts(slack, channel) if "robot$soon" in c.params["text"]]
+
+    await wait_until(lambda: _now(len(warnings()) >= 1), "the 7-day warning")
+    first = warnings()[0]
+    assert "expires in 2 days" in first.params["text"] and not first.params.get("thread_ts")
+    listing = await command_reply(user, slack, "list")
+    assert "credential expires in 2 days" in listing or "credential expires in 1 day" in listing
+    await wait_until(lambda: _now(len(warnings()) >= 2), "the 1-day warning", timeout=30)
+    second = warnings()[1]
+    assert second.params["thread_ts"] == first.response["ts"]
+    assert "expires in 1 day" in second.params["text"]
+
+    # Checked again and again: nothing more is said (the outbox holds nothing unsent).
+    async with db() as session:
+        row = await session.get(ImageRepository, soon_id)
+        assert row is not None and row.credential_expires_at is not None
+        assert int(row.credential_expires_at.timestamp()) == soon
+    ok_before = await checks(db, soon_id, True)
+    await wait_until(lambda: _at_least(checks(db, soon_id, True), ok_before + 3), "more checks")
+    await wait_until(lambda: _now_async(unsent(db), 0), "the outbox drained")
+    assert len(warnings()) == 2
+    assert len(top_level(slack, channel)) == 1
+
+    # An expired robot: Harbor refuses it, and that is an incident like any other.
+    harbor.add_user(
+        "robot$gone",
+        "robot-gone-1",
+        robot_projects={"apps": {"pull"}},
+        expires_at=int(time.time() + 3),
+    )
+    await saved_harbor_repository(
+        db, key, harbor, channel, "robot$gone", "robot-gone-1", "apps/tools/builder"
+    )
+    await wait_until(
+        lambda: _now(
+            any(
+                "is failing" in c.params["text"] and "apps/tools/builder" in c.params["text"]
+                for c in top_level(slack, channel)
+            )
+        ),
+        "the expired robot's alert",
+    )

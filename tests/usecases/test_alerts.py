@@ -287,3 +287,75 @@ async def test_a_refused_token_is_logged_once_counted_and_not_retried_in_a_loop(
     assert all(
         r.sent_at is None and r.next_attempt_at > utcnow() + timedelta(minutes=9) for r in rows
     )
+
+
+def ok_expiring(expires_at: datetime | None) -> ConnectionTestResult:
+    return ConnectionTestResult(
+        steps=OK.steps,
+        error_kind=None,
+        message=OK.message,
+        latency_ms=1.0,
+        round_trips=2,
+        credential_expires_at=expires_at,
+        credential_expiry_known=True,
+    )
+
+
+async def test_expiry_is_stored_and_warned_7_days_and_1_day_before_once_each(
+    rt: Runtime, client: AsyncWebClient, standin: SlackApiStandIn
+) -> None:
+    repo_id = await _repo(rt)
+    expires = utcnow().replace(microsecond=0) + timedelta(days=30)
+    for before in (timedelta(days=10), timedelta(days=7, hours=1)):
+        await _apply(rt, repo_id, ok_expiring(expires), expires - before)
+    await _deliver_all(rt, client)
+    assert standin.calls_to("chat.postMessage") == []
+    async with rt.sessions() as session:
+        row = await session.get(ImageRepository, repo_id)
+        assert row is not None and row.credential_expires_at == expires
+
+    for before in (timedelta(days=6, hours=23), timedelta(days=5), timedelta(days=2)):
+        await _apply(rt, repo_id, ok_expiring(expires), expires - before)
+    await _deliver_all(rt, client)
+    [warning] = standin.calls_to("chat.postMessage")
+    assert "expires in 7 days" in warning.params["text"] and "thread_ts" not in warning.params
+
+    for before in (timedelta(hours=23), timedelta(hours=12), timedelta(hours=1)):
+        await _apply(rt, repo_id, ok_expiring(expires), expires - before)
+    await _deliver_all(rt, client)
+    posts = standin.calls_to("chat.postMessage")
+    assert len(posts) == 2
+    assert posts[1].params["thread_ts"] == warning.response["ts"]
+    assert "expires in 1 day" in posts[1].params["text"]
+    [edit] = standin.calls_to("chat.update")
+    assert "expires in 1 day" in edit.params["text"]
+
+    # Renewed: the warning's message says so, and the count starts over for the new date.
+    renewed = expires + timedelta(days=365)
+    await _apply(rt, repo_id, ok_expiring(renewed), expires - timedelta(minutes=30))
+    await _deliver_all(rt, client)
+    assert "replaced or renewed" in standin.calls_to("chat.update")[-1].params["text"]
+    assert len(standin.calls_to("chat.postMessage")) == 2
+    assert await _unsent(rt) == 0
+    assert standin.violations == []
+
+
+async def test_an_expiry_first_seen_within_a_day_is_one_warning(
+    rt: Runtime, client: AsyncWebClient, standin: SlackApiStandIn
+) -> None:
+    repo_id = await _repo(rt)
+    now = utcnow()
+    await _apply(rt, repo_id, ok_expiring(now + timedelta(hours=12)), now)
+    await _apply(rt, repo_id, ok_expiring(now + timedelta(hours=12)), now + timedelta(hours=1))
+    await _deliver_all(rt, client)
+    [warning] = standin.calls_to("chat.postMessage")
+    assert "expires in 1 day" in warning.params["text"]
+    # Never-expiring (Harbor's -1) clears it; unknown (a plain registry) leaves it.
+    await _apply(rt, repo_id, OK, now + timedelta(hours=2))
+    async with rt.sessions() as session:
+        row = await session.get(ImageRepository, repo_id)
+        assert row is not None and row.credential_expires_at is not None
+    await _apply(rt, repo_id, ok_expiring(None), now + timedelta(hours=3))
+    async with rt.sessions() as session:
+        row = await session.get(ImageRepository, repo_id)
+        assert row is not None and row.credential_expires_at is None
