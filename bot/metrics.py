@@ -32,7 +32,7 @@ RECHECK_PASS_SECONDS = Histogram(
 )
 NOTIFICATIONS = Counter(
     "imagerepo_notifications_total",
-    "Channel messages delivery attempts, by result (sent, failed).",
+    "Channel message delivery attempts, by result (sent, failed, held, gave_up).",
     ["result"],
 )
 
