@@ -105,24 +105,27 @@ async def enqueue_edit(
     message, already up to date); otherwise a pending, unleased edit is rewritten;
     otherwise a new edit is queued (sent after the ones before it, by id).
     """
-    pending = list(
-        await session.scalars(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.incident_id == incident.id,
-                OutboxMessage.kind.in_([OutboxKind.POST.value, OutboxKind.UPDATE.value]),
-                OutboxMessage.sent_at.is_(None),
-                OutboxMessage.gave_up_at.is_(None),
-                OutboxMessage.lease_owner.is_(None),
-            )
-            .order_by(OutboxMessage.id.desc())
-            .limit(1)
-        )
+    unclaimed = (
+        OutboxMessage.incident_id == incident.id,
+        OutboxMessage.kind.in_([OutboxKind.POST.value, OutboxKind.UPDATE.value]),
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.gave_up_at.is_(None),
+        OutboxMessage.lease_owner.is_(None),
     )
-    if pending:
-        pending[0].text = text
-        pending[0].blocks_json = _blocks_json(blocks)
-        return
+    latest = await session.scalar(
+        select(OutboxMessage.id).where(*unclaimed).order_by(OutboxMessage.id.desc()).limit(1)
+    )
+    if latest is not None:
+        # Conditional, so a sender that leased the row meanwhile (and read the old
+        # text) is noticed: then a new edit is queued instead.
+        rewritten = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == latest, *unclaimed)
+            .values(text=text, blocks_json=_blocks_json(blocks))
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(rewritten, "rowcount", 0) == 1:
+            return
     await enqueue(
         session,
         dedup_key=f"edit:{incident.id}:{secrets.token_hex(8)}",
