@@ -58,7 +58,7 @@ RECHECK_PASS_SECONDS = Histogram(
 )
 NOTIFICATIONS = Counter(
     "imagerepo_notifications_total",
-    "Channel messages delivery attempts, by result (sent, failed).",
+    "Channel message delivery attempts, by result (sent, failed, held, gave_up).",
     ["result"],
 )
 
@@ -81,3 +81,11 @@ def observe_connection_test(trigger: str, ok: bool, error_kind: str | None) -> N
         result="ok" if ok else "failed",
         error_kind=_bounded(error_kind or "none", ERROR_KINDS),
     ).inc()
+
+
+SLACK_TOKEN_FAILURES = Counter(
+    "imagerepo_slack_token_failures_total",
+    "Web API calls refused because of the bot token (invalid_auth, token_revoked, "
+    "account_inactive, not_authed): the app must be reinstalled or the token replaced.",
+    ["error"],
+)

@@ -33,6 +33,7 @@ AUDIT_PRUNE_SECONDS = 3600.0
 OUTBOX_POLL_SECONDS = 2.0
 OUTBOX_BATCH = 50
 FINAL_DELIVERY_SECONDS = 3.0
+MAX_ROUNDS = 20
 
 
 @dataclass
@@ -146,13 +147,16 @@ async def deliver_due(runtime: Runtime, *, owner: str) -> int:
     if client is None:
         return 0
     total = 0
-    while True:
+    # Rounds until one sends nothing: a post sent in one round makes its incident's
+    # edits and thread replies due in the next. Bounded, in case of a steady stream.
+    for _ in range(MAX_ROUNDS):
         sent = await outbox.deliver_pending(
             runtime.sessions, client, owner=owner, limit=OUTBOX_BATCH
         )
         total += sent
-        if sent < OUTBOX_BATCH:
-            return total
+        if sent == 0:
+            break
+    return total
 
 
 async def deliver_forever(

@@ -63,7 +63,7 @@ def _from_home(body: Mapping[str, Any]) -> bool:
     return _view(body).get("type") == "home"
 
 
-def _place(body: Mapping[str, Any]) -> Place:
+def place_of(body: Mapping[str, Any]) -> Place:
     """Where the click came from: the Home tab, or the channel Slack says the message is in
     (use cases trust an id only for that channel's project)."""
     return Place.home() if _from_home(body) else Place.channel(channel_of(body) or "")
@@ -288,7 +288,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if kind == ids.MENU_TEST:
             await _test_saved(deps, client, body, respond, repository_id)
         elif kind in (ids.MENU_ACCOUNT, ids.MENU_DELETE):
-            await _open_manage(deps, client, body, respond, kind, repository_id)
+            await open_manage(deps, client, body, respond, kind, repository_id)
 
     @app.action(ids.A_ALERT_TEST)
     @guarded
@@ -403,7 +403,7 @@ async def _refresh_list(
     actor = await deps.actor(client, body)
     try:
         project, page = await home.project_page(
-            deps.runtime, actor, _place(body), project_id, number
+            deps.runtime, actor, place_of(body), project_id, number
         )
     except UseCaseError as error:
         await safe_call("respond", respond(text=escape(error.message), replace_original=False))
@@ -445,7 +445,7 @@ async def _test_saved(
 ) -> None:
     rt = deps.runtime
     actor = await deps.actor(client, body)
-    place = _place(body)
+    place = place_of(body)
     try:
         row = await repositories.get_repository(rt, actor, place, repository_id)
     except UseCaseError as error:
@@ -474,7 +474,7 @@ async def _test_saved(
         await _refresh_list(deps, client, body, respond, row.project_id, _current_page(body))
 
 
-async def _open_manage(
+async def open_manage(
     deps: Deps,
     client: AsyncWebClient,
     body: Mapping[str, Any],
@@ -483,7 +483,7 @@ async def _open_manage(
     repository_id: int,
 ) -> None:
     actor = await deps.actor(client, body)
-    place = _place(body)
+    place = place_of(body)
     try:
         if kind == ids.MENU_ACCOUNT:
             row = await repositories.entry_for(

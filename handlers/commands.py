@@ -14,11 +14,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.usecases import checks, projects, repositories, tools
+from bot.usecases import alerts, checks, projects, repositories, tools
 from bot.usecases.errors import UseCaseError
 from bot.usecases.forms import Creation
+from handlers.alerts import channel_problem
 from handlers.audit import audit_command
 from handlers.support import Deps, deliver_outbox, guarded, row_id, safe_call
+from handlers.ui.alerts import invite_hint
 from handlers.ui.common import code, escape
 from handlers.ui.help import HELP
 from handlers.ui.repository_form import AddMeta, add_modal
@@ -80,16 +82,16 @@ async def _project_cmd(
         except UseCaseError as error:
             await safe_call("respond", respond(text=escape(error.message)))
             return
-        await safe_call(
-            "respond",
-            respond(
-                text=(
-                    f"Project *{escape(info.name)}* now belongs to this channel; "
-                    f"<@{actor.user_id}> is its admin. Add repositories with "
-                    "`/imagerepo add` or `/imagerepo add-pull`."
-                )
-            ),
+        text = (
+            f"Project *{escape(info.name)}* now belongs to this channel; "
+            f"<@{actor.user_id}> is its admin. Add repositories with "
+            "`/imagerepo add` or `/imagerepo add-pull`."
         )
+        problem = await channel_problem(client, channel_id)
+        await alerts.channel_state(rt, team_id=actor.team_id, channel_id=channel_id, error=problem)
+        if problem is not None:
+            text += "\n" + invite_hint()
+        await safe_call("respond", respond(text=text))
         return
     if len(args) == 3 and args[0].lower() == "admin" and args[1].lower() in ("add", "remove"):
         match = USER_MENTION.match(args[2])

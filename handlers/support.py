@@ -197,7 +197,11 @@ async def deliver_outbox(runtime: Runtime) -> None:
     if runtime.slack is None or scheduling.running(runtime) is not None:
         return
     try:
-        await outbox.deliver_pending(runtime.sessions, runtime.slack, owner=OUTBOX_OWNER)
+        for _ in range(5):  # a post, then the edits and replies waiting for its ts
+            if not await outbox.deliver_pending(
+                runtime.sessions, runtime.slack, owner=OUTBOX_OWNER
+            ):
+                break
     except Exception as error:  # the scheduler's outbox loop retries later
         log.warning("outbox delivery failed: %s", type(error).__name__)
 

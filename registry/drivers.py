@@ -147,6 +147,12 @@ class Driver:
     async def create(self, op: Operation, target: RepositoryTarget) -> str:
         raise self.unsupported("create repositories")
 
+    async def credential_expiry(
+        self, op: Operation, target: RepositoryTarget
+    ) -> tuple[bool, datetime | None]:
+        """(known, when the target's credential expires); a plain registry never says."""
+        return False, None
+
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
         if blocker := self.delete_blocker(target):
             raise RegistryError(ErrorKind.PERMISSION_DENIED, blocker)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +32,8 @@ from registry.target import Credentials, HarborTool, RepositoryTarget, TlsOption
 from registry.urlguard import RegistryUrl, parse_url
 
 API = "/api/v2.0"
+# Harbor's default robot name prefix (configurable in Harbor; the default is what most use).
+ROBOT_PREFIX = "robot$"
 PROJECT_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 ROLE_PROJECT_ADMIN = 1
 ROLE_DEVELOPER = 2
@@ -345,6 +348,44 @@ class HarborDriver(Driver):
                 "needs images in it.",
             )
         return f"project {project} exists; {rest} appears there on first push"
+
+    async def credential_expiry(
+        self, op: Operation, target: RepositoryTarget
+    ) -> tuple[bool, datetime | None]:
+        """A robot account's `expires_at` (Unix seconds, -1: never) from GET /robots.
+
+        Listing robots needs Harbor's robot-list permission, which a robot itself
+        rarely has: the registered tool's account (usually an admin) asks when there
+        is one, else the robot's own. A 401/403 or no match: unknown, not an error
+        (the connection test itself decides health).
+        """
+        credentials = target.credentials
+        if credentials is None or not credentials.username.startswith(ROBOT_PREFIX):
+            return False, None
+        location = self.locate(target)
+        asker = target.tool.credentials if target.tool is not None else credentials
+        api = HarborApi(op, location.base, location.tls, asker)
+        short = credentials.username[len(ROBOT_PREFIX) :]
+        response = await api.request(
+            "GET",
+            "/robots",
+            params=[("q", f"name=~{short}"), ("page", "1"), ("page_size", "100")],
+        )
+        if response.status != 200:
+            return False, None
+        robots = response.json()
+        for robot in robots if isinstance(robots, list) else []:
+            if not isinstance(robot, dict):
+                continue
+            if robot.get("name") not in (credentials.username, short):
+                continue
+            expires = robot.get("expires_at")
+            if not isinstance(expires, int) or isinstance(expires, bool):
+                return False, None
+            if expires < 0:
+                return True, None
+            return True, datetime.fromtimestamp(expires, UTC)
+        return False, None
 
     async def create(self, op: Operation, target: RepositoryTarget) -> str:
         location = self.locate(target)

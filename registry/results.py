@@ -44,8 +44,10 @@ class ConnectionTestResult:
     auth_scheme: str | None = None
     registry_origin: str | None = None
     realm_origin: str | None = None
-    # when the registry's API said when the credential expires (GitHub, GitLab), else None
+    # When the credential expires, where the registry says (Harbor robot accounts, GitHub,
+    # GitLab); `credential_expiry_known` False: nobody said (None with True: never expires).
     credential_expires_at: datetime | None = None
+    credential_expiry_known: bool = False
 
     @property
     def ok(self) -> bool:

@@ -13,6 +13,7 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable
+from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
@@ -41,6 +42,8 @@ from registry.results import (
 )
 from registry.target import HarborTool, RepositoryTarget, TlsOptions
 from registry.urlguard import parse_url
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -195,6 +198,13 @@ class RegistryService:
             await self._bounded(op, test.run(), self.config.operation_timeout)
         except RegistryError as exc:
             error = exc.scrubbed(op.secrets)
+        known, expires_at = False, None
+        if error is None or error.kind is ErrorKind.AUTHENTICATION_FAILED:
+            # Asked only when Harbor answered: a down registry is not asked twice.
+            known, expires_at = await self._credential_expiry(op, target)
+        if test.account is not None and test.account.expires_at is not None:
+            # the registry's API (GitHub, GitLab) said so during the test itself
+            known, expires_at = True, test.account.expires_at
         names = step_names(target.pull_only)
         steps = _assemble(names, test.steps, test.current, error, op.secrets)
         if error is None:
@@ -213,8 +223,22 @@ class RegistryService:
             auth_scheme=test.auth_scheme,
             registry_origin=test.registry_origin,
             realm_origin=test.realm_origin,
-            credential_expires_at=test.account.expires_at if test.account else None,
+            credential_expires_at=expires_at,
+            credential_expiry_known=known,
         )
+
+    async def _credential_expiry(
+        self, op: Operation, target: RepositoryTarget
+    ) -> tuple[bool, datetime | None]:
+        """When the credential expires, where the registry's API says; never fails the test."""
+        driver = self._drivers[RegistryType(target.type)]
+        try:
+            return await self._bounded(
+                op, driver.credential_expiry(op, target), self.config.operation_timeout
+            )
+        except Exception as error:  # a lookup failure only means "unknown"
+            log.info("credential expiry unknown: %s", type(error).__name__)
+            return False, None
 
     # -- create / delete ----------------------------------------------------
 

@@ -101,6 +101,10 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(80))
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set while the bot cannot post in the channel (not invited, archived): the Slack
+    # error and since when. Channel messages are held meanwhile (OutboxMessage.held_since).
+    alerts_blocked_error: Mapped[str | None] = mapped_column(String(32))
+    alerts_blocked_since: Mapped[datetime | None]
 
     admins: Mapped[list[ProjectAdmin]] = relationship(
         back_populates="project", cascade="all, delete-orphan", lazy="selectin"
@@ -189,8 +193,16 @@ class ImageRepository(Base):
     next_check_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
-    # when the saved credential expires, where the registry's API tells (GitHub, GitLab)
+    # The open incident (AlertIncident.id) whose channel message is edited while failing.
+    incident_id: Mapped[int | None] = mapped_column(Integer)
+    # Snooze from the alert: no new alert until `snoozed_until` (or the recovery).
+    snoozed_by: Mapped[str | None] = mapped_column(String(32))
+    snoozed_until: Mapped[datetime | None]
+    snooze_until_recovered: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the credential stops working, where the registry says (Harbor robots, GitHub, GitLab).
     credential_expires_at: Mapped[datetime | None]
+    # The expiry warnings sent for this `credential_expires_at` ("7", "7,1"); reset on change.
+    expiry_warned: Mapped[str | None] = mapped_column(String(16))
 
     project: Mapped[Project] = relationship(lazy="joined")
     tool: Mapped[RegisteredTool | None] = relationship(lazy="joined")
@@ -212,6 +224,38 @@ class ConnectionCheck(Base):
     error_kind: Mapped[str | None] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text, default="")
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class IncidentKind(StrEnum):
+    FAILING = "failing"
+    EXPIRY = "expiry"
+
+
+class AlertIncident(Base):
+    """One incident of one repository: one top-level channel message, edited while it lasts.
+
+    `message_ts` is Slack's id of that message, known once the outbox posted it;
+    edits (chat.update) and thread replies queued for the incident wait for it.
+    """
+
+    __tablename__ = "alert_incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("image_repositories.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(16), default=IncidentKind.FAILING.value)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class OutboxKind(StrEnum):
+    POST = "post"  # chat.postMessage at the channel's top level
+    UPDATE = "update"  # chat.update of the incident's message
+    REPLY = "reply"  # chat.postMessage in the incident's thread
 
 
 class OutboxMessage(Base):
@@ -240,6 +284,16 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
+    kind: Mapped[str] = mapped_column(String(16), default=OutboxKind.POST.value)
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alert_incidents.id", ondelete="CASCADE")
+    )
+    # Not sent because the bot cannot post in the channel; released when it joins.
+    held_since: Mapped[datetime | None]
+    # Released after being held: shown as delivered late.
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Slack refused it for good (e.g. the message to edit was deleted): never retried.
+    gave_up_at: Mapped[datetime | None]
 
 
 class AuditRecord(Base):

@@ -96,9 +96,13 @@ class RepositoryRow:
     last_error_kind: str | None
     last_message: str | None
     can_delete_in_ir: bool
-    credential_expires_at: datetime | None = None
     # why the saved account cannot delete in the registry (said before the user confirms)
     delete_blocker: str | None = None
+    # Alerts (bot/incidents.py): who snoozed them and until when; when the credential expires.
+    snoozed_by: str | None = None
+    snoozed_until: datetime | None = None
+    snooze_until_recovered: bool = False
+    credential_expires_at: datetime | None = None
 
 
 NO_RIGHTS = EntryRights(may_test=True, may_change_account=False, may_delete=False)
@@ -117,6 +121,9 @@ class RepositoryPage:
 
     def rights_of(self, repository_id: int) -> EntryRights:
         return self.rights.get(repository_id, NO_RIGHTS)
+
+    # The bot cannot post in the project's channel (not invited, archived).
+    alerts_blocked: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,9 @@ def row_view(row: ImageRepository) -> RepositoryRow:
         last_error_kind=row.last_error_kind,
         last_message=row.last_message,
         can_delete_in_ir=type_info(registry_type).can_delete_in_ir,
+        snoozed_by=row.snoozed_by,
+        snoozed_until=row.snoozed_until,
+        snooze_until_recovered=row.snooze_until_recovered,
         credential_expires_at=row.credential_expires_at,
     )
 
@@ -466,6 +476,7 @@ async def page_of(
             r.id: permissions.entry_rights(actor, project_admin=admin, added_by=r.added_by)
             for r in rows
         },
+        alerts_blocked=project.alerts_blocked_since is not None,
     )
 
 

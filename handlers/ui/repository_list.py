@@ -27,6 +27,7 @@ from bot.usecases.checks import CheckSummary
 from bot.usecases.permissions import EntryRights
 from bot.usecases.repositories import RepositoryPage, RepositoryRow
 from handlers import ids, metadata
+from handlers.ui.alerts import alert_status, blocked_notice
 from handlers.ui.common import code, context, escape, health_label, md, plain, section, when
 from storage.models import RepositoryAccess
 
@@ -55,6 +56,7 @@ def row_blocks(row: RepositoryRow, rights: EntryRights) -> list[Block]:
         status += f"  ·  {escape(row.last_message[:300])}"
     if row.username:
         status += f"  ·  account {escape(row.username)}"
+    status += alert_status(row)
     choices = [
         (action, label)
         for action, label, allowed in (
@@ -113,7 +115,7 @@ def pager(project_id: int, page: RepositoryPage) -> list[Block]:
 
 
 def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> list[Block]:
-    """At most 1 + 2*20 + 2 = 43 blocks: under Slack's 50 per message."""
+    """At most 1 + 1 + 2*20 + 2 = 44 blocks: under Slack's 50 per message."""
     blocks: list[Block] = [
         section(
             "list_title",
@@ -121,6 +123,8 @@ def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> lis
             + (f"  ({page.total})" if page.total else ""),
         )
     ]
+    if page.alerts_blocked:
+        blocks.append(blocked_notice())
     if not page.rows:
         blocks.append(
             context(

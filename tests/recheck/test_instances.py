@@ -204,6 +204,17 @@ async def test_two_instances_tell_each_change_once_and_check_each_connection_onc
         assert sum(f"`team/app-{i}`" in text for text in failing) == 1
         assert sum(f"`team/app-{i}`" in text for text in recovered) == 1
     assert len(slack.calls_to("chat.postMessage")) == 2 * count
+    # Each recovery is a reply in its own alert's thread; every edit hit an existing alert.
+    alerts = {
+        c.response["ts"]: c.params["text"]
+        for c in slack.calls_to("chat.postMessage")
+        if c.ok and "is failing" in c.params["text"]
+    }
+    for call in slack.calls_to("chat.postMessage"):
+        if "recovered after" in str(call.params.get("text", "")):
+            repo = str(call.params["text"]).split("`")[1]
+            assert f"`{repo}`" in alerts[call.params["thread_ts"]]
+    assert all(c.ok and c.params["ts"] in alerts for c in slack.calls_to("chat.update"))
     assert slack.violations == []
 
     # No connection checked twice in one interval, none skipped for long.

@@ -41,10 +41,16 @@ class HarborUser:
     user_id: int
     sysadmin: bool = False
     robot_projects: dict[str, set[str]] | None = None  # robots: project -> actions
+    # Robots: Unix seconds after which Harbor refuses the robot; -1 never (swagger: Robot).
+    expires_at: int = -1
 
     @property
     def robot(self) -> bool:
         return self.robot_projects is not None
+
+    @property
+    def expired(self) -> bool:
+        return self.robot and self.expires_at >= 0 and self.expires_at <= time.time()
 
 
 @dataclass
@@ -90,8 +96,9 @@ class HarborStandIn:
         *,
         sysadmin: bool = False,
         robot_projects: dict[str, set[str]] | None = None,
+        expires_at: int = -1,
     ) -> HarborUser:
-        user = HarborUser(name, password, self._next_id(), sysadmin, robot_projects)
+        user = HarborUser(name, password, self._next_id(), sysadmin, robot_projects, expires_at)
         self.users[name] = user
         return user
 
@@ -158,8 +165,8 @@ class HarborStandIn:
         except ValueError:
             return None, True
         user = self.users.get(name)
-        if user is None or user.password != password:
-            return None, True
+        if user is None or user.password != password or user.expired:
+            return None, True  # Harbor refuses an expired robot like a wrong secret
         return user, False
 
     def rights(self, user: HarborUser | None, project_name: str) -> set[str]:
@@ -324,6 +331,70 @@ class HarborStandIn:
             [self._project_json(p, user) for p in chunk],
             [("X-Total-Count", str(len(visible)))],
         )
+
+    def _op_ListRobot(
+        self,
+        params: dict[str, str],
+        request: Request,
+        user: HarborUser | None,
+    ) -> Response:
+        """GET /robots (swagger ListRobot): system admins see every robot; anyone else needs
+        Harbor's robot-list permission, which this stand-in grants nobody else (403), like
+        a default Harbor. `q` supports `name=v` (exact) and `name=~v` (fuzzy)."""
+        if user is None:
+            return _errors(401, "UNAUTHORIZED", "unauthorized")
+        if not user.sysadmin:
+            return _errors(403, "FORBIDDEN", "forbidden")
+        wanted, fuzzy = "", False
+        for part in (request.arg("q") or "").split(","):
+            key, _, value = part.partition("=")
+            if key.strip() == "name":
+                fuzzy = value.startswith("~")
+                wanted = value[1:] if fuzzy else value
+        page = int(request.arg("page") or 1)
+        size = int(request.arg("page_size") or 10)
+        robots = []
+        for robot in sorted(self.users.values(), key=lambda u: u.user_id):
+            if not robot.robot:
+                continue
+            short = robot.name.removeprefix("robot$")
+            if wanted and not (wanted in short if fuzzy else wanted == short):
+                continue
+            robots.append(robot)
+        chunk = robots[(page - 1) * size : page * size]
+        return Response.json(
+            200, [self._robot_json(r) for r in chunk], [("X-Total-Count", str(len(robots)))]
+        )
+
+    def _robot_json(self, robot: HarborUser) -> dict[str, Any]:
+        days = -1
+        if robot.expires_at >= 0:
+            days = max(1, int((robot.expires_at - time.time()) // 86400) + 1)
+        return {
+            "id": robot.user_id,
+            "name": robot.name,
+            "description": "",
+            "level": "system",
+            "duration": days,
+            "editable": True,
+            "disable": False,
+            "expires_at": robot.expires_at,
+            "permissions": [
+                {
+                    "kind": "project",
+                    "namespace": project,
+                    "access": [
+                        {"resource": "repository", "action": action, "effect": "allow"}
+                        for action in sorted(actions)
+                    ],
+                }
+                for project, actions in sorted((robot.robot_projects or {}).items())
+            ],
+            "creator_type": "local",
+            "creator_ref": 1,
+            "creation_time": NOW,
+            "update_time": NOW,
+        }
 
     def _op_headProject(
         self,

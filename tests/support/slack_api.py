@@ -115,6 +115,8 @@ CONTRACT_ERRORS = frozenset(
         "invalid_arguments",
         "invalid_json",
         "unknown_method",
+        # A thread reply to a message that does not exist: a bug of the bot.
+        "thread_not_found",
         "not_authed",
         "invalid_auth",
         "no_text",
@@ -1217,8 +1219,26 @@ class SlackApiStandIn:
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
 
+    def _check_post_target(self, params: JsonDict) -> None:
+        """Where a message may go, as Slack decides it (kept apart from the Block Kit checks).
+
+        - A private channel the bot is not in: ``channel_not_found`` (Slack does not
+          reveal it); an archived channel: ``is_archived``; a channel that does not
+          exist: ``channel_not_found``. A public channel the bot is not in is fine:
+          this app has ``chat:write.public`` (manifest.yml; FACTS.md, Slack).
+        ``thread_ts`` is checked by ``_check_thread`` (rule ``chat.postMessage.thread_ts``).
+        """
+        channel_id = str(params["channel"])
+        config = self._channels.get(channel_id)
+        if config is not None:
+            if not config["exists"] or (config["is_private"] and not config["is_member"]):
+                raise _ApiError("channel_not_found")
+            if config["is_archived"]:
+                raise _ApiError("is_archived")
+
     def _chat_post_message(self, params: JsonDict) -> JsonDict:
         self._require(params, "channel")
+        self._check_post_target(params)
         text = self._message_text(params)
         self._check_thread(params)
         ts = self._next_ts()
@@ -1256,6 +1276,9 @@ class SlackApiStandIn:
     def _chat_update(self, params: JsonDict) -> JsonDict:
         self._require(params, "channel", "ts")
         self._check_message(params, "chat.update")
+        config = self._channels.get(str(params["channel"]))
+        if config is not None and config["is_archived"]:
+            raise _ApiError("is_archived")
         for message in self._messages:
             if message["channel"] == params["channel"] and message["ts"] == params["ts"]:
                 break

@@ -50,6 +50,7 @@ __all__ = [
     "external_select_value",
     "find_button",
     "find_input",
+    "member_joined_channel",
     "new_trigger_id",
     "option",
     "overflow_action",
@@ -584,6 +585,51 @@ def block_suggestion(
             "view": _payload_view(view, values),
         }
     )
+
+
+def member_joined_channel(
+    user_id: str,
+    channel: str,
+    *,
+    team_id: str = "T1",
+    bot_user_id: str = "UBOT",
+    channel_type: str = "G",
+    inviter: str = "U1",
+    api_app_id: str = DEFAULT_APP_ID,
+) -> bytes:
+    """An Events API ``event_callback`` body for ``member_joined_channel`` (JSON): docs.slack.dev,
+    events/member_joined_channel (``channel_type`` C public, G private)."""
+    now = time.time()
+    event: JsonDict = {
+        "type": "member_joined_channel",
+        "user": user_id,
+        "channel": channel,
+        "channel_type": channel_type,
+        "team": team_id,
+        "inviter": inviter,
+        "event_ts": f"{now:.6f}",
+    }
+    body = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "api_app_id": api_app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{secrets.token_hex(5).upper()}",
+        "event_time": int(now),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": secrets.token_hex(16),
+    }
+    return json.dumps(body).encode()
 
 
 def app_home_opened(

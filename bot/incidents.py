@@ -1,0 +1,191 @@
+"""Incidents: what a repository's change of health does to the channel.
+
+One incident (an entry turning failing and being announced) is one top-level
+message. While it lasts, each failing check rewrites that message (the latest
+error, "failing since"); the recovery is a reply in its thread and the message
+is edited to say it recovered and for how long it was down. Every message goes
+through the outbox in the caller's transaction, so each is sent once however
+many instances run (the caller holds the repository row: a re-check lease or the
+row lock), and the edits and replies wait for the post's ts (bot/outbox.py).
+
+A snooze (from the alert) suppresses new top-level alerts only: the entry is
+still checked, its state still shown, and an open incident's message still
+edited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import alert_messages, outbox
+from storage.models import AlertIncident, ImageRepository, IncidentKind, OutboxKind
+
+
+def is_snoozed(repo: ImageRepository, now: datetime) -> bool:
+    if repo.snoozed_by is None:
+        return False
+    if repo.snooze_until_recovered:
+        return True
+    return repo.snoozed_until is not None and repo.snoozed_until > now
+
+
+async def current(session: AsyncSession, repo: ImageRepository) -> AlertIncident | None:
+    if repo.incident_id is None:
+        return None
+    incident = await session.get(AlertIncident, repo.incident_id)
+    if incident is None or incident.ended_at is not None:
+        return None
+    return incident
+
+
+async def open_failing(session: AsyncSession, repo: ImageRepository, now: datetime) -> None:
+    """Post the alert of a new incident (its `failing_since` names it: posted once)."""
+    since = repo.failing_since or now
+    project = repo.project
+    incident = AlertIncident(
+        repository_id=repo.id,
+        kind=IncidentKind.FAILING.value,
+        team_id=project.team_id,
+        channel_id=project.channel_id,
+        started_at=since,
+    )
+    session.add(incident)
+    await session.flush()
+    note = alert_messages.failing_alert(repo, since=since, now=now)
+    await outbox.enqueue(
+        session,
+        dedup_key=f"failing:{repo.id}:{since.isoformat()}",
+        team_id=project.team_id,
+        channel_id=project.channel_id,
+        text=note.text,
+        blocks=note.blocks,
+        kind=OutboxKind.POST,
+        incident_id=incident.id,
+    )
+    repo.incident_id = incident.id
+
+
+async def refresh_failing(session: AsyncSession, repo: ImageRepository, now: datetime) -> None:
+    """Rewrite the open incident's message with the latest error (and snooze)."""
+    incident = await current(session, repo)
+    if incident is None or incident.kind != IncidentKind.FAILING.value:
+        return
+    note = alert_messages.failing_alert(repo, since=incident.started_at, now=now)
+    await outbox.enqueue_edit(session, incident, text=note.text, blocks=note.blocks)
+
+
+async def close_failing(session: AsyncSession, repo: ImageRepository, now: datetime) -> None:
+    """The recovery: a reply in the incident's thread and its message edited."""
+    incident = await current(session, repo)
+    repo.incident_id = None
+    if incident is None:
+        return
+    incident.ended_at = now
+    since = incident.started_at
+    edited = alert_messages.recovered_alert(repo, since=since, now=now)
+    await outbox.enqueue_edit(session, incident, text=edited.text, blocks=edited.blocks)
+    reply = alert_messages.recovered_reply(repo, failing_for=now - since)
+    await outbox.enqueue(
+        session,
+        dedup_key=f"recovered:{repo.id}:{since.isoformat()}",
+        team_id=incident.team_id,
+        channel_id=incident.channel_id,
+        text=reply.text,
+        blocks=reply.blocks,
+        kind=OutboxKind.REPLY,
+        incident_id=incident.id,
+    )
+
+
+EXPIRY_THRESHOLDS = (7, 1)  # days before the credential expires
+
+
+async def _open_expiry(session: AsyncSession, repo: ImageRepository) -> AlertIncident | None:
+    found = await session.scalars(
+        select(AlertIncident)
+        .where(
+            AlertIncident.repository_id == repo.id,
+            AlertIncident.kind == IncidentKind.EXPIRY.value,
+            AlertIncident.ended_at.is_(None),
+        )
+        .order_by(AlertIncident.id.desc())
+        .limit(1)
+    )
+    return found.first()
+
+
+async def note_expiry(
+    session: AsyncSession,
+    repo: ImageRepository,
+    *,
+    known: bool,
+    expires_at: datetime | None,
+    now: datetime,
+) -> None:
+    """Store when the credential expires and warn 7 days and 1 day before, once each.
+
+    The first warning is a top-level message (an expiry incident), a later one a
+    reply in its thread with the message edited. Both thresholds crossed at once
+    (first seen 12 hours before): one message. A new expiry (a new account or a
+    renewed robot) starts over. Once expired, the registry refuses the account and
+    the connection test's failure is the incident (like any other).
+    """
+    if not known:
+        return
+    if expires_at != repo.credential_expires_at:
+        repo.credential_expires_at = expires_at
+        repo.expiry_warned = None
+        previous = await _open_expiry(session, repo)
+        if previous is not None:
+            previous.ended_at = now
+            note = alert_messages.expiry_replaced(repo)
+            await outbox.enqueue_edit(session, previous, text=note.text, blocks=note.blocks)
+    if expires_at is None or expires_at <= now:
+        return
+    left = expires_at - now
+    warned = {w for w in (repo.expiry_warned or "").split(",") if w}
+    crossed = {str(t) for t in EXPIRY_THRESHOLDS if left <= timedelta(days=t)}
+    new = crossed - warned
+    if not new:
+        return
+    threshold = min(int(t) for t in new)
+    repo.expiry_warned = ",".join(sorted(warned | crossed, key=int, reverse=True))
+    note = alert_messages.expiry_warning(repo, expires_at=expires_at, now=now, threshold=threshold)
+    key = f"expiry:{repo.id}:{int(expires_at.timestamp())}:{threshold}"
+    project = repo.project
+    incident = await _open_expiry(session, repo)
+    if incident is None:
+        incident = AlertIncident(
+            repository_id=repo.id,
+            kind=IncidentKind.EXPIRY.value,
+            team_id=project.team_id,
+            channel_id=project.channel_id,
+            started_at=now,
+        )
+        session.add(incident)
+        await session.flush()
+        await outbox.enqueue(
+            session,
+            dedup_key=key,
+            team_id=project.team_id,
+            channel_id=project.channel_id,
+            text=note.text,
+            blocks=note.blocks,
+            kind=OutboxKind.POST,
+            incident_id=incident.id,
+        )
+        return
+    await outbox.enqueue_edit(session, incident, text=note.text, blocks=note.blocks)
+    await outbox.enqueue(
+        session,
+        dedup_key=key,
+        team_id=incident.team_id,
+        channel_id=incident.channel_id,
+        text=note.text,
+        blocks=note.blocks[:1],
+        kind=OutboxKind.REPLY,
+        incident_id=incident.id,
+    )

@@ -1,0 +1,160 @@
+"""Listeners for the alert's actions and for the bot joining a channel.
+
+- `Connection Test` on an alert: runs it now; the result goes in the alert's thread
+  (nothing about an incident reaches the channel's top level but the alert).
+- `Change account`: the same private modal, with the same permission check, as the
+  list's menu (handlers.actions.open_manage -> bot.usecases.repositories.entry_for).
+- `Snooze`: 1 hour, 1 day, until it recovers (bot.usecases.alerts.snooze).
+- `member_joined_channel` for the bot user: held channel messages are delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import alert_messages
+from bot.usecases import alerts, repositories
+from bot.usecases.errors import UseCaseError
+from handlers import ids
+from handlers.actions import open_manage, place_of
+from handlers.support import Deps, deliver_outbox, guarded, row_id, safe_call, team_of
+from handlers.ui.alerts import snoozed_text
+from handlers.ui.common import escape, test_result_text
+
+log = logging.getLogger("handlers.alerts")
+
+CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+
+
+def _action(body: Mapping[str, Any]) -> dict[str, Any]:
+    actions = body.get("actions") or [{}]
+    first = actions[0]
+    return dict(first) if isinstance(first, Mapping) else {}
+
+
+def _alert_thread(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(channel, ts of the thread's parent) of the message the button is on."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    message = body.get("message") or {}
+    ts = (
+        message.get("thread_ts")
+        or message.get("ts")
+        or (body.get("container") or {}).get("message_ts")
+    )
+    return (str(channel), str(ts)) if channel and ts else None
+
+
+async def _answer(respond: AsyncRespond, text: str) -> None:
+    await safe_call(
+        "respond", respond(text=text, response_type="ephemeral", replace_original=False)
+    )
+
+
+async def channel_problem(client: AsyncWebClient, channel_id: str) -> str | None:
+    """Why the bot cannot post in this channel (a Slack error code), or None if it can.
+
+    Checked with `conversations.info` rather than a test post, so the channel sees
+    nothing: a private channel the bot is not in answers `channel_not_found` (or,
+    with groups:read, `is_member: false`); an archived one `is_archived: true`. A
+    public channel the bot is not in is fine (chat:write.public). Any other failure
+    of the check says nothing: the outbox still finds out on the first post.
+    """
+    try:
+        response = await client.conversations_info(channel=channel_id)
+    except SlackApiError as error:
+        code = str(error.response.get("error", ""))
+        return code if code in CANNOT_POST else None
+    except Exception as error:
+        log.info("conversations.info failed: %s", type(error).__name__)
+        return None
+    channel = response.get("channel") or {}
+    if channel.get("is_archived"):
+        return "is_archived"
+    if channel.get("is_private") and not channel.get("is_member"):
+        return "not_in_channel"
+    return None
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    rt = deps.runtime
+
+    @app.action(alert_messages.ACTION_ALERT_TEST)
+    @guarded
+    async def test_from_alert(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        repository_id = row_id(str(_action(body).get("value") or ""))
+        thread = _alert_thread(body)
+        if repository_id is None or thread is None:
+            return
+        actor = await deps.actor(client, body)
+        try:
+            result = await repositories.test_saved(rt, actor, place_of(body), repository_id)
+        except UseCaseError as error:
+            await _answer(respond, f":x: {escape(error.message)}")
+            return
+        reply = alert_messages.test_reply(actor.user_id, test_result_text(result))
+        channel, ts = thread
+        await safe_call(
+            "chat.postMessage",
+            client.chat_postMessage(
+                channel=channel,
+                thread_ts=ts,
+                text=reply.text,
+                blocks=[b.to_dict() for b in reply.blocks],
+            ),
+        )
+        await deliver_outbox(rt)
+
+    @app.action(alert_messages.ACTION_ALERT_ACCOUNT)
+    @guarded
+    async def account_from_alert(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+
+        repository_id = row_id(str(_action(body).get("value") or ""))
+        if repository_id is not None:
+            await open_manage(deps, client, body, respond, ids.MENU_ACCOUNT, repository_id)
+
+    @app.action(alert_messages.ACTION_ALERT_SNOOZE)
+    @guarded
+    async def snooze_from_alert(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        chosen = _action(body).get("selected_option") or {}
+        number, _, choice = str(chosen.get("value") or "").partition(":")
+        repository_id = row_id(number)
+        if repository_id is None:
+            return
+        actor = await deps.actor(client, body)
+        try:
+            snoozed = await alerts.snooze(rt, actor, place_of(body), repository_id, choice)
+        except UseCaseError as error:
+            await _answer(respond, f":x: {escape(error.message)}")
+            return
+        await deliver_outbox(rt)
+        await _answer(respond, snoozed_text(snoozed))
+
+    @app.event("member_joined_channel")
+    @guarded
+    async def member_joined(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        if not context.bot_user_id or event.get("user") != context.bot_user_id:
+            return
+        channel_id = str(event.get("channel") or "")
+        team_id = str(event.get("team") or team_of(body))
+        if channel_id:
+            await alerts.channel_joined(rt, team_id=team_id, channel_id=channel_id)
+            await deliver_outbox(rt)
