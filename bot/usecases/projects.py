@@ -19,6 +19,9 @@ from storage.errors import DuplicateError
 from storage.models import Project
 
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+# A public or private channel's id as Slack writes it; a DM ("D…") or a forged value
+# cannot hold a project (its alerts would have nowhere to go).
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{1,31}$")
 NO_PROJECT = (
     "This channel has no image repository project yet. "
     "Create one with `/imagerepo project create NAME`."
@@ -47,6 +50,8 @@ def _info(project: Project, admin_ids: list[str]) -> ProjectInfo:
 @audit.audited(Action.PROJECT_CREATE)
 async def create_project(rt: Runtime, actor: Actor, *, channel_id: str, name: str) -> ProjectInfo:
     name = name.strip()
+    if not CHANNEL_ID.match(channel_id):
+        raise InvalidInput({"channel": "Run `/imagerepo project create` in a channel."})
     if not PROJECT_NAME.match(name):
         raise InvalidInput(
             {"name": "A project name is 1-80 letters, digits, '.', '_' or '-', e.g. payments-api."}
