@@ -21,7 +21,17 @@ log = logging.getLogger("handlers")
 def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
     from slack_bolt.response import BoltResponse
 
-    from handlers import actions, alerts, audit, commands, events, metadata, options, views
+    from handlers import (
+        actions,
+        alerts,
+        audit,
+        commands,
+        events,
+        metadata,
+        options,
+        tool_kinds,
+        views,
+    )
     from handlers.support import Deps
 
     # Every private_metadata this process writes is signed with the configured keys.
@@ -40,6 +50,7 @@ def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
     options.register(app, deps)
     audit.register(app, deps)
     alerts.register(app, deps)
+    tool_kinds.register(app, deps)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:

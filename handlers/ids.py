@@ -90,6 +90,8 @@ OPT_DELETE_IN_IR = "also_in_registry"
 # -- tools ------------------------------------------------------------------
 A_TOOL_REGISTER = "tool_register"
 A_TOOL_MENU = "tool_menu"
+B_TOOL_KIND = "tool_kind"
+A_TOOL_KIND = "tool_kind_choice"
 B_TOOL_NAME = "tool_name"
 B_TOOL_URL = "tool_url"
 B_TOOL_USERNAME = "tool_username"
@@ -112,4 +114,5 @@ TOOL_FIELD_BLOCKS: dict[str, str] = {
     ToolField.USERNAME: B_TOOL_USERNAME,
     ToolField.SECRET: B_TOOL_SECRET,
     ToolField.CA_BUNDLE: B_TOOL_CA,
+    ToolField.KIND: B_TOOL_KIND,
 }

@@ -26,13 +26,14 @@ from handlers.support import (
     deliver_outbox,
     field_errors,
     guarded,
+    selected_value,
     text_value,
 )
 from handlers.ui.common import code, escape, notice_view, test_result_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
 from handlers.ui.repository_form import saved_modal
 from handlers.ui.repository_list import access_text
-from handlers.ui.tools import tool_modal, tool_of, tool_remove_modal
+from handlers.ui.tools import tool_kind_of, tool_modal, tool_of, tool_remove_modal
 
 log = logging.getLogger("handlers.views")
 
@@ -291,6 +292,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         try:
             tool_id = tool_of(str(view.get("private_metadata") or "")) or None
+            kind = selected_value(view, ids.B_TOOL_KIND, ids.A_TOOL_KIND) or tool_kind_of(
+                str(view.get("private_metadata") or "")
+            )
         except ValueError:
             await ack(
                 response_action="update", view=notice_view("Registered tools", metadata.FORGED)
@@ -304,6 +308,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             secret=text_value(view, ids.B_TOOL_SECRET, ids.A_TOOL_SECRET) or None,
             ca_bundle_pem=text_value(view, ids.B_TOOL_CA, ids.A_TOOL_CA).strip() or None,
             insecure=ids.OPT_INSECURE in options,
+            kind=kind,
         )
         try:
             tools.validate_tool_form(form, editing=tool_id is not None)
@@ -325,7 +330,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         await ack(
             response_action="update",
-            view=tool_modal(current, status=":hourglass_flowing_sand: Testing the instance…"),
+            view=tool_modal(
+                current, status=":hourglass_flowing_sand: Testing the instance…", kind=kind
+            ),
         )
         view_id = str(view.get("id"))
         try:
@@ -347,11 +354,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 notice_view(
                     "Registered tools",
                     f":white_check_mark: {verb} *{escape(saved.name)}* ({code(saved.url)}). "
-                    "Projects can now choose it as the Registered tool of a Harbor repository.",
+                    "Projects can now choose it as the Registered tool of a "
+                    f"{saved.kind_label} repository.",
                 ),
             )
             return
-        await deps.views.update(client, view_id, tool_modal(current, status=status))
+        await deps.views.update(client, view_id, tool_modal(current, status=status, kind=kind))
 
     @app.view(ids.VIEW_TOOL_REMOVE)
     @guarded
@@ -363,7 +371,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except ValueError:
             tool_id = 0
         if not tool_id:
-            await ack(response_action="update", view=notice_view("Remove Harbor", metadata.FORGED))
+            await ack(response_action="update", view=notice_view("Remove tool", metadata.FORGED))
             return
         actor = await deps.actor(client, body)
         try:
@@ -373,7 +381,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             view_out = (
                 tool_remove_modal(current, status=f":x: {escape(error.message)}")
                 if current is not None
-                else notice_view("Remove Harbor", escape(error.message))
+                else notice_view("Remove tool", escape(error.message))
             )
             await ack(response_action="update", view=view_out)
             return

@@ -6,7 +6,7 @@ values it takes and returns are plain frozen dataclasses.
 
 from registry.config import RegistryConfig, config_from_env, parse_allowed_networks
 from registry.errors import ErrorKind, RegistryError
-from registry.kinds import ALL_TYPES, RegistryType, TypeInfo, type_info
+from registry.kinds import ALL_TYPES, TOOL_TYPES, RegistryType, TypeInfo, type_info
 from registry.oci import check_repository_name
 from registry.results import (
     STEP_AUTHENTICATED,
@@ -34,6 +34,7 @@ __all__ = [
     "STEP_PULL",
     "STEP_PUSH",
     "STEP_REACHABLE",
+    "TOOL_TYPES",
     "CheckStep",
     "ConnectionTestResult",
     "Credentials",

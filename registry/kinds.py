@@ -56,6 +56,10 @@ class TypeInfo:
     repository_hint: str
     # What Username and Password mean for this type, when not a plain user and password.
     credentials_hint: str = ""
+    # A registered tool of this type (`/imagerepo tools`) may serve its entries: required
+    # for Harbor (`needs_registered_tool`), optional for GitLab and Quay, whose tool's API
+    # token creates ("Create new") and deletes in IR.
+    takes_registered_tool: bool = False
 
 
 def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> TypeInfo:
@@ -73,6 +77,7 @@ def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> Ty
             needs_registered_tool=True,
             default_url=None,
             repository_hint="project/name",
+            takes_registered_tool=True,
         )
     if kind is RegistryType.DOCKER_HUB:
         url = config.dockerhub_registry_url if config is not None else DOCKER_HUB_REGISTRY_URL
@@ -97,6 +102,7 @@ def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> Ty
             needs_registered_tool=False,
             default_url=url,
             repository_hint=hint,
+            takes_registered_tool=kind in TOOL_TYPES,
         )
     return TypeInfo(
         type=kind,
@@ -163,4 +169,11 @@ ALL_TYPES: tuple[RegistryType, ...] = (
     RegistryType.ACR,
     RegistryType.GAR,
     RegistryType.IMAGE_REGISTRY,
+)
+
+# The types a workspace admin can register as a tool (`registered_tools.tool_type`).
+TOOL_TYPES: tuple[RegistryType, ...] = (
+    RegistryType.HARBOR,
+    RegistryType.GITLAB,
+    RegistryType.QUAY,
 )

@@ -159,7 +159,11 @@ class QuayDriver(Driver):
         except RegistryError:
             return error
         if exists:
-            return error
+            if target.pull_only or error.kind is not ErrorKind.REPOSITORY_NOT_FOUND:
+                return error
+            # Created (e.g. by Create new) but nothing pushed yet: the registry does not
+            # know it until the first push; an app repository may start empty.
+            return f"{location.repository} exists in Quay and is empty until the first push"
         return RegistryError(
             ErrorKind.REPOSITORY_NOT_FOUND, f"Quay has no repository {location.repository}."
         )

@@ -1,4 +1,4 @@
-"""Registered tools: the Harbor instances a workspace admin registered."""
+"""Registered tools: the Harbor, GitLab and Quay instances a workspace admin registered."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ async def add(
     tls_verify: bool,
     ca_bundle_pem: str | None,
     created_by: str,
+    tool_type: str = "harbor",
 ) -> RegisteredTool:
     taken = await session.scalar(
         select(RegisteredTool.id).where(
@@ -53,6 +54,7 @@ async def add(
         raise DuplicateError(f"A tool named {name!r} is registered already.")
     row = RegisteredTool(
         team_id=team_id,
+        tool_type=tool_type,
         name=name,
         url=url,
         username=username or None,

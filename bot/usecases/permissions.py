@@ -143,6 +143,13 @@ def may_create_with_tool_account(actor: Actor) -> bool:
     return may_manage_tools(actor)
 
 
+def may_create_through_tool(actor: Actor, *, own_account: bool) -> bool:
+    """`Create new` with a registered tool (Harbor, GitLab, Quay): the Harbor rule for
+    every kind. With one's own account (which the new entry keeps and is tested with)
+    anyone may; without one, only those who may manage the tool."""
+    return own_account or may_create_with_tool_account(actor)
+
+
 async def is_project_admin(session: AsyncSession, actor: Actor, project_id: int) -> bool:
     return actor.is_workspace_admin or await projects.is_admin(session, project_id, actor.user_id)
 

@@ -29,6 +29,7 @@ from bot.usecases.forms import (
     Field,
     RepositoryForm,
     fingerprint,
+    normalize_url,
     url_problem,
     validate,
 )
@@ -45,6 +46,7 @@ from registry import (
     RepositoryTarget,
     TlsOptions,
     UrlCheckResult,
+    origin_of,
     type_info,
 )
 from storage import repositories, tools
@@ -225,23 +227,46 @@ def saved_target(rt: Runtime, row: ImageRepository) -> RepositoryTarget:
 async def _form_target(
     rt: Runtime, session: AsyncSession, team_id: str, form: RepositoryForm
 ) -> tuple[RepositoryForm, RepositoryTarget]:
-    """Validate the form and build the target it describes (a Harbor tool gives its URL)."""
+    """Validate the form and build the target it describes.
+
+    A registered tool must be of the form's type. A Harbor or Quay tool gives the registry
+    its URL (Quay's API lives on the registry's host); a GitLab tool's URL is the GitLab
+    host, so the registry URL stays the form's."""
+    typed_url = (form.registry_url or "").strip()
     form = validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
     tool: RegisteredTool | None = None
-    if (
-        form.tool_id is not None
-        and type_info(RegistryType(form.registry_type)).needs_registered_tool
-    ):
+    registry_type = RegistryType(form.registry_type)
+    if form.tool_id is not None and type_info(registry_type).takes_registered_tool:
         try:
             tool = await tools.get(session, form.tool_id, team_id=team_id)
         except NotFoundError as error:
             raise InvalidInput({Field.TOOL: str(error)}) from None
-        form = replace(
-            form,
-            registry_url=tool.url,
-            ca_bundle_pem=form.ca_bundle_pem or tool.ca_bundle_pem,
-            insecure=form.insecure or not tool.tls_verify,
-        )
+        kind = tool.tool_type or RegistryType.HARBOR.value
+        if kind != registry_type.value:
+            raise InvalidInput(
+                {
+                    Field.TOOL: f"{tool.name} is a {type_info(kind).label} tool; choose a "
+                    f"{type_info(registry_type).label} tool or none."
+                }
+            )
+        if registry_type is not RegistryType.GITLAB:
+            if (
+                registry_type is RegistryType.QUAY
+                and typed_url
+                and origin_of(normalize_url(typed_url)) != origin_of(tool.url)
+            ):
+                raise InvalidInput(
+                    {
+                        Field.REGISTRY_URL: f"Quay serves its registry on its API's host: "
+                        f"leave this empty or enter {tool.url} (the tool's URL)."
+                    }
+                )
+            form = replace(
+                form,
+                registry_url=tool.url,
+                ca_bundle_pem=form.ca_bundle_pem or tool.ca_bundle_pem,
+                insecure=form.insecure or not tool.tls_verify,
+            )
     assert form.registry_url is not None
     credentials = Credentials(form.username, form.secret) if form.username and form.secret else None
     target = RepositoryTarget(
@@ -271,9 +296,9 @@ def check_form(rt: Runtime, actor: Actor, form: RepositoryForm) -> RepositoryFor
     form = validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
     if (
         form.creation is Creation.NEW
-        and type_info(RegistryType(form.registry_type)).needs_registered_tool
-        and not form.username
-        and not permissions.may_create_with_tool_account(actor)
+        and form.tool_id is not None
+        and type_info(RegistryType(form.registry_type)).takes_registered_tool
+        and not permissions.may_create_through_tool(actor, own_account=bool(form.username))
     ):
         raise InvalidInput({Field.USERNAME: permissions.REFUSE_TOOL_ACCOUNT})
     return form

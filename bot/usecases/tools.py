@@ -1,9 +1,15 @@
-"""Registered tools: Harbor instances that workspace admins register for every project."""
+"""Registered tools: Harbor, GitLab and Quay instances that workspace admins register for
+every project.
+
+A Harbor tool holds an account (admin or robot) with its password; GitLab and Quay tools
+hold only an API token (GitLab: a personal or group access token with the api scope;
+Quay: an organisation admin's OAuth application token), stored under a fixed account
+name so the registry layer sees the same `Credentials` shape for every kind."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot import audit
 from bot.audit import Action
@@ -13,13 +19,23 @@ from bot.usecases.actor import Actor
 from bot.usecases.errors import Conflict, InvalidInput, NotFound
 from bot.usecases.forms import MAX_SECRET, MAX_USERNAME, normalize_url, url_problem
 from bot.usecases.repositories import ConnectionTestFailed, harbor_tool, tool_secret
-from registry import ConnectionTestResult, RegistryError, origin_of
+from registry import (
+    TOOL_TYPES,
+    ConnectionTestResult,
+    RegistryError,
+    RegistryType,
+    origin_of,
+    type_info,
+)
 from storage import tools
 from storage.db import transaction
 from storage.errors import DuplicateError, NotFoundError
 from storage.models import RegisteredTool
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,79}$")
+# GitLab and Quay tools authenticate with the token alone; the account name is fixed
+# (Quay's own name for "the password is an OAuth token").
+TOKEN_ACCOUNTS = {RegistryType.GITLAB.value: "api-token", RegistryType.QUAY.value: "$oauthtoken"}
 
 
 class ToolField:
@@ -28,6 +44,7 @@ class ToolField:
     USERNAME = "username"
     SECRET = "secret"
     CA_BUNDLE = "ca_bundle"
+    KIND = "tool_kind"
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,7 @@ class ToolForm:
     secret: str | None = field(default=None, repr=False)
     ca_bundle_pem: str | None = field(default=None, repr=False)
     insecure: bool = False
+    kind: str = RegistryType.HARBOR.value
 
 
 @dataclass(frozen=True)
@@ -49,25 +67,54 @@ class ToolInfo:
     tls_verify: bool
     has_ca_bundle: bool
     repositories: int
+    kind: str = RegistryType.HARBOR.value
+
+    @property
+    def kind_label(self) -> str:
+        return type_info(self.kind).label
+
+    @property
+    def token_only(self) -> bool:
+        """GitLab and Quay tools: an API token, no account of their own to show."""
+        return self.kind in TOKEN_ACCOUNTS
+
+
+def tool_label(kind: str) -> str:
+    """ "Harbor", "GitLab" or "Quay": how forms and messages name a kind of tool."""
+    return {RegistryType.GITLAB.value: "GitLab", RegistryType.QUAY.value: "Quay"}.get(
+        kind, "Harbor"
+    )
 
 
 def _validated(form: ToolForm, *, keep_secret: bool = False) -> ToolForm:
     """`keep_secret`: editing, where a blank secret keeps the stored one."""
     errors: dict[str, str] = {}
+    if form.kind not in {t.value for t in TOOL_TYPES}:
+        raise InvalidInput({ToolField.KIND: "Choose Harbor, GitLab or Quay."})
     name = form.name.strip()
     if not TOOL_NAME.match(name):
         errors[ToolField.NAME] = "1-80 letters, digits, spaces, '.', '_' or '-'."
     if problem := url_problem(form.url):
         errors[ToolField.URL] = problem
     username = (form.username or "").strip() or None
-    if username and len(username) > MAX_USERNAME:
-        errors[ToolField.USERNAME] = f"At most {MAX_USERNAME} characters."
-    if form.secret and len(form.secret) > MAX_SECRET:
-        errors[ToolField.SECRET] = f"At most {MAX_SECRET} characters."
-    elif username and not form.secret and not keep_secret:
-        errors[ToolField.SECRET] = "Enter the password or robot secret for this account."
-    if form.secret and not username:
-        errors[ToolField.USERNAME] = "Enter the account name (robot accounts start with robot$)."
+    if form.kind in TOKEN_ACCOUNTS:
+        # The token is the whole credential: a blank one keeps the saved one (editing).
+        username = TOKEN_ACCOUNTS[form.kind]
+        if form.secret and len(form.secret) > MAX_SECRET:
+            errors[ToolField.SECRET] = f"At most {MAX_SECRET} characters."
+        elif not form.secret and not keep_secret:
+            errors[ToolField.SECRET] = f"Enter the {tool_label(form.kind)} API token."
+    else:
+        if username and len(username) > MAX_USERNAME:
+            errors[ToolField.USERNAME] = f"At most {MAX_USERNAME} characters."
+        if form.secret and len(form.secret) > MAX_SECRET:
+            errors[ToolField.SECRET] = f"At most {MAX_SECRET} characters."
+        elif username and not form.secret and not keep_secret:
+            errors[ToolField.SECRET] = "Enter the password or robot secret for this account."
+        if form.secret and not username:
+            errors[ToolField.USERNAME] = (
+                "Enter the account name (robot accounts start with robot$)."
+            )
     if errors:
         raise InvalidInput(errors)
     return ToolForm(
@@ -77,6 +124,7 @@ def _validated(form: ToolForm, *, keep_secret: bool = False) -> ToolForm:
         secret=form.secret or None,
         ca_bundle_pem=(form.ca_bundle_pem or "").strip() or None,
         insecure=form.insecure,
+        kind=form.kind,
     )
 
 
@@ -96,6 +144,7 @@ async def _info(rt: Runtime, row: RegisteredTool) -> ToolInfo:
         tls_verify=row.tls_verify,
         has_ca_bundle=bool(row.ca_bundle_pem),
         repositories=used,
+        kind=row.tool_type or RegistryType.HARBOR.value,
     )
 
 
@@ -106,7 +155,7 @@ def may_manage(actor: Actor) -> bool:
 
 @audit.audited(Action.TOOL_REGISTER)
 async def start_registration(rt: Runtime, actor: Actor) -> None:
-    """The `Register Harbor` button: refused (and recorded) before the form opens for
+    """The `Register` button: refused (and recorded) before the form opens for
     non-admins."""
     permissions.require_tools_admin(actor)
 
@@ -140,6 +189,7 @@ async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
     permissions.require_tools_admin(actor)
     form = _validated(form)
     candidate = RegisteredTool(
+        tool_type=form.kind,
         name=form.name,
         url=form.url,
         username=form.username,
@@ -163,6 +213,7 @@ async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
                 tls_verify=not form.insecure,
                 ca_bundle_pem=form.ca_bundle_pem,
                 created_by=actor.user_id,
+                tool_type=form.kind,
             )
             await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_REGISTER, row))
     except DuplicateError as error:
@@ -173,16 +224,16 @@ async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
 @audit.audited(Action.TOOL_EDIT)
 async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -> ToolInfo:
     """A blank secret keeps the stored one, but only for the same URL: a stored secret
-    is never sent to a URL it was not entered for."""
+    is never sent to a URL it was not entered for. The kind never changes (saved entries
+    of that type use the tool): register a new tool instead."""
     permissions.require_tools_admin(actor)
-    form = _validated(
-        ToolForm(**{**form.__dict__, "secret": form.secret or None}), keep_secret=True
-    )
     async with rt.sessions() as session:
         try:
             row = await tools.get(session, tool_id, team_id=actor.team_id)
         except NotFoundError as error:
             raise NotFound(str(error)) from None
+        kind = row.tool_type or RegistryType.HARBOR.value
+        form = _validated(replace(form, secret=form.secret or None, kind=kind), keep_secret=True)
         secret = form.secret
         if secret is None and form.username:
             if form.url != row.url:
@@ -193,6 +244,7 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
         # A blank CA bundle keeps the saved one (the modal cannot show it to edit).
         ca_bundle_pem = form.ca_bundle_pem or row.ca_bundle_pem
     candidate = RegisteredTool(
+        tool_type=kind,
         name=form.name,
         url=form.url,
         username=form.username,
@@ -205,10 +257,11 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
         raise ConnectionTestFailed(result, " The tool was not changed.")
     async with transaction(rt.sessions) as session:
         row = await tools.get(session, tool_id, team_id=actor.team_id)
-        if origin_of(form.url) != origin_of(row.url):
+        if origin_of(form.url) != origin_of(row.url) and kind != RegistryType.GITLAB.value:
             # Saved entries never follow a tool to a new origin with their passwords:
             # pinned ones refuse it already; pin the others to the old URL, so each
             # needs its password entered again (Change account) to use the new one.
+            # (A GitLab tool's URL is the GitLab host, never where entries send passwords.)
             await tools.pin_unpinned_users(session, row.id, origin_of(row.url))
         row.name = form.name
         row.url = form.url
@@ -256,6 +309,8 @@ async def harbor_projects(rt: Runtime, actor: Actor, tool_id: int, query: str = 
             row = await tools.get(session, tool_id, team_id=actor.team_id)
         except NotFoundError:
             return []
+    if (row.tool_type or RegistryType.HARBOR.value) != RegistryType.HARBOR.value:
+        return []
     try:
         return await rt.registry.list_harbor_projects(harbor_tool(rt, row), query)
     except RegistryError:

@@ -115,6 +115,8 @@ def add_modal(
     status: str | None = None,
 ) -> View:
     info = type_info(meta.registry_type)
+    # Only tools of the chosen type: Harbor tools for Harbor, GitLab for GitLab, Quay for Quay.
+    tools = [t for t in tools if t.kind == info.type.value] if info.takes_registered_tool else []
     kind = "pull-only image repository" if meta.pull_only else "app image repository"
     purpose = (
         "The connection test checks *pull* access only."
@@ -214,15 +216,19 @@ def add_modal(
                 )
             )
     elif info.has_url_check:
+        if tools:
+            blocks.append(_hosted_tool_block(info.type, tools))
+        if tools and info.type is RegistryType.QUAY:
+            url_hint = f"{info.default_url} or your own; empty with a registered tool: its URL"
+        elif info.default_url:
+            url_hint = f"{info.default_url}, or your own (self-managed) registry's base URL"
+        else:
+            url_hint = "The registry's base URL, e.g. https://registry.example.com:5000"
         blocks.append(
             InputBlock(
                 block_id=ids.B_REGISTRY_URL,
                 label=plain("Registry URL"),
-                hint=plain(
-                    f"{info.default_url}, or your own (self-managed) registry's base URL"
-                    if info.default_url
-                    else "The registry's base URL, e.g. https://registry.example.com:5000"
-                ),
+                hint=plain(url_hint, 150),
                 optional=info.default_url is not None,
                 element=PlainTextInputElement(
                     action_id=ids.A_REGISTRY_URL,
@@ -255,6 +261,13 @@ def add_modal(
         repository_hint = (
             "NAME inside the chosen Harbor project, or PROJECT/NAME; lowercase, no tag or digest"
         )
+    elif info.type is RegistryType.GITLAB and meta.creation == Creation.NEW.value:
+        repository_hint = (
+            "GROUP/PROJECT[/IMAGE] of an existing GitLab project: the image appears on the "
+            "first push."
+        )
+    elif info.type is RegistryType.QUAY and meta.creation == Creation.NEW.value:
+        repository_hint = "NAMESPACE/NAME: created in Quay (private) when you save."
     else:
         repository_hint = f"e.g. {info.repository_hint}; lowercase, no tag or digest"
     blocks += [
@@ -329,6 +342,27 @@ def add_modal(
         close=plain("Cancel", 24),
         private_metadata=meta.dump(),
         blocks=blocks,
+    )
+
+
+def _hosted_tool_block(registry_type: RegistryType, tools: Sequence[ToolInfo]) -> InputBlock:
+    """GitLab and Quay: an optional registered tool whose API token creates the repository
+    (Quay) or checks the GitLab project (GitLab), and deletes in IR."""
+    what = "checks the project" if registry_type is RegistryType.GITLAB else "creates it"
+    return InputBlock(
+        block_id=ids.B_TOOL,
+        label=plain("Registered tool"),
+        optional=True,
+        hint=plain(
+            f"Its API token {what} for Create new and deletes in IR; your account below "
+            "is the one saved and tested.",
+            150,
+        ),
+        element=StaticSelectElement(
+            action_id=ids.A_TOOL,
+            placeholder=plain("None: your own token"),
+            options=[_option(str(t.id), f"{t.name} ({t.url})") for t in tools[:SELECT_OPTIONS_MAX]],
+        ),
     )
 
 

@@ -1,4 +1,5 @@
-"""`/imagerepo tools`: the registered Harbor instances, and the form to register or edit one."""
+"""`/imagerepo tools`: the registered Harbor, GitLab and Quay instances, and the form to
+register or edit one (its fields follow the chosen `Tool type`)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from slack_sdk.models.blocks import (
     OverflowMenuElement,
     PlainTextInputElement,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
 from bot.usecases.forms import MAX_SECRET
 from bot.usecases.permissions import REFUSE_TOOLS
-from bot.usecases.tools import ToolInfo
+from bot.usecases.tools import TOKEN_ACCOUNTS, ToolInfo, tool_label
 from handlers import ids, metadata
 from handlers.ui.common import (
     HINT_MAX,
@@ -31,23 +33,51 @@ from handlers.ui.common import (
     plain,
     section,
 )
+from registry import TOOL_TYPES, RegistryType
+
+# Per kind: URL placeholder, URL hint, token hint (GitLab and Quay tools hold a token only).
+_URL_PLACEHOLDER = {
+    RegistryType.HARBOR.value: "https://harbor.example.com",
+    RegistryType.GITLAB.value: "https://gitlab.com",
+    RegistryType.QUAY.value: "https://quay.io",
+}
+_URL_HINT = {
+    RegistryType.HARBOR.value: "The Harbor instance (its registry and API share this URL).",
+    RegistryType.GITLAB.value: (
+        "The GitLab host whose API is /api/v4 (gitlab.com or your own), not the registry host."
+    ),
+    RegistryType.QUAY.value: "quay.io or your Red Hat Quay: its API and registry share the host.",
+}
+_TOKEN_HINT = {
+    RegistryType.GITLAB.value: (
+        "A personal or group access token with the api scope, of a Maintainer or Owner of "
+        "the projects: it checks projects for Create new and deletes in IR."
+    ),
+    RegistryType.QUAY.value: (
+        "An organisation admin's OAuth application token (robot accounts cannot use Quay's "
+        "API): it creates repositories and deletes in IR."
+    ),
+}
 
 
 def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
     blocks: list[Block] = [
-        section("tools_title", "*Registered tools (Harbor instances)*"),
+        section("tools_title", "*Registered tools (Harbor, GitLab and Quay instances)*"),
     ]
     if not tools:
-        blocks.append(context("tools_empty", "No Harbor instance is registered yet."))
+        blocks.append(context("tools_empty", "No Harbor, GitLab or Quay instance is registered."))
     for tool in tools[:20]:
-        account = f"account {escape(tool.username)}" if tool.username else "no account"
+        if tool.token_only:
+            account = "API token"
+        else:
+            account = f"account {escape(tool.username)}" if tool.username else "no account"
         tls = (
             "custom CA"
             if tool.has_ca_bundle
             else ("TLS verified" if tool.tls_verify else "TLS not verified")
         )
         text = (
-            f"*{escape(tool.name)}*  ·  {code(tool.url)}\n"
+            f"*{escape(tool.name)}*  ·  {tool_label(tool.kind)}  ·  {code(tool.url)}\n"
             f"{account}  ·  {tls}  ·  used by {tool.repositories} repositories"
         )
         accessory = None
@@ -67,7 +97,7 @@ def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
                 block_id="tools_actions",
                 elements=[
                     ButtonElement(
-                        text=plain("Register Harbor"),
+                        text=plain("Register Harbor, GitLab or Quay"),
                         action_id=ids.A_TOOL_REGISTER,
                         style="primary",
                     )
@@ -79,9 +109,9 @@ def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
     return blocks
 
 
-def tool_metadata(tool_id: int | None) -> str:
-    """Signed: which tool the form edits or removes (0: a new one)."""
-    return metadata.seal("tool", {"tool_id": tool_id or 0})
+def tool_metadata(tool_id: int | None, kind: str = RegistryType.HARBOR.value) -> str:
+    """Signed: which tool the form edits or removes (0: a new one), and its kind."""
+    return metadata.seal("tool", {"tool_id": tool_id or 0, "kind": kind})
 
 
 def tool_of(text: str) -> int:
@@ -92,19 +122,64 @@ def tool_of(text: str) -> int:
     return tool_id
 
 
-def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
-    """Register (tool is None) or edit a tool; the secret is never pre-filled."""
-    secret_hint = (
-        "Leave empty to keep the saved one (same URL only)."
-        if tool is not None
-        else "An admin's password or a robot account's secret; stored encrypted."
-    )
+def tool_kind_of(text: str) -> str:
+    """The kind a tool modal shows (Harbor for modals signed before kinds existed)."""
+    kind = metadata.unseal("tool", text).get("kind", RegistryType.HARBOR.value)
+    if kind not in {t.value for t in TOOL_TYPES}:
+        raise metadata.ForgedMetadata("not a tool kind")
+    return str(kind)
+
+
+def _kind_option(kind: str) -> Option:
+    return Option(value=kind, text=plain(tool_label(kind)))
+
+
+def tool_modal(
+    tool: ToolInfo | None,
+    *,
+    status: str | None = None,
+    kind: str = RegistryType.HARBOR.value,
+) -> View:
+    """Register (tool is None; `kind` chosen in `Tool type`) or edit a tool (its kind is
+    fixed); the secret is never pre-filled. Block ids do not depend on the kind, so what
+    the user typed survives a change of `Tool type`."""
+    if tool is not None:
+        kind = tool.kind
+    label = tool_label(kind)
+    token_only = kind in TOKEN_ACCOUNTS
+    if token_only:
+        secret_hint = _TOKEN_HINT[kind] + (
+            " Leave empty to keep the saved one (same URL only)." if tool is not None else ""
+        )
+    else:
+        secret_hint = (
+            "Leave empty to keep the saved one (same URL only)."
+            if tool is not None
+            else "An admin's password or a robot account's secret; stored encrypted."
+        )
     blocks: list[Block] = [
         section(
             "tool_intro",
-            "A Harbor instance every project of this workspace can use. It is tested with its "
-            "account before it is saved.",
+            f"A {label} instance every project of this workspace can use. It is tested with "
+            f"its {'token' if token_only else 'account'} before it is saved.",
         ),
+    ]
+    if tool is None:
+        blocks.append(
+            InputBlock(
+                block_id=ids.B_TOOL_KIND,
+                label=plain("Tool type"),
+                dispatch_action=True,
+                element=StaticSelectElement(
+                    action_id=ids.A_TOOL_KIND,
+                    options=[_kind_option(t.value) for t in TOOL_TYPES],
+                    initial_option=_kind_option(kind),
+                ),
+            )
+        )
+    else:
+        blocks.append(context(ids.B_TOOL_KIND, f"Tool type: *{label}* (it cannot change)."))
+    blocks += [
         InputBlock(
             block_id=ids.B_TOOL_NAME,
             label=plain("Name"),
@@ -116,29 +191,35 @@ def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
         ),
         InputBlock(
             block_id=ids.B_TOOL_URL,
-            label=plain("Harbor URL"),
+            label=plain(f"{label} URL"),
+            hint=plain(_URL_HINT[kind], 150),
             element=PlainTextInputElement(
                 action_id=ids.A_TOOL_URL,
                 initial_value=tool.url if tool else None,
-                placeholder=plain("https://harbor.example.com"),
+                placeholder=plain(_URL_PLACEHOLDER[kind]),
                 max_length=2048,
             ),
         ),
-        InputBlock(
-            block_id=ids.B_TOOL_USERNAME,
-            label=plain("Username"),
-            optional=True,
-            hint=plain("An admin or a robot account (robot$...).", 150),
-            element=PlainTextInputElement(
-                action_id=ids.A_TOOL_USERNAME,
-                initial_value=(tool.username or None) if tool else None,
-                max_length=255,
-            ),
-        ),
+    ]
+    if not token_only:
+        blocks.append(
+            InputBlock(
+                block_id=ids.B_TOOL_USERNAME,
+                label=plain("Username"),
+                optional=True,
+                hint=plain("An admin or a robot account (robot$...).", 150),
+                element=PlainTextInputElement(
+                    action_id=ids.A_TOOL_USERNAME,
+                    initial_value=(tool.username or None) if tool else None,
+                    max_length=255,
+                ),
+            )
+        )
+    blocks += [
         InputBlock(
             block_id=ids.B_TOOL_SECRET,
-            label=plain("Password or access token"),
-            optional=True,
+            label=plain("API token" if token_only else "Password or access token"),
+            optional=not token_only or tool is not None,
             hint=plain(f"{secret_hint} {SECRET_LIMIT_HINT}", HINT_MAX),
             element=PlainTextInputElement(action_id=ids.A_TOOL_SECRET, max_length=MAX_SECRET),
         ),
@@ -180,10 +261,10 @@ def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
     return View(
         type="modal",
         callback_id=ids.VIEW_TOOL,
-        title=plain("Edit Harbor" if tool else "Register Harbor", 24),
+        title=plain(f"Edit {label}" if tool else f"Register {label}", 24),
         submit=plain("Save", 24),
         close=plain("Cancel", 24),
-        private_metadata=tool_metadata(tool.id if tool else None),
+        private_metadata=tool_metadata(tool.id if tool else None, kind),
         blocks=blocks,
     )
 
@@ -198,9 +279,9 @@ def tool_remove_modal(tool: ToolInfo, *, status: str | None = None) -> View:
     return View(
         type="modal",
         callback_id=ids.VIEW_TOOL_REMOVE,
-        title=plain("Remove Harbor", 24),
+        title=plain(f"Remove {tool_label(tool.kind)}", 24),
         submit=plain("Remove", 24),
         close=plain("Cancel", 24),
-        private_metadata=tool_metadata(tool.id),
+        private_metadata=tool_metadata(tool.id, tool.kind),
         blocks=blocks,
     )
