@@ -91,7 +91,7 @@ def bot(slack: SlackApiStandIn, db_url: str, key: str, tmp_path: Path) -> Iterat
 @pytest.fixture
 async def user(bot: BotProcess, slack: SlackApiStandIn) -> AsyncIterator[SlackClient]:
     client = SlackClient(
-        bot.events_url, bot.signing_secret, standin=slack, user_id="U1", channel_id="C-ALERTS"
+        bot.events_url, bot.signing_secret, standin=slack, user_id="U1", channel_id="CALERTS"
     )
     try:
         yield client
@@ -182,7 +182,7 @@ async def test_one_message_per_incident_edited_recovered_in_its_thread_and_snooz
     db: async_sessionmaker[AsyncSession],
     key: str,
 ) -> None:
-    channel = "C-ALERTS"
+    channel = "CALERTS"
     reply = await command_reply(user, slack, "project create alerts")
     assert "is its admin" in reply and "/invite" not in reply
     registry = registry_factory(htpasswd={USER: PASSWORD})
@@ -291,7 +291,7 @@ async def test_a_private_channel_without_the_bot_is_reported_and_alerts_wait_for
     db: async_sessionmaker[AsyncSession],
     key: str,
 ) -> None:
-    channel = "G-PRIVATE"
+    channel = "GPRIVATE"
     slack.set_channel(channel, is_private=True, is_member=False)
     reply = await command_reply(user, slack, "project create secret-ops", channel_id=channel)
     assert "is its admin" in reply and "/invite @imagerepo" in reply
@@ -400,7 +400,7 @@ async def test_expiry_from_a_harbor_robot_is_shown_and_warned_once_at_each_thres
     db: async_sessionmaker[AsyncSession],
     key: str,
 ) -> None:
-    channel = "C-ALERTS"
+    channel = "CALERTS"
     await command_reply(user, slack, "project create expiring")
     # Crosses "1 day before" a few seconds after the first check (already within 7 days).
     soon = int(time.time() + 86400 + 6)
