@@ -309,9 +309,19 @@ async def connection_tested(
     *,
     repository_id: int | None = None,
     tool_id: int | None = None,
+    channel_id: str | None = None,
+    form: Any = None,
 ) -> None:
-    """A Connection Test a person ran from Slack, with its result."""
-    arguments = {"rt": rt, "actor": actor, "repository_id": repository_id, "tool_id": tool_id}
+    """A Connection Test a person ran from Slack, with its result: of a saved entry or
+    tool, or (`channel_id` + `form`) of the add modal's typed values."""
+    arguments = {
+        "rt": rt,
+        "actor": actor,
+        "repository_id": repository_id,
+        "tool_id": tool_id,
+        "channel_id": channel_id,
+        "form": form,
+    }
     kind = result.error_kind.value if result.error_kind is not None else None
     try:
         details = await _context(rt, arguments)

@@ -249,7 +249,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         fp, fp_at = "", 0
         try:
-            result = await repositories.test_form(rt, actor, form)
+            result = await repositories.test_form(rt, actor, form, channel_id=meta.channel_id)
         except InvalidInput as error:
             text = ":warning: *Fix these first:*\n" + add_flow.errors_text(error.errors)
         except UseCaseError as error:

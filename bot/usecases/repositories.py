@@ -326,8 +326,11 @@ async def url_check(
     return await rt.registry.url_check(url.strip(), _tls(not insecure, ca_bundle_pem))
 
 
-async def test_form(rt: Runtime, actor: Actor, form: RepositoryForm) -> ConnectionTestResult:
-    """The modal's `Connection Test` button, with the values as typed (nothing is stored)."""
+async def test_form(
+    rt: Runtime, actor: Actor, form: RepositoryForm, *, channel_id: str | None = None
+) -> ConnectionTestResult:
+    """The modal's `Connection Test` button, with the values as typed (nothing is stored
+    but the audit record, of the project of `channel_id`, the modal's channel)."""
     check_form(rt, actor, form)
     async with rt.sessions() as session:
         form, target = await _form_target(rt, session, actor.team_id, form)
@@ -349,6 +352,7 @@ async def test_form(rt: Runtime, actor: Actor, form: RepositoryForm) -> Connecti
             error_kind=None,
             message=f"The account works; {form.repository} is created when you save.",
         )
+    await audit.connection_tested(rt, actor, result, channel_id=channel_id, form=form)
     return result
 
 

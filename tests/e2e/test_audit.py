@@ -161,6 +161,22 @@ async def test_repository_actions_are_recorded_and_no_secret_reaches_the_trail(
     registry.client(USER, PASSWORD).push_image("audit/app")
     registry.client(USER, PASSWORD).push_image("audit/base")
 
+    # The add modal's Connection Test (typed values, nothing saved) is one record too,
+    # of the modal's project, with the typed credential's fingerprint.
+    view = await flow.open_modal("add")
+    typed = add_values(view, url=registry.url, repository="audit/app", username=USER, password=TYPO)
+    await flow.click(view, "Connection Test", typed)
+    await flow.until_update(lambda v: "failed" in texts(v))
+    record = await trail.one()
+    assert (record["action"], record["outcome"], record["project"]) == (
+        "connection-test",
+        "failed",
+        "audit-repos",
+    )
+    assert record["error_kind"] == "authentication_failed"
+    assert (record["target_url"], record["target_repository"]) == (registry.url, "audit/app")
+    assert _is_fingerprint(record["fingerprint"])
+
     # add: the credential appears only as its 12-digit fingerprint.
     saved = await _save(
         flow,
