@@ -326,6 +326,13 @@ async def url_check(
     return await rt.registry.url_check(url.strip(), _tls(not insecure, ca_bundle_pem))
 
 
+
+def _message_key(kind: str, row: ImageRepository) -> str:
+    """The outbox key of an entry's channel message: the same retried write is one
+    message, while an entry added after another was deleted (SQLite reuses the id) is
+    a message of its own, told apart by when it was added."""
+    return f"{kind}:{row.id}:{row.added_at.isoformat()}"
+
 async def test_form(
     rt: Runtime, actor: Actor, form: RepositoryForm, *, channel_id: str | None = None
 ) -> ConnectionTestResult:
@@ -451,7 +458,7 @@ async def save_repository(
             )
             await outbox.enqueue(
                 session,
-                dedup_key=f"added:{row.id}",
+                dedup_key=_message_key("added", row),
                 team_id=row.project.team_id,
                 channel_id=row.project.channel_id,
                 text=note.text,
@@ -703,7 +710,7 @@ async def delete_repository(
         )
         await outbox.enqueue(
             session,
-            dedup_key=f"deleted:{row.id}",
+            dedup_key=_message_key("deleted", row),
             team_id=row.project.team_id,
             channel_id=row.project.channel_id,
             text=note.text,

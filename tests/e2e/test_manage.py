@@ -172,6 +172,10 @@ async def test_delete_is_for_admins_and_the_registry_goes_first(
     message = await flow.next_call("chat.postMessage")
     assert "from the image registry" in message.params["text"]
 
+    # Added again: SQLite gives it the deleted entry's id; the channel still hears of it.
+    await add_repository(flow, registry, "del/gone")
+    assert "del/gone" in flow.standin.calls_to("chat.postMessage")[-1].params["text"]
+
 
 async def test_pages_of_twenty_with_next_and_previous(flow: Flow) -> None:
     from bot.runtime import Runtime  # noqa: F401 - storage needs the app's models loaded
