@@ -326,12 +326,12 @@ async def url_check(
     return await rt.registry.url_check(url.strip(), _tls(not insecure, ca_bundle_pem))
 
 
-
 def _message_key(kind: str, row: ImageRepository) -> str:
     """The outbox key of an entry's channel message: the same retried write is one
     message, while an entry added after another was deleted (SQLite reuses the id) is
     a message of its own, told apart by when it was added."""
     return f"{kind}:{row.id}:{row.added_at.isoformat()}"
+
 
 async def test_form(
     rt: Runtime, actor: Actor, form: RepositoryForm, *, channel_id: str | None = None
