@@ -422,7 +422,8 @@ async def save_repository(
             )
             await outbox.enqueue(
                 session,
-                dedup_key=f"added:{row.id}",
+                # With added_at: SQLite reuses a deleted row's id, the key must not.
+                dedup_key=f"added:{row.id}:{row.added_at.isoformat()}",
                 team_id=row.project.team_id,
                 channel_id=row.project.channel_id,
                 text=note.text,
@@ -674,7 +675,7 @@ async def delete_repository(
         )
         await outbox.enqueue(
             session,
-            dedup_key=f"deleted:{row.id}",
+            dedup_key=f"deleted:{row.id}:{row.added_at.isoformat()}",
             team_id=row.project.team_id,
             channel_id=row.project.channel_id,
             text=note.text,

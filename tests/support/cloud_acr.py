@@ -13,6 +13,7 @@ same front under the authority path, so IMAGEREPO_AZURE_AUTHORITY = front URL.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -205,12 +206,13 @@ class AcrSetup:
         return RegistryClientFor(self.registry.url, self.front).tags(repository)
 
 
-@pytest.fixture
-def acr(registry_ca: TestCA, tmp_path: Path) -> Iterator[AcrSetup]:
+@contextlib.contextmanager
+def open_acr(ca: TestCA, workdir: Path) -> Iterator[AcrSetup]:
+    """The ACR front (Entra ID, exchange, token flow, /acr/v1) before a token-auth registry."""
     require_registry_binary()
-    front = AcrFront(registry_ca)
+    front = AcrFront(ca)
     front.start()
-    registry = RegistryServer(tmp_path / "acr", token_server=front)
+    registry = RegistryServer(workdir, token_server=front)
     front.registry_url = registry.url
     try:
         registry.start()
@@ -218,3 +220,9 @@ def acr(registry_ca: TestCA, tmp_path: Path) -> Iterator[AcrSetup]:
     finally:
         registry.stop()
         front.stop()
+
+
+@pytest.fixture
+def acr(registry_ca: TestCA, tmp_path: Path) -> Iterator[AcrSetup]:
+    with open_acr(registry_ca, tmp_path / "acr") as setup:
+        yield setup
