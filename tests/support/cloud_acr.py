@@ -17,7 +17,7 @@ import contextlib
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, unquote
 
@@ -56,6 +56,7 @@ class AcrFront(TokenServer):
         self.exchanges = 0
         self.entra_calls = 0
         self.sp_has_role = True
+        self.now: Callable[[], float] = time.time  # a test's simulated clock may replace it
         self._lock = threading.Lock()
 
     @property
@@ -89,7 +90,7 @@ class AcrFront(TokenServer):
             return Response.json(400, {"errors": [{"code": "UNSUPPORTED"}]})
         if form.get("access_token") not in self.aad_tokens or not self.sp_has_role:
             return Response.json(401, {"errors": [{"code": "UNAUTHORIZED"}]})
-        now = int(time.time())
+        now = int(self.now())
         refresh = jwt.encode(
             {"jti": secrets.token_hex(8), "exp": now + self.refresh_lifetime, "tenant": TENANT},
             secrets.token_bytes(32),
