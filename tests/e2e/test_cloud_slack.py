@@ -380,3 +380,35 @@ async def test_acr_offers_only_use_existing_and_says_why(flow: Flow) -> None:
     assert [o["text"]["text"] for o in block["element"]["options"]] == ["Use existing repository"]
     hint = block["hint"]["text"]
     assert "first push" in hint and "only registered tools" not in hint, hint
+
+
+async def test_added_again_after_delete_is_announced_again(
+    flow: Flow, providers: Providers, secrets: list[str]
+) -> None:
+    """SQLite gives the new row the deleted one's id: the channel still hears of both adds."""
+    secrets.append(ADMIN_PASSWORD)
+    providers.acr.push("e2e/again")
+    case = Case(
+        type="acr",
+        label="Azure Container Registry",
+        url=providers.acr.url,
+        repository="e2e/again",
+        username=ADMIN_USER,
+        secret=ADMIN_PASSWORD,
+        bad=("", "", ""),
+        good=("", ""),
+        gone=lambda: False,
+    )
+    await flow.create_project("acr-again")
+    ids = []
+    for _ in range(2):
+        await add_through_modal(flow, case)  # waits for the channel's "added" message
+        [row] = await flow.repositories()
+        ids.append(row.id)
+        await flow.menu(await flow.list_blocks(), "e2e/again", "Delete")
+        view = dict((await flow.next_call("views.open")).response["view"])
+        await flow.submit(view, values_by_label(view, {"Image registry": checkboxes_value()}))
+        assert "Deleted" in texts(await flow.next_update())
+        deleted = await flow.next_call("chat.postMessage")
+        assert "e2e/again" in deleted.params["text"] and "deleted" in deleted.params["text"]
+    assert ids[0] == ids[1]  # the case this guards: the same id, a new repository
