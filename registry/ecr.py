@@ -293,6 +293,19 @@ class EcrDriver(Driver):
 
         return await asyncio.to_thread(call)
 
+    async def reconsider_pull(
+        self, op: Operation, target: RepositoryTarget, location: Location, error: RegistryError
+    ) -> str | RegistryError:
+        """A repository just made by Create new has no images yet: ask ECR whether it exists
+        (ecr:DescribeRepositories); an app repository then passes pull, its first push fills it."""
+        if error.kind is not ErrorKind.REPOSITORY_NOT_FOUND or target.pull_only:
+            return error
+        try:
+            await self._call(target, "describe_repositories", repositoryNames=[location.repository])
+        except RegistryError:
+            return error
+        return f"ECR repository {location.repository} exists and is empty: images come on push"
+
     async def create(self, op: Operation, target: RepositoryTarget) -> str:
         op.remember(target.credentials)
         location = self.locate(target)

@@ -249,6 +249,31 @@ class GarDriver(Driver):
             f"{describe_codes(response)}.",
         )
 
+    async def reconsider_pull(
+        self, op: Operation, target: RepositoryTarget, location: Location, error: RegistryError
+    ) -> str | RegistryError:
+        """An image appears in its Artifact Registry repository on the first push: for an app
+        repository, the repository existing (repositories.get) is enough to pass pull."""
+        if error.kind is not ErrorKind.REPOSITORY_NOT_FOUND or target.pull_only:
+            return error
+        try:
+            place = self._where(target)
+            response = await self._api(
+                op,
+                target,
+                "GET",
+                f"/v1/projects/{quote(place.project)}/locations/{quote(place.location or '')}"
+                f"/repositories/{quote(place.repository)}",
+            )
+        except RegistryError:
+            return error
+        if response.status != 200:
+            return error
+        return (
+            f"Artifact Registry repository {place.repository} exists; the image {place.image} "
+            "appears on the first push"
+        )
+
     async def create(self, op: Operation, target: RepositoryTarget) -> str:
         place = self._where(target)
         parent = f"/v1/projects/{quote(place.project)}/locations/{quote(place.location or '')}"

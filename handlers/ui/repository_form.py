@@ -163,8 +163,8 @@ def add_modal(
                 block_id=ids.B_CREATION_FIXED,
                 label=plain("Repository creation"),
                 hint=plain(
-                    f"{info.label} offers only Use existing repository: only registered "
-                    "tools (Harbor) can create repositories.",
+                    f"{info.label} offers only Use existing repository: the registry "
+                    "creates a repository on its first push.",
                     150,
                 ),
                 element=RadioButtonsElement(

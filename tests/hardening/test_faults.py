@@ -125,7 +125,9 @@ async def test_the_bot_survives_postgresql_dropping_its_connections(
             for row in await session.scalars(select(ImageRepository)):
                 outbox = list(
                     await session.scalars(
-                        select(OutboxMessage).where(OutboxMessage.dedup_key == f"added:{row.id}")
+                        select(OutboxMessage).where(
+                            OutboxMessage.dedup_key.startswith(f"added:{row.id}:")
+                        )
                     )
                 )
                 checks = list(

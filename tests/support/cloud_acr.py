@@ -13,10 +13,11 @@ same front under the authority path, so IMAGEREPO_AZURE_AUTHORITY = front URL.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, unquote
 
@@ -55,6 +56,7 @@ class AcrFront(TokenServer):
         self.exchanges = 0
         self.entra_calls = 0
         self.sp_has_role = True
+        self.now: Callable[[], float] = time.time  # a test's simulated clock may replace it
         self._lock = threading.Lock()
 
     @property
@@ -88,7 +90,7 @@ class AcrFront(TokenServer):
             return Response.json(400, {"errors": [{"code": "UNSUPPORTED"}]})
         if form.get("access_token") not in self.aad_tokens or not self.sp_has_role:
             return Response.json(401, {"errors": [{"code": "UNAUTHORIZED"}]})
-        now = int(time.time())
+        now = int(self.now())
         refresh = jwt.encode(
             {"jti": secrets.token_hex(8), "exp": now + self.refresh_lifetime, "tenant": TENANT},
             secrets.token_bytes(32),
@@ -205,12 +207,13 @@ class AcrSetup:
         return RegistryClientFor(self.registry.url, self.front).tags(repository)
 
 
-@pytest.fixture
-def acr(registry_ca: TestCA, tmp_path: Path) -> Iterator[AcrSetup]:
+@contextlib.contextmanager
+def open_acr(ca: TestCA, workdir: Path) -> Iterator[AcrSetup]:
+    """The ACR front (Entra ID, exchange, token flow, /acr/v1) before a token-auth registry."""
     require_registry_binary()
-    front = AcrFront(registry_ca)
+    front = AcrFront(ca)
     front.start()
-    registry = RegistryServer(tmp_path / "acr", token_server=front)
+    registry = RegistryServer(workdir, token_server=front)
     front.registry_url = registry.url
     try:
         registry.start()
@@ -218,3 +221,9 @@ def acr(registry_ca: TestCA, tmp_path: Path) -> Iterator[AcrSetup]:
     finally:
         registry.stop()
         front.stop()
+
+
+@pytest.fixture
+def acr(registry_ca: TestCA, tmp_path: Path) -> Iterator[AcrSetup]:
+    with open_acr(registry_ca, tmp_path / "acr") as setup:
+        yield setup

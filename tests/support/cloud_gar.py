@@ -5,12 +5,13 @@
   access token.  Each new token replaces the last in the registry's token
   server (user `oauth2accesstoken`), so a reused old token fails visibly.
 - A real token-auth docker-registry behind tests/support/token_server.py.
-- The two Artifact Registry API calls the bot makes (repositories.create,
+- The three Artifact Registry API calls the bot makes (repositories.create,
   package delete), accepting only the current access token.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
@@ -38,6 +39,7 @@ _PACKAGE = re.compile(
     r"^/v1/projects/([^/]+)/locations/([^/]+)/repositories/([^/]+)/packages/([^/]+)$"
 )
 _CREATE = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/repositories$")
+_REPOSITORY = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/repositories/([^/]+)$")
 
 
 class GoogleStandIn:
@@ -128,6 +130,10 @@ class GoogleStandIn:
                 return Response.json(409, {"error": {"code": 409, "status": "ALREADY_EXISTS"}})
             self.repositories.add(repo)
             return Response.json(200, {"name": "operations/create-1", "done": False})
+        if request.method == "GET" and (m := _REPOSITORY.match(request.raw_path)):
+            if (m[1], m[2], m[3]) not in self.repositories:
+                return Response.json(404, {"error": {"code": 404, "status": "NOT_FOUND"}})
+            return Response.json(200, {"name": request.raw_path[4:], "format": "DOCKER"})
         if request.method == "DELETE" and (m := _PACKAGE.match(request.raw_path)):
             package = (m[1], m[2], m[3], unquote(m[4]))
             if package not in self.packages:
@@ -152,16 +158,17 @@ class GarSetup:
         return self.google.server.url
 
 
-@pytest.fixture
-def gar(registry_ca: TestCA, tmp_path: Path) -> Iterator[GarSetup]:
+@contextlib.contextmanager
+def open_gar(ca: TestCA, workdir: Path) -> Iterator[GarSetup]:
+    """The token endpoint + API stand-in and a token-auth registry, on loopback."""
     require_registry_binary()
     token_server = TokenServer(
-        ca=registry_ca, users={"seed": TokenUser(SEED_PASSWORD, {"*": {"pull", "push"}})}
+        ca=ca, users={"seed": TokenUser(SEED_PASSWORD, {"*": {"pull", "push"}})}
     )
     token_server.start()
     google = GoogleStandIn(token_server)
     google.server.start()
-    registry = RegistryServer(tmp_path / "gar", token_server=token_server)
+    registry = RegistryServer(workdir, token_server=token_server)
     try:
         registry.start()
         yield GarSetup(google, registry)
@@ -169,3 +176,9 @@ def gar(registry_ca: TestCA, tmp_path: Path) -> Iterator[GarSetup]:
         registry.stop()
         google.server.stop()
         token_server.stop()
+
+
+@pytest.fixture
+def gar(registry_ca: TestCA, tmp_path: Path) -> Iterator[GarSetup]:
+    with open_gar(registry_ca, tmp_path / "gar") as setup:
+        yield setup
