@@ -64,6 +64,7 @@ class Action(StrEnum):
     TOOL_EDIT = "tool-edit"
     TOOL_REMOVE = "tool-remove"
     ROTATE_KEYS = "rotate-keys"
+    SNOOZE = "snooze"
 
 
 def fingerprint_key(box: SecretBox) -> bytes:

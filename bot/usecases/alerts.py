@@ -14,8 +14,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot import incidents, outbox
+from bot import audit, incidents, outbox
 from bot.alert_messages import SNOOZE_CHOICES, SnoozeChoice
+from bot.audit import Action
 from bot.runtime import Runtime
 from bot.usecases import permissions
 from bot.usecases.actor import Actor
@@ -70,6 +71,9 @@ async def snooze(
             await incidents.refresh_failing(session, repo, now)
         name = repo.repository
         until = repo.snoozed_until
+        await audit.record(
+            session, audit.for_repository(rt, actor, Action.SNOOZE, repo, detail=choice.label)
+        )
     rt.outbox_ready.set()
     return Snoozed(repository=name, choice=choice, until=until)
 

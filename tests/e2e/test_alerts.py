@@ -24,7 +24,7 @@ from bot import outbox
 from storage.crypto import SecretBox
 from storage.db import create_engine, session_factory, transaction
 from storage.migrate import upgrade
-from storage.models import ConnectionCheck, ImageRepository
+from storage.models import AuditRecord, ConnectionCheck, ImageRepository
 from tests.recheck import seed
 from tests.support.bot_process import BotProcess
 from tests.support.databases import sqlite_url
@@ -216,6 +216,15 @@ async def test_one_message_per_incident_edited_recovered_in_its_thread_and_snooz
     )
     listing = await command_reply(user, slack, "list")
     assert "snoozed by <@U1> until" in listing
+    async with db() as session:  # the audit trail says who snoozed what, once
+        snoozes = (
+            await session.execute(
+                select(
+                    AuditRecord.user_id, AuditRecord.target_repository, AuditRecord.detail
+                ).where(AuditRecord.action == "snooze")
+            )
+        ).all()
+    assert [tuple(r) for r in snoozes] == [("U1", "team/app", "1 hour")]
 
     # Connection Test from the alert: the result lands in the alert's thread.
     block_id, button = alert_element(message(slack, ts), "alert_test_in_thread")
