@@ -392,7 +392,10 @@ class GitLabStandIn(_Base):
                     "scopes": token.scopes,
                     "expires_at": token.expires_at,
                     "created_at": "2026-01-01T00:00:00.000Z",
+                    "description": None,
                     "user_id": 5,
+                    "last_used_at": None,
+                    "last_used_ips": [],
                 },
             )
         match = re.fullmatch(r"/api/v4/projects/([^/]+)(/registry/repositories(?:/(\d+))?)?", path)
@@ -427,6 +430,8 @@ class GitLabStandIn(_Base):
                         "project_id": project.id,
                         "location": f"registry.example/{path_}",
                         "created_at": "2026-01-01T00:00:00.000Z",
+                        "cleanup_policy_started_at": None,
+                        "status": None,
                     }
                     for path_, rid in project.repositories.items()
                 ],
@@ -440,6 +445,8 @@ class GitLabStandIn(_Base):
                 return Response.json(403, {"message": "403 Forbidden"})
             del project.repositories[found]
             self.remove_images(found)
+            # `status :accepted` in lib/api/project_container_repositories.rb: 202, although
+            # openapi_v2.yaml says 204 (see tests/contracts/README.md).
             return Response(202, b"", [("Content-Type", "application/json")])
         return Response.json(404, {"message": "404 Not Found"})
 
