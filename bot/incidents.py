@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import alert_messages, outbox
-from storage.models import AlertIncident, ImageRepository, IncidentKind, OutboxKind
+from storage.enums import IncidentKind, OutboxKind
+from storage.models import AlertIncident, ImageRepository
 
 
 def is_snoozed(repo: ImageRepository, now: datetime) -> bool:

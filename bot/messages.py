@@ -21,7 +21,8 @@ from slack_sdk.models.blocks import (
 
 from bot.slacktext import TEXT_MAX, clip_mrkdwn, code, escape
 from registry import RegistryType, type_info
-from storage.models import ImageRepository, RepositoryAccess
+from storage.enums import RepositoryAccess
+from storage.models import ImageRepository
 
 # The button under an alert; handlers listen for this action id.
 ACTION_TEST_FROM_ALERT = "alert_connection_test"

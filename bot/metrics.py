@@ -11,7 +11,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram
 
 from registry.errors import ErrorKind
-from storage.models import CheckTrigger
+from storage.enums import CheckTrigger
 
 OTHER = "other"
 # Payload kinds Slack sends to this app, and `unverified` for requests refused before

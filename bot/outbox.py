@@ -6,7 +6,7 @@ second instance) a no-op. Delivery claims rows with a lease (SKIP LOCKED on
 PostgreSQL), so several instances never send the same row at once, and a failed
 post is retried later with back-off instead of being dropped.
 
-Three kinds of row (storage.models.OutboxKind): a top-level post, an edit
+Three kinds of row (storage.enums.OutboxKind): a top-level post, an edit
 (`chat.update`) of an incident's message and a reply in its thread. An edit or a
 reply is due only once the incident's message has been posted and its `ts`
 stored (in the same transaction that marks the post sent), so they never
@@ -41,7 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import metrics
 from bot.alert_messages import late_note
 from storage.db import transaction
-from storage.models import AlertIncident, OutboxKind, OutboxMessage, Project, utcnow
+from storage.enums import OutboxKind
+from storage.models import AlertIncident, OutboxMessage, Project, utcnow
 
 log = logging.getLogger(__name__)
 

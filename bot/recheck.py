@@ -49,7 +49,8 @@ from registry import ConnectionTestResult, RegistryService, RepositoryTarget
 from registry.minting import MintCache
 from storage import schedule
 from storage.db import transaction
-from storage.models import CheckTrigger, ImageRepository, utcnow
+from storage.enums import CheckTrigger
+from storage.models import ImageRepository, utcnow
 
 log = logging.getLogger(__name__)
 

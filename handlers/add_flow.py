@@ -18,7 +18,7 @@ from handlers import ids
 from handlers.support import block_text, checked_values, row_id, selected_value, text_value
 from handlers.ui.repository_form import AddMeta, add_modal
 from registry import RegistryType, type_info
-from storage.models import RepositoryAccess
+from storage.enums import RepositoryAccess
 
 FIELD_LABELS = {
     "registry_type": "Repository type",

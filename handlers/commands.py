@@ -27,7 +27,7 @@ from handlers.ui.repository_form import AddMeta, add_modal
 from handlers.ui.repository_list import check_summary_text, list_blocks, list_text
 from handlers.ui.tools import tools_blocks
 from registry import RegistryType
-from storage.models import RepositoryAccess
+from storage.enums import RepositoryAccess
 
 log = logging.getLogger("handlers.commands")
 

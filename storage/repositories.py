@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import SecretBox
+from storage.enums import RepositoryAccess
 from storage.errors import DuplicateError, NotFoundError
-from storage.models import ConnectionCheck, ImageRepository, RepositoryAccess, utcnow
+from storage.models import ConnectionCheck, ImageRepository, utcnow
 
 
 @dataclass(frozen=True)

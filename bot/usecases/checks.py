@@ -13,7 +13,8 @@ from bot.usecases.actor import Actor
 from bot.usecases.projects import load_project
 from bot.usecases.repositories import RepositoryRow, record_result, saved_target
 from registry import ConnectionTestResult, RepositoryTarget
-from storage.models import CheckTrigger, ImageRepository
+from storage.enums import CheckTrigger
+from storage.models import ImageRepository
 
 
 @dataclass(frozen=True)

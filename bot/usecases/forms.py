@@ -17,7 +17,7 @@ from cryptography import x509
 
 from bot.usecases.errors import InvalidInput
 from registry import RegistryType, type_info
-from storage.models import RepositoryAccess
+from storage.enums import RepositoryAccess
 
 # The OCI distribution spec's repository name grammar (distribution/reference).
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"

@@ -51,14 +51,8 @@ from storage import repositories, tools
 from storage.crypto import SecretKeyError
 from storage.db import transaction
 from storage.errors import DuplicateError, NotFoundError
-from storage.models import (
-    CheckTrigger,
-    ImageRepository,
-    Project,
-    RegisteredTool,
-    RepositoryAccess,
-    utcnow,
-)
+from storage.enums import CheckTrigger, RepositoryAccess
+from storage.models import ImageRepository, Project, RegisteredTool, utcnow
 from storage.repositories import NewRepository
 
 PAGE_SIZE = 20

@@ -31,7 +31,7 @@ from bot.usecases.tools import ToolInfo
 from handlers import ids, metadata
 from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, context, escape, plain, section
 from registry import ALL_TYPES, RegistryType, type_info
-from storage.models import RepositoryAccess
+from storage.enums import RepositoryAccess
 
 SELECT_OPTIONS_MAX = 100  # Slack: options of a static select / a block_suggestion answer
 

@@ -29,7 +29,7 @@ from bot.usecases.repositories import RepositoryPage, RepositoryRow
 from handlers import ids, metadata
 from handlers.ui.alerts import alert_status, blocked_notice
 from handlers.ui.common import code, context, escape, health_label, md, plain, section, when
-from storage.models import RepositoryAccess
+from storage.enums import RepositoryAccess
 
 
 def access_text(access: RepositoryAccess) -> str:

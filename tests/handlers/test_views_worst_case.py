@@ -59,7 +59,8 @@ from registry import (
     UrlCheckResult,
     type_info,
 )
-from storage.models import ImageRepository, RepositoryAccess
+from storage.enums import RepositoryAccess
+from storage.models import ImageRepository
 from tests.support.slack_api import validate_message, validate_response_action, validate_view
 from tests.support.slack_limits import rule
 

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage import projects
 from storage.crypto import SecretBox
 from storage.db import transaction
-from storage.models import ImageRepository, RepositoryAccess, utcnow
+from storage.enums import RepositoryAccess
+from storage.models import ImageRepository, utcnow
 
 
 async def project(

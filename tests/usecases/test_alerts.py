@@ -24,7 +24,8 @@ from registry import ConnectionTestResult, ErrorKind
 from registry.results import CheckStep
 from storage.crypto import SecretBox
 from storage.db import transaction
-from storage.models import CheckTrigger, ImageRepository, OutboxMessage, Project, utcnow
+from storage.enums import CheckTrigger
+from storage.models import ImageRepository, OutboxMessage, Project, utcnow
 from tests.recheck import seed
 from tests.recheck.conftest import settings_for
 from tests.support.slack_api import SlackApiStandIn

@@ -6,7 +6,7 @@ import pytest
 
 from bot.usecases.errors import InvalidInput
 from bot.usecases.forms import Creation, RepositoryForm, fingerprint, validate
-from storage.models import RepositoryAccess
+from storage.enums import RepositoryAccess
 
 HUB = "https://registry-1.docker.io"
 

@@ -27,7 +27,8 @@ from bot.usecases.permissions import Place
 from bot.usecases.projects import create_project
 from registry import ErrorKind, origin_of
 from storage.db import transaction
-from storage.models import ConnectionCheck, ImageRepository, RepositoryAccess
+from storage.enums import RepositoryAccess
+from storage.models import ConnectionCheck, ImageRepository
 from tests.support.harbor_standin import HarborStandIn
 from tests.support.hostile_registry import HostileRegistry, token_answer
 from tests.support.registry_httpserver import ThreadedHttpServer

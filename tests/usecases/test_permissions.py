@@ -22,7 +22,7 @@ from bot.usecases.permissions import EntryAction, EntryRights, Place, ProjectAct
 from bot.usecases.repositories import PassedTest
 from storage import repositories as stored
 from storage.db import transaction
-from storage.models import RepositoryAccess
+from storage.enums import RepositoryAccess
 from storage.repositories import NewRepository
 from tests.support.registry_server import HTPASSWD_USERS, RegistryServer
 
