@@ -19,7 +19,7 @@ from slack_sdk.models.views import View
 
 from bot.usecases.forms import MAX_SECRET
 from bot.usecases.permissions import REFUSE_TOOLS
-from bot.usecases.tools import ToolInfo
+from bot.usecases.tools import ToolField, ToolInfo
 from handlers import ids, metadata
 from handlers.ui.common import (
     HINT_MAX,
@@ -31,6 +31,7 @@ from handlers.ui.common import (
     plain,
     section,
 )
+from handlers.ui.fields import OPTIONS, label
 
 
 def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
@@ -94,11 +95,6 @@ def tool_of(text: str) -> int:
 
 def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
     """Register (tool is None) or edit a tool; the secret is never pre-filled."""
-    secret_hint = (
-        "Leave empty to keep the saved one (same URL only)."
-        if tool is not None
-        else "An admin's password or a robot account's secret; stored encrypted."
-    )
     blocks: list[Block] = [
         section(
             "tool_intro",
@@ -107,7 +103,7 @@ def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
         ),
         InputBlock(
             block_id=ids.B_TOOL_NAME,
-            label=plain("Name"),
+            label=label(ToolField.NAME),
             element=PlainTextInputElement(
                 action_id=ids.A_TOOL_NAME,
                 initial_value=tool.name if tool else None,
@@ -116,7 +112,7 @@ def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
         ),
         InputBlock(
             block_id=ids.B_TOOL_URL,
-            label=plain("Harbor URL"),
+            label=label(ToolField.URL),
             element=PlainTextInputElement(
                 action_id=ids.A_TOOL_URL,
                 initial_value=tool.url if tool else None,
@@ -124,56 +120,8 @@ def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
                 max_length=2048,
             ),
         ),
-        InputBlock(
-            block_id=ids.B_TOOL_USERNAME,
-            label=plain("Username"),
-            optional=True,
-            hint=plain("An admin or a robot account (robot$...).", 150),
-            element=PlainTextInputElement(
-                action_id=ids.A_TOOL_USERNAME,
-                initial_value=(tool.username or None) if tool else None,
-                max_length=255,
-            ),
-        ),
-        InputBlock(
-            block_id=ids.B_TOOL_SECRET,
-            label=plain("Password or access token"),
-            optional=True,
-            hint=plain(f"{secret_hint} {SECRET_LIMIT_HINT}", HINT_MAX),
-            element=PlainTextInputElement(action_id=ids.A_TOOL_SECRET, max_length=MAX_SECRET),
-        ),
-        InputBlock(
-            block_id=ids.B_TOOL_CA,
-            label=plain("CA bundle (PEM)"),
-            optional=True,
-            hint=plain(
-                "Leave empty to keep the saved one."
-                if tool and tool.has_ca_bundle
-                else "For an instance whose certificate a private CA signed.",
-                150,
-            ),
-            element=PlainTextInputElement(action_id=ids.A_TOOL_CA, multiline=True),
-        ),
-        InputBlock(
-            block_id=ids.B_TOOL_OPTIONS,
-            label=plain("Options"),
-            optional=True,
-            element=CheckboxesElement(
-                action_id=ids.A_TOOL_OPTIONS,
-                options=[
-                    Option(value=ids.OPT_INSECURE, text=plain("Skip TLS certificate verification"))
-                ],
-                initial_options=(
-                    [
-                        Option(
-                            value=ids.OPT_INSECURE, text=plain("Skip TLS certificate verification")
-                        )
-                    ]
-                    if tool is not None and not tool.tls_verify
-                    else None
-                ),
-            ),
-        ),
+        *_tool_account_blocks(tool),
+        _tool_options_block(tool),
     ]
     if status:
         blocks.append(section(ids.B_STATUS, status))
@@ -185,6 +133,61 @@ def tool_modal(tool: ToolInfo | None, *, status: str | None = None) -> View:
         close=plain("Cancel", 24),
         private_metadata=tool_metadata(tool.id if tool else None),
         blocks=blocks,
+    )
+
+
+def _tool_account_blocks(tool: ToolInfo | None) -> list[Block]:
+    """Username, secret (kept when left empty on an edit) and CA bundle."""
+    secret_hint = (
+        "Leave empty to keep the saved one (same URL only)."
+        if tool is not None
+        else "An admin's password or a robot account's secret; stored encrypted."
+    )
+    return [
+        InputBlock(
+            block_id=ids.B_TOOL_USERNAME,
+            label=label(ToolField.USERNAME),
+            optional=True,
+            hint=plain("An admin or a robot account (robot$...).", 150),
+            element=PlainTextInputElement(
+                action_id=ids.A_TOOL_USERNAME,
+                initial_value=(tool.username or None) if tool else None,
+                max_length=255,
+            ),
+        ),
+        InputBlock(
+            block_id=ids.B_TOOL_SECRET,
+            label=label(ToolField.SECRET),
+            optional=True,
+            hint=plain(f"{secret_hint} {SECRET_LIMIT_HINT}", HINT_MAX),
+            element=PlainTextInputElement(action_id=ids.A_TOOL_SECRET, max_length=MAX_SECRET),
+        ),
+        InputBlock(
+            block_id=ids.B_TOOL_CA,
+            label=label(ToolField.CA_BUNDLE),
+            optional=True,
+            hint=plain(
+                "Leave empty to keep the saved one."
+                if tool and tool.has_ca_bundle
+                else "For an instance whose certificate a private CA signed.",
+                150,
+            ),
+            element=PlainTextInputElement(action_id=ids.A_TOOL_CA, multiline=True),
+        ),
+    ]
+
+
+def _tool_options_block(tool: ToolInfo | None) -> InputBlock:
+    insecure = Option(value=ids.OPT_INSECURE, text=plain("Skip TLS certificate verification"))
+    return InputBlock(
+        block_id=ids.B_TOOL_OPTIONS,
+        label=plain(OPTIONS),
+        optional=True,
+        element=CheckboxesElement(
+            action_id=ids.A_TOOL_OPTIONS,
+            options=[insecure],
+            initial_options=[insecure] if tool is not None and not tool.tls_verify else None,
+        ),
     )
 
 

@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from bot.asgi import ACKS_IN_FLIGHT
-from handlers.support import AfterAckGate
+from handlers.gate import AfterAckGate
 
 
 async def test_a_second_listener_starts_its_work_when_the_first_is_done() -> None:

@@ -35,10 +35,10 @@ from bot.usecases.forms import (
 from bot.usecases.repositories import RepositoryPage, RepositoryRow, SaveOutcome
 from bot.usecases.tools import ToolInfo
 from handlers import ids
-from handlers.add_flow import errors_text
-from handlers.support import field_errors
+from handlers.field_errors import field_errors
 from handlers.ui.common import notice_view, url_check_text
 from handlers.ui.common import test_result_text as result_text  # not a test
+from handlers.ui.fields import errors_text
 from handlers.ui.help import HELP
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal
 from handlers.ui.repository_form import AddMeta, add_modal, harbor_project_options, saved_modal
