@@ -24,7 +24,7 @@ from urllib.parse import quote, urlencode
 
 from registry.config import RegistryConfig
 from registry.drivers import Driver, Location, Operation
-from registry.errors import ErrorKind, RegistryError, secret_forms, server_text
+from registry.errors import ErrorKind, RegistryError, server_text
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
 from registry.minting import MintCache, Minted, mint_key
@@ -178,21 +178,12 @@ class AcrDriver(Driver):
                 how=f"refresh token from /oauth2/exchange for service principal {client}",
             )
 
-        minted = await self.minting.get("acr", cache_key, mint)
-        op.secrets.update(secret_forms(minted.credentials.secret, minted.credentials.username))
-        op.minted.append(minted)
-        return minted.credentials
+        return op.use_minted(await self.minting.get("acr", cache_key, mint))
 
     def explain(self, step: str, error: RegistryError) -> RegistryError:
-        if error.kind is not ErrorKind.PERMISSION_DENIED:
-            return error
-        role = {STEP_PULL: "AcrPull", STEP_PUSH: "AcrPush"}
-        if step not in role:
-            return error
-        return RegistryError(
-            error.kind,
-            f"{error.message} The identity needs the {role[step]} role (or a token "
-            "scope map that allows it).",
+        needs = "The identity needs the {} role (or a token scope map that allows it)."
+        return self.missing_permission(
+            step, error, {STEP_PULL: needs.format("AcrPull"), STEP_PUSH: needs.format("AcrPush")}
         )
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from registry.drivers import Driver, Location, Operation
-from registry.errors import ErrorKind, RegistryError, secret_forms, server_text
+from registry.errors import ErrorKind, RegistryError, server_text
 from registry.kinds import RegistryType
 from registry.minting import MintCache, Minted, mint_key
 from registry.oci import check_repository_name
@@ -259,24 +259,22 @@ class EcrDriver(Driver):
                 how=f"registry password minted by ecr:GetAuthorizationToken{via} in {place.region}",
             )
 
-        minted = await self.minting.get("ecr", cache_key, mint)
-        op.secrets.update(secret_forms(minted.credentials.secret, minted.credentials.username))
-        op.minted.append(minted)
-        return minted.credentials
+        return op.use_minted(await self.minting.get("ecr", cache_key, mint))
 
     def explain(self, step: str, error: RegistryError) -> RegistryError:
-        if error.kind is not ErrorKind.PERMISSION_DENIED:
-            return error
-        if step == STEP_PUSH:
-            needs = (
-                "ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, "
-                "ecr:BatchCheckLayerAvailability and ecr:PutImage"
-            )
-        elif step == STEP_PULL:
-            needs = "ecr:BatchGetImage and ecr:GetDownloadUrlForLayer"
-        else:
-            return error
-        return RegistryError(error.kind, f"{error.message} The IAM identity needs {needs}.")
+        push = (
+            "ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, "
+            "ecr:BatchCheckLayerAvailability and ecr:PutImage"
+        )
+        pull = "ecr:BatchGetImage and ecr:GetDownloadUrlForLayer"
+        return self.missing_permission(
+            step,
+            error,
+            {
+                STEP_PUSH: f"The IAM identity needs {push}.",
+                STEP_PULL: f"The IAM identity needs {pull}.",
+            },
+        )
 
     async def _call(self, target: RepositoryTarget, action: str, **params: Any) -> Any:
         clients, place = self._clients(target)

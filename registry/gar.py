@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode
 
 from registry.config import RegistryConfig
 from registry.drivers import Driver, Location, Operation
-from registry.errors import ErrorKind, RegistryError, secret_forms, server_text
+from registry.errors import ErrorKind, RegistryError, server_text
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
 from registry.minting import MintCache, Minted, mint_key
@@ -183,25 +183,18 @@ class GarDriver(Driver):
         op.remember(target.credentials)
         cache_key = mint_key("gar", json.dumps(key.info, sort_keys=True))
         minted = await self.minting.get("gar", cache_key, lambda: self._mint(op, key))
-        op.secrets.update(secret_forms(minted.credentials.secret, minted.credentials.username))
+        op.remember(minted.credentials)
         return minted
 
     async def registry_credentials(
         self, op: Operation, target: RepositoryTarget
     ) -> Credentials | None:
-        minted = await self._token(op, target)
-        op.minted.append(minted)
-        return minted.credentials
+        return op.use_minted(await self._token(op, target))
 
     def explain(self, step: str, error: RegistryError) -> RegistryError:
-        if error.kind is not ErrorKind.PERMISSION_DENIED:
-            return error
-        role = {STEP_PULL: "artifactregistry.reader", STEP_PUSH: "artifactregistry.writer"}
-        if step not in role:
-            return error
-        return RegistryError(
-            error.kind,
-            f"{error.message} The service account is missing roles/{role[step]} on the repository.",
+        needs = "The service account is missing roles/artifactregistry.{} on the repository."
+        return self.missing_permission(
+            step, error, {STEP_PULL: needs.format("reader"), STEP_PUSH: needs.format("writer")}
         )
 
     async def _api(
