@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
 from bot.alert_messages import late_note
+from bot.messages import ChannelMessage
 from storage.db import transaction
 from storage.enums import OutboxKind
 from storage.models import AlertIncident, OutboxMessage, Project, utcnow
@@ -91,6 +92,50 @@ async def enqueue(
     except IntegrityError:
         return False
     return True
+
+
+async def notify(
+    session: AsyncSession,
+    project: Project,
+    message: ChannelMessage,
+    *,
+    key: str,
+    incident: AlertIncident | None = None,
+) -> bool:
+    """Queue `message` at the top level of the project's channel (the incident's alert
+    when one is given); False when one with this key was queued before."""
+    return await enqueue(
+        session,
+        dedup_key=key,
+        team_id=project.team_id,
+        channel_id=project.channel_id,
+        text=message.text,
+        blocks=message.blocks,
+        kind=OutboxKind.POST,
+        incident_id=incident.id if incident is not None else None,
+    )
+
+
+async def notify_thread(
+    session: AsyncSession,
+    incident: AlertIncident,
+    message: ChannelMessage,
+    *,
+    key: str,
+    blocks: Sequence[Block] | None = None,
+) -> bool:
+    """Queue a reply in the incident's thread, in the channel the incident was opened in
+    (`blocks`: instead of the message's own)."""
+    return await enqueue(
+        session,
+        dedup_key=key,
+        team_id=incident.team_id,
+        channel_id=incident.channel_id,
+        text=message.text,
+        blocks=message.blocks if blocks is None else blocks,
+        kind=OutboxKind.REPLY,
+        incident_id=incident.id,
+    )
 
 
 async def enqueue_edit(
