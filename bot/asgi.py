@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot import metrics
 from bot.logs import REQUEST_ID, new_request_id
 from bot.signature import SlackSignature
+from handlers.gate import ACKS_IN_FLIGHT
 
 log = logging.getLogger(__name__)
 
@@ -43,46 +44,6 @@ SLACK_PATH = "/slack/events"
 MAX_BODY_BYTES = 1024 * 1024
 # Slack sends its whole body at once; a client still sending after 10 s is not Slack.
 BODY_DEADLINE_SECONDS = 10.0
-
-
-class AcksInFlight:
-    """How many Slack requests are waiting for their answer (the ack) right now.
-
-    Work done after an ack shares the event loop with the acks of later requests;
-    `wait_until_idle` lets that work start when no ack is waiting (within a bound,
-    so it is never starved), which keeps acks fast under a burst.
-    """
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._idle: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _event(self) -> asyncio.Event:
-        """The event of the running loop (tests run several loops in one process)."""
-        loop = asyncio.get_running_loop()
-        if self._idle is None or self._loop is not loop:
-            self._idle, self._loop = asyncio.Event(), loop
-            if self.count <= 0:
-                self._idle.set()
-        return self._idle
-
-    def begin(self) -> None:
-        self.count += 1
-        self._event().clear()
-
-    def end(self) -> None:
-        self.count -= 1
-        if self.count <= 0:
-            self.count = 0
-            self._event().set()
-
-    async def wait_until_idle(self, at_most: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event().wait(), at_most)
-
-
-ACKS_IN_FLIGHT = AcksInFlight()
 
 
 async def respond(send: Send, status: int, body: bytes, content_type: str) -> None:

@@ -28,6 +28,8 @@ class Runtime:
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # The Web API client, set by bot.app when the Slack app is built (None in the CLI).
     slack: AsyncWebClient | None = None
+    # True while this process's scheduler sends the outbox (listeners then leave it to it).
+    outbox_sender_running: bool = False
     # Seconds since the epoch; tests replace it to age a passing Connection Test.
     clock: Callable[[], float] = field(default_factory=lambda: time.time)
 

@@ -93,6 +93,7 @@ async def start(runtime: Runtime) -> None:
         owner=owner, scheduler=scheduler, rechecker=rechecker, sender=sender, registries=shards
     )
     _running[id(runtime)] = background
+    runtime.outbox_sender_running = True
     log.info(
         "scheduled re-checks every %s s (concurrency %d, alert after %d failures, lease %s s) "
         "as instance %s",
@@ -110,6 +111,7 @@ async def stop(runtime: Runtime) -> None:
     background = _running.pop(id(runtime), None)
     if background is None:
         return
+    runtime.outbox_sender_running = False
     background.scheduler.shutdown(wait=False)
     await background.rechecker.stop()
     background.sender.cancel()

@@ -20,9 +20,7 @@ async def deliver_outbox(runtime: Runtime) -> None:
     When the scheduler's outbox sender runs in this process it already woke up
     (the use case set `runtime.outbox_ready`): sending here too would race it.
     """
-    from bot import scheduling
-
-    if runtime.slack is None or scheduling.running(runtime) is not None:
+    if runtime.slack is None or runtime.outbox_sender_running:
         return
     try:
         for _ in range(5):  # a post, then the edits and replies waiting for its ts

@@ -1,11 +1,51 @@
-"""The after-ack gate: listeners' work after their ack waits for a slot."""
+"""The after-ack gate: listeners' work after their ack waits for a slot, and for the
+acks in flight (counted by the ASGI router) to be sent."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
-from bot.asgi import ACKS_IN_FLIGHT
+
+class AcksInFlight:
+    """How many Slack requests are waiting for their answer (the ack) right now.
+
+    Work done after an ack shares the event loop with the acks of later requests;
+    `wait_until_idle` lets that work start when no ack is waiting (within a bound,
+    so it is never starved), which keeps acks fast under a burst.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _event(self) -> asyncio.Event:
+        """The event of the running loop (tests run several loops in one process)."""
+        loop = asyncio.get_running_loop()
+        if self._idle is None or self._loop is not loop:
+            self._idle, self._loop = asyncio.Event(), loop
+            if self.count <= 0:
+                self._idle.set()
+        return self._idle
+
+    def begin(self) -> None:
+        self.count += 1
+        self._event().clear()
+
+    def end(self) -> None:
+        self.count -= 1
+        if self.count <= 0:
+            self.count = 0
+            self._event().set()
+
+    async def wait_until_idle(self, at_most: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event().wait(), at_most)
+
+
+ACKS_IN_FLIGHT = AcksInFlight()
 
 
 class AfterAckGate:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.asgi import ACKS_IN_FLIGHT
-from handlers.gate import AfterAckGate
+from handlers.gate import ACKS_IN_FLIGHT, AfterAckGate
 
 
 async def test_a_second_listener_starts_its_work_when_the_first_is_done() -> None:
