@@ -101,7 +101,7 @@ async def _worker(database_url: str, key: str, start_at: float) -> dict[str, flo
             rt.registry.minting.clock = minting.clock
     rechecker = Rechecker(rt, RecheckConfig.from_settings(settings, env={}), registries=shards)
     if os.environ.get("BENCH_DEFAULT_GC") != "1":
-        from bot import memory
+        from server import memory
 
         memory.tune_for_serving()  # as `serve` does once started
     try:

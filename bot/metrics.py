@@ -30,7 +30,7 @@ SLACK_KINDS = frozenset(
         "unverified",
     }
 )
-# Statuses the endpoint answers with (Bolt's and the refusals of bot.asgi).
+# Statuses the endpoint answers with (Bolt's and the refusals of server.asgi).
 SLACK_STATUSES = frozenset({"200", "400", "401", "404", "408", "413", "500"})
 TRIGGERS = frozenset(t.value for t in CheckTrigger)
 ERROR_KINDS = frozenset(k.value for k in ErrorKind) | {"none"}

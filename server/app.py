@@ -1,7 +1,7 @@
 """The composition root: builds Bolt's AsyncApp, registers the listeners, wraps it in ASGI.
 
-This is the one module of `bot` that imports `handlers` (to register them);
-the use cases in `bot.usecases` never do.
+Only the composition root (`server`) imports `handlers` (to register them); the use
+cases in `bot` never do.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
-from bot import memory
-from bot.asgi import SLACK_PATH, Router
 from bot.runtime import Runtime
+from server import memory
+from server.asgi import SLACK_PATH, Router
 from storage.db import ping
 
 log = logging.getLogger(__name__)

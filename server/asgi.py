@@ -2,7 +2,7 @@
 
 A few routes do not justify a web framework: this module dispatches on the path.
 `POST /slack/events` is read here first, within a size limit and a deadline, and its
-signature checked (`bot.signature`); only a signed request reaches Bolt's own ASGI
+signature checked (`server.signature`); only a signed request reaches Bolt's own ASGI
 adapter (which checks again), counts as an ack in flight, and gets a payload kind
 in the metrics. With METRICS_PORT set, /healthz and /metrics answer on that port only.
 """
@@ -23,8 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import metrics
 from bot.logs import REQUEST_ID, new_request_id
-from bot.signature import SlackSignature
 from handlers.gate import ACKS_IN_FLIGHT
+from server.signature import SlackSignature
 
 log = logging.getLogger(__name__)
 

@@ -161,7 +161,7 @@ async def run(args: argparse.Namespace, config: RegistryConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.check_command")
+    parser = argparse.ArgumentParser(prog="python -m server.check_command")
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

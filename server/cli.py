@@ -55,14 +55,14 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot import serving
-    from bot.app import create_asgi_app
     from bot.runtime import Runtime
+    from server import serving
+    from server.app import create_asgi_app
 
     settings.require_slack_credentials()
     _migrate(settings)
     runtime = Runtime.create(settings)
-    from bot import scheduling
+    from server import scheduling
 
     app = create_asgi_app(
         runtime,
@@ -123,15 +123,15 @@ def cmd_rotate_keys(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
-    from bot import audit_cli
+    from server import audit_cli
 
     _migrate(settings)
     return asyncio.run(audit_cli.run(settings.database_url, args))
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
-    from bot import check_command
     from bot.runtime import registry_config
+    from server import check_command
 
     return asyncio.run(check_command.run(args, registry_config(settings)))
 
@@ -151,12 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate-keys", help="re-encrypt every stored secret with the first key"
     ).set_defaults(func=cmd_rotate_keys)
     check = sub.add_parser("check", help="test a connection to a registry from the terminal")
-    from bot import check_command
+    from server import check_command
 
     check_command.add_arguments(check)
     check.set_defaults(func=cmd_check)
     audit = sub.add_parser("audit", help="print the audit trail, or `audit verify` its hash chain")
-    from bot import audit_cli
+    from server import audit_cli
 
     audit_cli.add_arguments(audit)
     audit.set_defaults(func=cmd_audit)

@@ -2,7 +2,7 @@
 
 uvicorn's defaults leave the number of connections unbounded. The bot answers the
 public internet, so the limits are set here rather than left to the deployment:
-the body limit and deadline live in `bot.asgi`; these bound what comes before it.
+the body limit and deadline live in `server.asgi`; these bound what comes before it.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from storage.db import create_engine, session_factory, transaction
 
 def imagerepo_bot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).parent / "imagerepo-bot"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
     base = {
         k: v
         for k, v in os.environ.items()

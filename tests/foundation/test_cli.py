@@ -22,7 +22,7 @@ def run_cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.Comp
         if not k.startswith(("SLACK_", "IMAGEREPO_", "DATABASE_URL"))
     }
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "server.cli", *args],
         env={**base, **env},
         input=stdin,
         capture_output=True,

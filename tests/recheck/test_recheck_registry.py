@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot import scheduling
-from bot.app import create_slack_client
 from bot.recheck import RecheckConfig, Rechecker
 from bot.runtime import Runtime
 from registry import RegistryConfig, RegistryService
+from server import scheduling
+from server.app import create_slack_client
 from storage.db import transaction
 from storage.models import ConnectionCheck, ImageRepository, utcnow
 from tests.recheck import seed

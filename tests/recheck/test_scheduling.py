@@ -1,7 +1,7 @@
-"""bot.scheduling in-process: APScheduler ticks, the outbox sender, a Slack that fails.
+"""server.scheduling in-process: APScheduler ticks, the outbox sender, a Slack that fails.
 
 The Slack Web API is the stand-in (tests/support/slack_api.py), reached through
-the same client the server builds (bot.app.create_slack_client), so the
+the same client the server builds (server.app.create_slack_client), so the
 `ratelimited` and error answers are handled the way they are in production.
 """
 
@@ -14,9 +14,9 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from bot import scheduling
-from bot.app import create_slack_client
 from bot.runtime import Runtime
+from server import scheduling
+from server.app import create_slack_client
 from storage.models import ImageRepository, OutboxMessage
 from tests.recheck import seed
 from tests.recheck.conftest import ScriptedRegistry

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import check_command
 from registry import RegistryConfig
+from server import check_command
 from tests.support.harbor_standin import HarborStandIn
 from tests.support.registry_dockerhub import HUB_USER, DockerHubStandIn
 from tests.support.registry_server import RegistryServer, TokenRegistry
@@ -196,7 +196,7 @@ async def test_harbor_and_docker_hub_types(
 def test_module_entry_point_reads_env_and_stdin(htpasswd_registry: RegistryServer) -> None:
     htpasswd_registry.client("alice", "alice-pass-1").push_image("cli/entry")
     env = {**os.environ, "IMAGEREPO_ALLOWED_NETWORKS": "127.0.0.0/8"}
-    argv = [sys.executable, "-m", "bot.check_command", htpasswd_registry.url, "--repository",
+    argv = [sys.executable, "-m", "server.check_command", htpasswd_registry.url, "--repository",
             "cli/entry", "--username", "alice", "--password-stdin"]  # fmt: skip
     done = subprocess.run(
         argv, input="alice-pass-1\n", capture_output=True, text=True, env=env, timeout=60
