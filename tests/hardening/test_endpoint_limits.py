@@ -281,7 +281,7 @@ def test_a_request_counts_as_an_ack_in_flight_only_once_its_signature_is_verifie
                 "query_string": b"",
                 "server": ("127.0.0.1", 3000),
             }
-            task = asyncio.create_task(server.app(scope, receive, send))
+            task = asyncio.create_task(bot.app(scope, receive, send))
             await asyncio.sleep(0.2)
             during = ACKS_IN_FLIGHT.count
             task.cancel()
