@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -209,3 +210,19 @@ async def history(
         .limit(limit)
     )
     return list(rows)
+
+
+async def by_ids(session: AsyncSession, ids: Sequence[int]) -> list[ImageRepository]:
+    """The repositories with these ids (any order; a deleted one is left out)."""
+    found = await session.scalars(select(ImageRepository).where(ImageRepository.id.in_(ids)))
+    return list(found.unique())
+
+
+async def of_project(session: AsyncSession, project_id: int) -> list[ImageRepository]:
+    """Every repository of a project, oldest first."""
+    found = await session.scalars(
+        select(ImageRepository)
+        .where(ImageRepository.project_id == project_id)
+        .order_by(ImageRepository.id)
+    )
+    return list(found)
