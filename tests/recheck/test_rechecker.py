@@ -15,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.recheck import Rechecker
 from bot.runtime import Runtime
 from storage import repositories
@@ -116,6 +117,30 @@ async def test_a_pass_checks_each_due_connection_once_within_the_concurrency_bou
     # Nothing is due any more: a second pass does nothing.
     again = await rechecker.run_due()
     assert again.claimed == 0 and len(scripted.tested) == 120
+
+
+def _scheduled_tests_counted() -> float:
+    return sum(
+        sample.value
+        for metric in metrics.CONNECTION_TESTS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels.get("trigger") == "scheduled"
+    )
+
+
+async def test_each_scheduled_check_is_counted_once_in_the_metrics(
+    runtime: Runtime, scripted: ScriptedRegistry, make_rechecker: Callable[..., Rechecker]
+) -> None:
+    """imagerepo_connection_tests_total{trigger="scheduled"} grows by one per check run."""
+    project_id = await seed.project(runtime.sessions)
+    await seed.repositories(
+        runtime.sessions, runtime.box, project_id=project_id, registry_url=URL, count=3
+    )
+    scripted.down = {URL}
+    before = _scheduled_tests_counted()
+    stats = await make_rechecker().run_due()
+    assert stats.recorded == 3
+    assert _scheduled_tests_counted() - before == 3
 
 
 async def test_two_instances_share_a_pass_without_checking_anything_twice(
