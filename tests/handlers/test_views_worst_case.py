@@ -27,7 +27,6 @@ from bot.usecases.checks import CheckSummary
 from bot.usecases.forms import (
     MAX_REPOSITORY,
     MAX_URL,
-    REPOSITORY_NAME,
     Creation,
     Field,
     url_problem,
@@ -59,6 +58,7 @@ from registry import (
     UrlCheckResult,
     type_info,
 )
+from registry.oci import REPOSITORY_NAME
 from storage.enums import RepositoryAccess
 from storage.models import ImageRepository
 from tests.support.slack_api import validate_message, validate_response_action, validate_view
