@@ -182,8 +182,7 @@ class HarborApi:
         if response.status == 409:
             raise RegistryError(
                 ErrorKind.ALREADY_EXISTS,
-                f"Harbor project {project} already exists at {self.base.base}; choose "
-                '"Use existing repository" instead.',
+                f"Harbor project {project} already exists at {self.base.base}.",
             )
         raise self.error(response, f"create project {project}")
 
