@@ -47,6 +47,8 @@ def _info(project: Project, admin_ids: list[str]) -> ProjectInfo:
 @audit.audited(Action.PROJECT_CREATE)
 async def create_project(rt: Runtime, actor: Actor, *, channel_id: str, name: str) -> ProjectInfo:
     name = name.strip()
+    if not channel_id:  # only a forged or garbled request names no channel
+        raise InvalidInput({"channel": "Create the project in its channel."})
     if not PROJECT_NAME.match(name):
         raise InvalidInput(
             {"name": "A project name is 1-80 letters, digits, '.', '_' or '-', e.g. payments-api."}
