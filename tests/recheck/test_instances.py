@@ -16,7 +16,7 @@ import os
 import signal
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from tests.support.bot_process import BotProcess
 from tests.support.databases import fresh_postgres_database
 from tests.support.registry_server import RegistryServer
 from tests.support.slack_api import SlackApiStandIn
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.registry]
 
@@ -104,14 +105,6 @@ def kill_hard(process: BotProcess) -> None:
     process.stop()
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.1)
-
-
 async def scheduled_checks(
     db: async_sessionmaker[AsyncSession],
 ) -> dict[int, list[ConnectionCheck]]:
@@ -174,14 +167,14 @@ async def test_two_instances_tell_each_change_once_and_check_each_connection_onc
         checks = await scheduled_checks(db)
         return all(len([c for c in checks.get(i, []) if c.ok is ok]) >= n for i in ids)
 
-    await wait_until(lambda: checked_at_least(2, True), 30, "two healthy checks of each")
+    await wait_until(lambda: checked_at_least(2, True), "two healthy checks of each", timeout=30)
     assert posted(slack, "failing") == [] and posted(slack, "recovered") == []
 
     registry.stop()
     await wait_until(
         lambda: asyncio.sleep(0, len(posted(slack, "is failing")) >= count), 30, "alerts"
     )
-    await wait_until(lambda: checked_at_least(4, False), 30, "still failing twice more")
+    await wait_until(lambda: checked_at_least(4, False), "still failing twice more", timeout=30)
     assert len(posted(slack, "is failing")) == count  # still failing: nothing more said
 
     registry.start()
@@ -192,7 +185,7 @@ async def test_two_instances_tell_each_change_once_and_check_each_connection_onc
         i: len([c for c in checks if c.ok]) for i, checks in (await scheduled_checks(db)).items()
     }
     await wait_until(
-        lambda: _healthy_again(db, healthy_before, 2), 30, "two more healthy checks of each"
+        lambda: _healthy_again(db, healthy_before, 2), "two more healthy checks of each", timeout=30
     )
     first.stop()
     second.stop()
@@ -273,7 +266,7 @@ async def test_a_killed_instance_connections_are_checked_by_another_when_its_lea
         async def all_claimed() -> bool:
             return all(owner is not None for owner, _ in (await _leases(db)).values())
 
-        await wait_until(all_claimed, 20, "the first instance claims every connection")
+        await wait_until(all_claimed, "the first instance claims every connection", timeout=20)
         leases = await _leases(db)
         kill_hard(doomed)
         killed_at = datetime.now().astimezone()
@@ -287,7 +280,7 @@ async def test_a_killed_instance_connections_are_checked_by_another_when_its_lea
             checks = await scheduled_checks(db)
             return all(len(checks.get(i, [])) >= 1 for i in ids)
 
-        await wait_until(all_checked, lease + 30, "the survivor checks them")
+        await wait_until(all_checked, "the survivor checks them", timeout=lease + 30)
 
     checks = await scheduled_checks(db)
     assert all(len(checks[i]) == 1 for i in ids)  # each once: the dead one recorded nothing
@@ -322,7 +315,7 @@ async def test_a_cleanly_stopped_instance_hands_its_claims_back_at_once(
         async def all_claimed() -> bool:
             return all(owner is not None for owner, _ in (await _leases(db)).values())
 
-        await wait_until(all_claimed, 20, "the first instance claims every connection")
+        await wait_until(all_claimed, "the first instance claims every connection", timeout=20)
         leaving.stop()  # SIGTERM: the shutdown hook releases the leases
         assert {owner for owner, _ in (await _leases(db)).values()} == {None}
         assert "released" in leaving.log()
@@ -334,5 +327,5 @@ async def test_a_cleanly_stopped_instance_hands_its_claims_back_at_once(
             checks = await scheduled_checks(db)
             return all(len(checks.get(i, [])) >= 1 for i in ids)
 
-        await wait_until(all_checked, 30, "the other instance checks them")
+        await wait_until(all_checked, "the other instance checks them", timeout=30)
         assert time.monotonic() - stopped < 30  # far less than the 90 s lease

@@ -7,8 +7,6 @@ the same client the server builds (server.app.create_slack_client), so the
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import replace
 
 import pytest
@@ -21,6 +19,7 @@ from storage.models import ImageRepository, OutboxMessage
 from tests.recheck import seed
 from tests.recheck.conftest import ScriptedRegistry
 from tests.support.slack_api import SlackApiStandIn
+from tests.support.waiting import wait_until
 
 UP = "https://up.example.com"
 DOWN = "https://down.example.com"
@@ -30,14 +29,6 @@ DOWN = "https://down.example.com"
 def slack() -> SlackApiStandIn:
     with SlackApiStandIn() as standin:
         yield standin
-
-
-async def _wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def _scheduled_checks(runtime: Runtime) -> dict[int, int]:
@@ -97,8 +88,8 @@ async def test_the_server_jobs_recheck_and_tell_the_channel_once_per_change(
 
         # Still failing for several more passes: nothing more is posted (the alert is edited).
         counts = await _scheduled_checks(runtime)
-        await _wait_until(
-            lambda: _more_checks(runtime, counts, down_id, 3), 10, "three more checks"
+        await wait_until(
+            lambda: _more_checks(runtime, counts, down_id, 3), "three more checks", timeout=10
         )
         assert len(slack.calls_to("chat.postMessage")) == 2  # the 429 and the message
 
