@@ -22,13 +22,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from registry.config import RegistryConfig
-from registry.drivers import Driver, Location, Operation
+from registry.drivers import MintingDriver, Operation
 from registry.errors import ErrorKind, RegistryError, server_text
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
-from registry.minting import MintCache, Minted, mint_key
-from registry.oci import check_repository_name, describe_codes
+from registry.minting import Minted, mint_key
+from registry.oci import describe_codes
 from registry.results import STEP_PULL, STEP_PUSH
 from registry.target import Credentials, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, parse_url
@@ -65,17 +64,9 @@ def jwt_expiry(token: str) -> datetime | None:
         return None
 
 
-class AcrDriver(Driver):
+class AcrDriver(MintingDriver):
     type = RegistryType.ACR
     label = "Azure Container Registry"
-
-    def __init__(self, config: RegistryConfig, minting: MintCache) -> None:
-        super().__init__(config)
-        self.minting = minting
-
-    def locate(self, target: RepositoryTarget) -> Location:
-        base = parse_url(target.registry_url)
-        return Location(base, target.tls, check_repository_name(target.repository))
 
     async def _post(
         self, op: Operation, url: str, values: dict[str, str], service: Service, tls: TlsOptions

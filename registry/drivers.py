@@ -16,7 +16,7 @@ from registry.config import RegistryConfig
 from registry.errors import ErrorKind, RegistryError, secret_forms
 from registry.http import HttpClient, Stats
 from registry.kinds import RegistryType, type_info
-from registry.minting import Minted
+from registry.minting import MintCache, Minted
 from registry.oci import OciSession, Ping, check_repository_name
 from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep
 from registry.target import Credentials, HarborTool, OriginPins, RepositoryTarget, TlsOptions
@@ -204,6 +204,15 @@ class Driver:
         return RegistryError(
             ErrorKind.UNSUPPORTED_OPERATION, f"{label} repositories cannot {what} here."
         )
+
+
+class MintingDriver(Driver):
+    """A cloud type: the registry's password is minted from the stored key, and the
+    mints are cached in `minting` (shared by every operation of the service)."""
+
+    def __init__(self, config: RegistryConfig, minting: MintCache) -> None:
+        super().__init__(config)
+        self.minting = minting
 
 
 class ImageRegistryDriver(Driver):

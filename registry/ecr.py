@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from registry.drivers import Driver, Location, Operation
+from registry.drivers import MintingDriver, Operation
 from registry.errors import ErrorKind, RegistryError, server_text
 from registry.kinds import RegistryType
-from registry.minting import MintCache, Minted, mint_key
-from registry.oci import check_repository_name
+from registry.minting import Minted, mint_key
 from registry.results import STEP_PULL, STEP_PUSH
 from registry.target import Credentials, RepositoryTarget
 from registry.urlguard import parse_url
@@ -224,17 +223,9 @@ class AwsClients:
         return user or "AWS", password, expires
 
 
-class EcrDriver(Driver):
+class EcrDriver(MintingDriver):
     type = RegistryType.ECR
     label = "Amazon ECR"
-
-    def __init__(self, config: Any, minting: MintCache) -> None:
-        super().__init__(config)
-        self.minting = minting
-
-    def locate(self, target: RepositoryTarget) -> Location:
-        base = parse_url(target.registry_url)
-        return Location(base, target.tls, check_repository_name(target.repository))
 
     def _clients(self, target: RepositoryTarget) -> tuple[AwsClients, EcrPlace]:
         key = parse_key(target.credentials)

@@ -27,12 +27,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from registry.config import RegistryConfig
-from registry.drivers import Driver, Location, Operation
+from registry.drivers import Location, MintingDriver, Operation
 from registry.errors import ErrorKind, RegistryError, server_text
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
-from registry.minting import MintCache, Minted, mint_key
+from registry.minting import Minted, mint_key
 from registry.oci import check_repository_name, describe_codes
 from registry.results import STEP_PULL, STEP_PUSH
 from registry.target import Credentials, RepositoryTarget, TlsOptions
@@ -126,13 +125,9 @@ def gar_place(host: str, repository: str) -> GarPlace:
     return GarPlace(match["location"] if match else None, parts[0], parts[1], parts[2])
 
 
-class GarDriver(Driver):
+class GarDriver(MintingDriver):
     type = RegistryType.GAR
     label = "Google Artifact Registry"
-
-    def __init__(self, config: RegistryConfig, minting: MintCache) -> None:
-        super().__init__(config)
-        self.minting = minting
 
     def locate(self, target: RepositoryTarget) -> Location:
         base = parse_url(target.registry_url)
