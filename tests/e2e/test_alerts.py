@@ -24,7 +24,7 @@ from storage.crypto import SecretBox
 from storage.db import create_engine, session_factory, transaction
 from storage.migrate import upgrade
 from storage.models import ConnectionCheck, ImageRepository
-from tests.recheck import seed
+from tests.bot.recheck import seed
 from tests.support.bot_process import BotProcess
 from tests.support.databases import sqlite_url
 from tests.support.harbor_standin import HarborStandIn

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from storage import audit
 from storage.db import create_engine, session_factory
 from tests.e2e.flow import bot_process
-from tests.foundation.test_audit_cli import imagerepo_bot
+from tests.server.test_audit_cli import imagerepo_bot
 from tests.support.bot_process import BotProcess
 from tests.support.databases import fresh_postgres_database
 from tests.support.slack_api import SlackApiStandIn

@@ -9,7 +9,7 @@ test makes on pooled connections.
 Run it as its own process so that its work does not steal the event loop of the
 process being measured::
 
-    python -m tests.recheck.latency_proxy --target 127.0.0.1:5000 --delay 0.05
+    python -m tests.bot.recheck.latency_proxy --target 127.0.0.1:5000 --delay 0.05
     # prints "listening on 127.0.0.1:PORT", then serves until killed
 """
 
@@ -115,7 +115,7 @@ class LatencyProxy:
             [
                 sys.executable,
                 "-m",
-                "tests.recheck.latency_proxy",
+                "tests.bot.recheck.latency_proxy",
                 "--target",
                 self.target,
                 "--delay",

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage import schedule
 from storage.db import create_engine, session_factory, transaction
 from storage.models import ConnectionCheck, ImageRepository, utcnow
-from tests.recheck import seed
+from tests.bot.recheck import seed
 
 LEASE = timedelta(seconds=60)
 

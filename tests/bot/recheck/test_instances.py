@@ -29,8 +29,8 @@ from storage.crypto import SecretBox
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import ConnectionCheck, ImageRepository
-from tests.recheck import seed
-from tests.recheck.latency_proxy import LatencyProxy
+from tests.bot.recheck import seed
+from tests.bot.recheck.latency_proxy import LatencyProxy
 from tests.support.bot_process import BotProcess
 from tests.support.databases import fresh_postgres_database
 from tests.support.registry_server import RegistryServer

@@ -17,7 +17,7 @@ from registry import RegistryConfig, RegistryService
 from registry.minting import MintCache
 from storage.db import transaction
 from storage.models import ImageRepository, utcnow
-from tests.recheck import seed
+from tests.bot.recheck import seed
 from tests.support.cloud_ecr import (
     ACCESS_KEY_ID,
     REGION,

@@ -16,7 +16,7 @@ from bot.runtime import Runtime
 from registry import RegistryConfig, RegistryService
 from storage.db import transaction
 from storage.models import ImageRepository, utcnow
-from tests.recheck import seed
+from tests.bot.recheck import seed
 from tests.support.hostile_registry import API, HostileRegistry, token_answer
 from tests.support.registry_httpserver import Request, Response, ThreadedHttpServer
 

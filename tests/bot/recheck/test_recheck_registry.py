@@ -20,7 +20,7 @@ from server import scheduling
 from server.app import create_slack_client
 from storage.db import transaction
 from storage.models import ConnectionCheck, ImageRepository, utcnow
-from tests.recheck import seed
+from tests.bot.recheck import seed
 from tests.support.registry_fixtures import LOOPBACK
 from tests.support.registry_server import RegistryServer
 from tests.support.slack_api import SlackApiStandIn

@@ -21,8 +21,8 @@ from bot.runtime import Runtime
 from storage import repositories
 from storage.db import create_engine, session_factory, transaction
 from storage.models import ConnectionCheck, ImageRepository, OutboxMessage, utcnow
-from tests.recheck import seed
-from tests.recheck.conftest import ScriptedRegistry
+from tests.bot.recheck import seed
+from tests.bot.recheck.conftest import ScriptedRegistry
 
 URL = "https://registry.example.com"
 

@@ -16,8 +16,8 @@ from bot.runtime import Runtime
 from server import scheduling
 from server.app import create_slack_client
 from storage.models import ImageRepository, OutboxMessage
-from tests.recheck import seed
-from tests.recheck.conftest import ScriptedRegistry
+from tests.bot.recheck import seed
+from tests.bot.recheck.conftest import ScriptedRegistry
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.waiting import wait_until
 

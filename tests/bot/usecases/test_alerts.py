@@ -26,8 +26,8 @@ from storage.crypto import SecretBox
 from storage.db import transaction
 from storage.enums import CheckTrigger
 from storage.models import ImageRepository, OutboxMessage, Project, utcnow
-from tests.recheck import seed
-from tests.recheck.conftest import settings_for
+from tests.bot.recheck import seed
+from tests.bot.recheck.conftest import settings_for
 from tests.support.slack_api import SlackApiStandIn
 
 CHANNEL = "C-ALERTS"

@@ -20,8 +20,8 @@ from storage.crypto import SecretBox
 from storage.db import transaction
 from storage.enums import CheckTrigger, Health
 from storage.models import ImageRepository, OutboxMessage, utcnow
-from tests.recheck import seed
-from tests.recheck.conftest import settings_for
+from tests.bot.recheck import seed
+from tests.bot.recheck.conftest import settings_for
 
 NOW = utcnow().replace(microsecond=0)
 PAST = NOW - timedelta(days=1)
