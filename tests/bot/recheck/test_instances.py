@@ -172,14 +172,16 @@ async def test_two_instances_tell_each_change_once_and_check_each_connection_onc
 
     registry.stop()
     await wait_until(
-        lambda: asyncio.sleep(0, len(posted(slack, "is failing")) >= count), 30, "alerts"
+        lambda: asyncio.sleep(0, len(posted(slack, "is failing")) >= count), "alerts", timeout=30
     )
     await wait_until(lambda: checked_at_least(4, False), "still failing twice more", timeout=30)
     assert len(posted(slack, "is failing")) == count  # still failing: nothing more said
 
     registry.start()
     await wait_until(
-        lambda: asyncio.sleep(0, len(posted(slack, "recovered after")) >= count), 30, "recoveries"
+        lambda: asyncio.sleep(0, len(posted(slack, "recovered after")) >= count),
+        "recoveries",
+        timeout=30,
     )
     healthy_before = {
         i: len([c for c in checks if c.ok]) for i, checks in (await scheduled_checks(db)).items()
