@@ -110,7 +110,7 @@ class LatencyProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LatencyProxy:
-        root = Path(__file__).resolve().parents[2]
+        root = Path(__file__).resolve().parents[3]
         self.process = subprocess.Popen(
             [
                 sys.executable,
