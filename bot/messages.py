@@ -34,8 +34,13 @@ class ChannelMessage:
     blocks: list[Block]
 
 
+def access_text(access: str) -> str:
+    """The one word for an entry's access, in the channel and in the UI."""
+    return "pull-only" if access == RepositoryAccess.PULL_ONLY else "app"
+
+
 def access_label(access: str) -> str:
-    return "pull-only repository" if access == RepositoryAccess.PULL_ONLY else "app repository"
+    return f"{access_text(access)} repository"
 
 
 def type_label(registry_type: str) -> str:

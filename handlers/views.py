@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.messages import access_text
 from bot.usecases import repositories, tools
 from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, UseCaseError
@@ -32,7 +33,6 @@ from handlers.ui.common import code, escape, notice_view, test_result_text
 from handlers.ui.fields import errors_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
 from handlers.ui.repository_form import AddMeta, saved_modal
-from handlers.ui.repository_list import access_text
 from handlers.ui.tools import tool_modal, tool_of, tool_remove_modal
 
 log = logging.getLogger("handlers.views")

@@ -13,13 +13,13 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.messages import access_text
 from bot.usecases.forms import MAX_SECRET, Field
 from bot.usecases.permissions import Place
 from bot.usecases.repositories import RepositoryRow
 from handlers import ids, metadata
 from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, escape, plain, section
 from handlers.ui.fields import label
-from handlers.ui.repository_list import access_text
 
 ACCOUNT_TITLE = "Edit authentication"  # Slack: 24 characters at most
 ACCOUNT_HEADING = "Edit authentication information"
