@@ -19,11 +19,11 @@ import base64
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from registry.drivers import MintingDriver, Operation
 from registry.errors import ErrorKind, RegistryError, server_text
+from registry.hostedapi import json_dict
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
 from registry.minting import Minted, mint_key
@@ -41,14 +41,6 @@ DEFAULT_REFRESH_LIFETIME = timedelta(hours=3)
 
 def _form(values: dict[str, str]) -> bytes:
     return urlencode(values).encode()
-
-
-def _json(response: HttpResponse) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def jwt_expiry(token: str) -> datetime | None:
@@ -99,7 +91,7 @@ class AcrDriver(MintingDriver):
             Service(f"Entra ID at {authority.base}"),
             TlsOptions(),
         )
-        data = _json(response)
+        data = json_dict(response)
         token = data.get("access_token")
         if response.status == 200 and isinstance(token, str) and token:
             op.secrets.add(token)
@@ -129,7 +121,7 @@ class AcrDriver(MintingDriver):
             Service(f"the registry's token exchange at {base.base}"),
             tls,
         )
-        data = _json(response)
+        data = json_dict(response)
         refresh = data.get("refresh_token")
         if response.status == 200 and isinstance(refresh, str) and refresh:
             return refresh

@@ -29,6 +29,7 @@ from urllib.parse import quote, urlencode
 
 from registry.drivers import Location, MintingDriver, Operation
 from registry.errors import ErrorKind, RegistryError, server_text
+from registry.hostedapi import json_dict
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
 from registry.minting import Minted, mint_key
@@ -150,7 +151,7 @@ class GarDriver(MintingDriver):
             },
             content=body,
         )
-        data = _json(response)
+        data = json_dict(response)
         token = data.get("access_token")
         if response.status != 200 or not isinstance(token, str) or not token:
             error = data.get("error_description") or data.get("error") or ""
@@ -269,11 +270,3 @@ class GarDriver(MintingDriver):
                 f"package {place.image} in {place.repository}",
                 "artifactregistry.repoAdmin",
             )
-
-
-def _json(response: HttpResponse) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
