@@ -4,6 +4,7 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
+COPY server ./server
 COPY handlers ./handlers
 COPY registry ./registry
 COPY storage ./storage

@@ -261,7 +261,7 @@ def main() -> int:
         profile = str(Path(args.profile).resolve())
         code = (
             "import cProfile, signal\n"
-            "from bot.cli import main\n"
+            "from server.cli import main\n"
             # uvicorn re-raises SIGTERM after a clean shutdown: let it return instead.
             "signal.signal(signal.SIGTERM, lambda *_: None)\n"
             "profiler = cProfile.Profile()\n"

@@ -101,7 +101,7 @@ async def _worker(database_url: str, key: str, start_at: float) -> dict[str, flo
             rt.registry.minting.clock = minting.clock
     rechecker = Rechecker(rt, RecheckConfig.from_settings(settings, env={}), registries=shards)
     if os.environ.get("BENCH_DEFAULT_GC") != "1":
-        from bot import memory
+        from server import memory
 
         memory.tune_for_serving()  # as `serve` does once started
     try:
@@ -149,7 +149,7 @@ def worker_main(database_url: str, key: str, start_at: float) -> None:
 async def _seed(database_url: str, key: str, registry_url: str, n: int, ecr: bool = False) -> None:
     from storage.crypto import SecretBox
     from storage.db import create_engine, session_factory
-    from tests.recheck import seed
+    from tests.bot.recheck import seed
 
     engine = create_engine(database_url)
     sessions = session_factory(engine)
@@ -257,7 +257,7 @@ def main() -> None:
 
     from cryptography.fernet import Fernet
 
-    from tests.recheck.latency_proxy import LatencyProxy
+    from tests.bot.recheck.latency_proxy import LatencyProxy
     from tests.support.databases import postgres_available
     from tests.support.registry_server import RegistryServer, registry_available
 

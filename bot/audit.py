@@ -39,8 +39,9 @@ from storage import projects, repositories, tools
 from storage.audit import AuditEvent, Outcome, credential_fingerprint
 from storage.crypto import SecretBox, SecretKeyError
 from storage.db import transaction
+from storage.enums import RepositoryAccess
 from storage.errors import NotFoundError
-from storage.models import ImageRepository, Project, RegisteredTool, RepositoryAccess
+from storage.models import ImageRepository, Project, RegisteredTool
 
 log = logging.getLogger(__name__)
 

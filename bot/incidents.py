@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import alert_messages, outbox
-from storage.models import AlertIncident, ImageRepository, IncidentKind, OutboxKind
+from storage.enums import IncidentKind
+from storage.models import AlertIncident, ImageRepository
 
 
 def is_snoozed(repo: ImageRepository, now: datetime) -> bool:
@@ -41,29 +42,30 @@ async def current(session: AsyncSession, repo: ImageRepository) -> AlertIncident
     return incident
 
 
+async def _open(
+    session: AsyncSession, repo: ImageRepository, kind: IncidentKind, started_at: datetime
+) -> AlertIncident:
+    """A new incident of `repo`, in its project's channel (flushed: it has its id)."""
+    incident = AlertIncident(
+        repository_id=repo.id,
+        kind=kind.value,
+        team_id=repo.project.team_id,
+        channel_id=repo.project.channel_id,
+        started_at=started_at,
+    )
+    session.add(incident)
+    await session.flush()
+    return incident
+
+
 async def open_failing(session: AsyncSession, repo: ImageRepository, now: datetime) -> None:
     """Post the alert of a new incident (its `failing_since` names it: posted once)."""
     since = repo.failing_since or now
     project = repo.project
-    incident = AlertIncident(
-        repository_id=repo.id,
-        kind=IncidentKind.FAILING.value,
-        team_id=project.team_id,
-        channel_id=project.channel_id,
-        started_at=since,
-    )
-    session.add(incident)
-    await session.flush()
+    incident = await _open(session, repo, IncidentKind.FAILING, since)
     note = alert_messages.failing_alert(repo, since=since, now=now)
-    await outbox.enqueue(
-        session,
-        dedup_key=f"failing:{repo.id}:{since.isoformat()}",
-        team_id=project.team_id,
-        channel_id=project.channel_id,
-        text=note.text,
-        blocks=note.blocks,
-        kind=OutboxKind.POST,
-        incident_id=incident.id,
+    await outbox.notify(
+        session, project, note, key=f"failing:{repo.id}:{since.isoformat()}", incident=incident
     )
     repo.incident_id = incident.id
 
@@ -88,15 +90,8 @@ async def close_failing(session: AsyncSession, repo: ImageRepository, now: datet
     edited = alert_messages.recovered_alert(repo, since=since, now=now)
     await outbox.enqueue_edit(session, incident, text=edited.text, blocks=edited.blocks)
     reply = alert_messages.recovered_reply(repo, failing_for=now - since)
-    await outbox.enqueue(
-        session,
-        dedup_key=f"recovered:{repo.id}:{since.isoformat()}",
-        team_id=incident.team_id,
-        channel_id=incident.channel_id,
-        text=reply.text,
-        blocks=reply.blocks,
-        kind=OutboxKind.REPLY,
-        incident_id=incident.id,
+    await outbox.notify_thread(
+        session, incident, reply, key=f"recovered:{repo.id}:{since.isoformat()}"
     )
 
 
@@ -158,34 +153,8 @@ async def note_expiry(
     project = repo.project
     incident = await _open_expiry(session, repo)
     if incident is None:
-        incident = AlertIncident(
-            repository_id=repo.id,
-            kind=IncidentKind.EXPIRY.value,
-            team_id=project.team_id,
-            channel_id=project.channel_id,
-            started_at=now,
-        )
-        session.add(incident)
-        await session.flush()
-        await outbox.enqueue(
-            session,
-            dedup_key=key,
-            team_id=project.team_id,
-            channel_id=project.channel_id,
-            text=note.text,
-            blocks=note.blocks,
-            kind=OutboxKind.POST,
-            incident_id=incident.id,
-        )
+        incident = await _open(session, repo, IncidentKind.EXPIRY, now)
+        await outbox.notify(session, project, note, key=key, incident=incident)
         return
     await outbox.enqueue_edit(session, incident, text=note.text, blocks=note.blocks)
-    await outbox.enqueue(
-        session,
-        dedup_key=key,
-        team_id=incident.team_id,
-        channel_id=incident.channel_id,
-        text=note.text,
-        blocks=note.blocks[:1],
-        kind=OutboxKind.REPLY,
-        incident_id=incident.id,
-    )
+    await outbox.notify_thread(session, incident, note, key=key, blocks=note.blocks[:1])

@@ -21,7 +21,8 @@ from slack_sdk.models.blocks import (
 
 from bot.slacktext import TEXT_MAX, clip_mrkdwn, code, escape
 from registry import RegistryType, type_info
-from storage.models import ImageRepository, RepositoryAccess
+from storage.enums import RepositoryAccess
+from storage.models import ImageRepository
 
 # The button under an alert; handlers listen for this action id.
 ACTION_TEST_FROM_ALERT = "alert_connection_test"
@@ -33,8 +34,13 @@ class ChannelMessage:
     blocks: list[Block]
 
 
+def access_text(access: str) -> str:
+    """The one word for an entry's access, in the channel and in the UI."""
+    return "pull-only" if access == RepositoryAccess.PULL_ONLY else "app"
+
+
 def access_label(access: str) -> str:
-    return "pull-only repository" if access == RepositoryAccess.PULL_ONLY else "app repository"
+    return f"{access_text(access)} repository"
 
 
 def type_label(registry_type: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram
 
 from registry.errors import ErrorKind
-from storage.models import CheckTrigger
+from storage.enums import CheckTrigger
 
 OTHER = "other"
 # Payload kinds Slack sends to this app, and `unverified` for requests refused before
@@ -30,7 +30,7 @@ SLACK_KINDS = frozenset(
         "unverified",
     }
 )
-# Statuses the endpoint answers with (Bolt's and the refusals of bot.asgi).
+# Statuses the endpoint answers with (Bolt's and the refusals of server.asgi).
 SLACK_STATUSES = frozenset({"200", "400", "401", "404", "408", "413", "500"})
 TRIGGERS = frozenset(t.value for t in CheckTrigger)
 ERROR_KINDS = frozenset(k.value for k in ErrorKind) | {"none"}

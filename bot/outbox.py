@@ -6,7 +6,7 @@ second instance) a no-op. Delivery claims rows with a lease (SKIP LOCKED on
 PostgreSQL), so several instances never send the same row at once, and a failed
 post is retried later with back-off instead of being dropped.
 
-Three kinds of row (storage.models.OutboxKind): a top-level post, an edit
+Three kinds of row (storage.enums.OutboxKind): a top-level post, an edit
 (`chat.update`) of an incident's message and a reply in its thread. An edit or a
 reply is due only once the incident's message has been posted and its `ts`
 stored (in the same transaction that marks the post sent), so they never
@@ -40,8 +40,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
 from bot.alert_messages import late_note
+from bot.messages import ChannelMessage
 from storage.db import transaction
-from storage.models import AlertIncident, OutboxKind, OutboxMessage, Project, utcnow
+from storage.enums import OutboxKind
+from storage.models import AlertIncident, OutboxMessage, Project, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,50 @@ async def enqueue(
     except IntegrityError:
         return False
     return True
+
+
+async def notify(
+    session: AsyncSession,
+    project: Project,
+    message: ChannelMessage,
+    *,
+    key: str,
+    incident: AlertIncident | None = None,
+) -> bool:
+    """Queue `message` at the top level of the project's channel (the incident's alert
+    when one is given); False when one with this key was queued before."""
+    return await enqueue(
+        session,
+        dedup_key=key,
+        team_id=project.team_id,
+        channel_id=project.channel_id,
+        text=message.text,
+        blocks=message.blocks,
+        kind=OutboxKind.POST,
+        incident_id=incident.id if incident is not None else None,
+    )
+
+
+async def notify_thread(
+    session: AsyncSession,
+    incident: AlertIncident,
+    message: ChannelMessage,
+    *,
+    key: str,
+    blocks: Sequence[Block] | None = None,
+) -> bool:
+    """Queue a reply in the incident's thread, in the channel the incident was opened in
+    (`blocks`: instead of the message's own)."""
+    return await enqueue(
+        session,
+        dedup_key=key,
+        team_id=incident.team_id,
+        channel_id=incident.channel_id,
+        text=message.text,
+        blocks=message.blocks if blocks is None else blocks,
+        kind=OutboxKind.REPLY,
+        incident_id=incident.id,
+    )
 
 
 async def enqueue_edit(

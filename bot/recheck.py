@@ -38,8 +38,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from bot import metrics
 from bot.runtime import Runtime, registry_config
 from bot.settings import Settings, SettingsError
@@ -47,9 +45,10 @@ from bot.usecases import health
 from bot.usecases.repositories import saved_target
 from registry import ConnectionTestResult, RegistryService, RepositoryTarget
 from registry.minting import MintCache
-from storage import schedule
+from storage import repositories, schedule
 from storage.db import transaction
-from storage.models import CheckTrigger, ImageRepository, utcnow
+from storage.enums import CheckTrigger
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -331,13 +330,7 @@ class Rechecker:
             if not ids:
                 return [], 0
             async with self.rt.sessions() as session:
-                rows = list(
-                    (
-                        await session.scalars(
-                            select(ImageRepository).where(ImageRepository.id.in_(ids))
-                        )
-                    ).unique()
-                )
+                rows = await repositories.by_ids(session, ids)
         except Exception as error:
             log.warning("claiming due re-checks failed: %s", _reason(error))
             return [], 0  # counted as nothing claimed: the pass ends, the next tick retries
@@ -518,13 +511,6 @@ class _Writer:
                         counts.failing += 1
                     if row.alerted != alerted_before:  # apply_result queued a message
                         counts.notified += 1
-        for outcome in batch:
-            if outcome.result is not None:
-                metrics.observe_connection_test(
-                    CheckTrigger.SCHEDULED.value,
-                    outcome.result.ok,
-                    outcome.result.error_kind.value if outcome.result.error_kind else None,
-                )
         for name in ("recorded", "healthy", "failing", "notified", "lost", "errors", "round_trips"):
             setattr(self.stats, name, getattr(self.stats, name) + getattr(counts, name))
         if counts.notified:

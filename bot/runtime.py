@@ -26,8 +26,10 @@ class Runtime:
     registry: RegistryService
     # Set after a channel message is queued, so the outbox sender runs without waiting.
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
-    # The Web API client, set by bot.app when the Slack app is built (None in the CLI).
+    # The Web API client, set by server.app when the Slack app is built (None in the CLI).
     slack: AsyncWebClient | None = None
+    # True while this process's scheduler sends the outbox (listeners then leave it to it).
+    outbox_sender_running: bool = False
     # Seconds since the epoch; tests replace it to age a passing Connection Test.
     clock: Callable[[], float] = field(default_factory=lambda: time.time)
 

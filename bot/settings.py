@@ -1,7 +1,7 @@
 """Settings read from the environment, validated once at start.
 
 Every problem is reported as a `SettingsError` whose message is one line a person
-can act on; `bot.cli` prints it and exits instead of showing a traceback.
+can act on; `server.cli` prints it and exits instead of showing a traceback.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp
+    from collections.abc import Awaitable, Callable
+
+    from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
     from bot.runtime import Runtime
 
@@ -32,7 +34,7 @@ def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
         tool_kinds,
         views,
     )
-    from handlers.support import Deps
+    from handlers.deps import Deps
 
     # Every private_metadata this process writes is signed with the configured keys.
     metadata.configure(runtime.box)
@@ -43,14 +45,15 @@ def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
     deps = Deps(runtime)
-    commands.register(app, deps)
-    actions.register(app, deps)
-    views.register(app, deps)
-    events.register(app, deps)
-    options.register(app, deps)
-    audit.register(app, deps)
-    alerts.register(app, deps)
-    tool_kinds.register(app, deps)
+
+    async def provide_deps(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        """Every listener names `deps` among its parameters; Bolt fills it from the context."""
+        context["deps"] = deps
+        await next()
+
+    app.use(provide_deps)
+    for module in (commands, actions, views, events, options, audit, alerts, tool_kinds):
+        module.register(app)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:

@@ -1,36 +1,46 @@
 """block_actions listeners: the add modal's buttons and selects, the list's menus and pages,
-the alert's Connection Test button, the App Home project select, the tools list."""
+the alert's Connection Test button, the App Home project select, the tools list.
+
+Each listener is a module-level function; `register()` only wires them.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Action
 from bot.usecases import home, repositories, tools
 from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, UseCaseError
-from bot.usecases.forms import Creation
+from bot.usecases.forms import Creation, RepositoryForm
 from bot.usecases.permissions import EntryAction, Place
 from handlers import add_flow, ids
 from handlers.add_flow import AddContext
+from handlers.delivery import deliver_outbox
+from handlers.deps import Deps
+from handlers.guard import wired
 from handlers.home import publish_home
-from handlers.support import (
-    Deps,
+from handlers.payload import (
+    action_row_id,
+    action_value,
     channel_of,
-    deliver_outbox,
-    guarded,
+    chosen_value,
+    first_action,
     row_id,
-    safe_call,
     selected_value,
+    view_of,
 )
+from handlers.slack_calls import JsonDict, safe_call
 from handlers.ui.common import code, escape, notice_view, test_result_text, url_check_text
+from handlers.ui.fields import errors_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
 from handlers.ui.repository_form import AddMeta
 from handlers.ui.repository_list import list_blocks, list_text
@@ -40,27 +50,34 @@ from registry import RegistryType
 log = logging.getLogger("handlers.actions")
 
 TESTING = ":hourglass_flowing_sand: Testing the connection…"
+CONNECTION_TEST = "Connection Test"
+
+# A refused tool menu is recorded as an attempt of what was chosen.
+TOOL_ACTIONS = {
+    ids.TOOL_MENU_EDIT: Action.TOOL_EDIT,
+    ids.TOOL_MENU_REMOVE: Action.TOOL_REMOVE,
+    ids.TOOL_MENU_TEST: Action.CONNECTION_TEST,
+}
 
 
-def _view(body: Mapping[str, Any]) -> dict[str, Any]:
-    view = body.get("view")
-    return dict(view) if isinstance(view, Mapping) else {}
+def register(app: AsyncApp) -> None:
+    app.action(ids.A_TYPE)(wired(type_chosen))
+    app.action(ids.A_CREATION)(wired(creation_chosen))
+    app.action(ids.A_URL_CHECK)(wired(url_check))
+    app.action(ids.A_TEST)(wired(connection_test))
+    app.action(ids.A_ROW_MENU)(wired(row_menu))
+    app.action(ids.A_ALERT_TEST)(wired(alert_test))
+    app.action(re.compile(rf"^{ids.A_PAGE}_(prev|next)$"))(wired(page))
+    app.action(ids.A_HOME_PROJECT)(wired(home_project))
+    app.action(ids.A_TOOL_REGISTER)(wired(tool_register))
+    app.action(ids.A_TOOL_MENU)(wired(tool_menu))
 
 
-def _action(body: Mapping[str, Any]) -> dict[str, Any]:
-    actions = body.get("actions") or [{}]
-    first = actions[0]
-    return dict(first) if isinstance(first, Mapping) else {}
-
-
-def _chosen(body: Mapping[str, Any]) -> str:
-    """The value of the first action's selected option ("" when absent or malformed)."""
-    chosen = _action(body).get("selected_option")
-    return str(chosen.get("value") or "") if isinstance(chosen, Mapping) else ""
+# -- reading a click ------------------------------------------------------------
 
 
 def _from_home(body: Mapping[str, Any]) -> bool:
-    return _view(body).get("type") == "home"
+    return view_of(body).get("type") == "home"
 
 
 def place_of(body: Mapping[str, Any]) -> Place:
@@ -70,7 +87,7 @@ def place_of(body: Mapping[str, Any]) -> Place:
 
 
 def _menu_choice(body: Mapping[str, Any]) -> tuple[str, int] | None:
-    value = _chosen(body) or str(_action(body).get("value") or "")
+    value = chosen_value(body) or action_value(body)
     kind, _, number = value.partition(":")
     number_id = row_id(number)
     return (kind, number_id) if number_id is not None else None
@@ -94,302 +111,198 @@ async def tell(
         await deps.views.open(client, str(body["trigger_id"]), notice_view(title, text))
 
 
-async def _add_context(
-    deps: Deps, client: AsyncWebClient, body: Mapping[str, Any], meta: AddMeta
-) -> tuple[Actor, AddContext] | None:
-    """The acting user and the add modal's context (project, tools), or None when the
-    project or its tools can no longer be loaded: the modal is then left as it is."""
+# -- the add modal ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _AddModal:
+    """The add modal a click came from, with what rebuilding it needs."""
+
+    deps: Deps
+    client: AsyncWebClient
+    view: JsonDict
+    meta: AddMeta
+    actor: Actor
+    ctx: AddContext
+
+    @property
+    def view_id(self) -> str:
+        return str(self.view.get("id"))
+
+    def form(self) -> RepositoryForm:
+        return add_flow.read_form(self.view, self.meta)
+
+    async def update(
+        self,
+        build: Callable[[JsonDict | None], View | None],
+        over: JsonDict | None = None,
+    ) -> JsonDict | None:
+        """Replace the modal (`over`: the version an earlier update returned)."""
+        current = over if over is not None else self.view
+        return await self.deps.views.update(
+            self.client, self.view_id, build, hash=current.get("hash"), current=current
+        )
+
+    async def show(self, over: JsonDict | None = None, **results: Any) -> JsonDict | None:
+        """Rebuild for the same repository type with these result blocks."""
+        return await self.update(
+            add_flow.rebuild(self.ctx, expect_type=self.meta.registry_type, **results), over
+        )
+
+
+async def _add_modal(
+    deps: Deps, client: AsyncWebClient, body: Mapping[str, Any]
+) -> _AddModal | None:
+    """The add modal of this click, or None when it is not one this app signed, or its
+    project or tools can no longer be loaded: the modal is then left as it is."""
+    view = view_of(body)
+    meta = add_flow.meta_of(view)
+    if meta is None:
+        return None
     actor = await deps.actor(client, body)
     try:
-        return actor, await add_flow.load_context(deps.runtime, actor, meta)
+        ctx = await add_flow.load_context(deps.runtime, actor, meta)
     except UseCaseError as error:
         log.info("add modal action skipped: %s", type(error).__name__)
         return None
+    return _AddModal(deps, client, view, meta, actor, ctx)
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    rt = deps.runtime
+def _fix_first(error: InvalidInput) -> str:
+    return ":warning: *Fix these first:*\n" + errors_text(error.errors)
 
-    # -- the add modal ------------------------------------------------------
 
-    @app.action(ids.A_TYPE)
-    @guarded
-    async def type_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        view = _view(body)
-        meta = add_flow.meta_of(view)
-        chosen = selected_value({"state": {"values": {"b": {"a": _action(body)}}}}, "b", "a")
-        if meta is None or chosen is None or chosen == meta.registry_type:
-            return
-        if chosen not in {t.value for t in RegistryType}:  # only a forged payload
-            return
-        loaded = await _add_context(deps, client, body, meta)
-        if loaded is None:
-            return
-        _, ctx = loaded
-        await deps.views.update(
-            client,
-            str(view.get("id")),
+async def type_chosen(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps) -> None:
+    await ack()
+    meta = add_flow.meta_of(view_of(body))
+    chosen = selected_value({"state": {"values": {"b": {"a": first_action(body)}}}}, "b", "a")
+    if meta is None or chosen is None or chosen == meta.registry_type:
+        return
+    if chosen not in {t.value for t in RegistryType}:  # only a forged payload
+        return
+    modal = await _add_modal(deps, client, body)
+    if modal is not None:
+        await modal.update(
             add_flow.rebuild(
-                ctx, change=lambda m: m.with_type(chosen), url_check=None, test_result=None
-            ),
-            hash=view.get("hash"),
-            current=view,
-        )
-
-    @app.action(ids.A_CREATION)
-    @guarded
-    async def creation_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        view = _view(body)
-        meta = add_flow.meta_of(view)
-        chosen = _chosen(body)
-        if meta is None or chosen not in {c.value for c in Creation} or chosen == meta.creation:
-            return
-        loaded = await _add_context(deps, client, body, meta)
-        if loaded is None:
-            return
-        _, ctx = loaded
-        await deps.views.update(
-            client,
-            str(view.get("id")),
-            add_flow.rebuild(
-                ctx,
-                expect_type=meta.registry_type,
-                change=lambda m: replace(m, creation=str(chosen)),
-                test_result=None,
-            ),
-            hash=view.get("hash"),
-            current=view,
-        )
-
-    @app.action(ids.A_URL_CHECK)
-    @guarded
-    async def url_check(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        view = _view(body)
-        meta = add_flow.meta_of(view)
-        if meta is None:
-            return
-        form = add_flow.read_form(view, meta)
-        loaded = await _add_context(deps, client, body, meta)
-        if loaded is None:
-            return
-        _, ctx = loaded
-        view_id = str(view.get("id"))
-        url = form.registry_url or ""
-        checking = await deps.views.update(
-            client,
-            view_id,
-            add_flow.rebuild(
-                ctx,
-                expect_type=meta.registry_type,
-                url_check=f":hourglass_flowing_sand: Checking {code(url, 200)}…",
-            ),
-            hash=view.get("hash"),
-            current=view,
-        )
-        if checking is None:
-            return
-        try:
-            result = await repositories.url_check(
-                rt, url, ca_bundle_pem=form.ca_bundle_pem, insecure=form.insecure
+                modal.ctx, change=lambda m: m.with_type(chosen), url_check=None, test_result=None
             )
-            text = url_check_text(url, result)
-        except InvalidInput as error:
-            text = f":warning: {escape(' '.join(error.errors.values()))}"
-        except UseCaseError as error:
-            text = f":x: {escape(error.message)}"
-        await deps.views.update(
-            client,
-            view_id,
-            add_flow.rebuild(ctx, expect_type=meta.registry_type, url_check=text),
-            hash=checking.get("hash"),
-            current=checking,
         )
 
-    @app.action(ids.A_TEST)
-    @guarded
-    async def connection_test(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        view = _view(body)
-        meta = add_flow.meta_of(view)
-        if meta is None:
-            return
-        form = add_flow.read_form(view, meta)
-        loaded = await _add_context(deps, client, body, meta)
-        if loaded is None:
-            return
-        actor, ctx = loaded
-        view_id = str(view.get("id"))
-        try:
-            repositories.check_form(rt, actor, form)
-        except InvalidInput as error:
-            await deps.views.update(
-                client,
-                view_id,
-                add_flow.rebuild(
-                    ctx,
-                    expect_type=meta.registry_type,
-                    test_result=":warning: *Fix these first:*\n"
-                    + add_flow.errors_text(error.errors),
-                ),
-                hash=view.get("hash"),
-                current=view,
-            )
-            return
-        testing = await deps.views.update(
-            client,
-            view_id,
-            add_flow.rebuild(ctx, expect_type=meta.registry_type, test_result=TESTING),
-            hash=view.get("hash"),
-            current=view,
+
+async def creation_chosen(
+    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps
+) -> None:
+    await ack()
+    meta = add_flow.meta_of(view_of(body))
+    chosen = chosen_value(body)
+    if meta is None or chosen not in {c.value for c in Creation} or chosen == meta.creation:
+        return
+    modal = await _add_modal(deps, client, body)
+    if modal is not None:
+        await modal.show(change=lambda m: replace(m, creation=chosen), test_result=None)
+
+
+async def url_check(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps) -> None:
+    await ack()
+    modal = await _add_modal(deps, client, body)
+    if modal is None:
+        return
+    form = modal.form()
+    url = form.registry_url or ""
+    checking = await modal.show(url_check=f":hourglass_flowing_sand: Checking {code(url, 200)}…")
+    if checking is None:
+        return
+    try:
+        result = await repositories.url_check(
+            deps.runtime, url, ca_bundle_pem=form.ca_bundle_pem, insecure=form.insecure
         )
-        if testing is None:
-            return
-        fp, fp_at = "", 0
-        try:
-            result = await repositories.test_form(rt, actor, form, channel_id=meta.channel_id)
-        except InvalidInput as error:
-            text = ":warning: *Fix these first:*\n" + add_flow.errors_text(error.errors)
-        except UseCaseError as error:
-            text = f":x: {escape(error.message)}"
-        else:
-            text = test_result_text(result)
-            if result.ok:
-                fp, fp_at = repositories.form_fingerprint(rt, form), int(rt.clock())
-                if form.creation is Creation.NEW:
-                    text += "\nThe account works; the repository is created when you save."
-        await deps.views.update(
-            client,
-            view_id,
-            add_flow.rebuild(
-                ctx,
-                expect_type=meta.registry_type,
-                change=add_flow.set_fp(fp, fp_at) if fp else None,
-                test_result=text,
-            ),
-            hash=testing.get("hash"),
-            current=testing,
+        text = url_check_text(url, result)
+    except InvalidInput as error:
+        text = f":warning: {escape(' '.join(error.errors.values()))}"
+    except UseCaseError as error:
+        text = f":x: {escape(error.message)}"
+    await modal.show(checking, url_check=text)
+
+
+async def connection_test(
+    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps
+) -> None:
+    await ack()
+    modal = await _add_modal(deps, client, body)
+    if modal is None:
+        return
+    rt, form = deps.runtime, modal.form()
+    try:
+        repositories.check_form(rt, modal.actor, form)
+    except InvalidInput as error:
+        await modal.show(test_result=_fix_first(error))
+        return
+    testing = await modal.show(test_result=TESTING)
+    if testing is None:
+        return
+    fp, fp_at = "", 0
+    try:
+        result = await repositories.test_form(
+            rt, modal.actor, form, channel_id=modal.meta.channel_id
         )
-
-    # -- the list (message and App Home) -------------------------------------
-
-    @app.action(ids.A_ROW_MENU)
-    @guarded
-    async def row_menu(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        choice = _menu_choice(body)
-        if choice is None:
-            return
-        kind, repository_id = choice
-        if kind == ids.MENU_TEST:
-            await _test_saved(deps, client, body, respond, repository_id)
-        elif kind in (ids.MENU_ACCOUNT, ids.MENU_DELETE):
-            await open_manage(deps, client, body, respond, kind, repository_id)
-
-    @app.action(ids.A_ALERT_TEST)
-    @guarded
-    async def alert_test(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        repository_id = row_id(str(_action(body).get("value") or ""))
-        if repository_id is not None:
-            await _test_saved(deps, client, body, respond, repository_id, refresh_list=False)
-
-    @app.action(re.compile(rf"^{ids.A_PAGE}_(prev|next)$"))
-    @guarded
-    async def page(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        project_text, _, page_text = str(_action(body).get("value") or "").partition(":")
-        project_id, number = row_id(project_text), row_id(page_text)
-        if project_id is None or number is None:
-            return
-        if _from_home(body):
-            await publish_home(deps, client, body, project_id=project_id, page=number)
-            return
-        await _refresh_list(deps, client, body, respond, project_id, number)
-
-    @app.action(ids.A_HOME_PROJECT)
-    @guarded
-    async def home_project(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        project_id = row_id(_chosen(body))
-        if project_id is not None:
-            await publish_home(deps, client, body, project_id=project_id, page=1)
-
-    # -- tools -------------------------------------------------------------
-
-    @app.action(ids.A_TOOL_REGISTER)
-    @guarded
-    async def tool_register(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        actor = await deps.actor(client, body)
-        try:
-            await tools.start_registration(rt, actor)
-        except UseCaseError as error:
-            await tell(deps, client, body, respond, error.message)
-            return
-        await deps.views.open(client, str(body.get("trigger_id")), tool_modal(None))
-
-    @app.action(ids.A_TOOL_MENU)
-    @guarded
-    async def tool_menu(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        choice = _menu_choice(body)
-        if choice is None:
-            return
-        kind, tool_id = choice
-        actor = await deps.actor(client, body)
-        try:
-            tool = await tools.tool_for_edit(
-                rt, actor, tool_id, purpose=TOOL_ACTIONS.get(kind, Action.TOOL_EDIT)
-            )
-        except UseCaseError as error:
-            await tell(deps, client, body, respond, error.message)
-            return
-        trigger_id = str(body.get("trigger_id"))
-        if kind == ids.TOOL_MENU_EDIT:
-            await deps.views.open(client, trigger_id, tool_modal(tool))
-        elif kind == ids.TOOL_MENU_REMOVE:
-            await deps.views.open(client, trigger_id, tool_remove_modal(tool))
-        elif kind == ids.TOOL_MENU_TEST:
-            opened = await deps.views.open(
-                client,
-                trigger_id,
-                notice_view(
-                    "Connection Test", f"{TESTING}\n*{escape(tool.name)}* ({code(tool.url)})"
-                ),
-            )
-            try:
-                result = await tools.test_tool(rt, actor, tool_id)
-                text = test_result_text(result, heading=f"Connection test of {escape(tool.name)}")
-            except UseCaseError as error:
-                text = f":x: {escape(error.message)}"
-            if opened is not None:
-                await deps.views.update(
-                    client,
-                    str(opened["id"]),
-                    notice_view("Connection Test", text),
-                    hash=opened.get("hash"),
-                )
+    except InvalidInput as error:
+        text = _fix_first(error)
+    except UseCaseError as error:
+        text = f":x: {escape(error.message)}"
+    else:
+        text = test_result_text(result)
+        if result.ok:
+            fp, fp_at = repositories.form_fingerprint(rt, form), int(rt.clock())
+            if form.creation is Creation.NEW:
+                text += "\nThe account works; the repository is created when you save."
+    await modal.show(testing, change=add_flow.set_fp(fp, fp_at) if fp else None, test_result=text)
 
 
-# A refused tool menu is recorded as an attempt of what was chosen.
-TOOL_ACTIONS = {
-    ids.TOOL_MENU_EDIT: Action.TOOL_EDIT,
-    ids.TOOL_MENU_REMOVE: Action.TOOL_REMOVE,
-    ids.TOOL_MENU_TEST: Action.CONNECTION_TEST,
-}
+# -- the list (message and App Home) -------------------------------------------------
+
+
+async def row_menu(
+    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    await ack()
+    choice = _menu_choice(body)
+    if choice is None:
+        return
+    kind, repository_id = choice
+    if kind == ids.MENU_TEST:
+        await _test_saved(deps, client, body, respond, repository_id)
+    elif kind in (ids.MENU_ACCOUNT, ids.MENU_DELETE):
+        await open_manage(deps, client, body, respond, kind, repository_id)
+
+
+async def alert_test(
+    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    await ack()
+    repository_id = action_row_id(body)
+    if repository_id is not None:
+        await _test_saved(deps, client, body, respond, repository_id, refresh_list=False)
+
+
+async def page(
+    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    await ack()
+    project_text, _, page_text = action_value(body).partition(":")
+    project_id, number = row_id(project_text), row_id(page_text)
+    if project_id is None or number is None:
+        return
+    if _from_home(body):
+        await publish_home(deps, client, body, project_id=project_id, page=number)
+        return
+    await _refresh_list(deps, client, body, respond, project_id, number)
+
+
+async def home_project(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps) -> None:
+    await ack()
+    project_id = row_id(chosen_value(body))
+    if project_id is not None:
+        await publish_home(deps, client, body, project_id=project_id, page=1)
 
 
 async def _refresh_list(
@@ -421,7 +334,7 @@ async def _refresh_list(
 
 def _current_page(body: Mapping[str, Any]) -> int:
     """The page the clicked list shows, read from its Previous / Next buttons."""
-    message = body.get("message") or _view(body)
+    message = body.get("message") or view_of(body)
     for block in (message or {}).get("blocks") or []:
         for element in block.get("elements") or [] if isinstance(block, Mapping) else []:
             action_id = str(element.get("action_id", "")) if isinstance(element, Mapping) else ""
@@ -432,6 +345,27 @@ def _current_page(body: Mapping[str, Any]) -> int:
             if shown is not None and action_id.endswith("_prev"):
                 return shown + 1
     return 1
+
+
+async def _test_in_modal(
+    deps: Deps, client: AsyncWebClient, body: Mapping[str, Any], testing: str
+) -> JsonDict | None:
+    """Open the small Connection Test modal saying what is being tested."""
+    return await deps.views.open(
+        client, str(body.get("trigger_id")), notice_view(CONNECTION_TEST, f"{TESTING}\n{testing}")
+    )
+
+
+async def _show_result(
+    deps: Deps, client: AsyncWebClient, opened: JsonDict | None, text: str
+) -> bool:
+    """Put the result in the Connection Test modal; False when there is none to put it in."""
+    if opened is None:
+        return False
+    await deps.views.update(
+        client, str(opened["id"]), notice_view(CONNECTION_TEST, text), hash=opened.get("hash")
+    )
+    return True
 
 
 async def _test_saved(
@@ -451,21 +385,13 @@ async def _test_saved(
     except UseCaseError as error:
         await tell(deps, client, body, respond, escape(error.message))
         return
-    opened = await deps.views.open(
-        client,
-        str(body.get("trigger_id")),
-        notice_view("Connection Test", f"{TESTING}\n{describe(row)}"),
-    )
+    opened = await _test_in_modal(deps, client, body, describe(row))
     try:
         result = await repositories.test_saved(rt, actor, place, repository_id)
         text = f"{describe(row)}\n" + test_result_text(result)
     except UseCaseError as error:
         text = f":x: {escape(error.message)}"
-    if opened is not None:
-        await deps.views.update(
-            client, str(opened["id"]), notice_view("Connection Test", text), hash=opened.get("hash")
-        )
-    else:
+    if not await _show_result(deps, client, opened, text):
         await tell(deps, client, body, respond, text)
     await deliver_outbox(rt)
     if _from_home(body):
@@ -503,3 +429,53 @@ async def open_manage(
         channel_id=place.channel_id or "",
     )
     await deps.views.open(client, str(body.get("trigger_id")), modal(row, meta))
+
+
+# -- tools ------------------------------------------------------------------------------
+
+
+async def tool_register(
+    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    await ack()
+    actor = await deps.actor(client, body)
+    try:
+        await tools.start_registration(deps.runtime, actor)
+    except UseCaseError as error:
+        await tell(deps, client, body, respond, error.message)
+        return
+    await deps.views.open(client, str(body.get("trigger_id")), tool_modal(None))
+
+
+async def tool_menu(
+    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    await ack()
+    choice = _menu_choice(body)
+    if choice is None:
+        return
+    kind, tool_id = choice
+    rt = deps.runtime
+    actor = await deps.actor(client, body)
+    try:
+        tool = await tools.tool_for_edit(
+            rt, actor, tool_id, purpose=TOOL_ACTIONS.get(kind, Action.TOOL_EDIT)
+        )
+    except UseCaseError as error:
+        await tell(deps, client, body, respond, error.message)
+        return
+    trigger_id = str(body.get("trigger_id"))
+    if kind == ids.TOOL_MENU_EDIT:
+        await deps.views.open(client, trigger_id, tool_modal(tool))
+    elif kind == ids.TOOL_MENU_REMOVE:
+        await deps.views.open(client, trigger_id, tool_remove_modal(tool))
+    elif kind == ids.TOOL_MENU_TEST:
+        opened = await _test_in_modal(
+            deps, client, body, f"*{escape(tool.name)}* ({code(tool.url)})"
+        )
+        try:
+            result = await tools.test_tool(rt, actor, tool_id)
+            text = test_result_text(result, heading=f"Connection test of {escape(tool.name)}")
+        except UseCaseError as error:
+            text = f":x: {escape(error.message)}"
+        await _show_result(deps, client, opened, text)

@@ -9,27 +9,15 @@ from typing import Any
 from slack_sdk.models.views import View
 
 from bot.runtime import Runtime
-from bot.slacktext import escape
 from bot.usecases import projects, tools
 from bot.usecases.actor import Actor
 from bot.usecases.forms import Creation, RepositoryForm
 from bot.usecases.tools import ToolInfo
 from handlers import ids
-from handlers.support import block_text, checked_values, row_id, selected_value, text_value
+from handlers.payload import block_text, checked_values, row_id, selected_value, text_value
 from handlers.ui.repository_form import AddMeta, add_modal
 from registry import RegistryType, type_info
-from storage.models import RepositoryAccess
-
-FIELD_LABELS = {
-    "registry_type": "Repository type",
-    "creation": "Repository creation",
-    "tool": "Registered tool",
-    "registry_url": "Registry URL",
-    "repository": "Repository",
-    "username": "Username",
-    "secret": "Password or access token",
-    "ca_bundle": "CA bundle",
-}
+from storage.enums import RepositoryAccess
 
 
 @dataclass(frozen=True)
@@ -176,7 +164,3 @@ def rebuild(
 def set_fp(fp: str, fp_at: int) -> Callable[[AddMeta], AddMeta]:
     """Remember a passing test's digest and time (Save skips the test for 15 minutes)."""
     return lambda meta: replace(meta, fp=fp, fp_at=fp_at)
-
-
-def errors_text(errors: Mapping[str, str]) -> str:
-    return "\n".join(f"• *{FIELD_LABELS.get(k, k)}*: {escape(v)}" for k, v in errors.items())

@@ -23,7 +23,11 @@ from bot.usecases import alerts, repositories
 from bot.usecases.errors import UseCaseError
 from handlers import ids
 from handlers.actions import open_manage, place_of
-from handlers.support import Deps, deliver_outbox, guarded, row_id, safe_call, team_of
+from handlers.delivery import deliver_outbox
+from handlers.deps import Deps
+from handlers.guard import wired
+from handlers.payload import action_row_id, chosen_value, row_id, team_of
+from handlers.slack_calls import safe_call
 from handlers.ui.alerts import snoozed_text
 from handlers.ui.common import escape, test_result_text
 
@@ -32,10 +36,11 @@ log = logging.getLogger("handlers.alerts")
 CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 
-def _action(body: Mapping[str, Any]) -> dict[str, Any]:
-    actions = body.get("actions") or [{}]
-    first = actions[0]
-    return dict(first) if isinstance(first, Mapping) else {}
+def register(app: AsyncApp) -> None:
+    app.action(alert_messages.ACTION_ALERT_TEST)(wired(test_from_alert))
+    app.action(alert_messages.ACTION_ALERT_ACCOUNT)(wired(account_from_alert))
+    app.action(alert_messages.ACTION_ALERT_SNOOZE)(wired(snooze_from_alert))
+    app.event("member_joined_channel")(wired(member_joined))
 
 
 def _alert_thread(body: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -83,78 +88,68 @@ async def channel_problem(client: AsyncWebClient, channel_id: str) -> str | None
     return None
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    rt = deps.runtime
+async def test_from_alert(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    await ack()
+    repository_id = action_row_id(body)
+    thread = _alert_thread(body)
+    if repository_id is None or thread is None:
+        return
+    actor = await deps.actor(client, body)
+    try:
+        result = await repositories.test_saved(deps.runtime, actor, place_of(body), repository_id)
+    except UseCaseError as error:
+        await _answer(respond, f":x: {escape(error.message)}")
+        return
+    reply = alert_messages.test_reply(actor.user_id, test_result_text(result))
+    channel, ts = thread
+    await safe_call(
+        "chat.postMessage",
+        client.chat_postMessage(
+            channel=channel,
+            thread_ts=ts,
+            text=reply.text,
+            blocks=[b.to_dict() for b in reply.blocks],
+        ),
+    )
+    await deliver_outbox(deps.runtime)
 
-    @app.action(alert_messages.ACTION_ALERT_TEST)
-    @guarded
-    async def test_from_alert(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        repository_id = row_id(str(_action(body).get("value") or ""))
-        thread = _alert_thread(body)
-        if repository_id is None or thread is None:
-            return
-        actor = await deps.actor(client, body)
-        try:
-            result = await repositories.test_saved(rt, actor, place_of(body), repository_id)
-        except UseCaseError as error:
-            await _answer(respond, f":x: {escape(error.message)}")
-            return
-        reply = alert_messages.test_reply(actor.user_id, test_result_text(result))
-        channel, ts = thread
-        await safe_call(
-            "chat.postMessage",
-            client.chat_postMessage(
-                channel=channel,
-                thread_ts=ts,
-                text=reply.text,
-                blocks=[b.to_dict() for b in reply.blocks],
-            ),
-        )
-        await deliver_outbox(rt)
 
-    @app.action(alert_messages.ACTION_ALERT_ACCOUNT)
-    @guarded
-    async def account_from_alert(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
+async def account_from_alert(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    await ack()
+    repository_id = action_row_id(body)
+    if repository_id is not None:
+        await open_manage(deps, client, body, respond, ids.MENU_ACCOUNT, repository_id)
 
-        repository_id = row_id(str(_action(body).get("value") or ""))
-        if repository_id is not None:
-            await open_manage(deps, client, body, respond, ids.MENU_ACCOUNT, repository_id)
 
-    @app.action(alert_messages.ACTION_ALERT_SNOOZE)
-    @guarded
-    async def snooze_from_alert(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        chosen = _action(body).get("selected_option") or {}
-        number, _, choice = str(chosen.get("value") or "").partition(":")
-        repository_id = row_id(number)
-        if repository_id is None:
-            return
-        actor = await deps.actor(client, body)
-        try:
-            snoozed = await alerts.snooze(rt, actor, place_of(body), repository_id, choice)
-        except UseCaseError as error:
-            await _answer(respond, f":x: {escape(error.message)}")
-            return
-        await deliver_outbox(rt)
-        await _answer(respond, snoozed_text(snoozed))
+async def snooze_from_alert(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    await ack()
+    number, _, choice = chosen_value(body).partition(":")
+    repository_id = row_id(number)
+    if repository_id is None:
+        return
+    actor = await deps.actor(client, body)
+    try:
+        snoozed = await alerts.snooze(deps.runtime, actor, place_of(body), repository_id, choice)
+    except UseCaseError as error:
+        await _answer(respond, f":x: {escape(error.message)}")
+        return
+    await deliver_outbox(deps.runtime)
+    await _answer(respond, snoozed_text(snoozed))
 
-    @app.event("member_joined_channel")
-    @guarded
-    async def member_joined(
-        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        if not context.bot_user_id or event.get("user") != context.bot_user_id:
-            return
-        channel_id = str(event.get("channel") or "")
-        team_id = str(event.get("team") or team_of(body))
-        if channel_id:
-            await alerts.channel_joined(rt, team_id=team_id, channel_id=channel_id)
-            await deliver_outbox(rt)
+
+async def member_joined(
+    event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, deps: Deps
+) -> None:
+    if not context.bot_user_id or event.get("user") != context.bot_user_id:
+        return
+    channel_id = str(event.get("channel") or "")
+    team_id = str(event.get("team") or team_of(body))
+    if channel_id:
+        await alerts.channel_joined(deps.runtime, team_id=team_id, channel_id=channel_id)
+        await deliver_outbox(deps.runtime)

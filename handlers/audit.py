@@ -11,51 +11,55 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import audit
 from bot.usecases.errors import UseCaseError
-from handlers.support import Deps, channel_of, guarded, row_id, safe_call
+from handlers.deps import Deps
+from handlers.guard import wired
+from handlers.invocation import Invocation
+from handlers.payload import action_row_id, channel_of
+from handlers.slack_calls import safe_call
 from handlers.ui.audit import audit_blocks, audit_text
 
 
-async def audit_command(
-    deps: Deps,
-    client: AsyncWebClient,
-    command: dict[str, Any],
-    respond: AsyncRespond,
-    args: list[str],
-) -> None:
+def register(app: AsyncApp) -> None:
+    app.action(re.compile(r"^audit_page_(prev|next)$"))(wired(audit_page))
+
+
+async def audit_command(call: Invocation) -> None:
     """The subcommand (registered in handlers.commands' table); refusals come back as text."""
-    actor = await deps.actor(client, command)
-    page = (row_id(args[0]) if args else None) or 1
-    channel_id = str(command.get("channel_id", ""))
-    trail = await audit.project_trail(deps.runtime, actor, channel_id=channel_id, page=page)
-    await safe_call(
-        "respond",
-        respond(text=audit_text(trail), blocks=audit_blocks(trail), response_type="ephemeral"),
+    await _show_trail(
+        call.deps, call.client, call.command, call.respond, call.channel_id, call.page()
     )
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    @app.action(re.compile(r"^audit_page_(prev|next)$"))
-    @guarded
-    async def audit_page(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        actions = body.get("actions") or [{}]
-        page = row_id(str(actions[0].get("value") or "")) or 1
-        actor = await deps.actor(client, body)
-        try:
-            trail = await audit.project_trail(
-                deps.runtime, actor, channel_id=channel_of(body) or "", page=page
-            )
-        except UseCaseError as error:
-            await safe_call("respond", respond(text=error.message, replace_original=False))
-            return
-        await safe_call(
-            "respond",
-            respond(
-                text=audit_text(trail),
-                blocks=audit_blocks(trail),
-                replace_original=True,
-                response_type="ephemeral",
-            ),
-        )
+async def audit_page(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    await ack()
+    page = action_row_id(body) or 1
+    try:
+        await _show_trail(deps, client, body, respond, channel_of(body) or "", page, replace=True)
+    except UseCaseError as error:
+        await safe_call("respond", respond(text=error.message, replace_original=False))
+
+
+async def _show_trail(
+    deps: Deps,
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    channel_id: str,
+    page: int,
+    *,
+    replace: bool = False,
+) -> None:
+    """One page of the trail, ephemeral (replacing the page shown, for Previous / Next)."""
+    actor = await deps.actor(client, body)
+    trail = await audit.project_trail(deps.runtime, actor, channel_id=channel_id, page=page)
+    await safe_call(
+        "respond",
+        respond(
+            text=audit_text(trail),
+            blocks=audit_blocks(trail),
+            response_type="ephemeral",
+            replace_original=True if replace else None,
+        ),
+    )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -19,7 +18,11 @@ from bot.usecases.errors import UseCaseError
 from bot.usecases.forms import Creation
 from handlers.alerts import channel_problem
 from handlers.audit import audit_command
-from handlers.support import Deps, deliver_outbox, guarded, row_id, safe_call
+from handlers.delivery import deliver_outbox
+from handlers.deps import Deps
+from handlers.guard import wired
+from handlers.invocation import Invocation, Subcommand
+from handlers.slack_calls import safe_call
 from handlers.ui.alerts import invite_hint
 from handlers.ui.common import code, escape
 from handlers.ui.help import HELP
@@ -27,98 +30,94 @@ from handlers.ui.repository_form import AddMeta, add_modal
 from handlers.ui.repository_list import check_summary_text, list_blocks, list_text
 from handlers.ui.tools import tools_blocks
 from registry import RegistryType
-from storage.models import RepositoryAccess
+from storage.enums import RepositoryAccess
 
 log = logging.getLogger("handlers.commands")
 
-Subcommand = Callable[
-    [Deps, AsyncWebClient, dict[str, Any], AsyncRespond, list[str]], Awaitable[None]
-]
 USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    @app.command("/imagerepo")
-    @guarded
-    async def imagerepo(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
-        words = str(command.get("text") or "").split()
-        sub = words[0].lower() if words else "help"
-        if sub == "help":
-            await ack(text=HELP)
-            return
-        handler = SUBCOMMANDS.get(sub)
-        if handler is None:
-            await ack(text=f"I don't know {code(' '.join(words), 100)}.\n{HELP}")
-            return
-        await ack()
-        try:
-            await handler(deps, client, command, respond, words[1:])
-        except UseCaseError as error:
-            await safe_call("respond", respond(text=escape(error.message)))
-        except Exception:
-            log.exception("/imagerepo %s failed", sub)
-            await safe_call(
-                "respond",
-                respond(text="Something went wrong on our side; it was logged. Try again."),
-            )
+def register(app: AsyncApp) -> None:
+    app.command("/imagerepo")(wired(imagerepo))
 
 
-async def _project_cmd(
-    deps: Deps,
-    client: AsyncWebClient,
+async def imagerepo(
+    ack: AsyncAck,
     command: dict[str, Any],
     respond: AsyncRespond,
-    args: list[str],
+    client: AsyncWebClient,
+    deps: Deps,
 ) -> None:
-    rt = deps.runtime
-    actor = await deps.actor(client, command)
-    channel_id = str(command.get("channel_id", ""))
-    if len(args) >= 2 and args[0].lower() == "create":
-        name = " ".join(args[1:])
-        try:
-            info = await projects.create_project(rt, actor, channel_id=channel_id, name=name)
-        except UseCaseError as error:
-            await safe_call("respond", respond(text=escape(error.message)))
-            return
-        text = (
-            f"Project *{escape(info.name)}* now belongs to this channel; "
-            f"<@{actor.user_id}> is its admin. Add repositories with "
-            "`/imagerepo add` or `/imagerepo add-pull`."
+    words = str(command.get("text") or "").split()
+    sub = words[0].lower() if words else "help"
+    if sub == "help":
+        await ack(text=HELP)
+        return
+    handler = SUBCOMMANDS.get(sub)
+    if handler is None:
+        await ack(text=f"I don't know {code(' '.join(words), 100)}.\n{HELP}")
+        return
+    await ack()
+    try:
+        await handler(Invocation(deps, client, command, respond, words[1:]))
+    except UseCaseError as error:
+        await safe_call("respond", respond(text=escape(error.message)))
+    except Exception:
+        log.exception("/imagerepo %s failed", sub)
+        await safe_call(
+            "respond",
+            respond(text="Something went wrong on our side; it was logged. Try again."),
         )
-        problem = await channel_problem(client, channel_id)
-        await alerts.channel_state(rt, team_id=actor.team_id, channel_id=channel_id, error=problem)
-        if problem is not None:
-            text += "\n" + invite_hint()
-        await safe_call("respond", respond(text=text))
+
+
+async def _project_cmd(call: Invocation) -> None:
+    args = call.args
+    if len(args) >= 2 and args[0].lower() == "create":
+        await _create_project(call, " ".join(args[1:]))
+    elif len(args) == 3 and args[0].lower() == "admin" and args[1].lower() in ("add", "remove"):
+        await _change_admin(call, adding=args[1].lower() == "add", mention=args[2])
+    else:
+        await call.answer(f"Usage:\n{HELP}")
+
+
+async def _create_project(call: Invocation, name: str) -> None:
+    rt, actor, channel_id = call.runtime, await call.actor(), call.channel_id
+    try:
+        info = await projects.create_project(rt, actor, channel_id=channel_id, name=name)
+    except UseCaseError as error:
+        await call.answer(escape(error.message))
         return
-    if len(args) == 3 and args[0].lower() == "admin" and args[1].lower() in ("add", "remove"):
-        match = USER_MENTION.match(args[2])
-        if match is None:
-            await safe_call(
-                "respond",
-                respond(text="Mention the user: `/imagerepo project admin add @someone`."),
-            )
-            return
-        user_id = match.group(1)
-        if args[1].lower() == "add":
-            changed = await projects.add_admin(rt, actor, channel_id=channel_id, user_id=user_id)
-            text = (
-                f"<@{user_id}> is now an admin of this project."
-                if changed
-                else f"<@{user_id}> was an admin already."
-            )
-        else:
-            changed = await projects.remove_admin(rt, actor, channel_id=channel_id, user_id=user_id)
-            text = (
-                f"<@{user_id}> is no longer an admin of this project."
-                if changed
-                else f"<@{user_id}> was not an admin of this project."
-            )
-        await safe_call("respond", respond(text=text))
+    text = (
+        f"Project *{escape(info.name)}* now belongs to this channel; "
+        f"<@{actor.user_id}> is its admin. Add repositories with "
+        "`/imagerepo add` or `/imagerepo add-pull`."
+    )
+    problem = await channel_problem(call.client, channel_id)
+    await alerts.channel_state(rt, team_id=actor.team_id, channel_id=channel_id, error=problem)
+    if problem is not None:
+        text += "\n" + invite_hint()
+    await call.answer(text)
+
+
+async def _change_admin(call: Invocation, *, adding: bool, mention: str) -> None:
+    match = USER_MENTION.match(mention)
+    if match is None:
+        await call.answer("Mention the user: `/imagerepo project admin add @someone`.")
         return
-    await safe_call("respond", respond(text=f"Usage:\n{HELP}"))
+    user_id = match.group(1)
+    change = projects.add_admin if adding else projects.remove_admin
+    changed = await change(
+        call.runtime, await call.actor(), channel_id=call.channel_id, user_id=user_id
+    )
+    if adding:
+        text = "is now an admin of this project." if changed else "was an admin already."
+    else:
+        text = (
+            "is no longer an admin of this project."
+            if changed
+            else "was not an admin of this project."
+        )
+    await call.answer(f"<@{user_id}> {text}")
 
 
 async def open_add_modal(
@@ -158,88 +157,53 @@ async def open_add_modal(
 def _add_cmd(access: RepositoryAccess) -> Subcommand:
     """`add` and `add-pull`: the same modal, for app or pull-only repositories."""
 
-    async def open_modal(
-        deps: Deps,
-        client: AsyncWebClient,
-        command: dict[str, Any],
-        respond: AsyncRespond,
-        args: list[str],
-    ) -> None:
+    async def open_modal(call: Invocation) -> None:
+        command = call.command
         problem = await open_add_modal(
-            deps,
-            client,
+            call.deps,
+            call.client,
             trigger_id=str(command.get("trigger_id", "")),
             team_id=str(command.get("team_id", "")),
             user_id=str(command.get("user_id", "")),
-            channel_id=str(command.get("channel_id", "")),
+            channel_id=call.channel_id,
             access=access,
         )
         if problem:
-            await safe_call("respond", respond(text=problem))
+            await call.answer(problem)
 
     return open_modal
 
 
-async def _list(
-    deps: Deps,
-    client: AsyncWebClient,
-    command: dict[str, Any],
-    respond: AsyncRespond,
-    args: list[str],
-) -> None:
-    actor = await deps.actor(client, command)
-    page_number = (row_id(args[0]) if args else None) or 1
+async def _list(call: Invocation) -> None:
     page = await repositories.list_repositories(
-        deps.runtime, actor, channel_id=str(command.get("channel_id", "")), page=page_number
+        call.runtime, await call.actor(), channel_id=call.channel_id, page=call.page()
     )
-    await safe_call(
-        "respond",
-        respond(
-            text=list_text(page.project_name, page),
-            blocks=list_blocks(page.project_id, page.project_name, page),
-            response_type="ephemeral",
-        ),
+    await call.answer(
+        list_text(page.project_name, page),
+        blocks=list_blocks(page.project_id, page.project_name, page),
+        response_type="ephemeral",
     )
 
 
-async def _check(
-    deps: Deps,
-    client: AsyncWebClient,
-    command: dict[str, Any],
-    respond: AsyncRespond,
-    args: list[str],
-) -> None:
-    rt = deps.runtime
-    actor = await deps.actor(client, command)
-    channel_id = str(command.get("channel_id", ""))
+async def _check(call: Invocation) -> None:
+    rt, actor, channel_id = call.runtime, await call.actor(), call.channel_id
     project = await projects.get_project(rt, team_id=actor.team_id, channel_id=channel_id)
-    await safe_call(
-        "respond", respond(text=f"Testing every repository of *{escape(project.name)}*…")
-    )
+    await call.answer(f"Testing every repository of *{escape(project.name)}*…")
     try:
         summary = await checks.check_project(rt, actor, channel_id=channel_id)
     except UseCaseError as error:  # e.g. a saved secret no configured key decrypts
-        await safe_call("respond", respond(text=f":x: {escape(error.message)}"))
+        await call.answer(f":x: {escape(error.message)}")
         return
     await deliver_outbox(rt)
-    await safe_call("respond", respond(text=check_summary_text(summary)))
+    await call.answer(check_summary_text(summary))
 
 
-async def _tools(
-    deps: Deps,
-    client: AsyncWebClient,
-    command: dict[str, Any],
-    respond: AsyncRespond,
-    args: list[str],
-) -> None:
-    actor = await deps.actor(client, command)
-    registered = await tools.list_tools(deps.runtime, actor)
-    await safe_call(
-        "respond",
-        respond(
-            text=f"{len(registered)} registered tools",
-            blocks=tools_blocks(registered, is_admin=tools.may_manage(actor)),
-        ),
+async def _tools(call: Invocation) -> None:
+    actor = await call.actor()
+    registered = await tools.list_tools(call.runtime, actor)
+    await call.answer(
+        f"{len(registered)} registered tools",
+        blocks=tools_blocks(registered, is_admin=tools.may_manage(actor)),
     )
 
 

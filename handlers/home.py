@@ -11,7 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.usecases import audit, home
 from bot.usecases.errors import UseCaseError
 from bot.usecases.permissions import Place
-from handlers.support import Deps, team_of, user_of
+from handlers.deps import Deps
+from handlers.payload import team_of, user_of
 from handlers.ui.audit import with_recent_audit
 from handlers.ui.repository_list import home_view
 

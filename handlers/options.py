@@ -11,30 +11,35 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import tools
 from handlers import ids
-from handlers.support import Deps, guarded, selected_value
+from handlers.deps import Deps
+from handlers.guard import wired
+from handlers.payload import selected_value
 from handlers.ui.repository_form import harbor_project_options
 
 log = logging.getLogger("handlers.options")
 SUGGEST_TIMEOUT = 2.5  # Slack waits 3 s for the options
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    @app.options(ids.A_HARBOR_PROJECT)
-    @guarded
-    async def harbor_projects(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        view = body.get("view") or {}
-        tool_value = selected_value(view, ids.B_TOOL, ids.A_TOOL)
-        if not tool_value or not tool_value.isdigit():
-            await ack(options=[])
-            return
-        query = str(body.get("value") or "").strip()[:100]
-        try:
-            actor = await deps.actor(client, body)
-            names = await asyncio.wait_for(
-                tools.harbor_projects(deps.runtime, actor, int(tool_value), query),
-                SUGGEST_TIMEOUT,
-            )
-        except Exception as error:
-            log.warning("Harbor project suggestions failed: %s", type(error).__name__)
-            names = []
-        await ack(options=harbor_project_options(names))
+def register(app: AsyncApp) -> None:
+    app.options(ids.A_HARBOR_PROJECT)(wired(harbor_projects))
+
+
+async def harbor_projects(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps
+) -> None:
+    view = body.get("view") or {}
+    tool_value = selected_value(view, ids.B_TOOL, ids.A_TOOL)
+    if not tool_value or not tool_value.isdigit():
+        await ack(options=[])
+        return
+    query = str(body.get("value") or "").strip()[:100]
+    try:
+        actor = await deps.actor(client, body)
+        names = await asyncio.wait_for(
+            tools.harbor_projects(deps.runtime, actor, int(tool_value), query),
+            SUGGEST_TIMEOUT,
+        )
+    except Exception as error:
+        log.warning("Harbor project suggestions failed: %s", type(error).__name__)
+        names = []
+    await ack(options=harbor_project_options(names))

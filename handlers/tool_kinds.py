@@ -12,43 +12,47 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.usecases import tools
 from bot.usecases.errors import UseCaseError
 from handlers import ids, metadata
-from handlers.support import Deps, guarded
+from handlers.deps import Deps
+from handlers.guard import wired
 from handlers.ui.common import notice_view
 from handlers.ui.tools import tool_modal, tool_of
 from registry import TOOL_TYPES
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    @app.action(ids.A_TOOL_KIND)
-    @guarded
-    async def tool_kind_chosen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        view = body.get("view") or {}
-        try:
-            if tool_of(str(view.get("private_metadata") or "")):
-                return  # an edit modal has no Tool type: the kind of a tool never changes
-        except ValueError:
-            await deps.views.update(
-                client, str(view.get("id")), notice_view("Registered tools", metadata.FORGED)
-            )
-            return
-        actions = body.get("actions") or [{}]
-        chosen = actions[0].get("selected_option") if isinstance(actions[0], dict) else None
-        kind = chosen.get("value") if isinstance(chosen, dict) else None
-        if kind not in {t.value for t in TOOL_TYPES}:
-            return
-        actor = await deps.actor(client, body)
-        try:
-            await tools.start_registration(deps.runtime, actor)
-        except UseCaseError as error:
-            await deps.views.update(
-                client, str(view.get("id")), notice_view("Registered tools", error.message)
-            )
-            return
+def register(app: AsyncApp) -> None:
+    app.action(ids.A_TOOL_KIND)(wired(tool_kind_chosen))
+
+
+async def tool_kind_chosen(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps
+) -> None:
+    await ack()
+    view = body.get("view") or {}
+    try:
+        if tool_of(str(view.get("private_metadata") or "")):
+            return  # an edit modal has no Tool type: the kind of a tool never changes
+    except ValueError:
         await deps.views.update(
-            client,
-            str(view.get("id")),
-            tool_modal(None, kind=str(kind)),
-            hash=str(view.get("hash") or "") or None,
-            current=view,
+            client, str(view.get("id")), notice_view("Registered tools", metadata.FORGED)
         )
+        return
+    actions = body.get("actions") or [{}]
+    chosen = actions[0].get("selected_option") if isinstance(actions[0], dict) else None
+    kind = chosen.get("value") if isinstance(chosen, dict) else None
+    if kind not in {t.value for t in TOOL_TYPES}:
+        return
+    actor = await deps.actor(client, body)
+    try:
+        await tools.start_registration(deps.runtime, actor)
+    except UseCaseError as error:
+        await deps.views.update(
+            client, str(view.get("id")), notice_view("Registered tools", error.message)
+        )
+        return
+    await deps.views.update(
+        client,
+        str(view.get("id")),
+        tool_modal(None, kind=str(kind)),
+        hash=str(view.get("hash") or "") or None,
+        current=view,
+    )

@@ -11,33 +11,53 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.messages import access_text
 from bot.usecases import repositories, tools
+from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, UseCaseError
-from bot.usecases.forms import Creation
+from bot.usecases.forms import Creation, RepositoryForm
 from bot.usecases.repositories import ConnectionTestFailed, PassedTest, SaveOutcome
 from bot.usecases.tools import ToolForm, ToolInfo
 from handlers import add_flow, ids, metadata
+from handlers.add_flow import AddContext
+from handlers.delivery import deliver_outbox
+from handlers.deps import Deps
+from handlers.field_errors import field_errors
+from handlers.guard import wired
 from handlers.home import publish_home
-from handlers.support import (
-    Deps,
-    checked_values,
-    deliver_outbox,
-    field_errors,
-    guarded,
-    selected_value,
-    text_value,
-)
+from handlers.payload import checked_values, selected_value, text_value
 from handlers.ui.common import code, escape, notice_view, test_result_text
+from handlers.ui.fields import errors_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
-from handlers.ui.repository_form import saved_modal
-from handlers.ui.repository_list import access_text
+from handlers.ui.repository_form import AddMeta, saved_modal
 from handlers.ui.tools import tool_kind_of, tool_modal, tool_of, tool_remove_modal
 
 log = logging.getLogger("handlers.views")
 
 SAVING = ":hourglass_flowing_sand: Saving: testing the connection first…"
+ACCOUNT_TITLE = "Edit authentication"
+DELETE_TITLE = "Delete image repository"
+TOOLS_TITLE = "Registered tools"
+REMOVE_TITLE = "Remove tool"
+
+
+def register(app: AsyncApp) -> None:
+    app.view(ids.VIEW_ADD)(wired(add_submitted))
+    app.view(ids.VIEW_ACCOUNT)(wired(account_submitted))
+    app.view(ids.VIEW_DELETE)(wired(delete_submitted))
+    app.view(ids.VIEW_TOOL)(wired(tool_submitted))
+    app.view(ids.VIEW_TOOL_REMOVE)(wired(tool_remove_submitted))
+
+
+async def _update_with(ack: AsyncAck, view: View) -> None:
+    await ack(response_action="update", view=view)
+
+
+async def _notice(ack: AsyncAck, title: str, text: str) -> None:
+    await _update_with(ack, notice_view(title, text))
 
 
 def _saved_text(outcome: SaveOutcome) -> str:
@@ -56,338 +76,318 @@ def _saved_text(outcome: SaveOutcome) -> str:
     return "\n".join(lines)
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
+# -- Save in the add modal -------------------------------------------------------------
+
+
+async def add_submitted(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
+) -> None:
     rt = deps.runtime
+    meta = add_flow.meta_of(view)
+    if meta is None:  # not signed by this app: nothing is read from it
+        await _notice(ack, "Image repositories", metadata.FORGED)
+        return
+    form = add_flow.read_form(view, meta)
+    actor = await deps.actor(client, body)
+    try:
+        repositories.check_form(rt, actor, form)
+    except InvalidInput as error:
+        await _field_errors(ack, error, view)
+        return
+    try:
+        ctx = await add_flow.load_context(rt, actor, meta)
+    except UseCaseError as error:
+        await _notice(ack, "Image repositories", escape(error.message))
+        return
+    save = _AddSave(deps, actor, meta, form, ctx, view)
+    if form.creation is Creation.EXISTING and repositories.passed_recently(rt, form, save.passed):
+        await save.without_network(ack)  # the same values just passed the Connection Test
+        return
+    await _update_with(ack, save.modal(SAVING))
+    final, saved = await save.run()
+    await deps.views.update(client, str(view.get("id")), final)
+    if saved:
+        await deliver_outbox(rt)
 
-    # -- Save in the add modal ---------------------------------------------
 
-    @app.view(ids.VIEW_ADD)
-    @guarded
-    async def add_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+async def _field_errors(ack: AsyncAck, error: InvalidInput, view: dict[str, Any]) -> None:
+    await ack(
+        response_action="errors",
+        errors=field_errors(error.errors, ids.FIELD_BLOCKS, view, ids.B_REPOSITORY),
+    )
+
+
+class _AddSave:
+    """Saving what the add modal holds, and the modal that says how it went."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        actor: Actor,
+        meta: AddMeta,
+        form: RepositoryForm,
+        ctx: AddContext,
+        view: dict[str, Any],
     ) -> None:
-        meta = add_flow.meta_of(view)
-        if meta is None:  # not signed by this app: nothing is read from it
-            await ack(
-                response_action="update", view=notice_view("Image repositories", metadata.FORGED)
-            )
-            return
-        form = add_flow.read_form(view, meta)
-        actor = await deps.actor(client, body)
-        try:
-            repositories.check_form(rt, actor, form)
-        except InvalidInput as error:
-            await ack(
-                response_action="errors",
-                errors=field_errors(error.errors, ids.FIELD_BLOCKS, view, ids.B_REPOSITORY),
-            )
-            return
-        try:
-            ctx = await add_flow.load_context(rt, actor, meta)
-        except UseCaseError as error:
-            await ack(
-                response_action="update",
-                view=notice_view("Image repositories", escape(error.message)),
-            )
-            return
-        url_check = add_flow.carried(view, ids.B_URL_CHECK_RESULT)
-        test_result = add_flow.carried(view, ids.B_TEST_RESULT)
-        passed = PassedTest(meta.fp, meta.fp_at)
-        fast = form.creation is Creation.EXISTING and repositories.passed_recently(rt, form, passed)
-        view_id = str(view.get("id"))
+        self.deps, self.actor, self.meta, self.form, self.ctx = deps, actor, meta, form, ctx
+        self.view = view
+        self.passed = PassedTest(meta.fp, meta.fp_at)
+        self.url_check = add_flow.carried(view, ids.B_URL_CHECK_RESULT)
+        self.test_result = add_flow.carried(view, ids.B_TEST_RESULT)
 
-        if fast:  # the same values just passed the Connection Test: no network needed
-            try:
-                outcome = await repositories.save_repository(
-                    rt, actor, channel_id=meta.channel_id, form=form, passed=passed
-                )
-            except InvalidInput as error:
-                await ack(
-                    response_action="errors",
-                    errors=field_errors(error.errors, ids.FIELD_BLOCKS, view, ids.B_REPOSITORY),
-                )
-                return
-            except UseCaseError as error:
-                await ack(
-                    response_action="update",
-                    view=ctx.build(
-                        meta,
-                        url_check=url_check,
-                        test_result=test_result,
-                        status=f":x: Not saved: {escape(error.message)}",
-                    ),
-                )
-                return
-            await ack(response_action="update", view=saved_modal(meta, _saved_text(outcome)))
-            await deliver_outbox(rt)
-            return
-
-        await ack(
-            response_action="update",
-            view=ctx.build(meta, url_check=url_check, test_result=test_result, status=SAVING),
+    def modal(self, status: str, test_result: str | None = None) -> View:
+        """The add modal again, its results carried over, with this status."""
+        return self.ctx.build(
+            self.meta,
+            url_check=self.url_check,
+            test_result=test_result or self.test_result,
+            status=status,
         )
+
+    async def _save(self) -> SaveOutcome:
+        return await repositories.save_repository(
+            self.deps.runtime,
+            self.actor,
+            channel_id=self.meta.channel_id,
+            form=self.form,
+            passed=self.passed,
+        )
+
+    async def without_network(self, ack: AsyncAck) -> None:
+        """Save within the ack: the values' test passed moments ago."""
         try:
-            outcome = await repositories.save_repository(
-                rt, actor, channel_id=meta.channel_id, form=form, passed=passed
-            )
-        except ConnectionTestFailed as error:
-            final = ctx.build(
-                meta,
-                url_check=url_check,
-                test_result=test_result_text(error.result),
-                status=f":x: Not saved. {escape(error.message)}",
-            )
+            outcome = await self._save()
         except InvalidInput as error:
-            final = ctx.build(
-                meta,
-                url_check=url_check,
-                test_result=test_result,
-                status=":x: Not saved:\n" + add_flow.errors_text(error.errors),
-            )
+            await _field_errors(ack, error, self.view)
+            return
         except UseCaseError as error:
-            final = ctx.build(
-                meta,
-                url_check=url_check,
-                test_result=test_result,
-                status=f":x: Not saved: {escape(error.message)}",
+            await _update_with(ack, self.modal(f":x: Not saved: {escape(error.message)}"))
+            return
+        await _update_with(ack, saved_modal(self.meta, _saved_text(outcome)))
+        await deliver_outbox(self.deps.runtime)
+
+    async def run(self) -> tuple[View, bool]:
+        """Save after the ack (the connection is tested first): the view to show then,
+        and whether it was saved."""
+        try:
+            outcome = await self._save()
+        except ConnectionTestFailed as error:
+            status, result = (
+                f":x: Not saved. {escape(error.message)}",
+                test_result_text(error.result),
             )
+            return self.modal(status, result), False
+        except InvalidInput as error:
+            return self.modal(":x: Not saved:\n" + errors_text(error.errors)), False
+        except UseCaseError as error:
+            return self.modal(f":x: Not saved: {escape(error.message)}"), False
         except Exception:
             log.exception("saving a repository failed")
-            final = ctx.build(
-                meta,
-                url_check=url_check,
-                test_result=test_result,
-                status=":x: Not saved: something went wrong on our side (it was logged).",
-            )
+            status = ":x: Not saved: something went wrong on our side (it was logged)."
+            return self.modal(status), False
+        return saved_modal(self.meta, _saved_text(outcome)), True
+
+
+# -- Save in the account modal, Delete ---------------------------------------------------
+
+
+async def _manage_meta(ack: AsyncAck, view: dict[str, Any], title: str) -> ManageMeta | None:
+    """The signed metadata of an account / delete modal; None (and the user told) if forged."""
+    try:
+        return ManageMeta.load(str(view.get("private_metadata") or ""))
+    except ValueError:
+        await _notice(ack, title, metadata.FORGED)
+        return None
+
+
+def _account_errors(username: str, secret: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not username:
+        errors[ids.B_USERNAME] = "Enter the user name."
+    if not secret:
+        errors[ids.B_SECRET] = "Enter the password or access token (the old one is never shown)."
+    return errors
+
+
+async def account_submitted(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
+) -> None:
+    rt = deps.runtime
+    meta = await _manage_meta(ack, view, ACCOUNT_TITLE)
+    if meta is None:
+        return
+    username = text_value(view, ids.B_USERNAME, ids.A_USERNAME).strip()
+    secret = text_value(view, ids.B_SECRET, ids.A_SECRET)
+    errors = _account_errors(username, secret)
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    actor = await deps.actor(client, body)
+    try:
+        row = await repositories.get_repository(rt, actor, meta.place, meta.repository_id)
+    except UseCaseError as error:
+        await _notice(ack, ACCOUNT_TITLE, escape(error.message))
+        return
+    testing = ":hourglass_flowing_sand: Testing the new account…"
+    await _update_with(ack, account_modal(row, meta, status=testing))
+    view_id = str(view.get("id"))
+    try:
+        result = await repositories.change_account(
+            rt, actor, meta.place, meta.repository_id, username=username, secret=secret
+        )
+    except InvalidInput as error:
+        status = ":x: Not changed:\n" + errors_text(error.errors)
+    except ConnectionTestFailed as error:
+        status = test_result_text(error.result) + "\n:x: The saved account was not changed."
+    except UseCaseError as error:
+        status = f":x: {escape(error.message)}"
+    else:
+        text = (
+            f":white_check_mark: The account of {describe(row)} is now "
+            f"*{escape(username)}*.\n" + test_result_text(result)
+        )
+        await deps.views.update(client, view_id, notice_view(ACCOUNT_TITLE, text))
+        await _after_change(deps, client, body, meta, row.project_id)
+        return
+    await deps.views.update(client, view_id, account_modal(row, meta, status=status))
+
+
+async def _after_change(
+    deps: Deps, client: AsyncWebClient, body: dict[str, Any], meta: ManageMeta, project_id: int
+) -> None:
+    """Send the channel's messages; refresh the Home tab the change was made from."""
+    await deliver_outbox(deps.runtime)
+    if meta.source == "home":
+        await publish_home(deps, client, body, project_id=project_id)
+
+
+async def delete_submitted(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
+) -> None:
+    rt = deps.runtime
+    meta = await _manage_meta(ack, view, DELETE_TITLE)
+    if meta is None:
+        return
+    also = ids.OPT_DELETE_IN_IR in checked_values(view, ids.B_DELETE_IN_IR, ids.A_DELETE_IN_IR)
+    actor = await deps.actor(client, body)
+    try:
+        row = await repositories.get_for_delete(rt, actor, meta.place, meta.repository_id)
+    except UseCaseError as error:
+        await _notice(ack, DELETE_TITLE, escape(error.message))
+        return
+    where = " in the image registry, then from the list" if also else " from the list"
+    deleting = f":hourglass_flowing_sand: Deleting{where}…"
+    await _update_with(ack, delete_modal(row, meta, status=deleting))
+    view_id = str(view.get("id"))
+    try:
+        await repositories.delete_repository(
+            rt, actor, meta.place, meta.repository_id, also_in_registry=also
+        )
+    except UseCaseError as error:
+        failed = delete_modal(row, meta, status=f":x: {escape(error.message)}")
+        await deps.views.update(client, view_id, failed)
+        return
+    done = "and in the image registry" if also else "(the image registry keeps the repository)"
+    deleted = f":wastebasket: Deleted {describe(row)} from the list {done}."
+    await deps.views.update(client, view_id, notice_view(DELETE_TITLE, deleted))
+    await _after_change(deps, client, body, meta, row.project_id)
+
+
+# -- tools ---------------------------------------------------------------------------------
+
+
+def _tool_form(view: dict[str, Any], kind: str) -> ToolForm:
+    options = checked_values(view, ids.B_TOOL_OPTIONS, ids.A_TOOL_OPTIONS)
+    return ToolForm(
+        name=text_value(view, ids.B_TOOL_NAME, ids.A_TOOL_NAME),
+        url=text_value(view, ids.B_TOOL_URL, ids.A_TOOL_URL),
+        username=text_value(view, ids.B_TOOL_USERNAME, ids.A_TOOL_USERNAME).strip() or None,
+        secret=text_value(view, ids.B_TOOL_SECRET, ids.A_TOOL_SECRET) or None,
+        ca_bundle_pem=text_value(view, ids.B_TOOL_CA, ids.A_TOOL_CA).strip() or None,
+        insecure=ids.OPT_INSECURE in options,
+        kind=kind,
+    )
+
+
+async def tool_submitted(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
+) -> None:
+    rt = deps.runtime
+    try:
+        tool_id = tool_of(str(view.get("private_metadata") or "")) or None
+        kind = selected_value(view, ids.B_TOOL_KIND, ids.A_TOOL_KIND) or tool_kind_of(
+            str(view.get("private_metadata") or "")
+        )
+    except ValueError:
+        await _notice(ack, TOOLS_TITLE, metadata.FORGED)
+        return
+    form = _tool_form(view, kind)
+    try:
+        tools.validate_tool_form(form, editing=tool_id is not None)
+    except InvalidInput as error:
+        await ack(
+            response_action="errors",
+            errors=field_errors(error.errors, ids.TOOL_FIELD_BLOCKS, view, ids.B_TOOL_NAME),
+        )
+        return
+    actor = await deps.actor(client, body)
+    current: ToolInfo | None = None
+    try:
+        if tool_id is None:
+            await tools.start_registration(rt, actor)
         else:
-            final = saved_modal(meta, _saved_text(outcome))
-            await deps.views.update(client, view_id, final)
-            await deliver_outbox(rt)
-            return
-        await deps.views.update(client, view_id, final)
-
-    # -- Save in the account modal --------------------------------------------
-
-    @app.view(ids.VIEW_ACCOUNT)
-    @guarded
-    async def account_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        try:
-            meta = ManageMeta.load(str(view.get("private_metadata") or ""))
-        except ValueError:
-            await ack(
-                response_action="update", view=notice_view("Edit authentication", metadata.FORGED)
-            )
-            return
-        username = text_value(view, ids.B_USERNAME, ids.A_USERNAME).strip()
-        secret = text_value(view, ids.B_SECRET, ids.A_SECRET)
-        errors: dict[str, str] = {}
-        if not username:
-            errors[ids.B_USERNAME] = "Enter the user name."
-        if not secret:
-            errors[ids.B_SECRET] = (
-                "Enter the password or access token (the old one is never shown)."
-            )
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            return
-        actor = await deps.actor(client, body)
-        try:
-            row = await repositories.get_repository(rt, actor, meta.place, meta.repository_id)
-        except UseCaseError as error:
-            await ack(
-                response_action="update",
-                view=notice_view("Edit authentication", escape(error.message)),
-            )
-            return
-        await ack(
-            response_action="update",
-            view=account_modal(
-                row, meta, status=":hourglass_flowing_sand: Testing the new account…"
-            ),
-        )
-        view_id = str(view.get("id"))
-        try:
-            result = await repositories.change_account(
-                rt, actor, meta.place, meta.repository_id, username=username, secret=secret
-            )
-        except InvalidInput as error:
-            status = ":x: Not changed:\n" + add_flow.errors_text(error.errors)
-        except ConnectionTestFailed as error:
-            status = test_result_text(error.result) + "\n:x: The saved account was not changed."
-        except UseCaseError as error:
-            status = f":x: {escape(error.message)}"
+            current = await tools.tool_for_edit(rt, actor, tool_id)
+    except UseCaseError as error:
+        await _notice(ack, TOOLS_TITLE, error.message)
+        return
+    testing = ":hourglass_flowing_sand: Testing the instance…"
+    await _update_with(ack, tool_modal(current, status=testing, kind=kind))
+    view_id = str(view.get("id"))
+    try:
+        if tool_id is None:
+            saved = await tools.register_tool(rt, actor, form)
         else:
-            text = (
-                f":white_check_mark: The account of {describe(row)} is now "
-                f"*{escape(username)}*.\n" + test_result_text(result)
-            )
-            await deps.views.update(client, view_id, notice_view("Edit authentication", text))
-            await deliver_outbox(rt)
-            if meta.source == "home":
-                await publish_home(deps, client, body, project_id=row.project_id)
-            return
-        await deps.views.update(client, view_id, account_modal(row, meta, status=status))
-
-    # -- Delete ------------------------------------------------------------------
-
-    @app.view(ids.VIEW_DELETE)
-    @guarded
-    async def delete_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        try:
-            meta = ManageMeta.load(str(view.get("private_metadata") or ""))
-        except ValueError:
-            await ack(
-                response_action="update",
-                view=notice_view("Delete image repository", metadata.FORGED),
-            )
-            return
-        also = ids.OPT_DELETE_IN_IR in checked_values(view, ids.B_DELETE_IN_IR, ids.A_DELETE_IN_IR)
-        actor = await deps.actor(client, body)
-        try:
-            row = await repositories.get_for_delete(rt, actor, meta.place, meta.repository_id)
-        except UseCaseError as error:
-            await ack(
-                response_action="update",
-                view=notice_view("Delete image repository", escape(error.message)),
-            )
-            return
-        where = " in the image registry, then from the list" if also else " from the list"
-        await ack(
-            response_action="update",
-            view=delete_modal(row, meta, status=f":hourglass_flowing_sand: Deleting{where}…"),
+            saved = await tools.update_tool(rt, actor, tool_id, form)
+    except ConnectionTestFailed as error:
+        status = test_result_text(error.result) + f"\n:x: {escape(error.message)}"
+    except InvalidInput as error:
+        status = ":x: " + escape("; ".join(error.errors.values()))
+    except UseCaseError as error:
+        status = f":x: {escape(error.message)}"
+    else:
+        verb = "Registered" if tool_id is None else "Saved"
+        text = (
+            f":white_check_mark: {verb} *{escape(saved.name)}* ({code(saved.url)}). "
+            "Projects can now choose it as the Registered tool of a "
+            f"{saved.kind_label} repository."
         )
-        view_id = str(view.get("id"))
-        try:
-            await repositories.delete_repository(
-                rt, actor, meta.place, meta.repository_id, also_in_registry=also
-            )
-        except UseCaseError as error:
-            await deps.views.update(
-                client, view_id, delete_modal(row, meta, status=f":x: {escape(error.message)}")
-            )
-            return
-        done = "and in the image registry" if also else "(the image registry keeps the repository)"
-        await deps.views.update(
-            client,
-            view_id,
-            notice_view(
-                "Delete image repository",
-                f":wastebasket: Deleted {describe(row)} from the list {done}.",
-            ),
-        )
-        await deliver_outbox(rt)
-        if meta.source == "home":
-            await publish_home(deps, client, body, project_id=row.project_id)
+        await deps.views.update(client, view_id, notice_view(TOOLS_TITLE, text))
+        return
+    await deps.views.update(client, view_id, tool_modal(current, status=status, kind=kind))
 
-    # -- tools -------------------------------------------------------------
 
-    @app.view(ids.VIEW_TOOL)
-    @guarded
-    async def tool_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        try:
-            tool_id = tool_of(str(view.get("private_metadata") or "")) or None
-            kind = selected_value(view, ids.B_TOOL_KIND, ids.A_TOOL_KIND) or tool_kind_of(
-                str(view.get("private_metadata") or "")
-            )
-        except ValueError:
-            await ack(
-                response_action="update", view=notice_view("Registered tools", metadata.FORGED)
-            )
-            return
-        options = checked_values(view, ids.B_TOOL_OPTIONS, ids.A_TOOL_OPTIONS)
-        form = ToolForm(
-            name=text_value(view, ids.B_TOOL_NAME, ids.A_TOOL_NAME),
-            url=text_value(view, ids.B_TOOL_URL, ids.A_TOOL_URL),
-            username=text_value(view, ids.B_TOOL_USERNAME, ids.A_TOOL_USERNAME).strip() or None,
-            secret=text_value(view, ids.B_TOOL_SECRET, ids.A_TOOL_SECRET) or None,
-            ca_bundle_pem=text_value(view, ids.B_TOOL_CA, ids.A_TOOL_CA).strip() or None,
-            insecure=ids.OPT_INSECURE in options,
-            kind=kind,
+async def tool_remove_submitted(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
+) -> None:
+    rt = deps.runtime
+    try:
+        tool_id = tool_of(str(view.get("private_metadata") or ""))
+    except ValueError:
+        tool_id = 0
+    if not tool_id:
+        await _notice(ack, REMOVE_TITLE, metadata.FORGED)
+        return
+    actor = await deps.actor(client, body)
+    try:
+        name = await tools.remove_tool(rt, actor, tool_id)
+    except UseCaseError as error:
+        current = next((t for t in await tools.list_tools(rt, actor) if t.id == tool_id), None)
+        view_out = (
+            tool_remove_modal(current, status=f":x: {escape(error.message)}")
+            if current is not None
+            else notice_view(REMOVE_TITLE, escape(error.message))
         )
-        try:
-            tools.validate_tool_form(form, editing=tool_id is not None)
-        except InvalidInput as error:
-            await ack(
-                response_action="errors",
-                errors=field_errors(error.errors, ids.TOOL_FIELD_BLOCKS, view, ids.B_TOOL_NAME),
-            )
-            return
-        actor = await deps.actor(client, body)
-        current: ToolInfo | None = None
-        try:
-            if tool_id is None:
-                await tools.start_registration(rt, actor)
-            else:
-                current = await tools.tool_for_edit(rt, actor, tool_id)
-        except UseCaseError as error:
-            await ack(response_action="update", view=notice_view("Registered tools", error.message))
-            return
-        await ack(
-            response_action="update",
-            view=tool_modal(
-                current, status=":hourglass_flowing_sand: Testing the instance…", kind=kind
-            ),
-        )
-        view_id = str(view.get("id"))
-        try:
-            if tool_id is None:
-                saved = await tools.register_tool(rt, actor, form)
-            else:
-                saved = await tools.update_tool(rt, actor, tool_id, form)
-        except ConnectionTestFailed as error:
-            status = test_result_text(error.result) + f"\n:x: {escape(error.message)}"
-        except InvalidInput as error:
-            status = ":x: " + escape("; ".join(error.errors.values()))
-        except UseCaseError as error:
-            status = f":x: {escape(error.message)}"
-        else:
-            verb = "Registered" if tool_id is None else "Saved"
-            await deps.views.update(
-                client,
-                view_id,
-                notice_view(
-                    "Registered tools",
-                    f":white_check_mark: {verb} *{escape(saved.name)}* ({code(saved.url)}). "
-                    "Projects can now choose it as the Registered tool of a "
-                    f"{saved.kind_label} repository.",
-                ),
-            )
-            return
-        await deps.views.update(client, view_id, tool_modal(current, status=status, kind=kind))
-
-    @app.view(ids.VIEW_TOOL_REMOVE)
-    @guarded
-    async def tool_remove_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        try:
-            tool_id = tool_of(str(view.get("private_metadata") or ""))
-        except ValueError:
-            tool_id = 0
-        if not tool_id:
-            await ack(response_action="update", view=notice_view("Remove tool", metadata.FORGED))
-            return
-        actor = await deps.actor(client, body)
-        try:
-            name = await tools.remove_tool(rt, actor, tool_id)
-        except UseCaseError as error:
-            current = next((t for t in await tools.list_tools(rt, actor) if t.id == tool_id), None)
-            view_out = (
-                tool_remove_modal(current, status=f":x: {escape(error.message)}")
-                if current is not None
-                else notice_view("Remove tool", escape(error.message))
-            )
-            await ack(response_action="update", view=view_out)
-            return
-        await ack(
-            response_action="update",
-            view=notice_view(
-                "Remove Harbor", f":wastebasket: Removed the registered tool *{escape(name)}*."
-            ),
-        )
+        await _update_with(ack, view_out)
+        return
+    removed = f":wastebasket: Removed the registered tool *{escape(name)}*."
+    await _notice(ack, REMOVE_TITLE, removed)

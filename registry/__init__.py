@@ -7,7 +7,7 @@ values it takes and returns are plain frozen dataclasses.
 from registry.config import RegistryConfig, config_from_env, parse_allowed_networks
 from registry.errors import ErrorKind, RegistryError
 from registry.kinds import ALL_TYPES, TOOL_TYPES, RegistryType, TypeInfo, type_info
-from registry.oci import check_repository_name
+from registry.oci import MAX_REPOSITORY_NAME, check_repository_name, is_repository_name
 from registry.results import (
     STEP_AUTHENTICATED,
     STEP_PULL,
@@ -30,6 +30,7 @@ from registry.urlguard import origin_of
 
 __all__ = [
     "ALL_TYPES",
+    "MAX_REPOSITORY_NAME",
     "STEP_AUTHENTICATED",
     "STEP_PULL",
     "STEP_PUSH",
@@ -51,6 +52,7 @@ __all__ = [
     "UrlCheckResult",
     "check_repository_name",
     "config_from_env",
+    "is_repository_name",
     "origin_of",
     "parse_allowed_networks",
     "type_info",

@@ -19,16 +19,15 @@ import base64
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import quote, urlencode
 
-from registry.config import RegistryConfig
-from registry.drivers import Driver, Location, Operation
-from registry.errors import ErrorKind, RegistryError, secret_forms, server_text
+from registry.drivers import MintingDriver, Operation
+from registry.errors import ErrorKind, RegistryError, server_text
+from registry.hostedapi import json_dict
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
-from registry.minting import MintCache, Minted, mint_key
-from registry.oci import check_repository_name, describe_codes
+from registry.minting import Minted, mint_key
+from registry.oci import describe_codes
 from registry.results import STEP_PULL, STEP_PUSH
 from registry.target import Credentials, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, parse_url
@@ -44,14 +43,6 @@ def _form(values: dict[str, str]) -> bytes:
     return urlencode(values).encode()
 
 
-def _json(response: HttpResponse) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def jwt_expiry(token: str) -> datetime | None:
     """The `exp` claim of a JWT, read without verifying (only to know when to refresh)."""
     parts = token.split(".")
@@ -65,17 +56,9 @@ def jwt_expiry(token: str) -> datetime | None:
         return None
 
 
-class AcrDriver(Driver):
+class AcrDriver(MintingDriver):
     type = RegistryType.ACR
     label = "Azure Container Registry"
-
-    def __init__(self, config: RegistryConfig, minting: MintCache) -> None:
-        super().__init__(config)
-        self.minting = minting
-
-    def locate(self, target: RepositoryTarget) -> Location:
-        base = parse_url(target.registry_url)
-        return Location(base, target.tls, check_repository_name(target.repository))
 
     async def _post(
         self, op: Operation, url: str, values: dict[str, str], service: Service, tls: TlsOptions
@@ -108,7 +91,7 @@ class AcrDriver(Driver):
             Service(f"Entra ID at {authority.base}"),
             TlsOptions(),
         )
-        data = _json(response)
+        data = json_dict(response)
         token = data.get("access_token")
         if response.status == 200 and isinstance(token, str) and token:
             op.secrets.add(token)
@@ -138,7 +121,7 @@ class AcrDriver(Driver):
             Service(f"the registry's token exchange at {base.base}"),
             tls,
         )
-        data = _json(response)
+        data = json_dict(response)
         refresh = data.get("refresh_token")
         if response.status == 200 and isinstance(refresh, str) and refresh:
             return refresh
@@ -178,21 +161,12 @@ class AcrDriver(Driver):
                 how=f"refresh token from /oauth2/exchange for service principal {client}",
             )
 
-        minted = await self.minting.get("acr", cache_key, mint)
-        op.secrets.update(secret_forms(minted.credentials.secret, minted.credentials.username))
-        op.minted.append(minted)
-        return minted.credentials
+        return op.use_minted(await self.minting.get("acr", cache_key, mint))
 
     def explain(self, step: str, error: RegistryError) -> RegistryError:
-        if error.kind is not ErrorKind.PERMISSION_DENIED:
-            return error
-        role = {STEP_PULL: "AcrPull", STEP_PUSH: "AcrPush"}
-        if step not in role:
-            return error
-        return RegistryError(
-            error.kind,
-            f"{error.message} The identity needs the {role[step]} role (or a token "
-            "scope map that allows it).",
+        needs = "The identity needs the {} role (or a token scope map that allows it)."
+        return self.missing_permission(
+            step, error, {STEP_PULL: needs.format("AcrPull"), STEP_PUSH: needs.format("AcrPush")}
         )
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:

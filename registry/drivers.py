@@ -7,6 +7,7 @@ shared pieces and the plain Image Registry driver.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,9 +16,10 @@ from registry.config import RegistryConfig
 from registry.errors import ErrorKind, RegistryError, secret_forms
 from registry.http import HttpClient, Stats
 from registry.kinds import RegistryType, type_info
-from registry.minting import Minted
+from registry.minting import MintCache, Minted
 from registry.oci import OciSession, Ping, check_repository_name
-from registry.target import Credentials, OriginPins, RepositoryTarget, TlsOptions
+from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep
+from registry.target import Credentials, HarborTool, OriginPins, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, origin_of, parse_url
 
 
@@ -35,6 +37,12 @@ class Operation:
     def remember(self, credentials: Credentials | None) -> None:
         if credentials is not None:
             self.secrets.update(secret_forms(credentials.secret, credentials.username))
+
+    def use_minted(self, minted: Minted) -> Credentials:
+        """A minted credential: its secret kept out of every error, the mint recorded."""
+        self.remember(minted.credentials)
+        self.minted.append(minted)
+        return minted.credentials
 
     def session(
         self,
@@ -95,6 +103,26 @@ class Account:
     detail: str
     expires_at: datetime | None = None
     missing: dict[str, str] = field(default_factory=dict)
+
+
+class ToolCheckBase:
+    """Testing a registered tool: the steps passed so far, and the step under way (the one
+    a raised RegistryError belongs to). Subclasses write `run`."""
+
+    def __init__(self, op: Operation, tool: HarborTool) -> None:
+        self.op = op
+        self.tool = tool
+        self.steps: list[CheckStep] = []
+        self.current = STEP_REACHABLE
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    def passed(self, step: str, detail: str) -> None:
+        """Record a passed step; the next one (authentication) is then under way."""
+        self.steps.append(CheckStep(step, True, detail))
+        if step == STEP_REACHABLE:
+            self.current = STEP_AUTHENTICATED
 
 
 class Driver:
@@ -161,11 +189,30 @@ class Driver:
         session = op.session(location.base, location.tls, credentials, self.label, pins=target.pins)
         await session.delete_repository(location.repository)
 
+    @staticmethod
+    def missing_permission(
+        step: str, error: RegistryError, needs: Mapping[str, str]
+    ) -> RegistryError:
+        """For `explain`: a refused step's error with what the identity lacks for it
+        (`needs`: step -> sentence); any other error unchanged."""
+        if error.kind is not ErrorKind.PERMISSION_DENIED or step not in needs:
+            return error
+        return RegistryError(error.kind, f"{error.message} {needs[step]}")
+
     def unsupported(self, what: str) -> RegistryError:
         label = type_info(self.type).label
         return RegistryError(
             ErrorKind.UNSUPPORTED_OPERATION, f"{label} repositories cannot {what} here."
         )
+
+
+class MintingDriver(Driver):
+    """A cloud type: the registry's password is minted from the stored key, and the
+    mints are cached in `minting` (shared by every operation of the service)."""
+
+    def __init__(self, config: RegistryConfig, minting: MintCache) -> None:
+        super().__init__(config)
+        self.minting = minting
 
 
 class ImageRegistryDriver(Driver):

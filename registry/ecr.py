@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from registry.drivers import Driver, Location, Operation
-from registry.errors import ErrorKind, RegistryError, secret_forms, server_text
+from registry.drivers import Location, MintingDriver, Operation
+from registry.errors import ErrorKind, RegistryError, server_text
 from registry.kinds import RegistryType
-from registry.minting import MintCache, Minted, mint_key
-from registry.oci import check_repository_name
+from registry.minting import Minted, mint_key
 from registry.results import STEP_PULL, STEP_PUSH
 from registry.target import Credentials, RepositoryTarget
 from registry.urlguard import parse_url
@@ -224,17 +223,9 @@ class AwsClients:
         return user or "AWS", password, expires
 
 
-class EcrDriver(Driver):
+class EcrDriver(MintingDriver):
     type = RegistryType.ECR
     label = "Amazon ECR"
-
-    def __init__(self, config: Any, minting: MintCache) -> None:
-        super().__init__(config)
-        self.minting = minting
-
-    def locate(self, target: RepositoryTarget) -> Location:
-        base = parse_url(target.registry_url)
-        return Location(base, target.tls, check_repository_name(target.repository))
 
     def _clients(self, target: RepositoryTarget) -> tuple[AwsClients, EcrPlace]:
         key = parse_key(target.credentials)
@@ -259,24 +250,22 @@ class EcrDriver(Driver):
                 how=f"registry password minted by ecr:GetAuthorizationToken{via} in {place.region}",
             )
 
-        minted = await self.minting.get("ecr", cache_key, mint)
-        op.secrets.update(secret_forms(minted.credentials.secret, minted.credentials.username))
-        op.minted.append(minted)
-        return minted.credentials
+        return op.use_minted(await self.minting.get("ecr", cache_key, mint))
 
     def explain(self, step: str, error: RegistryError) -> RegistryError:
-        if error.kind is not ErrorKind.PERMISSION_DENIED:
-            return error
-        if step == STEP_PUSH:
-            needs = (
-                "ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, "
-                "ecr:BatchCheckLayerAvailability and ecr:PutImage"
-            )
-        elif step == STEP_PULL:
-            needs = "ecr:BatchGetImage and ecr:GetDownloadUrlForLayer"
-        else:
-            return error
-        return RegistryError(error.kind, f"{error.message} The IAM identity needs {needs}.")
+        push = (
+            "ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, "
+            "ecr:BatchCheckLayerAvailability and ecr:PutImage"
+        )
+        pull = "ecr:BatchGetImage and ecr:GetDownloadUrlForLayer"
+        return self.missing_permission(
+            step,
+            error,
+            {
+                STEP_PUSH: f"The IAM identity needs {push}.",
+                STEP_PULL: f"The IAM identity needs {pull}.",
+            },
+        )
 
     async def _call(self, target: RepositoryTarget, action: str, **params: Any) -> Any:
         clients, place = self._clients(target)

@@ -27,12 +27,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from registry.config import RegistryConfig
-from registry.drivers import Driver, Location, Operation
-from registry.errors import ErrorKind, RegistryError, secret_forms, server_text
+from registry.drivers import Location, MintingDriver, Operation
+from registry.errors import ErrorKind, RegistryError, server_text
+from registry.hostedapi import json_dict
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
-from registry.minting import MintCache, Minted, mint_key
+from registry.minting import Minted, mint_key
 from registry.oci import check_repository_name, describe_codes
 from registry.results import STEP_PULL, STEP_PUSH
 from registry.target import Credentials, RepositoryTarget, TlsOptions
@@ -126,13 +126,9 @@ def gar_place(host: str, repository: str) -> GarPlace:
     return GarPlace(match["location"] if match else None, parts[0], parts[1], parts[2])
 
 
-class GarDriver(Driver):
+class GarDriver(MintingDriver):
     type = RegistryType.GAR
     label = "Google Artifact Registry"
-
-    def __init__(self, config: RegistryConfig, minting: MintCache) -> None:
-        super().__init__(config)
-        self.minting = minting
 
     def locate(self, target: RepositoryTarget) -> Location:
         base = parse_url(target.registry_url)
@@ -155,7 +151,7 @@ class GarDriver(Driver):
             },
             content=body,
         )
-        data = _json(response)
+        data = json_dict(response)
         token = data.get("access_token")
         if response.status != 200 or not isinstance(token, str) or not token:
             error = data.get("error_description") or data.get("error") or ""
@@ -183,25 +179,18 @@ class GarDriver(Driver):
         op.remember(target.credentials)
         cache_key = mint_key("gar", json.dumps(key.info, sort_keys=True))
         minted = await self.minting.get("gar", cache_key, lambda: self._mint(op, key))
-        op.secrets.update(secret_forms(minted.credentials.secret, minted.credentials.username))
+        op.remember(minted.credentials)
         return minted
 
     async def registry_credentials(
         self, op: Operation, target: RepositoryTarget
     ) -> Credentials | None:
-        minted = await self._token(op, target)
-        op.minted.append(minted)
-        return minted.credentials
+        return op.use_minted(await self._token(op, target))
 
     def explain(self, step: str, error: RegistryError) -> RegistryError:
-        if error.kind is not ErrorKind.PERMISSION_DENIED:
-            return error
-        role = {STEP_PULL: "artifactregistry.reader", STEP_PUSH: "artifactregistry.writer"}
-        if step not in role:
-            return error
-        return RegistryError(
-            error.kind,
-            f"{error.message} The service account is missing roles/{role[step]} on the repository.",
+        needs = "The service account is missing roles/artifactregistry.{} on the repository."
+        return self.missing_permission(
+            step, error, {STEP_PULL: needs.format("reader"), STEP_PUSH: needs.format("writer")}
         )
 
     async def _api(
@@ -306,11 +295,3 @@ class GarDriver(Driver):
                 f"package {place.image} in {place.repository}",
                 "artifactregistry.repoAdmin",
             )
-
-
-def _json(response: HttpResponse) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

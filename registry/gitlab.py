@@ -21,13 +21,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from registry.drivers import Account, Driver, Location, Operation
+from registry.drivers import Account, Driver, Location, Operation, ToolCheckBase
 from registry.errors import ErrorKind, RegistryError
 from registry.hostedapi import JsonApi, json_dict, json_list, parse_expiry
 from registry.kinds import GITLAB_REGISTRY_URL, RegistryType
 from registry.oci import Ping, check_repository_name
-from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep
-from registry.target import Credentials, HarborTool, RepositoryTarget
+from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE
+from registry.target import Credentials, RepositoryTarget
 from registry.urlguard import RegistryUrl, parse_url
 
 API = "/api/v4"
@@ -314,15 +314,9 @@ class GitLabDriver(Driver):
         )
 
 
-class GitLabToolCheck:
+class GitLabToolCheck(ToolCheckBase):
     """Test a registered GitLab: its API answers and the tool's token has the api scope
     (creating checks projects, deleting removes registry repositories)."""
-
-    def __init__(self, op: Operation, tool: HarborTool) -> None:
-        self.op = op
-        self.tool = tool
-        self.steps: list[CheckStep] = []
-        self.current = STEP_REACHABLE
 
     async def run(self) -> None:
         base = parse_url(self.tool.url, what="GitLab URL")
@@ -339,8 +333,7 @@ class GitLabToolCheck:
         response = await api.request("GET", f"{API}/personal_access_tokens/self")
         if response.status not in (200, 401, 403):
             raise api.error(response, "answer GET /api/v4/personal_access_tokens/self")
-        self.steps.append(CheckStep(STEP_REACHABLE, True, f"GitLab API v4 at {base.base} answered"))
-        self.current = STEP_AUTHENTICATED
+        self.passed(STEP_REACHABLE, f"GitLab API v4 at {base.base} answered")
         if response.status != 200:
             raise RegistryError(
                 ErrorKind.AUTHENTICATION_FAILED,
@@ -353,6 +346,4 @@ class GitLabToolCheck:
             raise RegistryError(ErrorKind.PERMISSION_DENIED, lacks("api", "create and delete"))
         expires = parse_expiry(info.get("expires_at"))
         until = f", expires {expires.date().isoformat()}" if expires else ""
-        self.steps.append(
-            CheckStep(STEP_AUTHENTICATED, True, f"token {info.get('name') or '?'} (api){until}")
-        )
+        self.passed(STEP_AUTHENTICATED, f"token {info.get('name') or '?'} (api){until}")

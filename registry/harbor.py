@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from registry.drivers import Driver, Location, Operation
+from registry.drivers import Driver, Location, Operation, ToolCheckBase
 from registry.errors import ErrorKind, RegistryError
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
 from registry.oci import check_repository_name, describe_codes
 from registry.ratelimit import rate_limit_error
-from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep
+from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE
 from registry.target import Credentials, HarborTool, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, parse_url
 
@@ -182,8 +182,7 @@ class HarborApi:
         if response.status == 409:
             raise RegistryError(
                 ErrorKind.ALREADY_EXISTS,
-                f"Harbor project {project} already exists at {self.base.base}; choose "
-                '"Use existing repository" instead.',
+                f"Harbor project {project} already exists at {self.base.base}.",
             )
         raise self.error(response, f"create project {project}")
 
@@ -272,27 +271,16 @@ def tool_base(tool: HarborTool) -> RegistryUrl:
     return parse_url(tool.url, what="Harbor URL")
 
 
-class ToolCheck:
+class ToolCheck(ToolCheckBase):
     """Test a registered Harbor tool: ping, then the tool's credentials."""
-
-    def __init__(self, op: Operation, tool: HarborTool) -> None:
-        self.op = op
-        self.tool = tool
-        self.steps: list[CheckStep] = []
-        self.current = STEP_REACHABLE
 
     async def run(self) -> None:
         base = tool_base(self.tool)
         api = HarborApi(self.op, base, self.tool.tls, self.tool.credentials)
         await api.ping()
-        self.steps.append(
-            CheckStep(STEP_REACHABLE, True, f"Harbor API v2.0 at {base.base} answered")
-        )
-        self.current = STEP_AUTHENTICATED
+        self.passed(STEP_REACHABLE, f"Harbor API v2.0 at {base.base} answered")
         if self.tool.credentials is None:
-            self.steps.append(
-                CheckStep(STEP_AUTHENTICATED, True, "no credentials: public projects only")
-            )
+            self.passed(STEP_AUTHENTICATED, "no credentials: public projects only")
             return
         user = await api.current_user()
         if user is None:
@@ -306,7 +294,7 @@ class ToolCheck:
         else:
             admin = " (system admin)" if user.get("sysadmin_flag") else ""
             detail = f"logged in as {self.tool.credentials.username}{admin}"
-        self.steps.append(CheckStep(STEP_AUTHENTICATED, True, detail))
+        self.passed(STEP_AUTHENTICATED, detail)
 
 
 class HarborDriver(Driver):

@@ -42,18 +42,19 @@ class RegistryType(StrEnum):
     GAR = "gar"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TypeInfo:
-    """What a repository type can do, for building forms and menus."""
+    """What a repository type can do, for building forms and menus (the defaults: a
+    registry at a URL the user types, found by a URL Check, that can delete)."""
 
     type: RegistryType
     label: str
-    can_create: bool
-    can_delete_in_ir: bool
-    has_url_check: bool
-    needs_registered_tool: bool
-    default_url: str | None
     repository_hint: str
+    can_create: bool = False
+    can_delete_in_ir: bool = True
+    has_url_check: bool = True
+    needs_registered_tool: bool = False
+    default_url: str | None = None
     # What Username and Password mean for this type, when not a plain user and password.
     credentials_hint: str = ""
     # A registered tool of this type (`/imagerepo tools`) may serve its entries: required
@@ -72,10 +73,8 @@ def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> Ty
             type=kind,
             label="Harbor",
             can_create=True,
-            can_delete_in_ir=True,
             has_url_check=False,
             needs_registered_tool=True,
-            default_url=None,
             repository_hint="project/name",
             takes_registered_tool=True,
         )
@@ -84,10 +83,7 @@ def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> Ty
         return TypeInfo(
             type=kind,
             label="Docker Hub",
-            can_create=False,
-            can_delete_in_ir=True,
             has_url_check=False,
-            needs_registered_tool=False,
             default_url=url,
             repository_hint="namespace/name (nginx means library/nginx)",
         )
@@ -97,9 +93,6 @@ def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> Ty
             type=kind,
             label=label,
             can_create=can_create,
-            can_delete_in_ir=True,
-            has_url_check=True,
-            needs_registered_tool=False,
             default_url=url,
             repository_hint=hint,
             takes_registered_tool=kind in TOOL_TYPES,
@@ -107,11 +100,6 @@ def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> Ty
     return TypeInfo(
         type=kind,
         label="Image Registry",
-        can_create=False,
-        can_delete_in_ir=True,
-        has_url_check=True,
-        needs_registered_tool=False,
-        default_url=None,
         repository_hint="path/name",
     )
 
@@ -124,10 +112,6 @@ def _cloud(
         type=kind,
         label=label,
         can_create=can_create,
-        can_delete_in_ir=True,
-        has_url_check=True,
-        needs_registered_tool=False,
-        default_url=None,
         repository_hint=hint,
         credentials_hint=credentials,
     )

@@ -34,8 +34,11 @@ from registry.ratelimit import rate_limit_error
 from registry.target import Credentials, OriginPins, TlsOptions
 from registry.urlguard import RegistryUrl, origin_of
 
+# The OCI distribution spec's repository name grammar (distribution/reference): the one
+# rule every layer uses (the form's field check asks `is_repository_name`).
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-_NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+REPOSITORY_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+MAX_REPOSITORY_NAME = 255
 _LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 MANIFEST_TYPES = ", ".join(
     (
@@ -53,12 +56,17 @@ _TAG_PAGE = 100
 MAX_TAGS = 10_000
 
 
+def is_repository_name(name: str) -> bool:
+    """Whether `name` is a repository path the OCI distribution spec allows."""
+    return len(name) <= MAX_REPOSITORY_NAME and REPOSITORY_NAME.match(name) is not None
+
+
 def check_repository_name(name: str) -> str:
     """Return the name if it is a valid repository path, else raise INVALID_REPOSITORY."""
     clean = name.strip().strip("/")
     if not clean:
         raise RegistryError(ErrorKind.INVALID_REPOSITORY, "The repository name is empty.")
-    if len(clean) > 255 or not _NAME_RE.match(clean):
+    if not is_repository_name(clean):
         hint = " (names are lower case)" if clean.lower() != clean else ""
         raise RegistryError(
             ErrorKind.INVALID_REPOSITORY,

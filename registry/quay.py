@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from registry.drivers import Account, Driver, Location, Operation
+from registry.drivers import Account, Driver, Location, Operation, ToolCheckBase
 from registry.errors import ErrorKind, RegistryError
 from registry.hostedapi import JsonApi, json_dict, server_message
 from registry.kinds import QUAY_REGISTRY_URL, RegistryType
 from registry.oci import Ping, check_repository_name
-from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep
-from registry.target import HarborTool, RepositoryTarget
+from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE
+from registry.target import RepositoryTarget
 from registry.urlguard import parse_url
 
 OAUTH_USER = "$oauthtoken"
@@ -203,15 +203,9 @@ class QuayDriver(Driver):
         await QuayApi(op, api_location(target, location), token).delete(location.repository)
 
 
-class QuayToolCheck:
+class QuayToolCheck(ToolCheckBase):
     """Test a registered Quay: its API answers (`GET /api/v1/user/`), and the tool's OAuth
     token is accepted (robots cannot be tools: Quay's API does not take them)."""
-
-    def __init__(self, op: Operation, tool: HarborTool) -> None:
-        self.op = op
-        self.tool = tool
-        self.steps: list[CheckStep] = []
-        self.current = STEP_REACHABLE
 
     async def run(self) -> None:
         base = parse_url(self.tool.url, what="Quay URL")
@@ -228,8 +222,7 @@ class QuayToolCheck:
         response = await api.request("GET", "/api/v1/user/")
         if response.status not in (200, 401, 403):
             raise api.error(response, "answer GET /api/v1/user/")
-        self.steps.append(CheckStep(STEP_REACHABLE, True, f"Quay API at {base.base} answered"))
-        self.current = STEP_AUTHENTICATED
+        self.passed(STEP_REACHABLE, f"Quay API at {base.base} answered")
         if credentials is not None and is_robot(credentials.username):
             raise RegistryError(
                 ErrorKind.AUTHENTICATION_FAILED,
@@ -247,6 +240,4 @@ class QuayToolCheck:
                 f"Quay rejected the tool's OAuth token{server_message(response)}.",
             )
         user = json_dict(response).get("username")
-        self.steps.append(
-            CheckStep(STEP_AUTHENTICATED, True, f"OAuth token of Quay user {user or '?'} accepted")
-        )
+        self.passed(STEP_AUTHENTICATED, f"OAuth token of Quay user {user or '?'} accepted")

@@ -22,7 +22,7 @@ from registry.auth import TokenCache
 from registry.checks import ConnectionTest, describe_scheme, step_names
 from registry.config import RegistryConfig
 from registry.dockerhub import DockerHubDriver
-from registry.drivers import Driver, ImageRegistryDriver, Operation
+from registry.drivers import Driver, ImageRegistryDriver, Operation, ToolCheckBase
 from registry.ecr import EcrDriver
 from registry.errors import ErrorKind, RegistryError, scrub
 from registry.gar import GarDriver
@@ -118,6 +118,15 @@ class RegistryService:
     def _operation(self) -> Operation:
         return Operation(self._http, self.config, self._tokens)
 
+    async def _attempt(self, op: Operation, test: Awaitable[None]) -> RegistryError | None:
+        """Run a test's steps within the operation's time limit; the error that ended them
+        (scrubbed of every secret the operation saw), or None when all passed."""
+        try:
+            await self._bounded(op, test, self.config.operation_timeout)
+        except RegistryError as exc:
+            return exc.scrubbed(op.secrets)
+        return None
+
     async def _bounded(self, op: Operation, work: Awaitable[T], limit: float) -> T:
         """Run `work` within `limit` seconds; errors come out scrubbed of secrets."""
         try:
@@ -193,11 +202,7 @@ class RegistryService:
             op.remember(target.tool.credentials)
         test = ConnectionTest(op, self._drivers[RegistryType(target.type)], target)
         start = time.perf_counter()
-        error: RegistryError | None = None
-        try:
-            await self._bounded(op, test.run(), self.config.operation_timeout)
-        except RegistryError as exc:
-            error = exc.scrubbed(op.secrets)
+        error = await self._attempt(op, test.run())
         known, expires_at = False, None
         if error is None or error.kind is ErrorKind.AUTHENTICATION_FAILED:
             # Asked only when Harbor answered: a down registry is not asked twice.
@@ -273,7 +278,7 @@ class RegistryService:
         """Test a registered tool: steps `reachable` (its API answers) and `authenticated`."""
         op = self._operation()
         op.remember(tool.credentials)
-        check: ToolCheck | GitLabToolCheck | QuayToolCheck
+        check: ToolCheckBase
         if tool.kind is RegistryType.GITLAB:
             check = GitLabToolCheck(op, tool)
         elif tool.kind is RegistryType.QUAY:
@@ -282,11 +287,7 @@ class RegistryService:
             check = ToolCheck(op, tool)
         label = type_info(tool.kind).label
         start = time.perf_counter()
-        error: RegistryError | None = None
-        try:
-            await self._bounded(op, check.run(), self.config.operation_timeout)
-        except RegistryError as exc:
-            error = exc.scrubbed(op.secrets)
+        error = await self._attempt(op, check.run())
         steps = _assemble(
             (STEP_REACHABLE, STEP_AUTHENTICATED), check.steps, check.current, error, op.secrets
         )

@@ -9,7 +9,6 @@ and readable in a shell) and checked by the application, not the database.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -27,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.enums import Health, IncidentKind, OutboxKind
 
 
 def utcnow() -> datetime:
@@ -65,25 +66,6 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime}
-
-
-class RepositoryAccess(StrEnum):
-    """App repositories are pushed to by CI; pull-only ones are only read."""
-
-    APP = "app"
-    PULL_ONLY = "pull_only"
-
-
-class Health(StrEnum):
-    UNKNOWN = "unknown"
-    HEALTHY = "healthy"
-    FAILING = "failing"
-
-
-class CheckTrigger(StrEnum):
-    MANUAL = "manual"
-    SAVE = "save"
-    SCHEDULED = "scheduled"
 
 
 class Project(Base):
@@ -226,11 +208,6 @@ class ConnectionCheck(Base):
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
 
 
-class IncidentKind(StrEnum):
-    FAILING = "failing"
-    EXPIRY = "expiry"
-
-
 class AlertIncident(Base):
     """One incident of one repository: one top-level channel message, edited while it lasts.
 
@@ -250,12 +227,6 @@ class AlertIncident(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     message_ts: Mapped[str | None] = mapped_column(String(32))
-
-
-class OutboxKind(StrEnum):
-    POST = "post"  # chat.postMessage at the channel's top level
-    UPDATE = "update"  # chat.update of the incident's message
-    REPLY = "reply"  # chat.postMessage in the incident's thread
 
 
 class OutboxMessage(Base):

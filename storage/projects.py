@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import DuplicateError
-from storage.models import Project, ProjectAdmin
+from storage.models import ImageRepository, Project, ProjectAdmin
 
 
 async def get_by_channel(session: AsyncSession, team_id: str, channel_id: str) -> Project | None:
@@ -71,3 +71,23 @@ async def admin_ids(session: AsyncSession, project_id: int) -> list[str]:
         .order_by(ProjectAdmin.added_at)
     )
     return list(rows)
+
+
+async def of_team(
+    session: AsyncSession, team_id: str, *, user_id: str | None = None
+) -> list[Project]:
+    """A team's projects by name; with `user_id`, only those the user administers or
+    added a repository to."""
+    query = select(Project).where(Project.team_id == team_id).order_by(Project.name)
+    if user_id is not None:
+        query = query.where(
+            or_(
+                Project.id.in_(
+                    select(ProjectAdmin.project_id).where(ProjectAdmin.user_id == user_id)
+                ),
+                Project.id.in_(
+                    select(ImageRepository.project_id).where(ImageRepository.added_by == user_id)
+                ),
+            )
+        )
+    return list(await session.scalars(query))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,8 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import SecretBox
+from storage.enums import RepositoryAccess
 from storage.errors import DuplicateError, NotFoundError
-from storage.models import ConnectionCheck, ImageRepository, RepositoryAccess, utcnow
+from storage.models import ConnectionCheck, ImageRepository, utcnow
 
 
 @dataclass(frozen=True)
@@ -208,3 +210,19 @@ async def history(
         .limit(limit)
     )
     return list(rows)
+
+
+async def by_ids(session: AsyncSession, ids: Sequence[int]) -> list[ImageRepository]:
+    """The repositories with these ids (any order; a deleted one is left out)."""
+    found = await session.scalars(select(ImageRepository).where(ImageRepository.id.in_(ids)))
+    return list(found.unique())
+
+
+async def of_project(session: AsyncSession, project_id: int) -> list[ImageRepository]:
+    """Every repository of a project, oldest first."""
+    found = await session.scalars(
+        select(ImageRepository)
+        .where(ImageRepository.project_id == project_id)
+        .order_by(ImageRepository.id)
+    )
+    return list(found)

@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from bot import audit, incidents, outbox
 from bot.alert_messages import SNOOZE_CHOICES, SnoozeChoice
 from bot.audit import Action
@@ -22,10 +20,10 @@ from bot.usecases import permissions
 from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput
 from bot.usecases.permissions import Place
-from storage import repositories
+from storage import projects, repositories
 from storage.db import transaction
 from storage.errors import NotFoundError
-from storage.models import ImageRepository, Project, utcnow
+from storage.models import ImageRepository, utcnow
 
 INVITE_HINT = "channel alerts cannot be delivered: invite @imagerepo (`/invite @imagerepo`)"
 
@@ -84,9 +82,7 @@ async def channel_state(rt: Runtime, *, team_id: str, channel_id: str, error: st
     When it can again, what was held is released for delivery (marked late).
     """
     async with transaction(rt.sessions) as session:
-        project = await session.scalar(
-            select(Project).where(Project.team_id == team_id, Project.channel_id == channel_id)
-        )
+        project = await projects.get_by_channel(session, team_id, channel_id)
         if project is None:
             return
         if error is not None:

@@ -6,14 +6,13 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from bot.runtime import Runtime
 from bot.usecases.actor import Actor
 from bot.usecases.projects import load_project
 from bot.usecases.repositories import RepositoryRow, record_result, saved_target
 from registry import ConnectionTestResult, RepositoryTarget
-from storage.models import CheckTrigger, ImageRepository
+from storage import repositories
+from storage.enums import CheckTrigger
 
 
 @dataclass(frozen=True)
@@ -29,13 +28,7 @@ async def check_project(rt: Runtime, actor: Actor, *, channel_id: str) -> CheckS
     IMAGEREPO_RECHECK_CONCURRENCY at once, recording each result as the button does."""
     async with rt.sessions() as session:
         project = await load_project(session, actor.team_id, channel_id)
-        rows = list(
-            await session.scalars(
-                select(ImageRepository)
-                .where(ImageRepository.project_id == project.id)
-                .order_by(ImageRepository.id)
-            )
-        )
+        rows = await repositories.of_project(session, project.id)
         targets = [(row.id, saved_target(rt, row)) for row in rows]
 
     limit = asyncio.Semaphore(rt.settings.recheck_concurrency)

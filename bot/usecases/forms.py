@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -16,13 +15,10 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from bot.usecases.errors import InvalidInput
-from registry import RegistryType, type_info
-from storage.models import RepositoryAccess
+from registry import MAX_REPOSITORY_NAME, RegistryType, is_repository_name, type_info
+from storage.enums import RepositoryAccess
 
-# The OCI distribution spec's repository name grammar (distribution/reference).
-_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-REPOSITORY_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-MAX_REPOSITORY = 255
+MAX_REPOSITORY = MAX_REPOSITORY_NAME
 MAX_USERNAME = 255
 # Slack's plain_text_input accepts max_length 1..3000: a longer secret cannot be typed
 # into the modal, so the use cases refuse it too (a service-account JSON key is ~2.4 KB).
@@ -102,7 +98,7 @@ def repository_problem(name: str, registry_type: RegistryType) -> str | None:
         return "Enter the repository, e.g. team/app."
     if len(name) > MAX_REPOSITORY:
         return f"At most {MAX_REPOSITORY} characters."
-    if not REPOSITORY_NAME.match(name):
+    if not is_repository_name(name):
         return (
             "Use lowercase letters, digits and separators (. _ __ -) in path components "
             "joined by /, e.g. team/app; no tag or digest."

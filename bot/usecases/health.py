@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import incidents, metrics
 from registry import STEP_AUTHENTICATED, ConnectionTestResult, ErrorKind
 from storage import repositories
-from storage.models import CheckTrigger, Health, ImageRepository, utcnow
+from storage.enums import CheckTrigger, Health
+from storage.models import ImageRepository, utcnow
 
 
 async def apply_result(

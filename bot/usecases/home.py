@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
-
 from bot.runtime import Runtime
 from bot.usecases import permissions
 from bot.usecases.actor import Actor
 from bot.usecases.permissions import Place
 from bot.usecases.repositories import RepositoryPage, page_of
-from storage.models import ImageRepository, Project, ProjectAdmin
+from storage import projects
+from storage.models import Project
 
 
 @dataclass(frozen=True)
@@ -30,22 +29,10 @@ async def team_projects(rt: Runtime, actor: Actor) -> list[ProjectEntry]:
     projects they administer or added a repository to. The channel's own
     `/imagerepo list` shows its project to everyone in the channel.
     """
-    query = select(Project).where(Project.team_id == actor.team_id).order_by(Project.name)
-    if not actor.is_workspace_admin:
-        query = query.where(
-            or_(
-                Project.id.in_(
-                    select(ProjectAdmin.project_id).where(ProjectAdmin.user_id == actor.user_id)
-                ),
-                Project.id.in_(
-                    select(ImageRepository.project_id).where(
-                        ImageRepository.added_by == actor.user_id
-                    )
-                ),
-            )
-        )
     async with rt.sessions() as session:
-        rows = await session.scalars(query)
+        rows = await projects.of_team(
+            session, actor.team_id, user_id=None if actor.is_workspace_admin else actor.user_id
+        )
         return [ProjectEntry(id=p.id, name=p.name, channel_id=p.channel_id) for p in rows]
 
 

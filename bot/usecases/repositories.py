@@ -52,15 +52,9 @@ from registry import (
 from storage import repositories, tools
 from storage.crypto import SecretKeyError
 from storage.db import transaction
+from storage.enums import CheckTrigger, RepositoryAccess
 from storage.errors import DuplicateError, NotFoundError
-from storage.models import (
-    CheckTrigger,
-    ImageRepository,
-    Project,
-    RegisteredTool,
-    RepositoryAccess,
-    utcnow,
-)
+from storage.models import ImageRepository, Project, RegisteredTool, utcnow
 from storage.repositories import NewRepository
 
 PAGE_SIZE = 20
@@ -456,14 +450,7 @@ async def save_repository(
             note = messages.repository_added(
                 row, user_id=actor.user_id, healthy=result is None or result.ok
             )
-            await outbox.enqueue(
-                session,
-                dedup_key=_message_key("added", row),
-                team_id=row.project.team_id,
-                channel_id=row.project.channel_id,
-                text=note.text,
-                blocks=note.blocks,
-            )
+            await outbox.notify(session, row.project, note, key=_message_key("added", row))
             view = row_view(row)
             await audit.record(
                 session,
@@ -708,14 +695,7 @@ async def delete_repository(
         note = messages.repository_deleted(
             row, user_id=actor.user_id, in_registry=target is not None
         )
-        await outbox.enqueue(
-            session,
-            dedup_key=_message_key("deleted", row),
-            team_id=row.project.team_id,
-            channel_id=row.project.channel_id,
-            text=note.text,
-            blocks=note.blocks,
-        )
+        await outbox.notify(session, row.project, note, key=_message_key("deleted", row))
         await repositories.remove(session, row)
         await audit.record(
             session,

@@ -169,11 +169,7 @@ async def tool_for_edit(
 
     Tools belong to the workspace, not to a channel: the team is the only scope."""
     permissions.require_tools_admin(actor)
-    async with rt.sessions() as session:
-        try:
-            row = await tools.get(session, tool_id, team_id=actor.team_id)
-        except NotFoundError as error:
-            raise NotFound(str(error)) from None
+    row = await _team_tool(rt, actor, tool_id)
     return await _info(rt, row)
 
 
@@ -288,15 +284,20 @@ async def remove_tool(rt: Runtime, actor: Actor, tool_id: int) -> str:
         return row.name
 
 
+async def _team_tool(rt: Runtime, actor: Actor, tool_id: int) -> RegisteredTool:
+    """The actor's workspace's tool `tool_id` (NotFound for any other)."""
+    async with rt.sessions() as session:
+        try:
+            return await tools.get(session, tool_id, team_id=actor.team_id)
+        except NotFoundError as error:
+            raise NotFound(str(error)) from None
+
+
 @audit.audited(Action.CONNECTION_TEST)
 async def test_tool(rt: Runtime, actor: Actor, tool_id: int) -> ConnectionTestResult:
     """A registered tool's Connection Test uses its admin account: workspace admins only."""
     permissions.require_tools_admin(actor)
-    async with rt.sessions() as session:
-        try:
-            row = await tools.get(session, tool_id, team_id=actor.team_id)
-        except NotFoundError as error:
-            raise NotFound(str(error)) from None
+    row = await _team_tool(rt, actor, tool_id)
     result = await rt.registry.test_tool(harbor_tool(rt, row))
     await audit.connection_tested(rt, actor, result, tool_id=tool_id)
     return result

@@ -3,7 +3,7 @@ snooze, expiry and "cannot deliver" notes, and the answers to the alert's action
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import ContextBlock
 
@@ -11,12 +11,11 @@ from bot.alert_messages import expiry_days
 from bot.usecases.alerts import INVITE_HINT, Snoozed
 from bot.usecases.repositories import RepositoryRow
 from handlers.ui.common import context, when
-from storage.models import utcnow
 
 
 def alert_status(row: RepositoryRow, now: datetime | None = None) -> str:
     """What the list row adds about alerts: "snoozed by @x until …", "expires in N days"."""
-    now = now or utcnow()
+    now = now or datetime.now(UTC)
     out = ""
     if row.snoozed_by and row.snooze_until_recovered:
         out += f"  ·  :zzz: snoozed by <@{row.snoozed_by}> until it recovers"

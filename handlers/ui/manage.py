@@ -13,12 +13,13 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.usecases.forms import MAX_SECRET
+from bot.messages import access_text
+from bot.usecases.forms import MAX_SECRET, Field
 from bot.usecases.permissions import Place
 from bot.usecases.repositories import RepositoryRow
 from handlers import ids, metadata
 from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, escape, plain, section
-from handlers.ui.repository_list import access_text
+from handlers.ui.fields import label
 
 ACCOUNT_TITLE = "Edit authentication"  # Slack: 24 characters at most
 ACCOUNT_HEADING = "Edit authentication information"
@@ -70,14 +71,14 @@ def account_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = 
         ),
         InputBlock(
             block_id=ids.B_USERNAME,
-            label=plain("Username"),
+            label=label(Field.USERNAME),
             element=PlainTextInputElement(
                 action_id=ids.A_USERNAME, initial_value=row.username or None, max_length=255
             ),
         ),
         InputBlock(
             block_id=ids.B_SECRET,
-            label=plain("Password or access token"),
+            label=label(Field.SECRET),
             hint=plain(SECRET_LIMIT_HINT, HINT_MAX),
             element=PlainTextInputElement(action_id=ids.A_SECRET, max_length=MAX_SECRET),
         ),

@@ -26,12 +26,14 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slacktext import OPTION_VALUE_MAX
-from bot.usecases.forms import MAX_SECRET, Creation
+from bot.usecases.forms import MAX_SECRET, Creation, Field
 from bot.usecases.tools import ToolInfo
 from handlers import ids, metadata
 from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, context, escape, plain, section
+from handlers.ui.fields import HARBOR_PROJECT, OPTIONS, label
 from registry import ALL_TYPES, RegistryType, type_info
-from storage.models import RepositoryAccess
+from registry.kinds import TypeInfo
+from storage.enums import RepositoryAccess
 
 SELECT_OPTIONS_MAX = 100  # Slack: options of a static select / a block_suggestion answer
 
@@ -114,226 +116,17 @@ def add_modal(
     test_result: str | None = None,
     status: str | None = None,
 ) -> View:
+    """The whole modal: its sections in order, each built by its own function."""
     info = type_info(meta.registry_type)
     # Only tools of the chosen type: Harbor tools for Harbor, GitLab for GitLab, Quay for Quay.
     tools = [t for t in tools if t.kind == info.type.value] if info.takes_registered_tool else []
-    kind = "pull-only image repository" if meta.pull_only else "app image repository"
-    purpose = (
-        "The connection test checks *pull* access only."
-        if meta.pull_only
-        else "The connection test checks *pull and push* access (CI pushes here)."
-    )
     blocks: list[Block] = [
-        section(ids.B_INTRO, f"Add an {kind} to project *{escape(project_name)}*. {purpose}"),
-        InputBlock(
-            block_id=ids.B_TYPE,
-            label=plain("Repository type"),
-            dispatch_action=True,
-            element=StaticSelectElement(
-                action_id=ids.A_TYPE,
-                placeholder=plain("Choose a type"),
-                options=[_option(t.value, type_info(t).label) for t in ALL_TYPES],
-                initial_option=_option(info.type.value, info.label),
-            ),
-        ),
+        *_type_section(meta, info, project_name),
+        _creation_section(meta, info),
+        *_where_section(meta, info, tools, dockerhub_url, url_check),
+        *_account_section(meta, info),
+        *_test_section(info, test_result, status),
     ]
-
-    if info.can_create:
-        creation_options = [
-            _option(Creation.NEW.value, CREATION_LABELS[Creation.NEW.value]),
-            _option(Creation.EXISTING.value, CREATION_LABELS[Creation.EXISTING.value]),
-        ]
-        chosen = meta.creation if meta.creation in CREATION_LABELS else Creation.EXISTING.value
-        blocks.append(
-            InputBlock(
-                block_id=ids.B_CREATION,
-                label=plain("Repository creation"),
-                dispatch_action=True,
-                element=RadioButtonsElement(
-                    action_id=ids.A_CREATION,
-                    options=creation_options,
-                    initial_option=_option(chosen, CREATION_LABELS[chosen]),
-                ),
-            )
-        )
-    else:
-        existing = _option(Creation.EXISTING.value, CREATION_LABELS[Creation.EXISTING.value])
-        blocks.append(
-            InputBlock(
-                block_id=ids.B_CREATION_FIXED,
-                label=plain("Repository creation"),
-                hint=plain(
-                    f"{info.label} offers only Use existing repository: the registry "
-                    "creates a repository on its first push.",
-                    150,
-                ),
-                element=RadioButtonsElement(
-                    action_id=ids.A_CREATION, options=[existing], initial_option=existing
-                ),
-            )
-        )
-
-    if info.needs_registered_tool:
-        if tools:
-            blocks.append(
-                InputBlock(
-                    block_id=ids.B_TOOL,
-                    label=plain("Registered tool"),
-                    element=StaticSelectElement(
-                        action_id=ids.A_TOOL,
-                        placeholder=plain("Choose a Harbor instance"),
-                        options=[
-                            _option(str(t.id), f"{t.name} ({t.url})")
-                            for t in tools[:SELECT_OPTIONS_MAX]
-                        ],
-                    ),
-                )
-            )
-            if meta.creation != Creation.NEW.value:
-                blocks.append(
-                    InputBlock(
-                        block_id=ids.B_HARBOR_PROJECT,
-                        label=plain("Harbor project"),
-                        optional=True,
-                        hint=plain(
-                            "Existing projects of the chosen tool; the repository is then "
-                            "the name inside it. Or type project/name below.",
-                            150,
-                        ),
-                        element=ExternalDataSelectElement(
-                            action_id=ids.A_HARBOR_PROJECT,
-                            placeholder=plain("Search projects"),
-                            min_query_length=0,
-                        ),
-                    )
-                )
-        else:
-            blocks.append(
-                section(
-                    ids.B_NO_TOOL,
-                    ":warning: No Harbor instance is registered yet. A workspace admin can "
-                    "register one with `/imagerepo tools`; until then choose Image Registry.",
-                )
-            )
-    elif info.has_url_check:
-        if tools:
-            blocks.append(_hosted_tool_block(info.type, tools))
-        if tools and info.type is RegistryType.QUAY:
-            url_hint = f"{info.default_url} or your own; empty with a registered tool: its URL"
-        elif info.default_url:
-            url_hint = f"{info.default_url}, or your own (self-managed) registry's base URL"
-        else:
-            url_hint = "The registry's base URL, e.g. https://registry.example.com:5000"
-        blocks.append(
-            InputBlock(
-                block_id=ids.B_REGISTRY_URL,
-                label=plain("Registry URL"),
-                hint=plain(url_hint, 150),
-                optional=info.default_url is not None,
-                element=PlainTextInputElement(
-                    action_id=ids.A_REGISTRY_URL,
-                    placeholder=plain(info.default_url or "https://registry.example.com"),
-                    max_length=2048,
-                ),
-            )
-        )
-        blocks.append(
-            ActionsBlock(
-                block_id=ids.B_URL_CHECK,
-                elements=[ButtonElement(text=plain("URL Check"), action_id=ids.A_URL_CHECK)],
-            )
-        )
-        if url_check:
-            blocks.append(context(ids.B_URL_CHECK_RESULT, url_check))
-    else:
-        blocks.append(
-            context(
-                ids.B_DOCKERHUB,
-                f"{info.label} registry: {code(dockerhub_url)}",
-            )
-        )
-
-    if info.needs_registered_tool and meta.creation == Creation.NEW.value:
-        repository_hint = (
-            "PROJECT/NAME: the Harbor project is created; NAME appears on the first push."
-        )
-    elif info.needs_registered_tool:
-        repository_hint = (
-            "NAME inside the chosen Harbor project, or PROJECT/NAME; lowercase, no tag or digest"
-        )
-    elif info.type is RegistryType.GITLAB and meta.creation == Creation.NEW.value:
-        repository_hint = (
-            "GROUP/PROJECT[/IMAGE] of an existing GitLab project: the image appears on the "
-            "first push."
-        )
-    elif info.type is RegistryType.QUAY and meta.creation == Creation.NEW.value:
-        repository_hint = "NAMESPACE/NAME: created in Quay (private) when you save."
-    else:
-        repository_hint = f"e.g. {info.repository_hint}; lowercase, no tag or digest"
-    blocks += [
-        InputBlock(
-            block_id=ids.B_REPOSITORY,
-            label=plain("Repository"),
-            hint=plain(repository_hint, 150),
-            element=PlainTextInputElement(
-                action_id=ids.A_REPOSITORY, placeholder=plain("team/app"), max_length=255
-            ),
-        ),
-        InputBlock(
-            block_id=ids.B_USERNAME,
-            label=plain("Username"),
-            optional=True,
-            hint=plain(info.credentials_hint, 150) if info.credentials_hint else None,
-            element=PlainTextInputElement(action_id=ids.A_USERNAME, max_length=255),
-        ),
-        InputBlock(
-            block_id=ids.B_SECRET,
-            label=plain("Password or access token"),
-            optional=True,
-            hint=plain(
-                "Stored encrypted and never shown again. Slack shows it while you type: "
-                f"prefer an access token. {SECRET_LIMIT_HINT}",
-                HINT_MAX,
-            ),
-            element=PlainTextInputElement(action_id=ids.A_SECRET, max_length=MAX_SECRET),
-        ),
-    ]
-    if info.has_url_check:
-        blocks.append(
-            InputBlock(
-                block_id=ids.B_CA_BUNDLE,
-                label=plain("CA bundle (PEM)"),
-                optional=True,
-                hint=plain("For a registry whose certificate a private CA signed.", 150),
-                element=PlainTextInputElement(action_id=ids.A_CA_BUNDLE, multiline=True),
-            )
-        )
-    options = [
-        _option(
-            ids.OPT_SAVE_UNHEALTHY,
-            "Save even if the connection test fails (project admins)",
-        )
-    ]
-    if info.has_url_check:
-        options.insert(0, _option(ids.OPT_INSECURE, "Skip TLS certificate verification"))
-    blocks.append(
-        InputBlock(
-            block_id=ids.B_OPTIONS,
-            label=plain("Options"),
-            optional=True,
-            element=CheckboxesElement(action_id=ids.A_OPTIONS, options=options),
-        )
-    )
-    blocks.append(
-        ActionsBlock(
-            block_id=ids.B_TEST,
-            elements=[ButtonElement(text=plain("Connection Test"), action_id=ids.A_TEST)],
-        )
-    )
-    if test_result:
-        blocks.append(section(ids.B_TEST_RESULT, test_result))
-    if status:
-        blocks.append(section(ids.B_STATUS, status))
     return View(
         type="modal",
         callback_id=ids.VIEW_ADD,
@@ -345,13 +138,126 @@ def add_modal(
     )
 
 
+def _type_section(meta: AddMeta, info: TypeInfo, project_name: str) -> list[Block]:
+    """What the modal adds, and the repository type select (it rebuilds the modal)."""
+    kind = "pull-only image repository" if meta.pull_only else "app image repository"
+    purpose = (
+        "The connection test checks *pull* access only."
+        if meta.pull_only
+        else "The connection test checks *pull and push* access (CI pushes here)."
+    )
+    return [
+        section(ids.B_INTRO, f"Add an {kind} to project *{escape(project_name)}*. {purpose}"),
+        InputBlock(
+            block_id=ids.B_TYPE,
+            label=label(Field.REGISTRY_TYPE),
+            dispatch_action=True,
+            element=StaticSelectElement(
+                action_id=ids.A_TYPE,
+                placeholder=plain("Choose a type"),
+                options=[_option(t.value, type_info(t).label) for t in ALL_TYPES],
+                initial_option=_option(info.type.value, info.label),
+            ),
+        ),
+    ]
+
+
+def _creation_section(meta: AddMeta, info: TypeInfo) -> Block:
+    """Create new / use existing; a type that cannot create shows the one choice it has."""
+    existing = _option(Creation.EXISTING.value, CREATION_LABELS[Creation.EXISTING.value])
+    if not info.can_create:
+        return InputBlock(
+            block_id=ids.B_CREATION_FIXED,
+            label=label(Field.CREATION),
+            hint=plain(
+                f"{info.label} offers only Use existing repository: the registry "
+                "creates a repository on its first push.",
+                150,
+            ),
+            element=RadioButtonsElement(
+                action_id=ids.A_CREATION, options=[existing], initial_option=existing
+            ),
+        )
+    creation_options = [_option(Creation.NEW.value, CREATION_LABELS[Creation.NEW.value]), existing]
+    chosen = meta.creation if meta.creation in CREATION_LABELS else Creation.EXISTING.value
+    return InputBlock(
+        block_id=ids.B_CREATION,
+        label=label(Field.CREATION),
+        dispatch_action=True,
+        element=RadioButtonsElement(
+            action_id=ids.A_CREATION,
+            options=creation_options,
+            initial_option=_option(chosen, CREATION_LABELS[chosen]),
+        ),
+    )
+
+
+def _where_section(
+    meta: AddMeta,
+    info: TypeInfo,
+    tools: Sequence[ToolInfo],
+    dockerhub_url: str,
+    url_check: str | None,
+) -> list[Block]:
+    """Where the repository lives: a registered tool, a URL to check, or the fixed registry."""
+    if info.needs_registered_tool:
+        return _tool_blocks(meta, tools)
+    if info.has_url_check:
+        hosted = [_hosted_tool_block(info.type, tools)] if tools else []
+        return hosted + _url_blocks(info, url_check, with_tool=bool(tools))
+    return [context(ids.B_DOCKERHUB, f"{info.label} registry: {code(dockerhub_url)}")]
+
+
+def _tool_blocks(meta: AddMeta, tools: Sequence[ToolInfo]) -> list[Block]:
+    if not tools:
+        return [
+            section(
+                ids.B_NO_TOOL,
+                ":warning: No Harbor instance is registered yet. A workspace admin can "
+                "register one with `/imagerepo tools`; until then choose Image Registry.",
+            )
+        ]
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=ids.B_TOOL,
+            label=label(Field.TOOL),
+            element=StaticSelectElement(
+                action_id=ids.A_TOOL,
+                placeholder=plain("Choose a Harbor instance"),
+                options=[
+                    _option(str(t.id), f"{t.name} ({t.url})") for t in tools[:SELECT_OPTIONS_MAX]
+                ],
+            ),
+        )
+    ]
+    if meta.creation != Creation.NEW.value:
+        blocks.append(
+            InputBlock(
+                block_id=ids.B_HARBOR_PROJECT,
+                label=plain(HARBOR_PROJECT),
+                optional=True,
+                hint=plain(
+                    "Existing projects of the chosen tool; the repository is then "
+                    "the name inside it. Or type project/name below.",
+                    150,
+                ),
+                element=ExternalDataSelectElement(
+                    action_id=ids.A_HARBOR_PROJECT,
+                    placeholder=plain("Search projects"),
+                    min_query_length=0,
+                ),
+            )
+        )
+    return blocks
+
+
 def _hosted_tool_block(registry_type: RegistryType, tools: Sequence[ToolInfo]) -> InputBlock:
     """GitLab and Quay: an optional registered tool whose API token creates the repository
     (Quay) or checks the GitLab project (GitLab), and deletes in IR."""
     what = "checks the project" if registry_type is RegistryType.GITLAB else "creates it"
     return InputBlock(
         block_id=ids.B_TOOL,
-        label=plain("Registered tool"),
+        label=label(Field.TOOL),
         optional=True,
         hint=plain(
             f"Its API token {what} for Create new and deletes in IR; your account below "
@@ -364,6 +270,124 @@ def _hosted_tool_block(registry_type: RegistryType, tools: Sequence[ToolInfo]) -
             options=[_option(str(t.id), f"{t.name} ({t.url})") for t in tools[:SELECT_OPTIONS_MAX]],
         ),
     )
+
+
+def _url_hint(info: TypeInfo, *, with_tool: bool) -> str:
+    if with_tool and info.type is RegistryType.QUAY:
+        return f"{info.default_url} or your own; empty with a registered tool: its URL"
+    if info.default_url:
+        return f"{info.default_url}, or your own (self-managed) registry's base URL"
+    return "The registry's base URL, e.g. https://registry.example.com:5000"
+
+
+def _url_blocks(info: TypeInfo, url_check: str | None, *, with_tool: bool) -> list[Block]:
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=ids.B_REGISTRY_URL,
+            label=label(Field.REGISTRY_URL),
+            hint=plain(_url_hint(info, with_tool=with_tool), 150),
+            optional=info.default_url is not None,
+            element=PlainTextInputElement(
+                action_id=ids.A_REGISTRY_URL,
+                placeholder=plain(info.default_url or "https://registry.example.com"),
+                max_length=2048,
+            ),
+        ),
+        ActionsBlock(
+            block_id=ids.B_URL_CHECK,
+            elements=[ButtonElement(text=plain("URL Check"), action_id=ids.A_URL_CHECK)],
+        ),
+    ]
+    if url_check:
+        blocks.append(context(ids.B_URL_CHECK_RESULT, url_check))
+    return blocks
+
+
+def _repository_hint(meta: AddMeta, info: TypeInfo) -> str:
+    if info.needs_registered_tool and meta.creation == Creation.NEW.value:
+        return "PROJECT/NAME: the Harbor project is created; NAME appears on the first push."
+    if info.needs_registered_tool:
+        return "NAME inside the chosen Harbor project, or PROJECT/NAME; lowercase, no tag or digest"
+    if info.type is RegistryType.GITLAB and meta.creation == Creation.NEW.value:
+        return (
+            "GROUP/PROJECT[/IMAGE] of an existing GitLab project: the image appears on the "
+            "first push."
+        )
+    if info.type is RegistryType.QUAY and meta.creation == Creation.NEW.value:
+        return "NAMESPACE/NAME: created in Quay (private) when you save."
+    return f"e.g. {info.repository_hint}; lowercase, no tag or digest"
+
+
+def _account_section(meta: AddMeta, info: TypeInfo) -> list[Block]:
+    """The repository's name, the account, and (for a URL) its CA bundle."""
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=ids.B_REPOSITORY,
+            label=label(Field.REPOSITORY),
+            hint=plain(_repository_hint(meta, info), 150),
+            element=PlainTextInputElement(
+                action_id=ids.A_REPOSITORY, placeholder=plain("team/app"), max_length=255
+            ),
+        ),
+        InputBlock(
+            block_id=ids.B_USERNAME,
+            label=label(Field.USERNAME),
+            optional=True,
+            hint=plain(info.credentials_hint, 150) if info.credentials_hint else None,
+            element=PlainTextInputElement(action_id=ids.A_USERNAME, max_length=255),
+        ),
+        InputBlock(
+            block_id=ids.B_SECRET,
+            label=label(Field.SECRET),
+            optional=True,
+            hint=plain(
+                "Stored encrypted and never shown again. Slack shows it while you type: "
+                f"prefer an access token. {SECRET_LIMIT_HINT}",
+                HINT_MAX,
+            ),
+            element=PlainTextInputElement(action_id=ids.A_SECRET, max_length=MAX_SECRET),
+        ),
+    ]
+    if info.has_url_check:
+        blocks.append(_ca_bundle_block(ids.B_CA_BUNDLE, ids.A_CA_BUNDLE))
+    return blocks
+
+
+def _ca_bundle_block(block_id: str, action_id: str) -> InputBlock:
+    """The optional CA bundle input (the add modal's and the tool form's)."""
+    return InputBlock(
+        block_id=block_id,
+        label=label(Field.CA_BUNDLE),
+        optional=True,
+        hint=plain("For a registry whose certificate a private CA signed.", 150),
+        element=PlainTextInputElement(action_id=action_id, multiline=True),
+    )
+
+
+def _test_section(info: TypeInfo, test_result: str | None, status: str | None) -> list[Block]:
+    """Options, the Connection Test button, and the latest result and status."""
+    options = [
+        _option(ids.OPT_SAVE_UNHEALTHY, "Save even if the connection test fails (project admins)")
+    ]
+    if info.has_url_check:
+        options.insert(0, _option(ids.OPT_INSECURE, "Skip TLS certificate verification"))
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=ids.B_OPTIONS,
+            label=plain(OPTIONS),
+            optional=True,
+            element=CheckboxesElement(action_id=ids.A_OPTIONS, options=options),
+        ),
+        ActionsBlock(
+            block_id=ids.B_TEST,
+            elements=[ButtonElement(text=plain("Connection Test"), action_id=ids.A_TEST)],
+        ),
+    ]
+    if test_result:
+        blocks.append(section(ids.B_TEST_RESULT, test_result))
+    if status:
+        blocks.append(section(ids.B_STATUS, status))
+    return blocks
 
 
 def saved_modal(meta: AddMeta, text: str) -> View:

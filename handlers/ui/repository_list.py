@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.messages import access_text
 from bot.slacktext import MESSAGE_TEXT_MAX, clip, clip_mrkdwn
 from bot.usecases.checks import CheckSummary
 from bot.usecases.permissions import EntryRights
@@ -29,11 +30,6 @@ from bot.usecases.repositories import RepositoryPage, RepositoryRow
 from handlers import ids, metadata
 from handlers.ui.alerts import alert_status, blocked_notice
 from handlers.ui.common import code, context, escape, health_label, md, plain, section, when
-from storage.models import RepositoryAccess
-
-
-def access_text(access: RepositoryAccess) -> str:
-    return "pull-only" if access == RepositoryAccess.PULL_ONLY else "app"
 
 
 def menu_value(action: str, repository_id: int) -> str:

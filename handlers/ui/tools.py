@@ -21,7 +21,7 @@ from slack_sdk.models.views import View
 
 from bot.usecases.forms import MAX_SECRET
 from bot.usecases.permissions import REFUSE_TOOLS
-from bot.usecases.tools import TOKEN_ACCOUNTS, ToolInfo, tool_label
+from bot.usecases.tools import TOKEN_ACCOUNTS, ToolField, ToolInfo, tool_label
 from handlers import ids, metadata
 from handlers.ui.common import (
     HINT_MAX,
@@ -33,6 +33,7 @@ from handlers.ui.common import (
     plain,
     section,
 )
+from handlers.ui.fields import OPTIONS, label
 from registry import TOOL_TYPES, RegistryType
 
 # Per kind: URL placeholder, URL hint, token hint (GitLab and Quay tools hold a token only).
@@ -145,44 +146,58 @@ def tool_modal(
     the user typed survives a change of `Tool type`."""
     if tool is not None:
         kind = tool.kind
-    label = tool_label(kind)
-    token_only = kind in TOKEN_ACCOUNTS
-    if token_only:
-        secret_hint = _TOKEN_HINT[kind] + (
-            " Leave empty to keep the saved one (same URL only)." if tool is not None else ""
-        )
-    else:
-        secret_hint = (
-            "Leave empty to keep the saved one (same URL only)."
-            if tool is not None
-            else "An admin's password or a robot account's secret; stored encrypted."
-        )
+    kind_label = tool_label(kind)
     blocks: list[Block] = [
-        section(
-            "tool_intro",
-            f"A {label} instance every project of this workspace can use. It is tested with "
-            f"its {'token' if token_only else 'account'} before it is saved.",
+        *_tool_kind_blocks(tool, kind),
+        *_tool_where_blocks(tool, kind),
+        *_tool_account_blocks(tool, kind),
+        _tool_options_block(tool),
+    ]
+    if status:
+        blocks.append(section(ids.B_STATUS, status))
+    return View(
+        type="modal",
+        callback_id=ids.VIEW_TOOL,
+        title=plain(f"Edit {kind_label}" if tool else f"Register {kind_label}", 24),
+        submit=plain("Save", 24),
+        close=plain("Cancel", 24),
+        private_metadata=tool_metadata(tool.id if tool else None, kind),
+        blocks=blocks,
+    )
+
+
+def _tool_kind_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
+    """What a tool is for, and its `Tool type` (a select when registering, fixed on edit)."""
+    kind_label = tool_label(kind)
+    what = "token" if kind in TOKEN_ACCOUNTS else "account"
+    intro = section(
+        "tool_intro",
+        f"A {kind_label} instance every project of this workspace can use. It is tested with "
+        f"its {what} before it is saved.",
+    )
+    if tool is not None:
+        return [intro, context(ids.B_TOOL_KIND, f"Tool type: *{kind_label}* (it cannot change).")]
+    return [
+        intro,
+        InputBlock(
+            block_id=ids.B_TOOL_KIND,
+            label=plain("Tool type"),
+            dispatch_action=True,
+            element=StaticSelectElement(
+                action_id=ids.A_TOOL_KIND,
+                options=[_kind_option(t.value) for t in TOOL_TYPES],
+                initial_option=_kind_option(kind),
+            ),
         ),
     ]
-    if tool is None:
-        blocks.append(
-            InputBlock(
-                block_id=ids.B_TOOL_KIND,
-                label=plain("Tool type"),
-                dispatch_action=True,
-                element=StaticSelectElement(
-                    action_id=ids.A_TOOL_KIND,
-                    options=[_kind_option(t.value) for t in TOOL_TYPES],
-                    initial_option=_kind_option(kind),
-                ),
-            )
-        )
-    else:
-        blocks.append(context(ids.B_TOOL_KIND, f"Tool type: *{label}* (it cannot change)."))
-    blocks += [
+
+
+def _tool_where_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
+    """The tool's name and URL."""
+    return [
         InputBlock(
             block_id=ids.B_TOOL_NAME,
-            label=plain("Name"),
+            label=label(ToolField.NAME),
             element=PlainTextInputElement(
                 action_id=ids.A_TOOL_NAME,
                 initial_value=tool.name if tool else None,
@@ -191,7 +206,7 @@ def tool_modal(
         ),
         InputBlock(
             block_id=ids.B_TOOL_URL,
-            label=plain(f"{label} URL"),
+            label=plain(f"{tool_label(kind)} URL"),
             hint=plain(_URL_HINT[kind], 150),
             element=PlainTextInputElement(
                 action_id=ids.A_TOOL_URL,
@@ -201,11 +216,27 @@ def tool_modal(
             ),
         ),
     ]
+
+
+def _secret_hint(tool: ToolInfo | None, kind: str) -> str:
+    keep = "Leave empty to keep the saved one (same URL only)."
+    if kind in TOKEN_ACCOUNTS:
+        return _TOKEN_HINT[kind] + (f" {keep}" if tool is not None else "")
+    if tool is not None:
+        return keep
+    return "An admin's password or a robot account's secret; stored encrypted."
+
+
+def _tool_account_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
+    """Username (not for token-only kinds), secret (kept when left empty on an edit) and
+    CA bundle."""
+    token_only = kind in TOKEN_ACCOUNTS
+    blocks: list[Block] = []
     if not token_only:
         blocks.append(
             InputBlock(
                 block_id=ids.B_TOOL_USERNAME,
-                label=plain("Username"),
+                label=label(ToolField.USERNAME),
                 optional=True,
                 hint=plain("An admin or a robot account (robot$...).", 150),
                 element=PlainTextInputElement(
@@ -218,14 +249,14 @@ def tool_modal(
     blocks += [
         InputBlock(
             block_id=ids.B_TOOL_SECRET,
-            label=plain("API token" if token_only else "Password or access token"),
+            label=plain("API token") if token_only else label(ToolField.SECRET),
             optional=not token_only or tool is not None,
-            hint=plain(f"{secret_hint} {SECRET_LIMIT_HINT}", HINT_MAX),
+            hint=plain(f"{_secret_hint(tool, kind)} {SECRET_LIMIT_HINT}", HINT_MAX),
             element=PlainTextInputElement(action_id=ids.A_TOOL_SECRET, max_length=MAX_SECRET),
         ),
         InputBlock(
             block_id=ids.B_TOOL_CA,
-            label=plain("CA bundle (PEM)"),
+            label=label(ToolField.CA_BUNDLE),
             optional=True,
             hint=plain(
                 "Leave empty to keep the saved one."
@@ -235,37 +266,21 @@ def tool_modal(
             ),
             element=PlainTextInputElement(action_id=ids.A_TOOL_CA, multiline=True),
         ),
-        InputBlock(
-            block_id=ids.B_TOOL_OPTIONS,
-            label=plain("Options"),
-            optional=True,
-            element=CheckboxesElement(
-                action_id=ids.A_TOOL_OPTIONS,
-                options=[
-                    Option(value=ids.OPT_INSECURE, text=plain("Skip TLS certificate verification"))
-                ],
-                initial_options=(
-                    [
-                        Option(
-                            value=ids.OPT_INSECURE, text=plain("Skip TLS certificate verification")
-                        )
-                    ]
-                    if tool is not None and not tool.tls_verify
-                    else None
-                ),
-            ),
-        ),
     ]
-    if status:
-        blocks.append(section(ids.B_STATUS, status))
-    return View(
-        type="modal",
-        callback_id=ids.VIEW_TOOL,
-        title=plain(f"Edit {label}" if tool else f"Register {label}", 24),
-        submit=plain("Save", 24),
-        close=plain("Cancel", 24),
-        private_metadata=tool_metadata(tool.id if tool else None, kind),
-        blocks=blocks,
+    return blocks
+
+
+def _tool_options_block(tool: ToolInfo | None) -> InputBlock:
+    insecure = Option(value=ids.OPT_INSECURE, text=plain("Skip TLS certificate verification"))
+    return InputBlock(
+        block_id=ids.B_TOOL_OPTIONS,
+        label=plain(OPTIONS),
+        optional=True,
+        element=CheckboxesElement(
+            action_id=ids.A_TOOL_OPTIONS,
+            options=[insecure],
+            initial_options=[insecure] if tool is not None and not tool.tls_verify else None,
+        ),
     )
 
 

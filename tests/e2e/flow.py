@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -12,6 +11,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from bot import outbox
 from storage.db import create_engine, session_factory
 from tests.support.bot_process import BotProcess
 from tests.support.slack_api import RecordedCall, SlackApiStandIn
@@ -193,6 +193,11 @@ class Flow:
         finally:
             await engine.dispose()
 
+    async def nothing_unsent(self) -> bool:
+        """Every queued channel message was sent: nothing more can reach the channel (the
+        outbox is the only way there), so no fixed sleep is needed to prove it."""
+        return await self.db(outbox.pending_count) == 0
+
     async def project_id(self) -> int:
         from storage import projects
 
@@ -217,14 +222,6 @@ class Flow:
     async def create_project(self, name: str) -> None:
         reply = await self.command_reply(f"project create {name}")
         assert "is its admin" in reply, reply
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 def bot_process(

@@ -9,7 +9,6 @@ again), not by sleeping.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from storage.crypto import SecretBox
 from storage.db import create_engine, session_factory, transaction
 from storage.migrate import upgrade
 from storage.models import AuditRecord, ConnectionCheck, ImageRepository
-from tests.recheck import seed
+from tests.bot.recheck import seed
 from tests.support.bot_process import BotProcess
 from tests.support.databases import sqlite_url
 from tests.support.harbor_standin import HarborStandIn
@@ -37,6 +36,7 @@ from tests.support.slack_requests import (
     member_joined_channel,
     static_select_action,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.registry]
 
@@ -97,14 +97,6 @@ async def user(bot: BotProcess, slack: SlackApiStandIn) -> AsyncIterator[SlackCl
         yield client
     finally:
         await client.aclose()
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.1)
 
 
 def posts(slack: SlackApiStandIn, channel: str) -> list[RecordedCall]:

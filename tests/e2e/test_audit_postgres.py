@@ -11,12 +11,13 @@ from sqlalchemy import text
 
 from storage import audit
 from storage.db import create_engine, session_factory
-from tests.e2e.flow import bot_process, eventually
-from tests.foundation.test_audit_cli import imagerepo_bot
+from tests.e2e.flow import bot_process
+from tests.server.test_audit_cli import imagerepo_bot
 from tests.support.bot_process import BotProcess
 from tests.support.databases import fresh_postgres_database
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import SlackClient
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -76,7 +77,7 @@ async def test_two_instances_answering_at_once_keep_one_valid_chain(
         async def all_written() -> bool:
             return await _count(database_url_e2e) >= expected
 
-        await eventually(all_written, timeout=30)
+        await wait_until(all_written, "all written", timeout=30)
     finally:
         for client in clients:
             await client.aclose()

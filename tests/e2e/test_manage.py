@@ -182,7 +182,7 @@ async def test_pages_of_twenty_with_next_and_previous(flow: Flow) -> None:
     from storage import repositories
     from storage.crypto import SecretBox
     from storage.db import transaction
-    from storage.models import RepositoryAccess
+    from storage.enums import RepositoryAccess
     from storage.repositories import NewRepository
 
     await flow.create_project("pages-e2e")

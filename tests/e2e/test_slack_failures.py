@@ -111,7 +111,7 @@ async def test_an_exception_in_a_listener_is_logged_and_answered() -> None:
     """`guarded` (wrapping every listener): Slack still gets an answer, the log gets the kind."""
     import logging
 
-    from handlers.support import guarded
+    from handlers.guard import guarded
 
     answers: list[dict[str, object]] = []
 

@@ -27,7 +27,6 @@ from bot.usecases.checks import CheckSummary
 from bot.usecases.forms import (
     MAX_REPOSITORY,
     MAX_URL,
-    REPOSITORY_NAME,
     Creation,
     Field,
     url_problem,
@@ -35,10 +34,10 @@ from bot.usecases.forms import (
 from bot.usecases.repositories import RepositoryPage, RepositoryRow, SaveOutcome
 from bot.usecases.tools import ToolInfo
 from handlers import ids
-from handlers.add_flow import errors_text
-from handlers.support import field_errors
+from handlers.field_errors import field_errors
 from handlers.ui.common import notice_view, url_check_text
 from handlers.ui.common import test_result_text as result_text  # not a test
+from handlers.ui.fields import errors_text
 from handlers.ui.help import HELP
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal
 from handlers.ui.repository_form import AddMeta, add_modal, harbor_project_options, saved_modal
@@ -59,7 +58,9 @@ from registry import (
     UrlCheckResult,
     type_info,
 )
-from storage.models import ImageRepository, RepositoryAccess
+from registry.oci import REPOSITORY_NAME
+from storage.enums import RepositoryAccess
+from storage.models import ImageRepository
 from tests.support.slack_api import validate_message, validate_response_action, validate_view
 from tests.support.slack_limits import rule
 

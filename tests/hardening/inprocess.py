@@ -1,6 +1,6 @@
 """The bot's ASGI app in this process, driven through httpx.ASGITransport on an event loop we own.
 
-The same app `imagerepo-bot serve` hands to uvicorn (`bot.app.create_asgi_app`),
+The same app `imagerepo-bot serve` hands to uvicorn (`server.app.create_asgi_app`),
 with the same listeners, database and Web API client, but no sockets and no
 process start: what the fuzz test needs to push ten thousand requests through
 in well under two minutes on two cores.
@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 import httpx
 from cryptography.fernet import Fernet
 
-from bot.app import create_asgi_app
 from bot.runtime import Runtime
 from bot.settings import Settings
+from server.app import create_asgi_app
 from storage.db import transaction
 from storage.migrate import upgrade
 from tests.support.databases import sqlite_url

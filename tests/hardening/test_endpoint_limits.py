@@ -24,7 +24,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.asgi import ACKS_IN_FLIGHT
+from handlers.gate import ACKS_IN_FLIGHT
 from storage.crypto import load_or_create_key_file
 from tests.hardening.inprocess import InProcessBot
 from tests.support.bot_process import BotProcess

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,14 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import ConnectionCheck, ImageRepository, OutboxMessage
-from tests.e2e.flow import Flow, eventually, texts
+from tests.e2e.flow import Flow, texts
 from tests.e2e.helpers import add_values
 from tests.support.bot_process import BotProcess
 from tests.support.databases import ADMIN_DSN, fresh_postgres_database
 from tests.support.registry_server import HTPASSWD_USERS, RegistryServer
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import SlackClient, checkboxes_value, values_by_label
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.registry
 
@@ -115,9 +115,11 @@ async def test_the_bot_survives_postgresql_dropping_its_connections(
         assert process.running, "the bot had to be restarted"
 
         async def messages_sent() -> bool:
-            return bool(posted(standin, "CPGFAULT", "pgfault/two"))
+            # Both, in whatever order: a message whose sender lost its connection
+            # mid-delivery waits for its lease (60 s) to expire before it is sent.
+            return all(posted(standin, "CPGFAULT", f"pgfault/{n}") for n in ("one", "two"))
 
-        await eventually(messages_sent, timeout=15)
+        await wait_until(messages_sent, "both messages sent", timeout=75)
 
         # No half-saved record: each repository came with its message and its check.
         async def whole(session: Any) -> list[tuple[str, int, int]]:
@@ -170,7 +172,7 @@ async def test_a_delete_in_ir_with_the_registry_down_keeps_the_entry_and_says_wh
     assert "did not delete irdown/app" in shown and "The entry stays in the list" in shown
     assert any(w in shown.lower() for w in ("refused", "reach", "connect", "down")), shown
     assert [r.repository for r in await flow.repositories()] == ["irdown/app"]
-    await asyncio.sleep(1.0)
+    await wait_until(flow.nothing_unsent, "nothing left unsent", timeout=15)
     told = posted(standin, flow.channel_id, "irdown/app")
     assert [c for c in told if "elet" in str(c.params)] == []
     assert registry.client(USER, PASSWORD).tags("irdown/app") == ["latest"]
@@ -202,7 +204,7 @@ async def test_channel_messages_wait_out_a_slack_outage_and_arrive_once(
 
             return bool(await flow.db(read))
 
-        await eventually(stored_but_unsent, timeout=30)
+        await wait_until(stored_but_unsent, "stored but unsent", timeout=30)
         assert [r.repository for r in await flow.repositories()] == ["outage/app"]
     finally:
         standin.set_down(False)
@@ -212,8 +214,8 @@ async def test_channel_messages_wait_out_a_slack_outage_and_arrive_once(
     async def delivered() -> bool:
         return any(c.ok for c in posted(standin, flow.channel_id, "`outage/app`"))
 
-    await eventually(delivered, timeout=40)
-    await asyncio.sleep(3.0)  # a duplicate would be on its way by now
+    await wait_until(delivered, "delivered", timeout=40)
+    await wait_until(flow.nothing_unsent, "nothing left unsent", timeout=15)
     assert len([c for c in posted(standin, flow.channel_id, "`outage/app`") if c.ok]) == 1
 
 
@@ -234,8 +236,8 @@ async def test_channel_messages_wait_out_rate_limits_and_arrive_once(
     async def delivered() -> bool:
         return any(c.ok for c in posted(standin, flow.channel_id, "limited/app")[1:])
 
-    await eventually(delivered, timeout=45)
-    await asyncio.sleep(3.0)
+    await wait_until(delivered, "delivered", timeout=45)
+    await wait_until(flow.nothing_unsent, "nothing left unsent", timeout=15)
     calls = posted(standin, flow.channel_id, "limited/app")[1:]  # [0] is "added"
     assert [c.status for c in calls].count(429) == 5
     assert len([c for c in calls if c.ok]) == 1

@@ -32,7 +32,8 @@ from sqlalchemy import func, select
 
 from handlers import ids
 from storage import repositories
-from storage.models import ImageRepository, Project, RepositoryAccess
+from storage.enums import RepositoryAccess
+from storage.models import ImageRepository, Project
 from storage.repositories import NewRepository
 from tests.hardening.inprocess import InProcessBot
 from tests.support.slack_api import SlackApiStandIn

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.flow import Flow, eventually, texts
+from tests.e2e.flow import Flow, texts
 from tests.e2e.helpers import add_values
 from tests.support.registry_server import HTPASSWD_USERS, RegistryServer
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import checkboxes_value, values_by_label, view_submission
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.registry
 
@@ -56,8 +57,8 @@ async def test_a_double_submitted_and_retried_add_saves_once_and_tells_once(
         done = [t for t in updates if "Saved the app" in t or "Not saved" in t]
         return len(done) >= 2  # the two that lost the race say why
 
-    await eventually(settled, timeout=30)
-    await asyncio.sleep(1.0)  # anything late would show up now
+    await wait_until(settled, "settled", timeout=30)
+    await wait_until(flow.nothing_unsent, "nothing left unsent", timeout=15)
     rows = await flow.repositories()
     assert [r.repository for r in rows] == ["twice/app"]
     assert len(channel_messages(standin, flow.channel_id, "twice/app")) == 1
@@ -93,8 +94,8 @@ async def test_a_double_submitted_and_retried_delete_deletes_once_and_tells_once
     async def gone() -> bool:
         return [r.repository for r in await flow.repositories()] == ["twice/stays"]
 
-    await eventually(gone, timeout=20)
-    await asyncio.sleep(2.0)  # a second deletion message would have been sent by now
+    await wait_until(gone, "gone", timeout=20)
+    await wait_until(flow.nothing_unsent, "nothing left unsent", timeout=15)
     deleted = [m for m in channel_messages(standin, flow.channel_id, "twice/gone") if "elete" in m]
     assert len(deleted) == 1, deleted
     assert [r.repository for r in await flow.repositories()] == ["twice/stays"]

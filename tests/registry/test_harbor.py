@@ -128,6 +128,8 @@ async def test_create_new_creates_the_project(
         await registry_service.create_repository(repo(harbor, "payments/other", MAINT))
     assert caught.value.kind is ErrorKind.ALREADY_EXISTS
     assert "Harbor project payments already exists" in str(caught.value)
+    # the advice ("Use existing repository") is the use case's to give, once
+    assert "Use existing" not in str(caught.value)
 
     with pytest.raises(RegistryError) as bad:
         await registry_service.create_repository(repo(harbor, "bad__name/api", MAINT))

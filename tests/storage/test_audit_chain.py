@@ -153,8 +153,8 @@ async def test_the_scheduler_job_prunes_past_the_configured_retention(migrated_u
     from cryptography.fernet import Fernet
 
     from bot.runtime import Runtime
-    from bot.scheduling import prune_audit
     from bot.settings import Settings
+    from server.scheduling import prune_audit
 
     rt = Runtime.create(
         Settings(

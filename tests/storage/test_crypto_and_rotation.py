@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage import projects, repositories
 from storage.crypto import SecretBox, SecretKeyError, load_or_create_key_file
 from storage.db import transaction
-from storage.models import RepositoryAccess
+from storage.enums import RepositoryAccess
 from storage.repositories import NewRepository
 from storage.rotation import rotate_all
 

@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage import projects, repositories, tools
 from storage.crypto import SecretBox
 from storage.db import transaction
+from storage.enums import RepositoryAccess
 from storage.errors import DuplicateError
-from storage.models import ImageRepository, RepositoryAccess
+from storage.models import ImageRepository
 from storage.repositories import NewRepository
 
 SECRET = "s3cret-Pa55word-for-roundtrip"

@@ -36,7 +36,11 @@ def _command() -> list[str]:
     script = Path(sys.executable).parent / "imagerepo-bot"
     if script.exists():
         return [str(script), "serve"]
-    return [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main(['serve']))"]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from server.cli import main; sys.exit(main(['serve']))",
+    ]
 
 
 class BotProcess:
