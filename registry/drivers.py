@@ -91,6 +91,11 @@ class Location:
     repository: str
 
 
+def hosted_location(target: RepositoryTarget, default_url: str, repository: str) -> Location:
+    """A hosted registry's place: the entry's URL when it names one, else the provider's."""
+    return Location(parse_url(target.registry_url.strip() or default_url), target.tls, repository)
+
+
 @dataclass(frozen=True)
 class Account:
     """What a registry's own API says about the saved account, before the registry checks.

@@ -76,6 +76,15 @@ def check_repository_name(name: str) -> str:
     return clean
 
 
+def namespaced(name: str, missing: str) -> str:
+    """A valid repository name with a namespace part (`ns/name[/more]`), else
+    INVALID_REPOSITORY: `missing` with `{name}` standing for the name given."""
+    clean = check_repository_name(name)
+    if "/" not in clean:
+        raise RegistryError(ErrorKind.INVALID_REPOSITORY, missing.format(name=repr(clean)))
+    return clean
+
+
 def error_codes(response: HttpResponse) -> list[tuple[str, str]]:
     """`(code, message)` pairs from a registry error body `{"errors": [...]}`."""
     try:
