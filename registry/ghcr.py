@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from registry.drivers import Account, Driver, Location, Operation, hosted_location
+from registry.drivers import Account, Driver, Location, Operation
 from registry.errors import DELETED, ErrorKind, RegistryError, refusal
 from registry.hostedapi import JsonApi, json_dict, parse_expiry, server_message
 from registry.kinds import GHCR_REGISTRY_URL, RegistryType
@@ -162,7 +162,7 @@ class GhcrDriver(Driver):
 
     def locate(self, target: RepositoryTarget) -> Location:
         owner, name = split_owner(target.repository.strip().lower().removeprefix("ghcr.io/"))
-        return hosted_location(target, GHCR_REGISTRY_URL, f"{owner}/{name}")
+        return self.hosted(target, GHCR_REGISTRY_URL, f"{owner}/{name}")
 
     async def account(
         self, op: Operation, target: RepositoryTarget, location: Location, ping: Ping

@@ -21,14 +21,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from registry.drivers import (
-    Account,
-    Driver,
-    Location,
-    Operation,
-    ToolCheckBase,
-    hosted_location,
-)
+from registry.drivers import Account, Driver, Location, Operation, ToolCheckBase
 from registry.errors import DELETED, ErrorKind, RegistryError, refusal
 from registry.hostedapi import JsonApi, json_dict, json_list, parse_expiry
 from registry.kinds import GITLAB_REGISTRY_URL, RegistryType
@@ -151,7 +144,7 @@ class GitLabDriver(Driver):
             target.repository,
             "GitLab images are named group/project[/image]; {name} has no group.",
         )
-        return hosted_location(target, GITLAB_REGISTRY_URL, repository)
+        return self.hosted(target, GITLAB_REGISTRY_URL, repository)
 
     async def _api(
         self, op: Operation, target: RepositoryTarget, location: Location, ping: Ping | None = None

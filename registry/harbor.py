@@ -26,7 +26,7 @@ from registry.errors import ErrorKind, RegistryError, refusal
 from registry.hostedapi import JsonApi, json_list
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
-from registry.oci import describe_codes, namespaced
+from registry.oci import describe_codes, login_error, namespaced
 from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE
 from registry.target import Credentials, HarborTool, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, parse_url
@@ -94,16 +94,7 @@ class HarborApi(JsonApi):
         """Classify a failed Harbor API answer to `what` (a phrase: "create project x")."""
         codes = describe_codes(response)
         if response.status == 401:
-            if self.credentials is None:
-                return RegistryError(
-                    ErrorKind.AUTHENTICATION_FAILED,
-                    f"{self.service.capitalised} requires a login to {what}.",
-                )
-            return RegistryError(
-                ErrorKind.AUTHENTICATION_FAILED,
-                f"{self.service.capitalised} rejected the username or password for "
-                f"{self.credentials.username}.",
-            )
+            return login_error(self.service, self.credentials, f"a login to {what}")
         if response.status == 403:
             return RegistryError(
                 ErrorKind.PERMISSION_DENIED, f"Permission denied: {self.who} may not {what}{codes}."

@@ -85,6 +85,25 @@ def namespaced(name: str, missing: str) -> str:
     return clean
 
 
+def login_error(
+    service: Service,
+    credentials: Credentials | None,
+    needs: str = "a username and password",
+    codes: str = "",
+) -> RegistryError:
+    """A 401: no login was given (the service requires what it `needs`), or the username
+    or password was wrong."""
+    if credentials is None:
+        return RegistryError(
+            ErrorKind.AUTHENTICATION_FAILED, f"{service.capitalised} requires {needs}."
+        )
+    return RegistryError(
+        ErrorKind.AUTHENTICATION_FAILED,
+        f"{service.capitalised} rejected the username or password for "
+        f"{credentials.username}{codes}.",
+    )
+
+
 def error_codes(response: HttpResponse) -> list[tuple[str, str]]:
     """`(code, message)` pairs from a registry error body `{"errors": [...]}`."""
     try:
@@ -420,16 +439,7 @@ class OciSession:
                 actions=tuple(actions),
             )
         if response.status == 401:
-            if self.credentials is None:
-                raise RegistryError(
-                    ErrorKind.AUTHENTICATION_FAILED,
-                    f"{token_service.capitalised} requires a username and password.",
-                )
-            raise RegistryError(
-                ErrorKind.AUTHENTICATION_FAILED,
-                f"{token_service.capitalised} rejected the username or password for "
-                f"{self.credentials.username}{describe_codes(response)}.",
-            )
+            raise login_error(token_service, self.credentials, codes=describe_codes(response))
         if response.status == 403:
             raise RegistryError(
                 ErrorKind.PERMISSION_DENIED,
@@ -464,16 +474,7 @@ class OciSession:
                 and not any(c.insufficient_scope for c in challenges)
                 and "DENIED" not in codes
             ):
-                if self.credentials is None:
-                    return RegistryError(
-                        ErrorKind.AUTHENTICATION_FAILED,
-                        f"{self.service.capitalised} requires a username and password.",
-                    )
-                return RegistryError(
-                    ErrorKind.AUTHENTICATION_FAILED,
-                    f"{self.service.capitalised} rejected the username or password for "
-                    f"{self.credentials.username}.",
-                )
+                return login_error(self.service, self.credentials)
             return self._denied(repository, action)
         if status == 403:
             return self._denied(repository, action, describe_codes(response))

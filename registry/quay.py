@@ -14,14 +14,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from registry.drivers import (
-    Account,
-    Driver,
-    Location,
-    Operation,
-    ToolCheckBase,
-    hosted_location,
-)
+from registry.drivers import Account, Driver, Location, Operation, ToolCheckBase
 from registry.errors import DELETED, ErrorKind, RegistryError, refusal
 from registry.hostedapi import JsonApi, json_dict, server_message
 from registry.kinds import QUAY_REGISTRY_URL, RegistryType
@@ -136,7 +129,7 @@ class QuayDriver(Driver):
                 ErrorKind.INVALID_REPOSITORY,
                 f"Quay repositories are named namespace/name; {repository!r} is not.",
             )
-        return hosted_location(target, QUAY_REGISTRY_URL, repository)
+        return self.hosted(target, QUAY_REGISTRY_URL, repository)
 
     async def account(
         self, op: Operation, target: RepositoryTarget, location: Location, ping: Ping
