@@ -91,6 +91,11 @@ def refusal(status: int, answers: Mapping[int, tuple[ErrorKind, str]]) -> Regist
     return RegistryError(*known) if known else None
 
 
+def unexpected_answer(who: str, status: int, what: str, said: str = "") -> RegistryError:
+    """An answer nobody expected: `who` answered HTTP `status` to `what` (`said`: its words)."""
+    return RegistryError(ErrorKind.REGISTRY_ERROR, f"{who} answered HTTP {status} to {what}{said}.")
+
+
 _MIN_SECRET_LENGTH = 3
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from registry.drivers import Operation
-from registry.errors import ErrorKind, RegistryError, server_text
+from registry.errors import ErrorKind, RegistryError, server_text, unexpected_answer
 from registry.http import HttpResponse, Service
 from registry.ratelimit import rate_limit_error
 from registry.target import TlsOptions
@@ -92,10 +92,7 @@ class JsonApi:
         """The last resort of `error`: rate limited (429), or an answer nobody expected."""
         if response.status == 429:
             return rate_limit_error(response.headers, self.service.phrase)
-        return RegistryError(
-            ErrorKind.REGISTRY_ERROR,
-            f"{self.service.capitalised} answered HTTP {response.status} to {what}{said}.",
-        )
+        return unexpected_answer(self.service.capitalised, response.status, what, said)
 
 
 def server_message(response: HttpResponse) -> str:
