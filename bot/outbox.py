@@ -104,16 +104,8 @@ async def notify(
 ) -> bool:
     """Queue `message` at the top level of the project's channel (the incident's alert
     when one is given); False when one with this key was queued before."""
-    return await enqueue(
-        session,
-        dedup_key=key,
-        team_id=project.team_id,
-        channel_id=project.channel_id,
-        text=message.text,
-        blocks=message.blocks,
-        kind=OutboxKind.POST,
-        incident_id=incident.id if incident is not None else None,
-    )
+    incident_id = incident.id if incident is not None else None
+    return await _queue(session, key, project, message.text, message.blocks, incident_id)
 
 
 async def notify_thread(
@@ -126,15 +118,29 @@ async def notify_thread(
 ) -> bool:
     """Queue a reply in the incident's thread, in the channel the incident was opened in
     (`blocks`: instead of the message's own)."""
+    chosen = message.blocks if blocks is None else blocks
+    return await _queue(session, key, incident, message.text, chosen, incident.id)
+
+
+async def _queue(
+    session: AsyncSession,
+    key: str,
+    place: Project | AlertIncident,
+    text: str,
+    blocks: Sequence[Block] | None,
+    incident_id: int | None,
+) -> bool:
+    """`enqueue` in `place`'s channel: an incident's message goes into its thread (a reply),
+    a project's at the top level (a post)."""
     return await enqueue(
         session,
         dedup_key=key,
-        team_id=incident.team_id,
-        channel_id=incident.channel_id,
-        text=message.text,
-        blocks=message.blocks if blocks is None else blocks,
-        kind=OutboxKind.REPLY,
-        incident_id=incident.id,
+        team_id=place.team_id,
+        channel_id=place.channel_id,
+        text=text,
+        blocks=blocks,
+        kind=OutboxKind.REPLY if isinstance(place, AlertIncident) else OutboxKind.POST,
+        incident_id=incident_id,
     )
 
 

@@ -53,14 +53,19 @@ class Runtime:
         await self.engine.dispose()
 
 
+# The registry settings a bot process takes from its own Settings, field for field.
+_REGISTRY_FIELDS = (
+    "allowed_networks",
+    "dockerhub_registry_url",
+    "dockerhub_api_url",
+    "github_api_url",
+    "aws_region",
+    "google_api_url",
+    "google_location",
+    "azure_authority",
+)
+
+
 def registry_config(settings: Settings) -> RegistryConfig:
-    return RegistryConfig(
-        allowed_networks=settings.allowed_networks,
-        dockerhub_registry_url=settings.dockerhub_registry_url,
-        dockerhub_api_url=settings.dockerhub_api_url,
-        github_api_url=settings.github_api_url,
-        aws_region=settings.aws_region,
-        google_api_url=settings.google_api_url,
-        google_location=settings.google_location,
-        azure_authority=settings.azure_authority,
-    )
+    """The registry layer's config from the bot's settings (the rest keeps its defaults)."""
+    return RegistryConfig(**{name: getattr(settings, name) for name in _REGISTRY_FIELDS})

@@ -9,9 +9,10 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -178,28 +179,30 @@ def _networks(value: str | None) -> tuple[IpNetwork, ...]:
     return tuple(networks)
 
 
-def _positive_float(name: str, value: str | None, default: float) -> float:
+_N = TypeVar("_N", int, float)
+
+
+def _positive(
+    name: str, value: str | None, default: _N, parse: Callable[[str], _N], what: str
+) -> _N:
+    """`value` parsed, finite and above zero; `default` when unset; else a SettingsError."""
     if value is None:
         return default
     try:
-        number = float(value)
+        number: _N | None = parse(value)
     except ValueError:
-        number = math.nan
-    if not math.isfinite(number) or number <= 0:
-        raise SettingsError(f"{name} must be a positive number of seconds, not {value!r}")
+        number = None
+    if number is None or not math.isfinite(number) or number <= 0:
+        raise SettingsError(f"{name} must be {what}, not {value!r}")
     return number
+
+
+def _positive_float(name: str, value: str | None, default: float) -> float:
+    return _positive(name, value, default, float, "a positive number of seconds")
 
 
 def _positive_int(name: str, value: str | None, default: int) -> int:
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise SettingsError(f"{name} must be a positive whole number, not {value!r}")
-    return number
+    return _positive(name, value, default, int, "a positive whole number")
 
 
 def _port(name: str, value: str | None) -> int:

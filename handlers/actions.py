@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,7 +26,7 @@ from handlers import add_flow, ids
 from handlers.add_flow import AddContext
 from handlers.delivery import deliver_outbox
 from handlers.deps import Deps
-from handlers.guard import wired
+from handlers.guard import ListenerFn, wired
 from handlers.home import publish_home
 from handlers.payload import (
     action_row_id,
@@ -91,6 +91,25 @@ def _menu_choice(body: Mapping[str, Any]) -> tuple[str, int] | None:
     kind, _, number = value.partition(":")
     number_id = row_id(number)
     return (kind, number_id) if number_id is not None else None
+
+
+MenuChoice = Callable[[Deps, AsyncWebClient, JsonDict, AsyncRespond, str, int], Awaitable[None]]
+
+
+def _menu(handle: MenuChoice) -> ListenerFn:
+    """A row menu's listener: ack, read `kind:id` from the choice and hand both to `handle`
+    (a choice without an id does nothing)."""
+
+    async def listener(
+        ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+    ) -> None:
+        await ack()
+        choice = _menu_choice(body)
+        if choice is not None:
+            await handle(deps, client, body, respond, *choice)
+
+    listener.__name__ = listener.__qualname__ = handle.__name__  # as logged by the guard
+    return listener
 
 
 async def tell(
@@ -261,14 +280,15 @@ async def connection_test(
 # -- the list (message and App Home) -------------------------------------------------
 
 
+@_menu
 async def row_menu(
-    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+    deps: Deps,
+    client: AsyncWebClient,
+    body: JsonDict,
+    respond: AsyncRespond,
+    kind: str,
+    repository_id: int,
 ) -> None:
-    await ack()
-    choice = _menu_choice(body)
-    if choice is None:
-        return
-    kind, repository_id = choice
     if kind == ids.MENU_TEST:
         await _test_saved(deps, client, body, respond, repository_id)
     elif kind in (ids.MENU_ACCOUNT, ids.MENU_DELETE):
@@ -447,14 +467,15 @@ async def tool_register(
     await deps.views.open(client, str(body.get("trigger_id")), tool_modal(None))
 
 
+@_menu
 async def tool_menu(
-    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+    deps: Deps,
+    client: AsyncWebClient,
+    body: JsonDict,
+    respond: AsyncRespond,
+    kind: str,
+    tool_id: int,
 ) -> None:
-    await ack()
-    choice = _menu_choice(body)
-    if choice is None:
-        return
-    kind, tool_id = choice
     rt = deps.runtime
     actor = await deps.actor(client, body)
     try:

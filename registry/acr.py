@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 from registry.drivers import MintingDriver, Operation
-from registry.errors import ErrorKind, RegistryError, server_text
+from registry.errors import DELETED, ErrorKind, RegistryError, refusal, server_text
 from registry.hostedapi import json_dict
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
@@ -183,20 +183,23 @@ class AcrDriver(MintingDriver):
             authorization=grant.authorization,
             headers={"Accept": "application/json"},
         )
-        if response.status in (200, 202, 204):
+        if response.status in DELETED:
             return
-        if response.status == 404:
-            raise RegistryError(
-                ErrorKind.REPOSITORY_NOT_FOUND,
-                f"{location.base.netloc} has no repository {location.repository}.",
-            )
-        if response.status in (401, 403):
-            raise RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                f"{location.base.netloc} refused to delete {location.repository} "
-                f"(HTTP {response.status}): the identity needs the AcrDelete role.",
-            )
-        raise RegistryError(
+        denied = (
+            f"{location.base.netloc} refused to delete {location.repository} "
+            f"(HTTP {response.status}): the identity needs the AcrDelete role."
+        )
+        raise refusal(
+            response.status,
+            {
+                404: (
+                    ErrorKind.REPOSITORY_NOT_FOUND,
+                    f"{location.base.netloc} has no repository {location.repository}.",
+                ),
+                401: (ErrorKind.PERMISSION_DENIED, denied),
+                403: (ErrorKind.PERMISSION_DENIED, denied),
+            },
+        ) or RegistryError(
             ErrorKind.REGISTRY_ERROR,
             f"Deleting {location.repository} answered HTTP {response.status}"
             f"{describe_codes(response)}.",

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from registry.lru import fresh
 from registry.target import Credentials
 
 _TOKEN_CHARS = frozenset(
@@ -191,15 +192,7 @@ class TokenCache:
         self._clock = clock
 
     def get(self, key: TokenKey) -> str | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        value, deadline = entry
-        if self._clock() >= deadline:
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return value
+        return fresh(self._entries, key, self._clock())
 
     def put(self, key: TokenKey, token: Token) -> None:
         lifetime = min(token.expires_in - 5.0, token.expires_in * 0.9)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from registry.drivers import Driver, Location, Operation
-from registry.errors import ErrorKind, RegistryError
+from registry.errors import ErrorKind, RegistryError, refusal, unexpected_answer
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
 from registry.oci import check_repository_name, describe_codes
@@ -74,16 +74,15 @@ class HubApi:
     def _error(self, response: HttpResponse, what: str) -> RegistryError:
         if response.status == 429:
             return rate_limit_error(response.headers, "Docker Hub")
-        if response.status == 401:
-            return RegistryError(
-                ErrorKind.AUTHENTICATION_FAILED, f"Docker Hub rejected the credentials ({what})."
-            )
-        if response.status == 403:
-            return RegistryError(ErrorKind.PERMISSION_DENIED, f"Docker Hub refused {what}.")
-        return RegistryError(
-            ErrorKind.REGISTRY_ERROR,
-            f"{self.service.capitalised} answered HTTP {response.status} to {what}"
-            f"{describe_codes(response)}.",
+        known = {
+            401: (
+                ErrorKind.AUTHENTICATION_FAILED,
+                f"Docker Hub rejected the credentials ({what}).",
+            ),
+            403: (ErrorKind.PERMISSION_DENIED, f"Docker Hub refused {what}."),
+        }
+        return refusal(response.status, known) or unexpected_answer(
+            self.service.capitalised, response.status, what, describe_codes(response)
         )
 
     async def login(self, credentials: Credentials) -> str:

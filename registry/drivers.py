@@ -139,6 +139,13 @@ class Driver:
         base = parse_url(target.registry_url)
         return Location(base, target.tls, check_repository_name(target.repository))
 
+    @staticmethod
+    def hosted(target: RepositoryTarget, default_url: str, repository: str) -> Location:
+        """A hosted registry's place: the entry's URL when it names one, else the provider's."""
+        return Location(
+            parse_url(target.registry_url.strip() or default_url), target.tls, repository
+        )
+
     def located(self, target: RepositoryTarget) -> Location:
         """`locate`, then refuse a registry origin other than the saved entry's pin."""
         location = self.locate(target)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 MAX_MESSAGE_LENGTH = 400
@@ -78,6 +78,22 @@ class RegistryError(Exception):
         if clean == self.message:
             return self
         return RegistryError(self.kind, clean)
+
+
+# Statuses that mean a DELETE was done (or accepted, to be done soon).
+DELETED = (200, 202, 204)
+
+
+def refusal(status: int, answers: Mapping[int, tuple[ErrorKind, str]]) -> RegistryError | None:
+    """The caller's own words for an answer it knows (by HTTP status), or None: then the
+    caller's general classification speaks (`refusal(...) or api.error(...)`)."""
+    known = answers.get(status)
+    return RegistryError(*known) if known else None
+
+
+def unexpected_answer(who: str, status: int, what: str, said: str = "") -> RegistryError:
+    """An answer nobody expected: `who` answered HTTP `status` to `what` (`said`: its words)."""
+    return RegistryError(ErrorKind.REGISTRY_ERROR, f"{who} answered HTTP {status} to {what}{said}.")
 
 
 _MIN_SECRET_LENGTH = 3

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from registry.drivers import Location, MintingDriver, Operation
-from registry.errors import ErrorKind, RegistryError, server_text
+from registry.errors import ErrorKind, RegistryError, refusal, server_text, unexpected_answer
 from registry.hostedapi import json_dict
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
@@ -222,20 +222,18 @@ class GarDriver(MintingDriver):
         return place
 
     def _failure(self, response: HttpResponse, what: str, role: str) -> RegistryError:
-        if response.status in (401, 403):
-            return RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                f"Artifact Registry refused {what} (HTTP {response.status}): the service "
-                f"account needs roles/{role}.",
-            )
-        if response.status == 404:
-            return RegistryError(ErrorKind.REPOSITORY_NOT_FOUND, f"Artifact Registry: no {what}.")
-        if response.status == 409:
-            return RegistryError(ErrorKind.ALREADY_EXISTS, f"Artifact Registry: {what} exists.")
-        return RegistryError(
-            ErrorKind.REGISTRY_ERROR,
-            f"Artifact Registry answered HTTP {response.status} to {what}"
-            f"{describe_codes(response)}.",
+        denied = (
+            f"Artifact Registry refused {what} (HTTP {response.status}): the service "
+            f"account needs roles/{role}."
+        )
+        known = {
+            401: (ErrorKind.PERMISSION_DENIED, denied),
+            403: (ErrorKind.PERMISSION_DENIED, denied),
+            404: (ErrorKind.REPOSITORY_NOT_FOUND, f"Artifact Registry: no {what}."),
+            409: (ErrorKind.ALREADY_EXISTS, f"Artifact Registry: {what} exists."),
+        }
+        return refusal(response.status, known) or unexpected_answer(
+            "Artifact Registry", response.status, what, describe_codes(response)
         )
 
     async def reconsider_pull(

@@ -22,10 +22,10 @@ from datetime import datetime
 from urllib.parse import quote
 
 from registry.drivers import Account, Driver, Location, Operation
-from registry.errors import ErrorKind, RegistryError
+from registry.errors import DELETED, ErrorKind, RegistryError, refusal
 from registry.hostedapi import JsonApi, json_dict, parse_expiry, server_message
 from registry.kinds import GHCR_REGISTRY_URL, RegistryType
-from registry.oci import Ping, check_repository_name
+from registry.oci import Ping, namespaced
 from registry.target import Credentials, RepositoryTarget, TlsOptions
 from registry.urlguard import parse_url
 
@@ -64,12 +64,9 @@ def lacks(scope: str, purpose: str) -> str:
 
 def split_owner(repository: str) -> tuple[str, str]:
     """`owner/name[/more]` -> (`owner`, `name[/more]`), validated."""
-    clean = check_repository_name(repository)
-    if "/" not in clean:
-        raise RegistryError(
-            ErrorKind.INVALID_REPOSITORY,
-            f"GitHub Container Registry images are named owner/name; {clean!r} has no owner.",
-        )
+    clean = namespaced(
+        repository, "GitHub Container Registry images are named owner/name; {name} has no owner."
+    )
     owner, name = clean.split("/", 1)
     return owner, name
 
@@ -135,27 +132,28 @@ class GitHubApi:
 
     async def delete_package(self, owner: str, name: str, login: str | None) -> None:
         response = await self.api.request("DELETE", self._package_path(owner, name, login))
-        if response.status in (200, 202, 204):
+        if response.status in DELETED:
             return
-        if response.status == 404:
-            raise RegistryError(
-                ErrorKind.REPOSITORY_NOT_FOUND,
-                f"GitHub has no container package {name} owned by {owner} that this token can "
-                "see; nothing was deleted.",
-            )
-        if response.status == 403:
-            raise RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                f"GitHub refused to delete the container package {owner}/{name}: the token's "
-                "account must be an admin of the package (and the token needs delete:packages).",
-            )
-        if response.status == 400:
-            raise RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                f"GitHub refused to delete the container package {owner}/{name}"
-                f"{server_message(response)}; nothing was deleted.",
-            )
-        raise self.api.error(response, f"delete the container package {owner}/{name}")
+        refused = f"GitHub refused to delete the container package {owner}/{name}"
+        raise refusal(
+            response.status,
+            {
+                404: (
+                    ErrorKind.REPOSITORY_NOT_FOUND,
+                    f"GitHub has no container package {name} owned by {owner} that this token "
+                    "can see; nothing was deleted.",
+                ),
+                403: (
+                    ErrorKind.PERMISSION_DENIED,
+                    f"{refused}: the token's account must be an admin of the package (and the "
+                    "token needs delete:packages).",
+                ),
+                400: (
+                    ErrorKind.PERMISSION_DENIED,
+                    f"{refused}{server_message(response)}; nothing was deleted.",
+                ),
+            },
+        ) or self.api.error(response, f"delete the container package {owner}/{name}")
 
 
 class GhcrDriver(Driver):
@@ -163,9 +161,8 @@ class GhcrDriver(Driver):
     label = "GitHub Container Registry"
 
     def locate(self, target: RepositoryTarget) -> Location:
-        url = target.registry_url.strip() or GHCR_REGISTRY_URL
         owner, name = split_owner(target.repository.strip().lower().removeprefix("ghcr.io/"))
-        return Location(parse_url(url), target.tls, f"{owner}/{name}")
+        return self.hosted(target, GHCR_REGISTRY_URL, f"{owner}/{name}")
 
     async def account(
         self, op: Operation, target: RepositoryTarget, location: Location, ping: Ping

@@ -22,10 +22,10 @@ from typing import Any
 from urllib.parse import quote
 
 from registry.drivers import Account, Driver, Location, Operation, ToolCheckBase
-from registry.errors import ErrorKind, RegistryError
+from registry.errors import DELETED, ErrorKind, RegistryError, refusal
 from registry.hostedapi import JsonApi, json_dict, json_list, parse_expiry
 from registry.kinds import GITLAB_REGISTRY_URL, RegistryType
-from registry.oci import Ping, check_repository_name
+from registry.oci import Ping, namespaced
 from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE
 from registry.target import Credentials, RepositoryTarget
 from registry.urlguard import RegistryUrl, parse_url
@@ -124,15 +124,15 @@ class GitLabApi:
         response = await self.api.request(
             "DELETE", f"{API}/projects/{project_id}/registry/repositories/{repository_id}"
         )
-        if response.status in (200, 202, 204):
+        if response.status in DELETED:
             return
-        if response.status == 403:
-            raise RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                "GitLab refused to delete the registry repository: the token needs the api "
-                "scope and the Maintainer role in the project; nothing was deleted.",
-            )
-        raise self.api.error(response, "delete the registry repository")
+        denied = (
+            "GitLab refused to delete the registry repository: the token needs the api scope "
+            "and the Maintainer role in the project; nothing was deleted."
+        )
+        raise refusal(response.status, {403: (ErrorKind.PERMISSION_DENIED, denied)}) or (
+            self.api.error(response, "delete the registry repository")
+        )
 
 
 class GitLabDriver(Driver):
@@ -140,14 +140,11 @@ class GitLabDriver(Driver):
     label = "GitLab's container registry"
 
     def locate(self, target: RepositoryTarget) -> Location:
-        url = target.registry_url.strip() or GITLAB_REGISTRY_URL
-        repository = check_repository_name(target.repository)
-        if "/" not in repository:
-            raise RegistryError(
-                ErrorKind.INVALID_REPOSITORY,
-                f"GitLab images are named group/project[/image]; {repository!r} has no group.",
-            )
-        return Location(parse_url(url), target.tls, repository)
+        repository = namespaced(
+            target.repository,
+            "GitLab images are named group/project[/image]; {name} has no group.",
+        )
+        return self.hosted(target, GITLAB_REGISTRY_URL, repository)
 
     async def _api(
         self, op: Operation, target: RepositoryTarget, location: Location, ping: Ping | None = None

@@ -22,11 +22,11 @@ from typing import Any
 from urllib.parse import quote
 
 from registry.drivers import Driver, Location, Operation, ToolCheckBase
-from registry.errors import ErrorKind, RegistryError
+from registry.errors import ErrorKind, RegistryError, refusal
+from registry.hostedapi import JsonApi, json_list
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
-from registry.oci import check_repository_name, describe_codes
-from registry.ratelimit import rate_limit_error
+from registry.oci import describe_codes, login_error, namespaced
 from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE
 from registry.target import Credentials, HarborTool, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, parse_url
@@ -45,12 +45,9 @@ MAX_PAGE_SIZE = 100
 
 def split_repository(repository: str) -> tuple[str, str]:
     """`project/name[/more]` -> (`project`, `name[/more]`), validated."""
-    clean = check_repository_name(repository)
-    if "/" not in clean:
-        raise RegistryError(
-            ErrorKind.INVALID_REPOSITORY,
-            f"Harbor repositories are named project/name; {clean!r} has no project part.",
-        )
+    clean = namespaced(
+        repository, "Harbor repositories are named project/name; {name} has no project part."
+    )
     project, rest = clean.split("/", 1)
     if not PROJECT_NAME_RE.match(project):
         raise RegistryError(
@@ -66,74 +63,43 @@ def encode_repository(name: str) -> str:
     return quote(quote(name, safe=""), safe="")
 
 
-class HarborApi:
-    """Harbor REST API v2.0 as one user (or anonymously)."""
+class HarborApi(JsonApi):
+    """Harbor REST API v2.0 as one user (or anonymously): HTTP Basic on every request."""
 
     def __init__(
         self, op: Operation, base: RegistryUrl, tls: TlsOptions, credentials: Credentials | None
     ) -> None:
-        self.op = op
-        self.base = base
-        self.tls = tls
+        auth: dict[str, str] = {}
+        if credentials is not None:
+            raw = f"{credentials.username}:{credentials.secret}".encode()
+            auth["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+        super().__init__(
+            op,
+            base,
+            tls,
+            name="Harbor",
+            auth_headers=auth,
+            secret=None,
+            service=Service(f"Harbor at {base.base}"),
+            prefix=API,
+        )
         self.credentials = credentials
-        self.service = Service(f"Harbor at {base.base}")
         op.remember(credentials)
 
     @property
     def who(self) -> str:
         return f"user {self.credentials.username}" if self.credentials else "anonymous access"
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: list[tuple[str, str]] | None = None,
-        json_body: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> HttpResponse:
-        authorization = None
-        if self.credentials is not None:
-            raw = f"{self.credentials.username}:{self.credentials.secret}".encode()
-            authorization = "Basic " + base64.b64encode(raw).decode("ascii")
-        merged = {"Accept": "application/json"}
-        merged.update(headers or {})
-        return await self.op.http.request(
-            method,
-            self.base.endpoint(API + path),
-            tls=self.tls,
-            stats=self.op.stats,
-            service=self.service,
-            authorization=authorization,
-            headers=merged,
-            params=params,
-            json_body=json_body,
-        )
-
     def error(self, response: HttpResponse, what: str) -> RegistryError:
         """Classify a failed Harbor API answer to `what` (a phrase: "create project x")."""
         codes = describe_codes(response)
         if response.status == 401:
-            if self.credentials is None:
-                return RegistryError(
-                    ErrorKind.AUTHENTICATION_FAILED,
-                    f"{self.service.capitalised} requires a login to {what}.",
-                )
-            return RegistryError(
-                ErrorKind.AUTHENTICATION_FAILED,
-                f"{self.service.capitalised} rejected the username or password for "
-                f"{self.credentials.username}.",
-            )
+            return login_error(self.service, self.credentials, f"a login to {what}")
         if response.status == 403:
             return RegistryError(
                 ErrorKind.PERMISSION_DENIED, f"Permission denied: {self.who} may not {what}{codes}."
             )
-        if response.status == 429:
-            return rate_limit_error(response.headers, self.service.phrase)
-        return RegistryError(
-            ErrorKind.REGISTRY_ERROR,
-            f"{self.service.capitalised} answered HTTP {response.status} to {what}{codes}.",
-        )
+        return self.unexpected(response, what, codes)
 
     async def ping(self) -> None:
         response = await self.request("GET", "/ping", headers={"Accept": "text/plain"})
@@ -232,38 +198,31 @@ class HarborApi:
         )
         if response.status == 200:
             return
-        if response.status == 404:
-            raise RegistryError(
-                ErrorKind.REPOSITORY_NOT_FOUND,
-                f"Harbor project {project} has no repository {name} "
-                "(or the project does not exist).",
-            )
-        if response.status == 403:
-            raise RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                f"Permission denied: {self.who} may not delete repositories in project {project} "
-                "(Harbor's Developer role can push but not delete; it needs Maintainer or "
-                "Project Admin).",
-            )
-        if response.status == 412:
-            raise RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                f"Harbor refused to delete {project}/{name}: it holds images protected by an "
-                "immutable tag rule.",
-            )
-        raise self.error(response, f"delete {project}/{name}")
+        raise refusal(
+            response.status,
+            {
+                404: (
+                    ErrorKind.REPOSITORY_NOT_FOUND,
+                    f"Harbor project {project} has no repository {name} "
+                    "(or the project does not exist).",
+                ),
+                403: (
+                    ErrorKind.PERMISSION_DENIED,
+                    f"Permission denied: {self.who} may not delete repositories in project "
+                    f"{project} (Harbor's Developer role can push but not delete; it needs "
+                    "Maintainer or Project Admin).",
+                ),
+                412: (
+                    ErrorKind.PERMISSION_DENIED,
+                    f"Harbor refused to delete {project}/{name}: it holds images protected by "
+                    "an immutable tag rule.",
+                ),
+            },
+        ) or self.error(response, f"delete {project}/{name}")
 
 
 def _names(response: HttpResponse, key: str) -> list[str]:
-    try:
-        data = response.json()
-    except ValueError:
-        return []
-    if not isinstance(data, list):
-        return []
-    names = [
-        item[key] for item in data if isinstance(item, dict) and isinstance(item.get(key), str)
-    ]
+    names = [item[key] for item in json_list(response) if isinstance(item.get(key), str)]
     return names[:MAX_PAGE_SIZE]
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from registry.drivers import Operation
-from registry.errors import ErrorKind, RegistryError, server_text
+from registry.errors import ErrorKind, RegistryError, server_text, unexpected_answer
 from registry.http import HttpResponse, Service
 from registry.ratelimit import rate_limit_error
 from registry.target import TlsOptions
@@ -31,12 +31,15 @@ class JsonApi:
         auth_headers: dict[str, str],
         secret: str | None,
         extra_headers: dict[str, str] | None = None,
+        service: Service | None = None,
+        prefix: str = "",
     ) -> None:
         self.op = op
         self.base = base
         self.tls = tls
         self.name = name
-        self.service = Service(f"the {name} API at {base.base}")
+        self.service = service or Service(f"the {name} API at {base.base}")
+        self.prefix = prefix
         self._auth = dict(auth_headers)
         self._extra = {"Accept": "application/json", **(extra_headers or {})}
         if secret:
@@ -49,17 +52,23 @@ class JsonApi:
         *,
         params: list[tuple[str, str]] | None = None,
         json_body: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> HttpResponse:
+        """`path` (below `prefix`) with the token, the API's headers and any `headers`."""
         authorization = self._auth.get("Authorization")
-        headers = {**self._extra, **{k: v for k, v in self._auth.items() if k != "Authorization"}}
+        merged = {
+            **self._extra,
+            **{k: v for k, v in self._auth.items() if k != "Authorization"},
+            **(headers or {}),
+        }
         return await self.op.http.request(
             method,
-            self.base.endpoint(path),
+            self.base.endpoint(self.prefix + path),
             tls=self.tls,
             stats=self.op.stats,
             service=self.service,
             authorization=authorization,
-            headers=headers,
+            headers=merged,
             params=params,
             json_body=json_body,
         )
@@ -77,12 +86,13 @@ class JsonApi:
             )
         if response.status == 404:
             return RegistryError(ErrorKind.REPOSITORY_NOT_FOUND, f"{self.name}: {what}: not found.")
+        return self.unexpected(response, what, said)
+
+    def unexpected(self, response: HttpResponse, what: str, said: str) -> RegistryError:
+        """The last resort of `error`: rate limited (429), or an answer nobody expected."""
         if response.status == 429:
             return rate_limit_error(response.headers, self.service.phrase)
-        return RegistryError(
-            ErrorKind.REGISTRY_ERROR,
-            f"{self.service.capitalised} answered HTTP {response.status} to {what}{said}.",
-        )
+        return unexpected_answer(self.service.capitalised, response.status, what, said)
 
 
 def server_message(response: HttpResponse) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from registry.errors import RegistryError
+from registry.lru import fresh
 from registry.target import Credentials
 
 LIFETIME_SHARE = 0.8
@@ -78,15 +79,7 @@ class MintCache:
         self.mints: dict[str, int] = {}
 
     def _fresh(self, key: str) -> Minted | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        minted, refresh_at = entry
-        if self.clock() >= refresh_at:
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return minted
+        return fresh(self._entries, key, self.clock())
 
     async def get(self, kind: str, key: str, mint: Callable[[], Awaitable[Minted]]) -> Minted:
         """The cached credential for `key`, or a new one from `mint()` (one mint at a time)."""

@@ -76,6 +76,34 @@ def check_repository_name(name: str) -> str:
     return clean
 
 
+def namespaced(name: str, missing: str) -> str:
+    """A valid repository name with a namespace part (`ns/name[/more]`), else
+    INVALID_REPOSITORY: `missing` with `{name}` standing for the name given."""
+    clean = check_repository_name(name)
+    if "/" not in clean:
+        raise RegistryError(ErrorKind.INVALID_REPOSITORY, missing.format(name=repr(clean)))
+    return clean
+
+
+def login_error(
+    service: Service,
+    credentials: Credentials | None,
+    needs: str = "a username and password",
+    codes: str = "",
+) -> RegistryError:
+    """A 401: no login was given (the service requires what it `needs`), or the username
+    or password was wrong."""
+    if credentials is None:
+        return RegistryError(
+            ErrorKind.AUTHENTICATION_FAILED, f"{service.capitalised} requires {needs}."
+        )
+    return RegistryError(
+        ErrorKind.AUTHENTICATION_FAILED,
+        f"{service.capitalised} rejected the username or password for "
+        f"{credentials.username}{codes}.",
+    )
+
+
 def error_codes(response: HttpResponse) -> list[tuple[str, str]]:
     """`(code, message)` pairs from a registry error body `{"errors": [...]}`."""
     try:
@@ -411,16 +439,7 @@ class OciSession:
                 actions=tuple(actions),
             )
         if response.status == 401:
-            if self.credentials is None:
-                raise RegistryError(
-                    ErrorKind.AUTHENTICATION_FAILED,
-                    f"{token_service.capitalised} requires a username and password.",
-                )
-            raise RegistryError(
-                ErrorKind.AUTHENTICATION_FAILED,
-                f"{token_service.capitalised} rejected the username or password for "
-                f"{self.credentials.username}{describe_codes(response)}.",
-            )
+            raise login_error(token_service, self.credentials, codes=describe_codes(response))
         if response.status == 403:
             raise RegistryError(
                 ErrorKind.PERMISSION_DENIED,
@@ -455,16 +474,7 @@ class OciSession:
                 and not any(c.insufficient_scope for c in challenges)
                 and "DENIED" not in codes
             ):
-                if self.credentials is None:
-                    return RegistryError(
-                        ErrorKind.AUTHENTICATION_FAILED,
-                        f"{self.service.capitalised} requires a username and password.",
-                    )
-                return RegistryError(
-                    ErrorKind.AUTHENTICATION_FAILED,
-                    f"{self.service.capitalised} rejected the username or password for "
-                    f"{self.credentials.username}.",
-                )
+                return login_error(self.service, self.credentials)
             return self._denied(repository, action)
         if status == 403:
             return self._denied(repository, action, describe_codes(response))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from registry.drivers import Account, Driver, Location, Operation, ToolCheckBase
-from registry.errors import ErrorKind, RegistryError
+from registry.errors import DELETED, ErrorKind, RegistryError, refusal
 from registry.hostedapi import JsonApi, json_dict, server_message
 from registry.kinds import QUAY_REGISTRY_URL, RegistryType
 from registry.oci import Ping, check_repository_name
@@ -100,20 +100,22 @@ class QuayApi:
 
     async def delete(self, repository: str) -> None:
         response = await self.api.request("DELETE", self._path(repository))
-        if response.status in (200, 202, 204):
+        if response.status in DELETED:
             return
-        if response.status == 404:
-            raise RegistryError(
-                ErrorKind.REPOSITORY_NOT_FOUND,
-                f"Quay has no repository {repository}; nothing was deleted.",
-            )
-        if response.status == 403:
-            raise RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                f"Quay refused to delete {repository}: the token needs admin rights on the "
-                "repository; nothing was deleted.",
-            )
-        raise self.api.error(response, f"delete {repository}")
+        raise refusal(
+            response.status,
+            {
+                404: (
+                    ErrorKind.REPOSITORY_NOT_FOUND,
+                    f"Quay has no repository {repository}; nothing was deleted.",
+                ),
+                403: (
+                    ErrorKind.PERMISSION_DENIED,
+                    f"Quay refused to delete {repository}: the token needs admin rights on the "
+                    "repository; nothing was deleted.",
+                ),
+            },
+        ) or self.api.error(response, f"delete {repository}")
 
 
 class QuayDriver(Driver):
@@ -121,14 +123,13 @@ class QuayDriver(Driver):
     label = "Quay"
 
     def locate(self, target: RepositoryTarget) -> Location:
-        url = target.registry_url.strip() or QUAY_REGISTRY_URL
         repository = check_repository_name(target.repository)
         if repository.count("/") != 1:
             raise RegistryError(
                 ErrorKind.INVALID_REPOSITORY,
                 f"Quay repositories are named namespace/name; {repository!r} is not.",
             )
-        return Location(parse_url(url), target.tls, repository)
+        return self.hosted(target, QUAY_REGISTRY_URL, repository)
 
     async def account(
         self, op: Operation, target: RepositoryTarget, location: Location, ping: Ping

@@ -78,6 +78,34 @@ def _assemble(
     return tuple(out)
 
 
+def _test_result(
+    op: Operation,
+    start: float,
+    names: tuple[str, ...],
+    check: ConnectionTest | ToolCheckBase,
+    error: RegistryError | None,
+    passed: str,
+    expiry: tuple[bool, datetime | None] = (False, None),
+) -> ConnectionTestResult:
+    """One Connection Test's result (of an entry or a tool): its steps in order, `passed`
+    as the summary or the failed step's message, the cost, where the password went (an
+    entry's test) and `expiry` (known, when)."""
+    entry = check if isinstance(check, ConnectionTest) else None
+    known, expires_at = expiry
+    return ConnectionTestResult(
+        steps=_assemble(names, check.steps, check.current, error, op.secrets),
+        error_kind=error.kind if error else None,
+        message=passed if error is None else f"{check.current} failed: {error.message}",
+        latency_ms=_elapsed_ms(start),
+        round_trips=op.stats.round_trips,
+        auth_scheme=entry.auth_scheme if entry else None,
+        registry_origin=entry.registry_origin if entry else None,
+        realm_origin=entry.realm_origin if entry else None,
+        credential_expires_at=expires_at,
+        credential_expiry_known=known,
+    )
+
+
 class RegistryService:
     """Registry operations for the bot; `await aclose()` (or `async with`) when done."""
 
@@ -210,26 +238,17 @@ class RegistryService:
         if test.account is not None and test.account.expires_at is not None:
             # the registry's API (GitHub, GitLab) said so during the test itself
             known, expires_at = True, test.account.expires_at
-        names = step_names(target.pull_only)
-        steps = _assemble(names, test.steps, test.current, error, op.secrets)
-        if error is None:
-            where = test.location.base.base if test.location else target.registry_url
-            repository = test.location.repository if test.location else target.repository
-            allowed = "pull" if target.pull_only else "pull and push"
-            message = f"Connection test passed: {allowed} allowed on {repository} at {where}."
-        else:
-            message = f"{test.current} failed: {error.message}"
-        return ConnectionTestResult(
-            steps=steps,
-            error_kind=error.kind if error else None,
-            message=message,
-            latency_ms=_elapsed_ms(start),
-            round_trips=op.stats.round_trips,
-            auth_scheme=test.auth_scheme,
-            registry_origin=test.registry_origin,
-            realm_origin=test.realm_origin,
-            credential_expires_at=expires_at,
-            credential_expiry_known=known,
+        where = test.location.base.base if test.location else target.registry_url
+        repository = test.location.repository if test.location else target.repository
+        allowed = "pull" if target.pull_only else "pull and push"
+        return _test_result(
+            op,
+            start,
+            step_names(target.pull_only),
+            test,
+            error,
+            f"Connection test passed: {allowed} allowed on {repository} at {where}.",
+            (known, expires_at),
         )
 
     async def _credential_expiry(
@@ -288,20 +307,13 @@ class RegistryService:
         label = type_info(tool.kind).label
         start = time.perf_counter()
         error = await self._attempt(op, check.run())
-        steps = _assemble(
-            (STEP_REACHABLE, STEP_AUTHENTICATED), check.steps, check.current, error, op.secrets
-        )
-        message = (
-            f"{label} at {tool.url} is reachable and the tool's credentials work."
-            if error is None
-            else f"{check.current} failed: {error.message}"
-        )
-        return ConnectionTestResult(
-            steps=steps,
-            error_kind=error.kind if error else None,
-            message=message,
-            latency_ms=_elapsed_ms(start),
-            round_trips=op.stats.round_trips,
+        return _test_result(
+            op,
+            start,
+            (STEP_REACHABLE, STEP_AUTHENTICATED),
+            check,
+            error,
+            f"{label} at {tool.url} is reachable and the tool's credentials work.",
         )
 
     async def list_harbor_projects(self, tool: HarborTool, query: str = "") -> list[str]:

@@ -12,6 +12,7 @@ import logging
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -72,13 +73,12 @@ class SecretBox:
 
     def decrypt(self, ciphertext: str, *, what: str) -> str:
         """Decrypt, naming `what` (e.g. "password of repository 7") when no key fits."""
-        try:
-            return self._all.decrypt(ciphertext.encode()).decode()
-        except InvalidToken:
-            raise SecretKeyError(
-                f"cannot decrypt the {what}: none of the keys in IMAGEREPO_SECRET_KEYS "
-                "encrypted it (was a key removed before `imagerepo-bot rotate-keys` ran?)"
-            ) from None
+        return self._with_keys(
+            self._all.decrypt,
+            ciphertext,
+            f"cannot decrypt the {what}: none of the keys in IMAGEREPO_SECRET_KEYS "
+            "encrypted it (was a key removed before `imagerepo-bot rotate-keys` ran?)",
+        )
 
     def is_current(self, ciphertext: str) -> bool:
         """True when the first key alone decrypts it, so rotation can skip it."""
@@ -90,12 +90,19 @@ class SecretBox:
 
     def rotate(self, ciphertext: str, *, what: str) -> str:
         """Re-encrypt with the first key (the plaintext never leaves this object)."""
+        return self._with_keys(
+            self._all.rotate,
+            ciphertext,
+            f"cannot rotate the {what}: none of the keys in IMAGEREPO_SECRET_KEYS encrypted it",
+        )
+
+    @staticmethod
+    def _with_keys(apply: Callable[[bytes], bytes], ciphertext: str, failure: str) -> str:
+        """`apply` (decrypt or rotate with the keys) to the token; `failure` when no key fits."""
         try:
-            return self._all.rotate(ciphertext.encode()).decode()
+            return apply(ciphertext.encode()).decode()
         except InvalidToken:
-            raise SecretKeyError(
-                f"cannot rotate the {what}: none of the keys in IMAGEREPO_SECRET_KEYS encrypted it"
-            ) from None
+            raise SecretKeyError(failure) from None
 
 
 def load_or_create_key_file(path: Path) -> str:

@@ -4,7 +4,7 @@ and the retention pruning the scheduler runs."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 from bot.runtime import Runtime
@@ -48,21 +48,8 @@ class AuditPage:
 
 
 def row_view(record: AuditRecord) -> AuditRow:
-    return AuditRow(
-        seq=record.seq,
-        occurred_at=record.occurred_at,
-        user_id=record.user_id,
-        user_name=record.user_name,
-        action=record.action,
-        project=record.project,
-        target_type=record.target_type,
-        target_url=record.target_url,
-        target_repository=record.target_repository,
-        outcome=record.outcome,
-        error_kind=record.error_kind,
-        detail=record.detail,
-        fingerprint=record.fingerprint,
-    )
+    """The record's readable fields, copied by name: AuditRow names a subset of the columns."""
+    return AuditRow(**{f.name: getattr(record, f.name) for f in fields(AuditRow)})
 
 
 async def project_trail(rt: Runtime, actor: Actor, *, channel_id: str, page: int = 1) -> AuditPage:
