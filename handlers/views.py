@@ -200,15 +200,6 @@ async def _manage_meta(ack: AsyncAck, view: dict[str, Any], title: str) -> Manag
         return None
 
 
-def _account_errors(username: str, secret: str) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if not username:
-        errors[ids.B_USERNAME] = "Enter the user name."
-    if not secret:
-        errors[ids.B_SECRET] = "Enter the password or access token (the old one is never shown)."
-    return errors
-
-
 async def account_submitted(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
 ) -> None:
@@ -218,9 +209,11 @@ async def account_submitted(
         return
     username = text_value(view, ids.B_USERNAME, ids.A_USERNAME).strip()
     secret = text_value(view, ids.B_SECRET, ids.A_SECRET)
-    errors = _account_errors(username, secret)
-    if errors:
-        await ack(response_action="errors", errors=errors)
+    if errors := repositories.account_problems(username, secret):
+        await ack(
+            response_action="errors",
+            errors=field_errors(errors, ids.FIELD_BLOCKS, view, ids.B_USERNAME),
+        )
         return
     actor = await deps.actor(client, body)
     try:

@@ -598,22 +598,28 @@ async def test_saved(
     return result
 
 
-@audit.audited(Action.CHANGE_ACCOUNT)
-async def change_account(
-    rt: Runtime, actor: Actor, place: Place, repository_id: int, *, username: str, secret: str
-) -> ConnectionTestResult:
-    """Test the new account against the saved URL; store it only when the test passes."""
+def account_problems(username: str, secret: str) -> dict[str, str]:
+    """What is wrong with a new account typed in the account modal, by field (checked
+    before anything is sent; the modal shows each under its field)."""
     errors: dict[str, str] = {}
-    username, secret = username.strip(), secret
-    if not username:
+    if not username.strip():
         errors[Field.USERNAME] = "Enter the user name."
-    elif len(username) > 255:
+    elif len(username.strip()) > 255:
         errors[Field.USERNAME] = "At most 255 characters."
     if not secret:
         errors[Field.SECRET] = "Enter the password or access token (the old one is never shown)."
     elif len(secret) > MAX_SECRET:
         errors[Field.SECRET] = f"At most {MAX_SECRET} characters."
-    if errors:
+    return errors
+
+
+@audit.audited(Action.CHANGE_ACCOUNT)
+async def change_account(
+    rt: Runtime, actor: Actor, place: Place, repository_id: int, *, username: str, secret: str
+) -> ConnectionTestResult:
+    """Test the new account against the saved URL; store it only when the test passes."""
+    username = username.strip()
+    if errors := account_problems(username, secret):
         raise InvalidInput(errors)
     async with rt.sessions() as session:
         row = await _load(session, actor, place, repository_id)

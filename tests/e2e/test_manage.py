@@ -103,6 +103,10 @@ async def test_change_account_is_private_tested_and_restricted(
     answer = await flow.submit(view, account_values(view, USER, ""), user_id="UADDER")
     assert answer["response_action"] == "errors"
     assert find_input(view, "Password or access token").block_id in answer["errors"]
+    # Too long a user name is refused under its field, before anything is tested.
+    answer = await flow.submit(view, account_values(view, "u" * 256, PASSWORD), user_id="UADDER")
+    assert answer["response_action"] == "errors"
+    assert answer["errors"] == {find_input(view, "Username").block_id: "At most 255 characters."}
 
     answer = await flow.submit(
         view, account_values(view, USER, "typo-password-e2e-3"), user_id="UADDER"
