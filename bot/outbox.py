@@ -28,7 +28,9 @@ import json
 import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -41,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import metrics
 from bot.alert_messages import late_note
 from bot.messages import ChannelMessage
-from storage.db import transaction
+from storage.db import in_transaction, transaction
 from storage.enums import OutboxKind
 from storage.models import AlertIncident, OutboxMessage, Project, utcnow
 
@@ -342,59 +344,88 @@ async def deliver_pending(
         if error in TOKEN_ERRORS and not skipped:
             token_error = error
             _log_token_failure(error)
-        async with transaction(sessions) as session:
-            current = await session.get(OutboxMessage, row.id)
-            if current is None or current.lease_owner != owner:
-                continue
-            current.lease_owner = None
-            current.lease_expires_at = None
-            now = utcnow()
-            if error is None:
-                current.attempts += 1
-                current.sent_at = now
-                sent += 1
-                metrics.NOTIFICATIONS.labels(result="sent").inc()
-                if current.kind == OutboxKind.POST.value and current.incident_id is not None:
-                    incident = await session.get(AlertIncident, current.incident_id)
-                    if incident is not None and incident.message_ts is None:
-                        incident.message_ts = ts
-                continue
-            current.last_error = error[:200]
-            if error in CHANNEL_ERRORS or error == "channel_blocked":
-                current.held_since = now
-                metrics.NOTIFICATIONS.labels(result="held").inc()
-                if error != "channel_blocked":
-                    current.attempts += 1
-                    blocked.add((row.team_id, row.channel_id))
-                    await _mark_blocked(session, row.team_id, row.channel_id, error, now)
-                    log.warning(
-                        "channel %s does not take the bot's messages (%s): held until the bot "
-                        "is invited",
-                        row.channel_id,
-                        error,
-                    )
-            elif error in TOKEN_ERRORS:
-                if not skipped:
-                    current.attempts += 1
-                current.next_attempt_at = now + MAX_BACKOFF
-                metrics.NOTIFICATIONS.labels(result="failed").inc()
-            elif error in GONE_ERRORS:
-                current.attempts += 1
-                current.gave_up_at = now
-                metrics.NOTIFICATIONS.labels(result="gave_up").inc()
-                log.warning("channel message %s given up: %s", row.id, error)
-            else:
-                current.attempts += 1
-                metrics.NOTIFICATIONS.labels(result="failed").inc()
-                backoff = min(timedelta(seconds=5 * 2 ** min(current.attempts, 10)), MAX_BACKOFF)
-                current.next_attempt_at = now + backoff
-                log.warning(
-                    "channel message %s not delivered (%s); retry in %ss",
-                    row.id,
-                    error,
-                    int(backoff.total_seconds()),
-                )
+        # Slack has the message now: its record must land, or it would be sent again
+        # once the lease expires (in_transaction retries a dropped connection).
+        outcome = _Outcome(error, ts, skipped)
+        record = partial(_record, row=row, owner=owner, outcome=outcome, blocked=blocked)
+        if await in_transaction(sessions, record):
+            sent += 1
     return sent
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What Slack answered for one message: `error` None when it was sent (`ts` its
+    timestamp); `skipped` when it was not even tried (a refused token, a blocked channel)."""
+
+    error: str | None
+    ts: str | None
+    skipped: bool
+
+
+async def _record(
+    session: AsyncSession,
+    row: OutboxMessage,
+    owner: str,
+    outcome: _Outcome,
+    blocked: set[tuple[str, str]],
+) -> bool:
+    """Store what Slack answered for `row` and release its lease; True when it was sent.
+
+    Safe to run again after a dropped connection: it re-reads the row and does
+    nothing unless `owner` still holds the lease.
+    """
+    error, ts, skipped = outcome.error, outcome.ts, outcome.skipped
+    current = await session.get(OutboxMessage, row.id)
+    if current is None or current.lease_owner != owner:
+        return False
+    current.lease_owner = None
+    current.lease_expires_at = None
+    now = utcnow()
+    if error is None:
+        current.attempts += 1
+        current.sent_at = now
+        metrics.NOTIFICATIONS.labels(result="sent").inc()
+        if current.kind == OutboxKind.POST.value and current.incident_id is not None:
+            incident = await session.get(AlertIncident, current.incident_id)
+            if incident is not None and incident.message_ts is None:
+                incident.message_ts = ts
+        return True
+    current.last_error = error[:200]
+    if error in CHANNEL_ERRORS or error == "channel_blocked":
+        current.held_since = now
+        metrics.NOTIFICATIONS.labels(result="held").inc()
+        if error != "channel_blocked":
+            current.attempts += 1
+            blocked.add((row.team_id, row.channel_id))
+            await _mark_blocked(session, row.team_id, row.channel_id, error, now)
+            log.warning(
+                "channel %s does not take the bot's messages (%s): held until the bot is invited",
+                row.channel_id,
+                error,
+            )
+    elif error in TOKEN_ERRORS:
+        if not skipped:
+            current.attempts += 1
+        current.next_attempt_at = now + MAX_BACKOFF
+        metrics.NOTIFICATIONS.labels(result="failed").inc()
+    elif error in GONE_ERRORS:
+        current.attempts += 1
+        current.gave_up_at = now
+        metrics.NOTIFICATIONS.labels(result="gave_up").inc()
+        log.warning("channel message %s given up: %s", row.id, error)
+    else:
+        current.attempts += 1
+        metrics.NOTIFICATIONS.labels(result="failed").inc()
+        backoff = min(timedelta(seconds=5 * 2 ** min(current.attempts, 10)), MAX_BACKOFF)
+        current.next_attempt_at = now + backoff
+        log.warning(
+            "channel message %s not delivered (%s); retry in %ss",
+            row.id,
+            error,
+            int(backoff.total_seconds()),
+        )
+    return False
 
 
 async def _mark_blocked(

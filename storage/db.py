@@ -7,12 +7,14 @@ expect a synchronous one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+
+T = TypeVar("T")
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -65,6 +69,32 @@ async def transaction(
     """A session whose work commits together or not at all (no half-saved record)."""
     async with sessions() as session, session.begin():
         yield session
+
+
+async def in_transaction(
+    sessions: async_sessionmaker[AsyncSession],
+    work: Callable[[AsyncSession], Awaitable[T]],
+    *,
+    attempts: int = 3,
+) -> T:
+    """Run `work` in one transaction; again, on a fresh connection, when the database
+    cut the connection under it (a PostgreSQL restart, a failover, an idle timeout).
+
+    For the writes that record an outside effect that already happened (a Slack
+    message was posted): failing would have it done again later. `work` must be
+    safe to run twice: it reads, inside its transaction, what it is about to change.
+    Any other error is raised at once.
+    """
+    for attempt in range(1, attempts):
+        try:
+            async with transaction(sessions) as session:
+                return await work(session)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            await asyncio.sleep(0.2 * attempt)
+    async with transaction(sessions) as session:
+        return await work(session)
 
 
 async def ping(engine: AsyncEngine) -> bool:

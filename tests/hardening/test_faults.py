@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import select
 
@@ -23,7 +22,7 @@ from storage.models import ConnectionCheck, ImageRepository, OutboxMessage
 from tests.e2e.flow import Flow, texts
 from tests.e2e.helpers import add_values
 from tests.support.bot_process import BotProcess
-from tests.support.databases import ADMIN_DSN, fresh_postgres_database
+from tests.support.databases import fresh_postgres_database, terminate_backends
 from tests.support.registry_server import HTPASSWD_USERS, RegistryServer
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import SlackClient, checkboxes_value, values_by_label
@@ -68,20 +67,6 @@ def postgres_bot(standin: SlackApiStandIn, tmp_path: Path) -> Iterator[tuple[Bot
         ) as process,
     ):
         yield process, url
-
-
-async def terminate_backends(database: str) -> int:
-    """What a PostgreSQL restart does to the bot: every connection it holds is cut."""
-    connection = await asyncpg.connect(ADMIN_DSN, timeout=5)
-    try:
-        rows = await connection.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = $1 AND pid <> pg_backend_pid()",
-            database,
-        )
-    finally:
-        await connection.close()
-    return len(rows)
 
 
 @pytest.mark.postgres

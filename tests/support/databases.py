@@ -64,3 +64,17 @@ def fresh_postgres_database() -> Iterator[str]:
 
 def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'imagerepo.db'}"
+
+
+async def terminate_backends(database: str) -> int:
+    """What a PostgreSQL restart does to the bot: every connection it holds is cut."""
+    connection = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    try:
+        rows = await connection.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await connection.close()
+    return len(rows)

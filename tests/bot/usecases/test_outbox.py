@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_client import AsyncSlackResponse, AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import outbox
-from storage.db import transaction
+from storage.db import create_engine, session_factory, transaction
+from storage.migrate import upgrade
 from storage.models import OutboxMessage
+from tests.support.databases import fresh_postgres_database, terminate_backends
 from tests.support.slack_api import SlackApiStandIn
 
 
@@ -64,3 +67,44 @@ async def test_a_failed_post_is_kept_and_sent_later(
         await session.commit()
     assert await outbox.deliver_pending(sessions, client, owner="a") == 1
     assert [c.params["text"] for c in standin.calls_to("chat.postMessage") if c.ok] == ["message 0"]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.mark.postgres
+async def test_a_message_is_not_posted_twice_when_postgresql_cuts_the_connection_after_the_post(
+    standin: SlackApiStandIn, postgres_url: str
+) -> None:
+    """A PostgreSQL restart between Slack's answer and the record of it: the record is
+    written on a new connection, so the channel does not get the message again when
+    the lease runs out."""
+    # No pre-ping: the pooled connection the record would use is the one cut.
+    engine = create_engine(postgres_url, pool_pre_ping=False, pool_size=1, max_overflow=0)
+    sessions = session_factory(engine)
+    database = postgres_url.rsplit("/", 1)[1]
+
+    class PostThenRestart(AsyncWebClient):
+        async def chat_postMessage(self, **kwargs: Any) -> AsyncSlackResponse:
+            response = await super().chat_postMessage(**kwargs)
+            assert await terminate_backends(database) >= 1
+            return response
+
+    try:
+        await _queue(sessions, 1)
+        client = PostThenRestart(token=standin.bot_token, base_url=standin.base_url)
+        assert await outbox.deliver_pending(sessions, client, owner="a") == 1
+        async with sessions() as session:
+            row = await session.scalar(select(OutboxMessage))
+            assert row is not None and row.sent_at is not None and row.lease_owner is None
+            # Even with its lease long gone, nothing is due any more.
+            row.lease_expires_at = row.created_at
+            await session.commit()
+        assert await outbox.deliver_pending(sessions, client, owner="b") == 0
+        assert [c.params["text"] for c in standin.calls_to("chat.postMessage")] == ["message 0"]
+    finally:
+        await engine.dispose()
