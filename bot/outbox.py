@@ -253,28 +253,22 @@ async def _claim(
         return list(rows)
 
 
-async def _anchors(
-    sessions: async_sessionmaker[AsyncSession], rows: Sequence[OutboxMessage]
-) -> dict[int, str]:
+async def _anchors(session: AsyncSession, rows: Sequence[OutboxMessage]) -> dict[int, str]:
     """incident id -> ts of its message, for the edits and replies in `rows`."""
     wanted = {r.incident_id for r in rows if r.incident_id is not None}
     if not wanted:
         return {}
-    async with sessions() as session:
-        found = await session.execute(
-            select(AlertIncident.id, AlertIncident.message_ts).where(AlertIncident.id.in_(wanted))
-        )
-        return {i: ts for i, ts in found.all() if ts}
+    found = await session.execute(
+        select(AlertIncident.id, AlertIncident.message_ts).where(AlertIncident.id.in_(wanted))
+    )
+    return {i: ts for i, ts in found.all() if ts}
 
 
-async def _blocked_channels(sessions: async_sessionmaker[AsyncSession]) -> set[tuple[str, str]]:
-    async with sessions() as session:
-        found = await session.execute(
-            select(Project.team_id, Project.channel_id).where(
-                Project.alerts_blocked_since.is_not(None)
-            )
-        )
-        return {(t, c) for t, c in found.all()}
+async def _blocked_channels(session: AsyncSession) -> set[tuple[str, str]]:
+    found = await session.execute(
+        select(Project.team_id, Project.channel_id).where(Project.alerts_blocked_since.is_not(None))
+    )
+    return {(t, c) for t, c in found.all()}
 
 
 def _call_kwargs(row: OutboxMessage, anchors: dict[int, str]) -> tuple[str, dict[str, Any]]:
@@ -318,8 +312,10 @@ async def deliver_pending(
     rows = await _claim(sessions, owner, limit)
     if not rows:
         return 0
-    anchors = await _anchors(sessions, rows)
-    blocked = await _blocked_channels(sessions)
+    # Read again on a new connection if the database cut this one: the rows are leased
+    # now, and giving up here would hold them until the lease runs out.
+    anchors = await in_transaction(sessions, partial(_anchors, rows=rows))
+    blocked = await in_transaction(sessions, _blocked_channels)
     token_error: str | None = None
     for row in rows:
         error: str | None = None
