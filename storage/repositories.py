@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -110,10 +109,11 @@ async def count(session: AsyncSession, project_id: int) -> int:
     return int(total or 0)
 
 
-async def page(
-    session: AsyncSession, project_id: int, *, offset: int, limit: int
+async def of_project(
+    session: AsyncSession, project_id: int, *, offset: int | None = None, limit: int | None = None
 ) -> list[ImageRepository]:
-    """One page in a stable order (oldest first)."""
+    """The repositories of a project, oldest first (a stable order for pages): all of
+    them, or the page `offset` / `limit` give."""
     rows = await session.scalars(
         select(ImageRepository)
         .where(ImageRepository.project_id == project_id)
@@ -129,7 +129,7 @@ async def list_page(
 ) -> tuple[list[ImageRepository], int]:
     """One page and the total, for Next / Previous."""
     return (
-        await page(session, project_id, offset=offset, limit=limit),
+        await of_project(session, project_id, offset=offset, limit=limit),
         await count(session, project_id),
     )
 
@@ -171,32 +171,17 @@ async def remove(session: AsyncSession, row: ImageRepository) -> None:
 
 
 async def record_check(
-    session: AsyncSession,
-    row: ImageRepository,
-    *,
-    ok: bool,
-    error_kind: str | None,
-    message: str,
-    latency_ms: float,
-    trigger: str,
-    checked_at: datetime | None = None,
+    session: AsyncSession, row: ImageRepository, check: ConnectionCheck
 ) -> ConnectionCheck:
-    """Append to the history and copy the result onto the row (health is set by the caller)."""
-    checked_at = checked_at or utcnow()
-    check = ConnectionCheck(
-        repository_id=row.id,
-        checked_at=checked_at,
-        trigger=trigger,
-        ok=ok,
-        error_kind=error_kind,
-        message=message,
-        latency_ms=latency_ms,
-    )
+    """Append `check` to the row's history and copy its result onto the row (health is set
+    by the caller). The check's time is now unless it has one."""
+    check.repository_id = row.id
+    check.checked_at = check.checked_at or utcnow()
     session.add(check)
-    row.last_checked_at = checked_at
-    row.last_error_kind = error_kind
-    row.last_message = message
-    row.last_latency_ms = latency_ms
+    row.last_checked_at = check.checked_at
+    row.last_error_kind = check.error_kind
+    row.last_message = check.message
+    row.last_latency_ms = check.latency_ms
     return check
 
 
@@ -216,13 +201,3 @@ async def by_ids(session: AsyncSession, ids: Sequence[int]) -> list[ImageReposit
     """The repositories with these ids (any order; a deleted one is left out)."""
     found = await session.scalars(select(ImageRepository).where(ImageRepository.id.in_(ids)))
     return list(found.unique())
-
-
-async def of_project(session: AsyncSession, project_id: int) -> list[ImageRepository]:
-    """Every repository of a project, oldest first."""
-    found = await session.scalars(
-        select(ImageRepository)
-        .where(ImageRepository.project_id == project_id)
-        .order_by(ImageRepository.id)
-    )
-    return list(found)

@@ -484,7 +484,7 @@ async def page_of(
     total = await repositories.count(session, project.id)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(page, 1), pages)
-    rows = await repositories.page(
+    rows = await repositories.of_project(
         session, project.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
     )
     admin = await permissions.is_project_admin(session, actor, project.id)

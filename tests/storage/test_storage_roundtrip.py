@@ -11,7 +11,7 @@ from storage.crypto import SecretBox
 from storage.db import transaction
 from storage.enums import RepositoryAccess
 from storage.errors import DuplicateError
-from storage.models import ImageRepository
+from storage.models import ConnectionCheck, ImageRepository
 from storage.repositories import NewRepository
 
 SECRET = "s3cret-Pa55word-for-roundtrip"
@@ -127,15 +127,14 @@ async def test_check_history_is_recorded_newest_first(
     for ok, kind in ((True, None), (False, "timeout")):
         async with transaction(sessions) as session:
             row = await repositories.get(session, saved.id)
-            await repositories.record_check(
-                session,
-                row,
+            check = ConnectionCheck(
                 ok=ok,
                 error_kind=kind,
                 message="ok" if ok else "timed out",
                 latency_ms=12.5,
                 trigger="manual",
             )
+            await repositories.record_check(session, row, check)
     async with sessions() as session:
         checks = await repositories.history(session, saved.id)
         row = await repositories.get(session, saved.id)
