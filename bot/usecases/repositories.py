@@ -438,13 +438,7 @@ async def save_repository(
             await session.flush()
             await session.refresh(row, ["project", "tool"])
             if result is not None:
-                await health.apply_result(
-                    session,
-                    row,
-                    result,
-                    trigger=CheckTrigger.SAVE,
-                    alert_after=rt.settings.alert_after,
-                )
+                await _apply_result(rt, session, row, result, CheckTrigger.SAVE)
                 # Just tested: the schedule takes over one interval from now.
                 row.next_check_at = utcnow() + timedelta(seconds=rt.settings.recheck_interval)
             note = messages.repository_added(
@@ -564,6 +558,19 @@ async def get_for_delete(
     return replace(view, delete_blocker=rt.registry.delete_blocker(target))
 
 
+async def _apply_result(
+    rt: Runtime,
+    session: AsyncSession,
+    row: ImageRepository,
+    result: ConnectionTestResult,
+    trigger: CheckTrigger,
+) -> None:
+    """`health.apply_result` with this process's IMAGEREPO_ALERT_AFTER."""
+    await health.apply_result(
+        session, row, result, trigger=trigger, alert_after=rt.settings.alert_after
+    )
+
+
 async def record_result(
     rt: Runtime, repository_id: int, result: ConnectionTestResult, trigger: CheckTrigger
 ) -> RepositoryRow | None:
@@ -572,9 +579,7 @@ async def record_result(
             row = await repositories.get(session, repository_id)
         except NotFoundError:
             return None  # deleted while the test ran
-        await health.apply_result(
-            session, row, result, trigger=trigger, alert_after=rt.settings.alert_after
-        )
+        await _apply_result(rt, session, row, result, trigger)
         view = row_view(row)
     rt.outbox_ready.set()
     return view
@@ -645,9 +650,7 @@ async def change_account(
         )
         row.credential_expires_at = result.credential_expires_at  # the old one's date goes
         # A new account is re-checked at once: the list never shows a stale status.
-        await health.apply_result(
-            session, row, result, trigger=CheckTrigger.MANUAL, alert_after=rt.settings.alert_after
-        )
+        await _apply_result(rt, session, row, result, CheckTrigger.MANUAL)
         await audit.record(
             session,
             audit.for_repository(
