@@ -59,6 +59,10 @@ def jwt_expiry(token: str) -> datetime | None:
 class AcrDriver(MintingDriver):
     type = RegistryType.ACR
     label = "Azure Container Registry"
+    step_needs = {
+        step: f"The identity needs the {role} role (or a token scope map that allows it)."
+        for step, role in ((STEP_PULL, "AcrPull"), (STEP_PUSH, "AcrPush"))
+    }
 
     async def _post(
         self, op: Operation, url: str, values: dict[str, str], service: Service, tls: TlsOptions
@@ -162,12 +166,6 @@ class AcrDriver(MintingDriver):
             )
 
         return op.use_minted(await self.minting.get("acr", cache_key, mint))
-
-    def explain(self, step: str, error: RegistryError) -> RegistryError:
-        needs = "The identity needs the {} role (or a token scope map that allows it)."
-        return self.missing_permission(
-            step, error, {STEP_PULL: needs.format("AcrPull"), STEP_PUSH: needs.format("AcrPush")}
-        )
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
         location = self.locate(target)

@@ -129,6 +129,10 @@ def gar_place(host: str, repository: str) -> GarPlace:
 class GarDriver(MintingDriver):
     type = RegistryType.GAR
     label = "Google Artifact Registry"
+    step_needs = {
+        step: f"The service account is missing roles/artifactregistry.{role} on the repository."
+        for step, role in ((STEP_PULL, "reader"), (STEP_PUSH, "writer"))
+    }
 
     def locate(self, target: RepositoryTarget) -> Location:
         base = parse_url(target.registry_url)
@@ -186,12 +190,6 @@ class GarDriver(MintingDriver):
         self, op: Operation, target: RepositoryTarget
     ) -> Credentials | None:
         return op.use_minted(await self._token(op, target))
-
-    def explain(self, step: str, error: RegistryError) -> RegistryError:
-        needs = "The service account is missing roles/artifactregistry.{} on the repository."
-        return self.missing_permission(
-            step, error, {STEP_PULL: needs.format("reader"), STEP_PUSH: needs.format("writer")}
-        )
 
     async def _api(
         self, op: Operation, target: RepositoryTarget, method: str, path: str, body: Any = None
