@@ -43,6 +43,7 @@ SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_USER = "oauth2accesstoken"
 KEY_USERS = ("_json_key", "_json_key_base64")
+MISSING_ROLE = "The service account is missing roles/artifactregistry.{} on the repository."
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,8 @@ class GarDriver(MintingDriver):
     type = RegistryType.GAR
     label = "Google Artifact Registry"
     step_needs = {
-        step: f"The service account is missing roles/artifactregistry.{role} on the repository."
-        for step, role in ((STEP_PULL, "reader"), (STEP_PUSH, "writer"))
+        STEP_PULL: MISSING_ROLE.format("reader"),
+        STEP_PUSH: MISSING_ROLE.format("writer"),
     }
 
     def locate(self, target: RepositoryTarget) -> Location:
