@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import accounts
+from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox
 from storage.enums import RepositoryAccess
 from storage.errors import DuplicateError, NotFoundError
@@ -17,7 +19,7 @@ from storage.models import ConnectionCheck, ImageRepository, utcnow
 
 @dataclass(frozen=True)
 class NewRepository:
-    """What a user entered; the secret is plaintext here and only here."""
+    """What a user entered (the secret is plaintext in `account`)."""
 
     project_id: int
     access: RepositoryAccess
@@ -25,11 +27,8 @@ class NewRepository:
     registry_url: str
     repository: str
     added_by: str
-    username: str | None = None
-    secret: str | None = None
+    account: EnteredAccount = field(default_factory=EnteredAccount)
     tool_id: int | None = None
-    tls_verify: bool = True
-    ca_bundle_pem: str | None = None
 
     def __repr__(self) -> str:  # never show the secret in a traceback or a log line
         return (
@@ -63,12 +62,9 @@ async def add(session: AsyncSession, box: SecretBox, new: NewRepository) -> Imag
         registry_url=new.registry_url,
         repository=new.repository,
         tool_id=new.tool_id,
-        username=new.username or None,
-        secret_ciphertext=box.encrypt(new.secret) if new.secret else None,
-        tls_verify=new.tls_verify,
-        ca_bundle_pem=new.ca_bundle_pem or None,
         added_by=new.added_by,
     )
+    accounts.store(box, row, new.account)
     try:
         async with session.begin_nested():
             session.add(row)
@@ -143,8 +139,7 @@ def secret_of(box: SecretBox, row: ImageRepository) -> str | None:
 def set_credentials(
     box: SecretBox, row: ImageRepository, *, username: str | None, secret: str | None
 ) -> None:
-    row.username = username or None
-    row.secret_ciphertext = box.encrypt(secret) if secret else None
+    accounts.store_credentials(box, row, username=username, secret=secret)
     row.updated_at = utcnow()
 
 

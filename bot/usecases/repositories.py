@@ -50,6 +50,7 @@ from registry import (
     type_info,
 )
 from storage import repositories, tools
+from storage.accounts import EnteredAccount
 from storage.crypto import SecretKeyError
 from storage.db import transaction
 from storage.enums import CheckTrigger, RepositoryAccess
@@ -426,11 +427,13 @@ async def save_repository(
         registry_url=form.registry_url or "",
         repository=form.repository,
         added_by=actor.user_id,
-        username=form.username,
-        secret=form.secret,
+        account=EnteredAccount(
+            form.username,
+            form.secret,
+            tls_verify=not form.insecure,
+            ca_bundle_pem=form.ca_bundle_pem,
+        ),
         tool_id=form.tool_id if target.tool is not None else None,
-        tls_verify=not form.insecure,
-        ca_bundle_pem=form.ca_bundle_pem,
     )
     try:
         async with transaction(rt.sessions) as session:

@@ -7,6 +7,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import projects, repositories, tools
+from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox
 from storage.db import transaction
 from storage.enums import RepositoryAccess
@@ -33,8 +34,7 @@ def _new(project_id: int, **overrides: object) -> NewRepository:
         "registry_url": "https://registry.example.com",
         "repository": "team/api",
         "added_by": "U1",
-        "username": "ci-bot",
-        "secret": SECRET,
+        "account": EnteredAccount("ci-bot", SECRET),
     }
     values.update(overrides)
     return NewRepository(**values)  # type: ignore[arg-type]
@@ -166,10 +166,7 @@ async def test_a_tool_in_use_cannot_be_removed(
             team_id="T1",
             name="harbor-prod",
             url="https://harbor.example.com",
-            username="admin",
-            secret="Harbor12345",
-            tls_verify=True,
-            ca_bundle_pem=None,
+            account=EnteredAccount("admin", "Harbor12345"),
             created_by="U1",
         )
         await repositories.add(
