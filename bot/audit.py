@@ -283,34 +283,6 @@ async def _record_attempt(
         log.exception("could not write the audit record of a %s %s", outcome[0], name)
 
 
-def _arguments(
-    rt: Runtime,
-    actor: Actor,
-    repository_id: int | None,
-    tool_id: int | None,
-    channel_id: str | None,
-    form: Any = None,
-) -> dict[str, Any]:
-    """What `_context` reads, named as a use case's arguments, for records made outside one."""
-    arguments = {"rt": rt, "actor": actor, "repository_id": repository_id, "tool_id": tool_id}
-    return {**arguments, "channel_id": channel_id, "form": form}
-
-
-async def refused(
-    rt: Runtime,
-    actor: Actor,
-    action: str,
-    rule: str,
-    *,
-    repository_id: int | None = None,
-    tool_id: int | None = None,
-    channel_id: str | None = None,
-) -> None:
-    """A refusal decided before any use case ran (a handler's menu check)."""
-    arguments = _arguments(rt, actor, repository_id, tool_id, channel_id)
-    await _record_attempt(arguments, action, (Outcome.REFUSED, "permission"), rule)
-
-
 async def connection_tested(
     rt: Runtime,
     actor: Actor,
@@ -323,7 +295,15 @@ async def connection_tested(
 ) -> None:
     """A Connection Test a person ran from Slack, with its result: of a saved entry or
     tool, or (`channel_id` + `form`) of the add modal's typed values."""
-    arguments = _arguments(rt, actor, repository_id, tool_id, channel_id, form)
+    # What `_context` reads, named as a use case's arguments.
+    arguments = {
+        "rt": rt,
+        "actor": actor,
+        "repository_id": repository_id,
+        "tool_id": tool_id,
+        "channel_id": channel_id,
+        "form": form,
+    }
     kind = result.error_kind.value if result.error_kind is not None else None
     try:
         details = await _context(rt, arguments)

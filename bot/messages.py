@@ -73,22 +73,21 @@ def _section(block_id: str, text: str) -> SectionBlock:
     return SectionBlock(block_id=block_id, text=MarkdownTextObject(text=clip_mrkdwn(text)))
 
 
+def _did_to(repo: ImageRepository, user_id: str, verb: str, rest: str) -> ChannelMessage:
+    """A person's change to an entry: `<@user> VERB the app repository NAME on URL REST.`;
+    the verb is also the block id."""
+    text = f"<@{user_id}> {verb} the {access_label(repo.access)} {describe(repo)} {rest}."
+    return ChannelMessage(text=text, blocks=[_section(verb, text)])
+
+
 def repository_added(repo: ImageRepository, *, user_id: str, healthy: bool) -> ChannelMessage:
     status = "connection test passed" if healthy else "saved *without a passing connection test*"
-    text = (
-        f"<@{user_id}> added the {access_label(repo.access)} {describe(repo)} "
-        f"({type_label(repo.registry_type)}): {status}."
-    )
-    return ChannelMessage(text=text, blocks=[_section("added", text)])
+    return _did_to(repo, user_id, "added", f"({type_label(repo.registry_type)}): {status}")
 
 
 def repository_deleted(repo: ImageRepository, *, user_id: str, in_registry: bool) -> ChannelMessage:
     where = " and from the image registry" if in_registry else " (the image registry keeps it)"
-    text = (
-        f"<@{user_id}> deleted the {access_label(repo.access)} {describe(repo)} "
-        f"from the list{where}."
-    )
-    return ChannelMessage(text=text, blocks=[_section("deleted", text)])
+    return _did_to(repo, user_id, "deleted", f"from the list{where}")
 
 
 def repository_failing(repo: ImageRepository, *, since: datetime) -> ChannelMessage:

@@ -37,6 +37,7 @@ ENTRA_SCOPE = "https://management.azure.com/.default"
 _GUID = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
 SERVICE_PRINCIPAL = re.compile(rf"^(?P<tenant>{_GUID}|[a-z0-9.-]+)/(?P<client>{_GUID})$")
 DEFAULT_REFRESH_LIFETIME = timedelta(hours=3)
+NEEDS_ROLE = "The identity needs the {} role (or a token scope map that allows it)."
 
 
 def _form(values: dict[str, str]) -> bytes:
@@ -59,6 +60,7 @@ def jwt_expiry(token: str) -> datetime | None:
 class AcrDriver(MintingDriver):
     type = RegistryType.ACR
     label = "Azure Container Registry"
+    step_needs = {STEP_PULL: NEEDS_ROLE.format("AcrPull"), STEP_PUSH: NEEDS_ROLE.format("AcrPush")}
 
     async def _post(
         self, op: Operation, url: str, values: dict[str, str], service: Service, tls: TlsOptions
@@ -162,12 +164,6 @@ class AcrDriver(MintingDriver):
             )
 
         return op.use_minted(await self.minting.get("acr", cache_key, mint))
-
-    def explain(self, step: str, error: RegistryError) -> RegistryError:
-        needs = "The identity needs the {} role (or a token scope map that allows it)."
-        return self.missing_permission(
-            step, error, {STEP_PULL: needs.format("AcrPull"), STEP_PUSH: needs.format("AcrPush")}
-        )
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
         location = self.locate(target)

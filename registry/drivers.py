@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 from registry.auth import TokenCache
 from registry.config import RegistryConfig
@@ -130,6 +131,9 @@ class Driver:
 
     type: RegistryType = RegistryType.IMAGE_REGISTRY
     label = "the registry"
+    # What the identity needs for a step (`pull`, `push`), in the provider's words: added to
+    # the error when the registry refuses that step (`explain`).
+    step_needs: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, config: RegistryConfig) -> None:
         self.config = config
@@ -170,8 +174,11 @@ class Driver:
         return target.credentials
 
     def explain(self, step: str, error: RegistryError) -> RegistryError:
-        """A chance to name a failed step in the provider's words (e.g. the missing role)."""
-        return error
+        """A refused step's error with what the identity lacks for it (`step_needs`, e.g. the
+        missing role); any other error unchanged."""
+        if error.kind is not ErrorKind.PERMISSION_DENIED or step not in self.step_needs:
+            return error
+        return RegistryError(error.kind, f"{error.message} {self.step_needs[step]}")
 
     async def reconsider_pull(
         self, op: Operation, target: RepositoryTarget, location: Location, error: RegistryError
@@ -195,16 +202,6 @@ class Driver:
         credentials = await self.registry_credentials(op, target)
         session = op.session(location.base, location.tls, credentials, self.label, pins=target.pins)
         await session.delete_repository(location.repository)
-
-    @staticmethod
-    def missing_permission(
-        step: str, error: RegistryError, needs: Mapping[str, str]
-    ) -> RegistryError:
-        """For `explain`: a refused step's error with what the identity lacks for it
-        (`needs`: step -> sentence); any other error unchanged."""
-        if error.kind is not ErrorKind.PERMISSION_DENIED or step not in needs:
-            return error
-        return RegistryError(error.kind, f"{error.message} {needs[step]}")
 
     def unsupported(self, what: str) -> RegistryError:
         label = type_info(self.type).label

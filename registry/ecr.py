@@ -226,6 +226,11 @@ class AwsClients:
 class EcrDriver(MintingDriver):
     type = RegistryType.ECR
     label = "Amazon ECR"
+    step_needs = {
+        STEP_PULL: "The IAM identity needs ecr:BatchGetImage and ecr:GetDownloadUrlForLayer.",
+        STEP_PUSH: "The IAM identity needs ecr:InitiateLayerUpload, ecr:UploadLayerPart, "
+        "ecr:CompleteLayerUpload, ecr:BatchCheckLayerAvailability and ecr:PutImage.",
+    }
 
     def _clients(self, target: RepositoryTarget) -> tuple[AwsClients, EcrPlace]:
         key = parse_key(target.credentials)
@@ -251,21 +256,6 @@ class EcrDriver(MintingDriver):
             )
 
         return op.use_minted(await self.minting.get("ecr", cache_key, mint))
-
-    def explain(self, step: str, error: RegistryError) -> RegistryError:
-        push = (
-            "ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, "
-            "ecr:BatchCheckLayerAvailability and ecr:PutImage"
-        )
-        pull = "ecr:BatchGetImage and ecr:GetDownloadUrlForLayer"
-        return self.missing_permission(
-            step,
-            error,
-            {
-                STEP_PUSH: f"The IAM identity needs {push}.",
-                STEP_PULL: f"The IAM identity needs {pull}.",
-            },
-        )
 
     async def _call(self, target: RepositoryTarget, action: str, **params: Any) -> Any:
         clients, place = self._clients(target)

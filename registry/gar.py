@@ -43,6 +43,7 @@ SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_USER = "oauth2accesstoken"
 KEY_USERS = ("_json_key", "_json_key_base64")
+MISSING_ROLE = "The service account is missing roles/artifactregistry.{} on the repository."
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,10 @@ def gar_place(host: str, repository: str) -> GarPlace:
 class GarDriver(MintingDriver):
     type = RegistryType.GAR
     label = "Google Artifact Registry"
+    step_needs = {
+        STEP_PULL: MISSING_ROLE.format("reader"),
+        STEP_PUSH: MISSING_ROLE.format("writer"),
+    }
 
     def locate(self, target: RepositoryTarget) -> Location:
         base = parse_url(target.registry_url)
@@ -186,12 +191,6 @@ class GarDriver(MintingDriver):
         self, op: Operation, target: RepositoryTarget
     ) -> Credentials | None:
         return op.use_minted(await self._token(op, target))
-
-    def explain(self, step: str, error: RegistryError) -> RegistryError:
-        needs = "The service account is missing roles/artifactregistry.{} on the repository."
-        return self.missing_permission(
-            step, error, {STEP_PULL: needs.format("reader"), STEP_PUSH: needs.format("writer")}
-        )
 
     async def _api(
         self, op: Operation, target: RepositoryTarget, method: str, path: str, body: Any = None

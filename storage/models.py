@@ -106,7 +106,19 @@ class ProjectAdmin(Base):
     project: Mapped[Project] = relationship(back_populates="admins")
 
 
-class RegisteredTool(Base):
+class AccountColumns:
+    """The account a registered tool or a saved repository signs in with, and how TLS is checked.
+
+    The secret is Fernet ciphertext (`storage.crypto.SecretBox`), never the plaintext.
+    """
+
+    username: Mapped[str | None] = mapped_column(String(255))
+    secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    tls_verify: Mapped[bool] = mapped_column(Boolean, default=True)
+    ca_bundle_pem: Mapped[str | None] = mapped_column(Text)
+
+
+class RegisteredTool(AccountColumns, Base):
     """A Harbor instance a workspace admin registered, with its own (admin or robot) account."""
 
     __tablename__ = "registered_tools"
@@ -117,15 +129,11 @@ class RegisteredTool(Base):
     name: Mapped[str] = mapped_column(String(80))
     tool_type: Mapped[str] = mapped_column(String(16), default="harbor")
     url: Mapped[str] = mapped_column(String(2048))
-    username: Mapped[str | None] = mapped_column(String(255))
-    secret_ciphertext: Mapped[str | None] = mapped_column(Text)
-    tls_verify: Mapped[bool] = mapped_column(Boolean, default=True)
-    ca_bundle_pem: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ImageRepository(Base):
+class ImageRepository(AccountColumns, Base):
     """One saved repository of a project, its credentials and its current health.
 
     Health lives on the row (not only in the history) so that the list and the
@@ -148,10 +156,6 @@ class ImageRepository(Base):
     tool_id: Mapped[int | None] = mapped_column(
         ForeignKey("registered_tools.id", ondelete="RESTRICT")
     )
-    username: Mapped[str | None] = mapped_column(String(255))
-    secret_ciphertext: Mapped[str | None] = mapped_column(Text)
-    tls_verify: Mapped[bool] = mapped_column(Boolean, default=True)
-    ca_bundle_pem: Mapped[str | None] = mapped_column(Text)
     added_by: Mapped[str] = mapped_column(String(32))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When a person last changed the entry (credentials); background writes leave it.

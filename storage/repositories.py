@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import accounts
+from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox
 from storage.enums import RepositoryAccess
 from storage.errors import DuplicateError, NotFoundError
@@ -18,7 +19,7 @@ from storage.models import ConnectionCheck, ImageRepository, utcnow
 
 @dataclass(frozen=True)
 class NewRepository:
-    """What a user entered; the secret is plaintext here and only here."""
+    """What a user entered (the secret is plaintext in `account`)."""
 
     project_id: int
     access: RepositoryAccess
@@ -26,11 +27,8 @@ class NewRepository:
     registry_url: str
     repository: str
     added_by: str
-    username: str | None = None
-    secret: str | None = None
+    account: EnteredAccount = field(default_factory=EnteredAccount)
     tool_id: int | None = None
-    tls_verify: bool = True
-    ca_bundle_pem: str | None = None
 
     def __repr__(self) -> str:  # never show the secret in a traceback or a log line
         return (
@@ -64,12 +62,9 @@ async def add(session: AsyncSession, box: SecretBox, new: NewRepository) -> Imag
         registry_url=new.registry_url,
         repository=new.repository,
         tool_id=new.tool_id,
-        username=new.username or None,
-        secret_ciphertext=box.encrypt(new.secret) if new.secret else None,
-        tls_verify=new.tls_verify,
-        ca_bundle_pem=new.ca_bundle_pem or None,
         added_by=new.added_by,
     )
+    accounts.store(box, row, new.account)
     try:
         async with session.begin_nested():
             session.add(row)
@@ -110,10 +105,11 @@ async def count(session: AsyncSession, project_id: int) -> int:
     return int(total or 0)
 
 
-async def page(
-    session: AsyncSession, project_id: int, *, offset: int, limit: int
+async def of_project(
+    session: AsyncSession, project_id: int, *, offset: int | None = None, limit: int | None = None
 ) -> list[ImageRepository]:
-    """One page in a stable order (oldest first)."""
+    """The repositories of a project, oldest first (a stable order for pages): all of
+    them, or the page `offset` / `limit` give."""
     rows = await session.scalars(
         select(ImageRepository)
         .where(ImageRepository.project_id == project_id)
@@ -129,7 +125,7 @@ async def list_page(
 ) -> tuple[list[ImageRepository], int]:
     """One page and the total, for Next / Previous."""
     return (
-        await page(session, project_id, offset=offset, limit=limit),
+        await of_project(session, project_id, offset=offset, limit=limit),
         await count(session, project_id),
     )
 
@@ -143,8 +139,7 @@ def secret_of(box: SecretBox, row: ImageRepository) -> str | None:
 def set_credentials(
     box: SecretBox, row: ImageRepository, *, username: str | None, secret: str | None
 ) -> None:
-    row.username = username or None
-    row.secret_ciphertext = box.encrypt(secret) if secret else None
+    accounts.store_credentials(box, row, username=username, secret=secret)
     row.updated_at = utcnow()
 
 
@@ -171,32 +166,17 @@ async def remove(session: AsyncSession, row: ImageRepository) -> None:
 
 
 async def record_check(
-    session: AsyncSession,
-    row: ImageRepository,
-    *,
-    ok: bool,
-    error_kind: str | None,
-    message: str,
-    latency_ms: float,
-    trigger: str,
-    checked_at: datetime | None = None,
+    session: AsyncSession, row: ImageRepository, check: ConnectionCheck
 ) -> ConnectionCheck:
-    """Append to the history and copy the result onto the row (health is set by the caller)."""
-    checked_at = checked_at or utcnow()
-    check = ConnectionCheck(
-        repository_id=row.id,
-        checked_at=checked_at,
-        trigger=trigger,
-        ok=ok,
-        error_kind=error_kind,
-        message=message,
-        latency_ms=latency_ms,
-    )
+    """Append `check` to the row's history and copy its result onto the row (health is set
+    by the caller). The check's time is now unless it has one."""
+    check.repository_id = row.id
+    check.checked_at = check.checked_at or utcnow()
     session.add(check)
-    row.last_checked_at = checked_at
-    row.last_error_kind = error_kind
-    row.last_message = message
-    row.last_latency_ms = latency_ms
+    row.last_checked_at = check.checked_at
+    row.last_error_kind = check.error_kind
+    row.last_message = check.message
+    row.last_latency_ms = check.latency_ms
     return check
 
 
@@ -216,13 +196,3 @@ async def by_ids(session: AsyncSession, ids: Sequence[int]) -> list[ImageReposit
     """The repositories with these ids (any order; a deleted one is left out)."""
     found = await session.scalars(select(ImageRepository).where(ImageRepository.id.in_(ids)))
     return list(found.unique())
-
-
-async def of_project(session: AsyncSession, project_id: int) -> list[ImageRepository]:
-    """Every repository of a project, oldest first."""
-    found = await session.scalars(
-        select(ImageRepository)
-        .where(ImageRepository.project_id == project_id)
-        .order_by(ImageRepository.id)
-    )
-    return list(found)

@@ -6,6 +6,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import accounts
+from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox
 from storage.errors import DuplicateError, NotFoundError
 from storage.models import ImageRepository, RegisteredTool
@@ -38,10 +40,7 @@ async def add(
     team_id: str,
     name: str,
     url: str,
-    username: str | None,
-    secret: str | None,
-    tls_verify: bool,
-    ca_bundle_pem: str | None,
+    account: EnteredAccount,
     created_by: str,
     tool_type: str = "harbor",
 ) -> RegisteredTool:
@@ -57,12 +56,9 @@ async def add(
         tool_type=tool_type,
         name=name,
         url=url,
-        username=username or None,
-        secret_ciphertext=box.encrypt(secret) if secret else None,
-        tls_verify=tls_verify,
-        ca_bundle_pem=ca_bundle_pem or None,
         created_by=created_by,
     )
+    accounts.store(box, row, account)
     try:
         async with session.begin_nested():
             session.add(row)

@@ -20,7 +20,7 @@ from bot import incidents, metrics
 from registry import STEP_AUTHENTICATED, ConnectionTestResult, ErrorKind
 from storage import repositories
 from storage.enums import CheckTrigger, Health
-from storage.models import ImageRepository, utcnow
+from storage.models import ConnectionCheck, ImageRepository, utcnow
 
 
 async def apply_result(
@@ -35,19 +35,16 @@ async def apply_result(
     """Record the result and queue what the channel hears of it, in the caller's transaction."""
     now = now or utcnow()
     result = _expired_is_failing(result, now)
-    metrics.observe_connection_test(
-        trigger.value, result.ok, result.error_kind.value if result.error_kind else None
-    )
-    await repositories.record_check(
-        session,
-        repo,
+    check = ConnectionCheck(
+        checked_at=now,
+        trigger=trigger.value,
         ok=result.ok,
         error_kind=result.error_kind.value if result.error_kind else None,
         message=result.message,
         latency_ms=result.latency_ms,
-        trigger=trigger.value,
-        checked_at=now,
     )
+    metrics.observe_connection_test(check.trigger, check.ok, check.error_kind)
+    await repositories.record_check(session, repo, check)
     authenticated = any(step.name == STEP_AUTHENTICATED and step.ok for step in result.steps)
     if authenticated and repo.pinned_registry_origin is None:
         # Trust on first use: an entry saved before pins existed (or saved without a

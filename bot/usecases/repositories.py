@@ -50,6 +50,7 @@ from registry import (
     type_info,
 )
 from storage import repositories, tools
+from storage.accounts import EnteredAccount
 from storage.crypto import SecretKeyError
 from storage.db import transaction
 from storage.enums import CheckTrigger, RepositoryAccess
@@ -426,11 +427,13 @@ async def save_repository(
         registry_url=form.registry_url or "",
         repository=form.repository,
         added_by=actor.user_id,
-        username=form.username,
-        secret=form.secret,
+        account=EnteredAccount(
+            form.username,
+            form.secret,
+            tls_verify=not form.insecure,
+            ca_bundle_pem=form.ca_bundle_pem,
+        ),
         tool_id=form.tool_id if target.tool is not None else None,
-        tls_verify=not form.insecure,
-        ca_bundle_pem=form.ca_bundle_pem,
     )
     try:
         async with transaction(rt.sessions) as session:
@@ -438,13 +441,7 @@ async def save_repository(
             await session.flush()
             await session.refresh(row, ["project", "tool"])
             if result is not None:
-                await health.apply_result(
-                    session,
-                    row,
-                    result,
-                    trigger=CheckTrigger.SAVE,
-                    alert_after=rt.settings.alert_after,
-                )
+                await _apply_result(rt, session, row, result, CheckTrigger.SAVE)
                 # Just tested: the schedule takes over one interval from now.
                 row.next_check_at = utcnow() + timedelta(seconds=rt.settings.recheck_interval)
             note = messages.repository_added(
@@ -484,7 +481,7 @@ async def page_of(
     total = await repositories.count(session, project.id)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(page, 1), pages)
-    rows = await repositories.page(
+    rows = await repositories.of_project(
         session, project.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
     )
     admin = await permissions.is_project_admin(session, actor, project.id)
@@ -564,6 +561,19 @@ async def get_for_delete(
     return replace(view, delete_blocker=rt.registry.delete_blocker(target))
 
 
+async def _apply_result(
+    rt: Runtime,
+    session: AsyncSession,
+    row: ImageRepository,
+    result: ConnectionTestResult,
+    trigger: CheckTrigger,
+) -> None:
+    """`health.apply_result` with this process's IMAGEREPO_ALERT_AFTER."""
+    await health.apply_result(
+        session, row, result, trigger=trigger, alert_after=rt.settings.alert_after
+    )
+
+
 async def record_result(
     rt: Runtime, repository_id: int, result: ConnectionTestResult, trigger: CheckTrigger
 ) -> RepositoryRow | None:
@@ -572,9 +582,7 @@ async def record_result(
             row = await repositories.get(session, repository_id)
         except NotFoundError:
             return None  # deleted while the test ran
-        await health.apply_result(
-            session, row, result, trigger=trigger, alert_after=rt.settings.alert_after
-        )
+        await _apply_result(rt, session, row, result, trigger)
         view = row_view(row)
     rt.outbox_ready.set()
     return view
@@ -645,9 +653,7 @@ async def change_account(
         )
         row.credential_expires_at = result.credential_expires_at  # the old one's date goes
         # A new account is re-checked at once: the list never shows a stale status.
-        await health.apply_result(
-            session, row, result, trigger=CheckTrigger.MANUAL, alert_after=rt.settings.alert_after
-        )
+        await _apply_result(rt, session, row, result, CheckTrigger.MANUAL)
         await audit.record(
             session,
             audit.for_repository(

@@ -22,12 +22,14 @@ from bot.usecases.repositories import ConnectionTestFailed, harbor_tool, tool_se
 from registry import (
     TOOL_TYPES,
     ConnectionTestResult,
+    HarborTool,
     RegistryError,
     RegistryType,
     origin_of,
     type_info,
 )
-from storage import tools
+from storage import accounts, tools
+from storage.accounts import EnteredAccount
 from storage.db import transaction
 from storage.errors import DuplicateError, NotFoundError
 from storage.models import RegisteredTool
@@ -173,6 +175,20 @@ async def tool_for_edit(
     return await _info(rt, row)
 
 
+def _account(form: ToolForm, secret: str | None, ca_bundle_pem: str | None) -> EnteredAccount:
+    """The form's account with the secret and CA bundle to use (an edit may keep the saved)."""
+    return EnteredAccount(
+        form.username, secret, tls_verify=not form.insecure, ca_bundle_pem=ca_bundle_pem
+    )
+
+
+def _candidate(rt: Runtime, form: ToolForm, account: EnteredAccount) -> HarborTool:
+    """The tool as the form describes it, to test before anything is saved."""
+    candidate = RegisteredTool(tool_type=form.kind, name=form.name, url=form.url)
+    accounts.store(rt.box, candidate, account)
+    return harbor_tool(rt, candidate)
+
+
 async def list_tools(rt: Runtime, actor: Actor) -> list[ToolInfo]:
     async with rt.sessions() as session:
         rows = await tools.list_for_team(session, actor.team_id)
@@ -184,16 +200,8 @@ async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
     """Test the instance with its account first; a tool that does not answer is not saved."""
     permissions.require_tools_admin(actor)
     form = _validated(form)
-    candidate = RegisteredTool(
-        tool_type=form.kind,
-        name=form.name,
-        url=form.url,
-        username=form.username,
-        secret_ciphertext=rt.box.encrypt(form.secret) if form.secret else None,
-        tls_verify=not form.insecure,
-        ca_bundle_pem=form.ca_bundle_pem,
-    )
-    result = await rt.registry.test_tool(harbor_tool(rt, candidate))
+    account = _account(form, form.secret, form.ca_bundle_pem)
+    result = await rt.registry.test_tool(_candidate(rt, form, account))
     if not result.ok:
         raise ConnectionTestFailed(result, " The tool was not registered.")
     try:
@@ -204,10 +212,7 @@ async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
                 team_id=actor.team_id,
                 name=form.name,
                 url=form.url,
-                username=form.username,
-                secret=form.secret,
-                tls_verify=not form.insecure,
-                ca_bundle_pem=form.ca_bundle_pem,
+                account=account,
                 created_by=actor.user_id,
                 tool_type=form.kind,
             )
@@ -238,17 +243,8 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
                 )
             secret = tool_secret(rt, row)
         # A blank CA bundle keeps the saved one (the modal cannot show it to edit).
-        ca_bundle_pem = form.ca_bundle_pem or row.ca_bundle_pem
-    candidate = RegisteredTool(
-        tool_type=kind,
-        name=form.name,
-        url=form.url,
-        username=form.username,
-        secret_ciphertext=rt.box.encrypt(secret) if secret else None,
-        tls_verify=not form.insecure,
-        ca_bundle_pem=ca_bundle_pem,
-    )
-    result = await rt.registry.test_tool(harbor_tool(rt, candidate))
+        account = _account(form, secret, form.ca_bundle_pem or row.ca_bundle_pem)
+    result = await rt.registry.test_tool(_candidate(rt, form, account))
     if not result.ok:
         raise ConnectionTestFailed(result, " The tool was not changed.")
     async with transaction(rt.sessions) as session:
@@ -261,10 +257,7 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
             await tools.pin_unpinned_users(session, row.id, origin_of(row.url))
         row.name = form.name
         row.url = form.url
-        row.username = form.username
-        row.secret_ciphertext = candidate.secret_ciphertext
-        row.tls_verify = not form.insecure
-        row.ca_bundle_pem = ca_bundle_pem
+        accounts.store(rt.box, row, account)
         await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_EDIT, row))
     return await _info(rt, row)
 

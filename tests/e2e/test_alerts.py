@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import outbox
+from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox
 from storage.db import create_engine, session_factory, transaction
 from storage.migrate import upgrade
@@ -371,10 +372,7 @@ async def saved_harbor_repository(
             team_id="T1",
             name=f"harbor-{robot.removeprefix('robot$')}",
             url=harbor.url,
-            username="admin",
-            secret=ADMIN_PASSWORD,
-            tls_verify=True,
-            ca_bundle_pem=None,
+            account=EnteredAccount("admin", ADMIN_PASSWORD),
             created_by="U1",
         )
         row = ImageRepository(

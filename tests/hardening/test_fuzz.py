@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 
 from handlers import ids
 from storage import repositories
+from storage.accounts import EnteredAccount
 from storage.enums import RepositoryAccess
 from storage.models import ImageRepository, Project
 from storage.repositories import NewRepository
@@ -143,8 +144,7 @@ def seeds(inproc: InProcessBot, standin: SlackApiStandIn) -> Seeds:
                             registry_url="http://10.1.2.3:5000",
                             repository=f"seed/app{n}",
                             added_by=OWNER,
-                            username="seeduser",
-                            secret=SEED_SECRET,
+                            account=EnteredAccount("seeduser", SEED_SECRET),
                         ),
                     )
                     await session.flush()

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import projects, repositories
+from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox, SecretKeyError, load_or_create_key_file
 from storage.db import transaction
 from storage.enums import RepositoryAccess
@@ -61,8 +62,7 @@ async def test_rotation_moves_every_secret_to_the_new_key(
                     registry_url="https://r.example.com",
                     repository=f"team/app{n}",
                     added_by="U1",
-                    username="u",
-                    secret=f"secret-{n}",
+                    account=EnteredAccount("u", f"secret-{n}"),
                 ),
             )
 
@@ -110,7 +110,7 @@ async def test_rotation_with_a_missing_key_changes_nothing(
                     registry_url="https://r.example.com",
                     repository=f"team/app{n}",
                     added_by="U1",
-                    secret=f"secret-{n}",
+                    account=EnteredAccount(secret=f"secret-{n}"),
                 ),
             )
     async with sessions() as session:

@@ -7,11 +7,12 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import projects, repositories, tools
+from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox
 from storage.db import transaction
 from storage.enums import RepositoryAccess
 from storage.errors import DuplicateError
-from storage.models import ImageRepository
+from storage.models import ConnectionCheck, ImageRepository
 from storage.repositories import NewRepository
 
 SECRET = "s3cret-Pa55word-for-roundtrip"
@@ -33,8 +34,7 @@ def _new(project_id: int, **overrides: object) -> NewRepository:
         "registry_url": "https://registry.example.com",
         "repository": "team/api",
         "added_by": "U1",
-        "username": "ci-bot",
-        "secret": SECRET,
+        "account": EnteredAccount("ci-bot", SECRET),
     }
     values.update(overrides)
     return NewRepository(**values)  # type: ignore[arg-type]
@@ -127,15 +127,14 @@ async def test_check_history_is_recorded_newest_first(
     for ok, kind in ((True, None), (False, "timeout")):
         async with transaction(sessions) as session:
             row = await repositories.get(session, saved.id)
-            await repositories.record_check(
-                session,
-                row,
+            check = ConnectionCheck(
                 ok=ok,
                 error_kind=kind,
                 message="ok" if ok else "timed out",
                 latency_ms=12.5,
                 trigger="manual",
             )
+            await repositories.record_check(session, row, check)
     async with sessions() as session:
         checks = await repositories.history(session, saved.id)
         row = await repositories.get(session, saved.id)
@@ -167,10 +166,7 @@ async def test_a_tool_in_use_cannot_be_removed(
             team_id="T1",
             name="harbor-prod",
             url="https://harbor.example.com",
-            username="admin",
-            secret="Harbor12345",
-            tls_verify=True,
-            ca_bundle_pem=None,
+            account=EnteredAccount("admin", "Harbor12345"),
             created_by="U1",
         )
         await repositories.add(

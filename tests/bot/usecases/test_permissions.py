@@ -21,6 +21,7 @@ from bot.usecases.forms import Creation, Field, RepositoryForm
 from bot.usecases.permissions import EntryAction, EntryRights, Place, ProjectAction
 from bot.usecases.repositories import PassedTest
 from storage import repositories as stored
+from storage.accounts import EnteredAccount
 from storage.db import transaction
 from storage.enums import RepositoryAccess
 from storage.repositories import NewRepository
@@ -104,8 +105,7 @@ async def seed(rt: Runtime, channel: str, name: str, url: str = "http://127.0.0.
                 registry_url=url,
                 repository=f"{name}/app",
                 added_by=ADDER,
-                username=USER,
-                secret=PASSWORD,
+                account=EnteredAccount(USER, PASSWORD),
             ),
         )
         await session.flush()
@@ -173,10 +173,7 @@ async def test_a_plain_member_cannot_test_a_tool_with_its_admin_account(rt: Runt
             team_id=TEAM,
             name="harbor",
             url="http://127.0.0.1:9",
-            username="admin",
-            secret="Harbor12345",
-            tls_verify=True,
-            ca_bundle_pem=None,
+            account=EnteredAccount("admin", "Harbor12345"),
             created_by=WS_ADMIN,
         )
         await session.flush()

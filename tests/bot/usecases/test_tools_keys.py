@@ -13,6 +13,7 @@ from bot.usecases import tools as tool_usecases
 from bot.usecases.actor import Actor
 from bot.usecases.errors import SecretUnavailable
 from storage import tools
+from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox
 from storage.db import transaction
 from storage.models import RegisteredTool
@@ -28,10 +29,7 @@ async def test_a_blank_secret_with_a_lost_key_names_the_tool(
             team_id="T1",
             name="harbor-prod",
             url="https://harbor.example.com",
-            username="admin",
-            secret="Harbor12345-lost-key",
-            tls_verify=True,
-            ca_bundle_pem=None,
+            account=EnteredAccount("admin", "Harbor12345-lost-key"),
             created_by="U1",
         )
     async with sessions() as session:
