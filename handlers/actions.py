@@ -1,7 +1,8 @@
 """block_actions listeners: the add modal's buttons and selects, the list's menus and pages,
 the alert's Connection Test button, the App Home project select, the tools list.
 
-Each listener is a module-level function; `register()` only wires them.
+Each listener is a module-level function with its action id declared above it
+(`@listeners.action(id)`); `listeners.register()` wires them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -26,7 +27,7 @@ from handlers import add_flow, ids
 from handlers.add_flow import AddContext
 from handlers.delivery import deliver_outbox
 from handlers.deps import Deps
-from handlers.guard import ListenerFn, wired
+from handlers.guard import ListenerFn, Listeners
 from handlers.home import publish_home
 from handlers.payload import (
     action_row_id,
@@ -60,17 +61,7 @@ TOOL_ACTIONS = {
 }
 
 
-def register(app: AsyncApp) -> None:
-    app.action(ids.A_TYPE)(wired(type_chosen))
-    app.action(ids.A_CREATION)(wired(creation_chosen))
-    app.action(ids.A_URL_CHECK)(wired(url_check))
-    app.action(ids.A_TEST)(wired(connection_test))
-    app.action(ids.A_ROW_MENU)(wired(row_menu))
-    app.action(ids.A_ALERT_TEST)(wired(alert_test))
-    app.action(re.compile(rf"^{ids.A_PAGE}_(prev|next)$"))(wired(page))
-    app.action(ids.A_HOME_PROJECT)(wired(home_project))
-    app.action(ids.A_TOOL_REGISTER)(wired(tool_register))
-    app.action(ids.A_TOOL_MENU)(wired(tool_menu))
+listeners = Listeners()
 
 
 # -- reading a click ------------------------------------------------------------
@@ -191,6 +182,7 @@ def _fix_first(error: InvalidInput) -> str:
     return ":warning: *Fix these first:*\n" + errors_text(error.errors)
 
 
+@listeners.action(ids.A_TYPE)
 async def type_chosen(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps) -> None:
     await ack()
     meta = add_flow.meta_of(view_of(body))
@@ -208,6 +200,7 @@ async def type_chosen(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, dep
         )
 
 
+@listeners.action(ids.A_CREATION)
 async def creation_chosen(
     ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps
 ) -> None:
@@ -221,6 +214,7 @@ async def creation_chosen(
         await modal.show(change=lambda m: replace(m, creation=chosen), test_result=None)
 
 
+@listeners.action(ids.A_URL_CHECK)
 async def url_check(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps) -> None:
     await ack()
     modal = await _add_modal(deps, client, body)
@@ -243,6 +237,7 @@ async def url_check(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps:
     await modal.show(checking, url_check=text)
 
 
+@listeners.action(ids.A_TEST)
 async def connection_test(
     ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps
 ) -> None:
@@ -280,6 +275,7 @@ async def connection_test(
 # -- the list (message and App Home) -------------------------------------------------
 
 
+@listeners.action(ids.A_ROW_MENU)
 @_menu
 async def row_menu(
     deps: Deps,
@@ -295,6 +291,7 @@ async def row_menu(
         await open_manage(deps, client, body, respond, kind, repository_id)
 
 
+@listeners.action(ids.A_ALERT_TEST)
 async def alert_test(
     ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
@@ -304,6 +301,7 @@ async def alert_test(
         await _test_saved(deps, client, body, respond, repository_id, refresh_list=False)
 
 
+@listeners.action(re.compile(rf"^{ids.A_PAGE}_(prev|next)$"))
 async def page(
     ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
@@ -318,6 +316,7 @@ async def page(
     await _refresh_list(deps, client, body, respond, project_id, number)
 
 
+@listeners.action(ids.A_HOME_PROJECT)
 async def home_project(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps) -> None:
     await ack()
     project_id = row_id(chosen_value(body))
@@ -454,6 +453,7 @@ async def open_manage(
 # -- tools ------------------------------------------------------------------------------
 
 
+@listeners.action(ids.A_TOOL_REGISTER)
 async def tool_register(
     ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
@@ -467,6 +467,7 @@ async def tool_register(
     await deps.views.open(client, str(body.get("trigger_id")), tool_modal(None))
 
 
+@listeners.action(ids.A_TOOL_MENU)
 @_menu
 async def tool_menu(
     deps: Deps,

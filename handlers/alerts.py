@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -25,7 +25,7 @@ from handlers import ids
 from handlers.actions import open_manage, place_of
 from handlers.delivery import deliver_outbox
 from handlers.deps import Deps
-from handlers.guard import wired
+from handlers.guard import Listeners
 from handlers.payload import action_row_id, chosen_value, row_id, team_of
 from handlers.slack_calls import safe_call
 from handlers.ui.alerts import snoozed_text
@@ -36,11 +36,7 @@ log = logging.getLogger("handlers.alerts")
 CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 
-def register(app: AsyncApp) -> None:
-    app.action(alert_messages.ACTION_ALERT_TEST)(wired(test_from_alert))
-    app.action(alert_messages.ACTION_ALERT_ACCOUNT)(wired(account_from_alert))
-    app.action(alert_messages.ACTION_ALERT_SNOOZE)(wired(snooze_from_alert))
-    app.event("member_joined_channel")(wired(member_joined))
+listeners = Listeners()
 
 
 def _alert_thread(body: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -88,6 +84,7 @@ async def channel_problem(client: AsyncWebClient, channel_id: str) -> str | None
     return None
 
 
+@listeners.action(alert_messages.ACTION_ALERT_TEST)
 async def test_from_alert(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
@@ -116,6 +113,7 @@ async def test_from_alert(
     await deliver_outbox(deps.runtime)
 
 
+@listeners.action(alert_messages.ACTION_ALERT_ACCOUNT)
 async def account_from_alert(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
@@ -125,6 +123,7 @@ async def account_from_alert(
         await open_manage(deps, client, body, respond, ids.MENU_ACCOUNT, repository_id)
 
 
+@listeners.action(alert_messages.ACTION_ALERT_SNOOZE)
 async def snooze_from_alert(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
@@ -143,6 +142,7 @@ async def snooze_from_alert(
     await _answer(respond, snoozed_text(snoozed))
 
 
+@listeners.event("member_joined_channel")
 async def member_joined(
     event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, deps: Deps
 ) -> None:

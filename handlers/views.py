@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -26,7 +26,7 @@ from handlers.add_flow import AddContext
 from handlers.delivery import deliver_outbox
 from handlers.deps import Deps
 from handlers.field_errors import field_errors
-from handlers.guard import wired
+from handlers.guard import Listeners
 from handlers.home import publish_home
 from handlers.payload import checked_values, selected_value, text_value
 from handlers.ui.common import code, escape, notice_view, test_result_text
@@ -44,12 +44,7 @@ TOOLS_TITLE = "Registered tools"
 REMOVE_TITLE = "Remove tool"
 
 
-def register(app: AsyncApp) -> None:
-    app.view(ids.VIEW_ADD)(wired(add_submitted))
-    app.view(ids.VIEW_ACCOUNT)(wired(account_submitted))
-    app.view(ids.VIEW_DELETE)(wired(delete_submitted))
-    app.view(ids.VIEW_TOOL)(wired(tool_submitted))
-    app.view(ids.VIEW_TOOL_REMOVE)(wired(tool_remove_submitted))
+listeners = Listeners()
 
 
 async def _update_with(ack: AsyncAck, view: View) -> None:
@@ -79,6 +74,7 @@ def _saved_text(outcome: SaveOutcome) -> str:
 # -- Save in the add modal -------------------------------------------------------------
 
 
+@listeners.view(ids.VIEW_ADD)
 async def add_submitted(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
 ) -> None:
@@ -200,6 +196,7 @@ async def _manage_meta(ack: AsyncAck, view: dict[str, Any], title: str) -> Manag
         return None
 
 
+@listeners.view(ids.VIEW_ACCOUNT)
 async def account_submitted(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
 ) -> None:
@@ -254,6 +251,7 @@ async def _after_change(
         await publish_home(deps, client, body, project_id=project_id)
 
 
+@listeners.view(ids.VIEW_DELETE)
 async def delete_submitted(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
 ) -> None:
@@ -302,6 +300,7 @@ def _tool_form(view: dict[str, Any], kind: str) -> ToolForm:
     )
 
 
+@listeners.view(ids.VIEW_TOOL)
 async def tool_submitted(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
 ) -> None:
@@ -359,6 +358,7 @@ async def tool_submitted(
     await deps.views.update(client, view_id, tool_modal(current, status=status, kind=kind))
 
 
+@listeners.view(ids.VIEW_TOOL_REMOVE)
 async def tool_remove_submitted(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
 ) -> None:
