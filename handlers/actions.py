@@ -84,7 +84,43 @@ def _menu_choice(body: Mapping[str, Any]) -> tuple[str, int] | None:
     return (kind, number_id) if number_id is not None else None
 
 
-MenuChoice = Callable[[Deps, AsyncWebClient, JsonDict, AsyncRespond, str, int], Awaitable[None]]
+@dataclass(frozen=True)
+class Click:
+    """A click on a button or menu of a message or a view, and how to answer the user who
+    clicked (what handlers.invocation.Invocation is for a slash command)."""
+
+    deps: Deps
+    client: AsyncWebClient
+    body: Mapping[str, Any]
+    respond: AsyncRespond
+
+    @property
+    def from_home(self) -> bool:
+        return _from_home(self.body)
+
+    @property
+    def place(self) -> Place:
+        return place_of(self.body)
+
+    async def actor(self) -> Actor:
+        return await self.deps.actor(self.client, self.body)
+
+    async def open(self, view: View) -> JsonDict | None:
+        """Open a modal on the click's trigger."""
+        return await self.deps.views.open(self.client, str(self.body.get("trigger_id")), view)
+
+    async def tell(self, text: str) -> None:
+        """Answer only the clicking user: in the message's channel, or in a small modal."""
+        if self.body.get("response_url"):
+            await safe_call(
+                "respond",
+                self.respond(text=text, response_type="ephemeral", replace_original=False),
+            )
+        elif self.body.get("trigger_id"):
+            await self.open(notice_view("Image repositories", text))
+
+
+MenuChoice = Callable[[Click, str, int], Awaitable[None]]
 
 
 def _menu(handle: MenuChoice) -> ListenerFn:
@@ -97,28 +133,10 @@ def _menu(handle: MenuChoice) -> ListenerFn:
         await ack()
         choice = _menu_choice(body)
         if choice is not None:
-            await handle(deps, client, body, respond, *choice)
+            await handle(Click(deps, client, body, respond), *choice)
 
     listener.__name__ = listener.__qualname__ = handle.__name__  # as logged by the guard
     return listener
-
-
-async def tell(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: Mapping[str, Any],
-    respond: AsyncRespond,
-    text: str,
-    *,
-    title: str = "Image repositories",
-) -> None:
-    """Answer only the clicking user: in the message's channel, or in a small modal."""
-    if body.get("response_url"):
-        await safe_call(
-            "respond", respond(text=text, response_type="ephemeral", replace_original=False)
-        )
-    elif body.get("trigger_id"):
-        await deps.views.open(client, str(body["trigger_id"]), notice_view(title, text))
 
 
 # -- the add modal ----------------------------------------------------------------
@@ -277,18 +295,11 @@ async def connection_test(
 
 @listeners.action(ids.A_ROW_MENU)
 @_menu
-async def row_menu(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: JsonDict,
-    respond: AsyncRespond,
-    kind: str,
-    repository_id: int,
-) -> None:
+async def row_menu(click: Click, kind: str, repository_id: int) -> None:
     if kind == ids.MENU_TEST:
-        await _test_saved(deps, client, body, respond, repository_id)
+        await _test_saved(click, repository_id)
     elif kind in (ids.MENU_ACCOUNT, ids.MENU_DELETE):
-        await open_manage(deps, client, body, respond, kind, repository_id)
+        await open_manage(click, kind, repository_id)
 
 
 @listeners.action(ids.A_ALERT_TEST)
@@ -298,7 +309,7 @@ async def alert_test(
     await ack()
     repository_id = action_row_id(body)
     if repository_id is not None:
-        await _test_saved(deps, client, body, respond, repository_id, refresh_list=False)
+        await _test_saved(Click(deps, client, body, respond), repository_id, refresh_list=False)
 
 
 @listeners.action(re.compile(rf"^{ids.A_PAGE}_(prev|next)$"))
@@ -313,7 +324,7 @@ async def page(
     if _from_home(body):
         await publish_home(deps, client, body, project_id=project_id, page=number)
         return
-    await _refresh_list(deps, client, body, respond, project_id, number)
+    await _refresh_list(Click(deps, client, body, respond), project_id, number)
 
 
 @listeners.action(ids.A_HOME_PROJECT)
@@ -324,25 +335,20 @@ async def home_project(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, de
         await publish_home(deps, client, body, project_id=project_id, page=1)
 
 
-async def _refresh_list(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: Mapping[str, Any],
-    respond: AsyncRespond,
-    project_id: int,
-    number: int,
-) -> None:
-    actor = await deps.actor(client, body)
+async def _refresh_list(click: Click, project_id: int, number: int) -> None:
+    actor = await click.actor()
     try:
         project, page = await home.project_page(
-            deps.runtime, actor, place_of(body), project_id, number
+            click.deps.runtime, actor, click.place, project_id, number
         )
     except UseCaseError as error:
-        await safe_call("respond", respond(text=escape(error.message), replace_original=False))
+        await safe_call(
+            "respond", click.respond(text=escape(error.message), replace_original=False)
+        )
         return
     await safe_call(
         "respond",
-        respond(
+        click.respond(
             text=list_text(project.name, page),
             blocks=list_blocks(project.id, project.name, page),
             replace_original=True,
@@ -366,88 +372,67 @@ def _current_page(body: Mapping[str, Any]) -> int:
     return 1
 
 
-async def _test_in_modal(
-    deps: Deps, client: AsyncWebClient, body: Mapping[str, Any], testing: str
-) -> JsonDict | None:
+async def _test_in_modal(click: Click, testing: str) -> JsonDict | None:
     """Open the small Connection Test modal saying what is being tested."""
-    return await deps.views.open(
-        client, str(body.get("trigger_id")), notice_view(CONNECTION_TEST, f"{TESTING}\n{testing}")
-    )
+    return await click.open(notice_view(CONNECTION_TEST, f"{TESTING}\n{testing}"))
 
 
-async def _show_result(
-    deps: Deps, client: AsyncWebClient, opened: JsonDict | None, text: str
-) -> bool:
+async def _show_result(click: Click, opened: JsonDict | None, text: str) -> bool:
     """Put the result in the Connection Test modal; False when there is none to put it in."""
     if opened is None:
         return False
-    await deps.views.update(
-        client, str(opened["id"]), notice_view(CONNECTION_TEST, text), hash=opened.get("hash")
+    await click.deps.views.update(
+        click.client, str(opened["id"]), notice_view(CONNECTION_TEST, text), hash=opened.get("hash")
     )
     return True
 
 
-async def _test_saved(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: Mapping[str, Any],
-    respond: AsyncRespond,
-    repository_id: int,
-    *,
-    refresh_list: bool = True,
-) -> None:
-    rt = deps.runtime
-    actor = await deps.actor(client, body)
-    place = place_of(body)
+async def _test_saved(click: Click, repository_id: int, *, refresh_list: bool = True) -> None:
+    rt, body = click.deps.runtime, click.body
+    actor, place = await click.actor(), click.place
     try:
         row = await repositories.get_repository(rt, actor, place, repository_id)
     except UseCaseError as error:
-        await tell(deps, client, body, respond, escape(error.message))
+        await click.tell(escape(error.message))
         return
-    opened = await _test_in_modal(deps, client, body, describe(row))
+    opened = await _test_in_modal(click, describe(row))
     try:
         result = await repositories.test_saved(rt, actor, place, repository_id)
         text = f"{describe(row)}\n" + test_result_text(result)
     except UseCaseError as error:
         text = f":x: {escape(error.message)}"
-    if not await _show_result(deps, client, opened, text):
-        await tell(deps, client, body, respond, text)
+    if not await _show_result(click, opened, text):
+        await click.tell(text)
     await deliver_outbox(rt)
-    if _from_home(body):
-        await publish_home(deps, client, body, project_id=row.project_id, page=_current_page(body))
+    if click.from_home:
+        await publish_home(
+            click.deps, click.client, body, project_id=row.project_id, page=_current_page(body)
+        )
     elif refresh_list and body.get("response_url"):
-        await _refresh_list(deps, client, body, respond, row.project_id, _current_page(body))
+        await _refresh_list(click, row.project_id, _current_page(body))
 
 
-async def open_manage(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: Mapping[str, Any],
-    respond: AsyncRespond,
-    kind: str,
-    repository_id: int,
-) -> None:
-    actor = await deps.actor(client, body)
-    place = place_of(body)
+async def open_manage(click: Click, kind: str, repository_id: int) -> None:
+    rt, actor, place = click.deps.runtime, await click.actor(), click.place
     try:
         if kind == ids.MENU_ACCOUNT:
             row = await repositories.entry_for(
-                deps.runtime, actor, place, repository_id, EntryAction.CHANGE_ACCOUNT
+                rt, actor, place, repository_id, EntryAction.CHANGE_ACCOUNT
             )
             modal = account_modal
         else:
             # the delete modal also says whether the saved account can delete in the registry
-            row = await repositories.get_for_delete(deps.runtime, actor, place, repository_id)
+            row = await repositories.get_for_delete(rt, actor, place, repository_id)
             modal = delete_modal
     except UseCaseError as error:
-        await tell(deps, client, body, respond, escape(error.message))
+        await click.tell(escape(error.message))
         return
     meta = ManageMeta(
         repository_id=repository_id,
         source="home" if place.is_home else "",
         channel_id=place.channel_id or "",
     )
-    await deps.views.open(client, str(body.get("trigger_id")), modal(row, meta))
+    await click.open(modal(row, meta))
 
 
 # -- tools ------------------------------------------------------------------------------
@@ -458,46 +443,35 @@ async def tool_register(
     ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
     await ack()
-    actor = await deps.actor(client, body)
+    click = Click(deps, client, body, respond)
     try:
-        await tools.start_registration(deps.runtime, actor)
+        await tools.start_registration(deps.runtime, await click.actor())
     except UseCaseError as error:
-        await tell(deps, client, body, respond, error.message)
+        await click.tell(error.message)
         return
-    await deps.views.open(client, str(body.get("trigger_id")), tool_modal(None))
+    await click.open(tool_modal(None))
 
 
 @listeners.action(ids.A_TOOL_MENU)
 @_menu
-async def tool_menu(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: JsonDict,
-    respond: AsyncRespond,
-    kind: str,
-    tool_id: int,
-) -> None:
-    rt = deps.runtime
-    actor = await deps.actor(client, body)
+async def tool_menu(click: Click, kind: str, tool_id: int) -> None:
+    rt, actor = click.deps.runtime, await click.actor()
     try:
         tool = await tools.tool_for_edit(
             rt, actor, tool_id, purpose=TOOL_ACTIONS.get(kind, Action.TOOL_EDIT)
         )
     except UseCaseError as error:
-        await tell(deps, client, body, respond, error.message)
+        await click.tell(error.message)
         return
-    trigger_id = str(body.get("trigger_id"))
     if kind == ids.TOOL_MENU_EDIT:
-        await deps.views.open(client, trigger_id, tool_modal(tool))
+        await click.open(tool_modal(tool))
     elif kind == ids.TOOL_MENU_REMOVE:
-        await deps.views.open(client, trigger_id, tool_remove_modal(tool))
+        await click.open(tool_remove_modal(tool))
     elif kind == ids.TOOL_MENU_TEST:
-        opened = await _test_in_modal(
-            deps, client, body, f"*{escape(tool.name)}* ({code(tool.url)})"
-        )
+        opened = await _test_in_modal(click, f"*{escape(tool.name)}* ({code(tool.url)})")
         try:
             result = await tools.test_tool(rt, actor, tool_id)
             text = test_result_text(result, heading=f"Connection test of {escape(tool.name)}")
         except UseCaseError as error:
             text = f":x: {escape(error.message)}"
-        await _show_result(deps, client, opened, text)
+        await _show_result(click, opened, text)

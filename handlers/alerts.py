@@ -22,7 +22,7 @@ from bot import alert_messages
 from bot.usecases import alerts, repositories
 from bot.usecases.errors import UseCaseError
 from handlers import ids
-from handlers.actions import open_manage, place_of
+from handlers.actions import Click, open_manage, place_of
 from handlers.delivery import deliver_outbox
 from handlers.deps import Deps
 from handlers.guard import Listeners
@@ -120,7 +120,7 @@ async def account_from_alert(
     await ack()
     repository_id = action_row_id(body)
     if repository_id is not None:
-        await open_manage(deps, client, body, respond, ids.MENU_ACCOUNT, repository_id)
+        await open_manage(Click(deps, client, body, respond), ids.MENU_ACCOUNT, repository_id)
 
 
 @listeners.action(alert_messages.ACTION_ALERT_SNOOZE)
