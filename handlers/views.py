@@ -8,6 +8,8 @@ showing that it is working, then `views.update` shows the outcome.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck
@@ -15,11 +17,18 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import access_text
+from bot.runtime import Runtime
 from bot.usecases import repositories, tools
 from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, UseCaseError
 from bot.usecases.forms import Creation, RepositoryForm
-from bot.usecases.repositories import ConnectionTestFailed, PassedTest, SaveOutcome
+from bot.usecases.permissions import Place
+from bot.usecases.repositories import (
+    ConnectionTestFailed,
+    PassedTest,
+    RepositoryRow,
+    SaveOutcome,
+)
 from bot.usecases.tools import ToolForm, ToolInfo
 from handlers import add_flow, ids, metadata
 from handlers.add_flow import AddContext
@@ -31,15 +40,20 @@ from handlers.home import publish_home
 from handlers.payload import checked_values, selected_value, text_value
 from handlers.ui.common import code, escape, notice_view, test_result_text
 from handlers.ui.fields import errors_text
-from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
+from handlers.ui.manage import (
+    ACCOUNT_TITLE,
+    DELETE_TITLE,
+    ManageMeta,
+    account_modal,
+    delete_modal,
+    describe,
+)
 from handlers.ui.repository_form import AddMeta, saved_modal
 from handlers.ui.tools import tool_kind_of, tool_modal, tool_of, tool_remove_modal
 
 log = logging.getLogger("handlers.views")
 
 SAVING = ":hourglass_flowing_sand: Saving: testing the connection first…"
-ACCOUNT_TITLE = "Edit authentication"
-DELETE_TITLE = "Delete image repository"
 TOOLS_TITLE = "Registered tools"
 REMOVE_TITLE = "Remove tool"
 
@@ -187,22 +201,69 @@ class _AddSave:
 # -- Save in the account modal, Delete ---------------------------------------------------
 
 
-async def _manage_meta(ack: AsyncAck, view: dict[str, Any], title: str) -> ManageMeta | None:
-    """The signed metadata of an account / delete modal; None (and the user told) if forged."""
-    try:
-        return ManageMeta.load(str(view.get("private_metadata") or ""))
-    except ValueError:
-        await _notice(ack, title, metadata.FORGED)
-        return None
+EntryGetter = Callable[[Runtime, Actor, Place, int], Awaitable[RepositoryRow]]
+
+
+@dataclass(frozen=True)
+class _Manage:
+    """A submitted account or delete modal: its signed metadata, the title its notices
+    carry, and what updating it needs."""
+
+    deps: Deps
+    client: AsyncWebClient
+    body: dict[str, Any]
+    view: dict[str, Any]
+    title: str
+    meta: ManageMeta
+
+    @classmethod
+    async def load(
+        cls,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: AsyncWebClient,
+        deps: Deps,
+        title: str,
+    ) -> _Manage | None:
+        """None (and the user told) when this app did not sign the modal's metadata."""
+        try:
+            meta = ManageMeta.load(str(view.get("private_metadata") or ""))
+        except ValueError:
+            await _notice(ack, title, metadata.FORGED)
+            return None
+        return cls(deps, client, body, view, title, meta)
+
+    async def entry(self, ack: AsyncAck, get: EntryGetter) -> tuple[Actor, RepositoryRow] | None:
+        """Who submitted, and the entry as `get` (a use case) gives it to them; None (and the
+        refusal shown) when it does not."""
+        actor = await self.deps.actor(self.client, self.body)
+        try:
+            row = await get(self.deps.runtime, actor, self.meta.place, self.meta.repository_id)
+        except UseCaseError as error:
+            await _notice(ack, self.title, escape(error.message))
+            return None
+        return actor, row
+
+    async def show(self, view: View) -> None:
+        """Replace the modal after the ack."""
+        await self.deps.views.update(self.client, str(self.view.get("id")), view)
+
+    async def done(self, text: str, project_id: int) -> None:
+        """Say what was done, send the channel's messages, refresh the Home tab the change
+        was made from."""
+        await self.show(notice_view(self.title, text))
+        await deliver_outbox(self.deps.runtime)
+        if self.meta.source == "home":
+            await publish_home(self.deps, self.client, self.body, project_id=project_id)
 
 
 @listeners.view(ids.VIEW_ACCOUNT)
 async def account_submitted(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
 ) -> None:
-    rt = deps.runtime
-    meta = await _manage_meta(ack, view, ACCOUNT_TITLE)
-    if meta is None:
+    modal = await _Manage.load(ack, body, view, client, deps, ACCOUNT_TITLE)
+    if modal is None:
         return
     username = text_value(view, ids.B_USERNAME, ids.A_USERNAME).strip()
     secret = text_value(view, ids.B_SECRET, ids.A_SECRET)
@@ -212,18 +273,16 @@ async def account_submitted(
             errors=field_errors(errors, ids.FIELD_BLOCKS, view, ids.B_USERNAME),
         )
         return
-    actor = await deps.actor(client, body)
-    try:
-        row = await repositories.get_repository(rt, actor, meta.place, meta.repository_id)
-    except UseCaseError as error:
-        await _notice(ack, ACCOUNT_TITLE, escape(error.message))
+    entry = await modal.entry(ack, repositories.get_repository)
+    if entry is None:
         return
+    actor, row = entry
+    meta = modal.meta
     testing = ":hourglass_flowing_sand: Testing the new account…"
     await _update_with(ack, account_modal(row, meta, status=testing))
-    view_id = str(view.get("id"))
     try:
         result = await repositories.change_account(
-            rt, actor, meta.place, meta.repository_id, username=username, secret=secret
+            deps.runtime, actor, meta.place, meta.repository_id, username=username, secret=secret
         )
     except InvalidInput as error:
         status = ":x: Not changed:\n" + errors_text(error.errors)
@@ -232,56 +291,40 @@ async def account_submitted(
     except UseCaseError as error:
         status = f":x: {escape(error.message)}"
     else:
-        text = (
+        await modal.done(
             f":white_check_mark: The account of {describe(row)} is now "
-            f"*{escape(username)}*.\n" + test_result_text(result)
+            f"*{escape(username)}*.\n" + test_result_text(result),
+            row.project_id,
         )
-        await deps.views.update(client, view_id, notice_view(ACCOUNT_TITLE, text))
-        await _after_change(deps, client, body, meta, row.project_id)
         return
-    await deps.views.update(client, view_id, account_modal(row, meta, status=status))
-
-
-async def _after_change(
-    deps: Deps, client: AsyncWebClient, body: dict[str, Any], meta: ManageMeta, project_id: int
-) -> None:
-    """Send the channel's messages; refresh the Home tab the change was made from."""
-    await deliver_outbox(deps.runtime)
-    if meta.source == "home":
-        await publish_home(deps, client, body, project_id=project_id)
+    await modal.show(account_modal(row, meta, status=status))
 
 
 @listeners.view(ids.VIEW_DELETE)
 async def delete_submitted(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
 ) -> None:
-    rt = deps.runtime
-    meta = await _manage_meta(ack, view, DELETE_TITLE)
-    if meta is None:
+    modal = await _Manage.load(ack, body, view, client, deps, DELETE_TITLE)
+    if modal is None:
         return
     also = ids.OPT_DELETE_IN_IR in checked_values(view, ids.B_DELETE_IN_IR, ids.A_DELETE_IN_IR)
-    actor = await deps.actor(client, body)
-    try:
-        row = await repositories.get_for_delete(rt, actor, meta.place, meta.repository_id)
-    except UseCaseError as error:
-        await _notice(ack, DELETE_TITLE, escape(error.message))
+    entry = await modal.entry(ack, repositories.get_for_delete)
+    if entry is None:
         return
+    actor, row = entry
+    meta = modal.meta
     where = " in the image registry, then from the list" if also else " from the list"
     deleting = f":hourglass_flowing_sand: Deleting{where}…"
     await _update_with(ack, delete_modal(row, meta, status=deleting))
-    view_id = str(view.get("id"))
     try:
         await repositories.delete_repository(
-            rt, actor, meta.place, meta.repository_id, also_in_registry=also
+            deps.runtime, actor, meta.place, meta.repository_id, also_in_registry=also
         )
     except UseCaseError as error:
-        failed = delete_modal(row, meta, status=f":x: {escape(error.message)}")
-        await deps.views.update(client, view_id, failed)
+        await modal.show(delete_modal(row, meta, status=f":x: {escape(error.message)}"))
         return
     done = "and in the image registry" if also else "(the image registry keeps the repository)"
-    deleted = f":wastebasket: Deleted {describe(row)} from the list {done}."
-    await deps.views.update(client, view_id, notice_view(DELETE_TITLE, deleted))
-    await _after_change(deps, client, body, meta, row.project_id)
+    await modal.done(f":wastebasket: Deleted {describe(row)} from the list {done}.", row.project_id)
 
 
 # -- tools ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from handlers.ui.fields import label
 
 ACCOUNT_TITLE = "Edit authentication"  # Slack: 24 characters at most
 ACCOUNT_HEADING = "Edit authentication information"
+DELETE_TITLE = "Delete image repository"
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def delete_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = N
     return View(
         type="modal",
         callback_id=ids.VIEW_DELETE,
-        title=plain("Delete image repository", 24),
+        title=plain(DELETE_TITLE, 24),
         submit=plain("Delete", 24),
         close=plain("Cancel", 24),
         private_metadata=meta.dump(),
