@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,17 +22,16 @@ from bot.usecases import home, repositories, tools
 from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, UseCaseError
 from bot.usecases.forms import Creation, RepositoryForm
-from bot.usecases.permissions import EntryAction, Place
+from bot.usecases.permissions import EntryAction
 from handlers import add_flow, ids
 from handlers.add_flow import AddContext
+from handlers.click import Click, from_home, menu, row_button
 from handlers.delivery import deliver_outbox
 from handlers.deps import Deps
-from handlers.guard import ListenerFn, Listeners
+from handlers.guard import Listeners
 from handlers.home import publish_home
 from handlers.payload import (
-    action_row_id,
     action_value,
-    channel_of,
     chosen_value,
     first_action,
     row_id,
@@ -62,81 +61,6 @@ TOOL_ACTIONS = {
 
 
 listeners = Listeners()
-
-
-# -- reading a click ------------------------------------------------------------
-
-
-def _from_home(body: Mapping[str, Any]) -> bool:
-    return view_of(body).get("type") == "home"
-
-
-def place_of(body: Mapping[str, Any]) -> Place:
-    """Where the click came from: the Home tab, or the channel Slack says the message is in
-    (use cases trust an id only for that channel's project)."""
-    return Place.home() if _from_home(body) else Place.channel(channel_of(body) or "")
-
-
-def _menu_choice(body: Mapping[str, Any]) -> tuple[str, int] | None:
-    value = chosen_value(body) or action_value(body)
-    kind, _, number = value.partition(":")
-    number_id = row_id(number)
-    return (kind, number_id) if number_id is not None else None
-
-
-@dataclass(frozen=True)
-class Click:
-    """A click on a button or menu of a message or a view, and how to answer the user who
-    clicked (what handlers.invocation.Invocation is for a slash command)."""
-
-    deps: Deps
-    client: AsyncWebClient
-    body: Mapping[str, Any]
-    respond: AsyncRespond
-
-    @property
-    def from_home(self) -> bool:
-        return _from_home(self.body)
-
-    @property
-    def place(self) -> Place:
-        return place_of(self.body)
-
-    async def actor(self) -> Actor:
-        return await self.deps.actor(self.client, self.body)
-
-    async def open(self, view: View) -> JsonDict | None:
-        """Open a modal on the click's trigger."""
-        return await self.deps.views.open(self.client, str(self.body.get("trigger_id")), view)
-
-    async def tell(self, text: str) -> None:
-        """Answer only the clicking user: in the message's channel, or in a small modal."""
-        if self.body.get("response_url"):
-            await safe_call(
-                "respond",
-                self.respond(text=text, response_type="ephemeral", replace_original=False),
-            )
-        elif self.body.get("trigger_id"):
-            await self.open(notice_view("Image repositories", text))
-
-
-MenuChoice = Callable[[Click, str, int], Awaitable[None]]
-
-
-def _menu(handle: MenuChoice) -> ListenerFn:
-    """A row menu's listener: ack, read `kind:id` from the choice and hand both to `handle`
-    (a choice without an id does nothing)."""
-
-    async def listener(
-        ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
-    ) -> None:
-        await ack()
-        choice = _menu_choice(body)
-        if choice is not None:
-            await handle(Click(deps, client, body, respond), *choice)
-
-    listener.__name__ = listener.__qualname__ = handle.__name__  # as logged by the guard
-    return listener
 
 
 # -- the add modal ----------------------------------------------------------------
@@ -294,7 +218,7 @@ async def connection_test(
 
 
 @listeners.action(ids.A_ROW_MENU)
-@_menu
+@menu
 async def row_menu(click: Click, kind: str, repository_id: int) -> None:
     if kind == ids.MENU_TEST:
         await _test_saved(click, repository_id)
@@ -303,13 +227,9 @@ async def row_menu(click: Click, kind: str, repository_id: int) -> None:
 
 
 @listeners.action(ids.A_ALERT_TEST)
-async def alert_test(
-    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
-) -> None:
-    await ack()
-    repository_id = action_row_id(body)
-    if repository_id is not None:
-        await _test_saved(Click(deps, client, body, respond), repository_id, refresh_list=False)
+@row_button
+async def alert_test(click: Click, repository_id: int) -> None:
+    await _test_saved(click, repository_id, refresh_list=False)
 
 
 @listeners.action(re.compile(rf"^{ids.A_PAGE}_(prev|next)$"))
@@ -321,7 +241,7 @@ async def page(
     project_id, number = row_id(project_text), row_id(page_text)
     if project_id is None or number is None:
         return
-    if _from_home(body):
+    if from_home(body):
         await publish_home(deps, client, body, project_id=project_id, page=number)
         return
     await _refresh_list(Click(deps, client, body, respond), project_id, number)
@@ -453,7 +373,7 @@ async def tool_register(
 
 
 @listeners.action(ids.A_TOOL_MENU)
-@_menu
+@menu
 async def tool_menu(click: Click, kind: str, tool_id: int) -> None:
     rt, actor = click.deps.runtime, await click.actor()
     try:
