@@ -15,7 +15,7 @@ from handlers import ids, metadata
 from handlers.deps import Deps
 from handlers.guard import Listeners
 from handlers.ui.common import notice_view
-from handlers.ui.tools import tool_modal, tool_of
+from handlers.ui.tools import ToolMeta, tool_modal
 from registry import TOOL_TYPES
 
 listeners = Listeners()
@@ -28,7 +28,7 @@ async def tool_kind_chosen(
     await ack()
     view = body.get("view") or {}
     try:
-        if tool_of(str(view.get("private_metadata") or "")):
+        if ToolMeta.load(str(view.get("private_metadata") or "")).tool_id:
             return  # an edit modal has no Tool type: the kind of a tool never changes
     except ValueError:
         await deps.views.update(

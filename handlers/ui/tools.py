@@ -4,6 +4,7 @@ register or edit one (its fields follow the chosen `Tool type`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -110,25 +111,28 @@ def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
     return blocks
 
 
-def tool_metadata(tool_id: int | None, kind: str = RegistryType.HARBOR.value) -> str:
-    """Signed: which tool the form edits or removes (0: a new one), and its kind."""
-    return metadata.seal("tool", {"tool_id": tool_id or 0, "kind": kind})
+@dataclass(frozen=True)
+class ToolMeta:
+    """Signed private_metadata of the tool modals: the tool they edit or remove (0: a new
+    one) and its kind."""
 
+    tool_id: int = 0
+    kind: str = RegistryType.HARBOR.value
 
-def tool_of(text: str) -> int:
-    """The tool id a tool modal was opened for: 0 for Register; ForgedMetadata when unsigned."""
-    tool_id = metadata.unseal("tool", text).get("tool_id")
-    if not isinstance(tool_id, int) or tool_id < 0:
-        raise metadata.ForgedMetadata("not a tool id")
-    return tool_id
+    def dump(self) -> str:
+        return metadata.seal("tool", asdict(self))
 
-
-def tool_kind_of(text: str) -> str:
-    """The kind a tool modal shows (Harbor for modals signed before kinds existed)."""
-    kind = metadata.unseal("tool", text).get("kind", RegistryType.HARBOR.value)
-    if kind not in {t.value for t in TOOL_TYPES}:
-        raise metadata.ForgedMetadata("not a tool kind")
-    return str(kind)
+    @classmethod
+    def load(cls, text: str) -> ToolMeta:
+        """ForgedMetadata (a ValueError) unless this app signed it (Harbor for modals signed
+        before kinds existed)."""
+        data = metadata.unseal("tool", text)
+        tool_id, kind = data.get("tool_id"), data.get("kind", RegistryType.HARBOR.value)
+        if not isinstance(tool_id, int) or tool_id < 0:
+            raise metadata.ForgedMetadata("not a tool id")
+        if kind not in {t.value for t in TOOL_TYPES}:
+            raise metadata.ForgedMetadata("not a tool kind")
+        return cls(tool_id, str(kind))
 
 
 def _kind_option(kind: str) -> Option:
@@ -161,7 +165,7 @@ def tool_modal(
         title=plain(f"Edit {kind_label}" if tool else f"Register {kind_label}", 24),
         submit=plain("Save", 24),
         close=plain("Cancel", 24),
-        private_metadata=tool_metadata(tool.id if tool else None, kind),
+        private_metadata=ToolMeta(tool.id if tool else 0, kind).dump(),
         blocks=blocks,
     )
 
@@ -297,6 +301,6 @@ def tool_remove_modal(tool: ToolInfo, *, status: str | None = None) -> View:
         title=plain(f"Remove {tool_label(tool.kind)}", 24),
         submit=plain("Remove", 24),
         close=plain("Cancel", 24),
-        private_metadata=tool_metadata(tool.id, tool.kind),
+        private_metadata=ToolMeta(tool.id, tool.kind).dump(),
         blocks=blocks,
     )
