@@ -104,6 +104,30 @@ def url_check_text(url: str, result: UrlCheckResult) -> str:
     return clip_mrkdwn(f":x: *URL Check failed*{kind}: {escape(result.message)}")
 
 
+def form_modal(
+    callback_id: str,
+    *,
+    title: str,
+    submit: str,
+    private_metadata: str,
+    blocks: list[Block],
+    status: str | None = None,
+) -> View:
+    """A modal with a submit button and Cancel; `status` (what is going on, what went wrong)
+    is its last block when there is one."""
+    if status:
+        blocks = [*blocks, section(ids.B_STATUS, status)]
+    return View(
+        type="modal",
+        callback_id=callback_id,
+        title=plain(title, 24),
+        submit=plain(submit, 24),
+        close=plain("Cancel", 24),
+        private_metadata=private_metadata,
+        blocks=blocks,
+    )
+
+
 def notice_view(title: str, text: str, *, callback_id: str = ids.VIEW_NOTICE) -> View:
     """A modal that only says something (a result, a refusal)."""
     return View(

@@ -20,21 +20,19 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.usecases.forms import MAX_SECRET
 from bot.usecases.permissions import REFUSE_TOOLS
 from bot.usecases.tools import TOKEN_ACCOUNTS, ToolField, ToolInfo, tool_label
 from handlers import ids, metadata
 from handlers.ui.common import (
-    HINT_MAX,
-    SECRET_LIMIT_HINT,
     code,
     context,
     escape,
+    form_modal,
     md,
     plain,
     section,
 )
-from handlers.ui.fields import OPTIONS, label
+from handlers.ui.fields import OPTIONS, ca_bundle_input, label, secret_input
 from registry import TOOL_TYPES, RegistryType
 
 # Per kind: URL placeholder, URL hint, token hint (GitLab and Quay tools hold a token only).
@@ -157,16 +155,13 @@ def tool_modal(
         *_tool_account_blocks(tool, kind),
         _tool_options_block(tool),
     ]
-    if status:
-        blocks.append(section(ids.B_STATUS, status))
-    return View(
-        type="modal",
-        callback_id=ids.VIEW_TOOL,
-        title=plain(f"Edit {kind_label}" if tool else f"Register {kind_label}", 24),
-        submit=plain("Save", 24),
-        close=plain("Cancel", 24),
+    return form_modal(
+        ids.VIEW_TOOL,
+        title=f"Edit {kind_label}" if tool else f"Register {kind_label}",
+        submit="Save",
         private_metadata=ToolMeta(tool.id if tool else 0, kind).dump(),
         blocks=blocks,
+        status=status,
     )
 
 
@@ -251,24 +246,19 @@ def _tool_account_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
             )
         )
     blocks += [
-        InputBlock(
-            block_id=ids.B_TOOL_SECRET,
-            label=plain("API token") if token_only else label(ToolField.SECRET),
+        secret_input(
+            ids.B_TOOL_SECRET,
+            ids.A_TOOL_SECRET,
+            plain("API token") if token_only else label(ToolField.SECRET),
+            advice=_secret_hint(tool, kind),
             optional=not token_only or tool is not None,
-            hint=plain(f"{_secret_hint(tool, kind)} {SECRET_LIMIT_HINT}", HINT_MAX),
-            element=PlainTextInputElement(action_id=ids.A_TOOL_SECRET, max_length=MAX_SECRET),
         ),
-        InputBlock(
-            block_id=ids.B_TOOL_CA,
-            label=label(ToolField.CA_BUNDLE),
-            optional=True,
-            hint=plain(
-                "Leave empty to keep the saved one."
-                if tool and tool.has_ca_bundle
-                else "For an instance whose certificate a private CA signed.",
-                150,
-            ),
-            element=PlainTextInputElement(action_id=ids.A_TOOL_CA, multiline=True),
+        ca_bundle_input(
+            ids.B_TOOL_CA,
+            ids.A_TOOL_CA,
+            "Leave empty to keep the saved one."
+            if tool and tool.has_ca_bundle
+            else "For an instance whose certificate a private CA signed.",
         ),
     ]
     return blocks
@@ -292,15 +282,11 @@ def tool_remove_modal(tool: ToolInfo, *, status: str | None = None) -> View:
     text = f"Remove the registered tool *{escape(tool.name)}* ({code(tool.url)})?"
     if tool.repositories:
         text += f"\n:warning: {tool.repositories} saved repositories use it: delete them first."
-    blocks: list[Block] = [section("tool_remove_intro", text)]
-    if status:
-        blocks.append(section(ids.B_STATUS, status))
-    return View(
-        type="modal",
-        callback_id=ids.VIEW_TOOL_REMOVE,
-        title=plain(f"Remove {tool_label(tool.kind)}", 24),
-        submit=plain("Remove", 24),
-        close=plain("Cancel", 24),
+    return form_modal(
+        ids.VIEW_TOOL_REMOVE,
+        title=f"Remove {tool_label(tool.kind)}",
+        submit="Remove",
         private_metadata=ToolMeta(tool.id, tool.kind).dump(),
-        blocks=blocks,
+        blocks=[section("tool_remove_intro", text)],
+        status=status,
     )
