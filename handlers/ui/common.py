@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     MarkdownTextObject,
     PlainTextObject,
@@ -102,6 +104,16 @@ def url_check_text(url: str, result: UrlCheckResult) -> str:
         )
     kind = f" ({result.error_kind.value.replace('_', ' ')})" if result.error_kind else ""
     return clip_mrkdwn(f":x: *URL Check failed*{kind}: {escape(result.message)}")
+
+
+def button_row(
+    block_id: str, text: str, action_id: str, *, style: str | None = None
+) -> ActionsBlock:
+    """A row holding one button."""
+    return ActionsBlock(
+        block_id=block_id,
+        elements=[ButtonElement(text=plain(text), action_id=action_id, style=style)],
+    )
 
 
 def form_modal(

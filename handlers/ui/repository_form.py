@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
-    ButtonElement,
     CheckboxesElement,
     ExternalDataSelectElement,
     InputBlock,
@@ -29,7 +27,7 @@ from bot.slacktext import OPTION_VALUE_MAX
 from bot.usecases.forms import Creation, Field
 from bot.usecases.tools import ToolInfo
 from handlers import ids, metadata
-from handlers.ui.common import code, context, escape, form_modal, plain, section
+from handlers.ui.common import button_row, code, context, escape, form_modal, plain, section
 from handlers.ui.fields import HARBOR_PROJECT, OPTIONS, ca_bundle_input, label, secret_input
 from registry import ALL_TYPES, RegistryType, type_info
 from registry.kinds import TypeInfo
@@ -292,10 +290,7 @@ def _url_blocks(info: TypeInfo, url_check: str | None, *, with_tool: bool) -> li
                 max_length=2048,
             ),
         ),
-        ActionsBlock(
-            block_id=ids.B_URL_CHECK,
-            elements=[ButtonElement(text=plain("URL Check"), action_id=ids.A_URL_CHECK)],
-        ),
+        button_row(ids.B_URL_CHECK, "URL Check", ids.A_URL_CHECK),
     ]
     if url_check:
         blocks.append(context(ids.B_URL_CHECK_RESULT, url_check))
@@ -371,10 +366,7 @@ def _test_section(info: TypeInfo, test_result: str | None) -> list[Block]:
             optional=True,
             element=CheckboxesElement(action_id=ids.A_OPTIONS, options=options),
         ),
-        ActionsBlock(
-            block_id=ids.B_TEST,
-            elements=[ButtonElement(text=plain("Connection Test"), action_id=ids.A_TEST)],
-        ),
+        button_row(ids.B_TEST, "Connection Test", ids.A_TEST),
     ]
     if test_result:
         blocks.append(section(ids.B_TEST_RESULT, test_result))

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
-    ButtonElement,
     CheckboxesElement,
     InputBlock,
     Option,
@@ -24,6 +22,7 @@ from bot.usecases.permissions import REFUSE_TOOLS
 from bot.usecases.tools import TOKEN_ACCOUNTS, ToolField, ToolInfo, tool_label
 from handlers import ids, metadata
 from handlers.ui.common import (
+    button_row,
     code,
     context,
     escape,
@@ -92,18 +91,8 @@ def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
             )
         blocks.append(SectionBlock(block_id=f"tool_{tool.id}", text=md(text), accessory=accessory))
     if is_admin:
-        blocks.append(
-            ActionsBlock(
-                block_id="tools_actions",
-                elements=[
-                    ButtonElement(
-                        text=plain("Register Harbor, GitLab or Quay"),
-                        action_id=ids.A_TOOL_REGISTER,
-                        style="primary",
-                    )
-                ],
-            )
-        )
+        register = "Register Harbor, GitLab or Quay"
+        blocks.append(button_row("tools_actions", register, ids.A_TOOL_REGISTER, style="primary"))
     else:
         blocks.append(context("tools_note", REFUSE_TOOLS))
     return blocks
