@@ -53,7 +53,7 @@ def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
 
     app.use(provide_deps)
     for module in (commands, actions, views, events, options, audit, alerts, tool_kinds):
-        module.register(app)
+        module.listeners.register(app)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:

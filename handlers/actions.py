@@ -1,18 +1,19 @@
 """block_actions listeners: the add modal's buttons and selects, the list's menus and pages,
 the alert's Connection Test button, the App Home project select, the tools list.
 
-Each listener is a module-level function; `register()` only wires them.
+Each listener is a module-level function with its action id declared above it
+(`@listeners.action(id)`); `listeners.register()` wires them.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -21,17 +22,16 @@ from bot.usecases import home, repositories, tools
 from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, UseCaseError
 from bot.usecases.forms import Creation, RepositoryForm
-from bot.usecases.permissions import EntryAction, Place
+from bot.usecases.permissions import EntryAction
 from handlers import add_flow, ids
 from handlers.add_flow import AddContext
+from handlers.click import Click, from_home, menu, row_button
 from handlers.delivery import deliver_outbox
 from handlers.deps import Deps
-from handlers.guard import ListenerFn, wired
+from handlers.guard import Listeners
 from handlers.home import publish_home
 from handlers.payload import (
-    action_row_id,
     action_value,
-    channel_of,
     chosen_value,
     first_action,
     row_id,
@@ -60,74 +60,7 @@ TOOL_ACTIONS = {
 }
 
 
-def register(app: AsyncApp) -> None:
-    app.action(ids.A_TYPE)(wired(type_chosen))
-    app.action(ids.A_CREATION)(wired(creation_chosen))
-    app.action(ids.A_URL_CHECK)(wired(url_check))
-    app.action(ids.A_TEST)(wired(connection_test))
-    app.action(ids.A_ROW_MENU)(wired(row_menu))
-    app.action(ids.A_ALERT_TEST)(wired(alert_test))
-    app.action(re.compile(rf"^{ids.A_PAGE}_(prev|next)$"))(wired(page))
-    app.action(ids.A_HOME_PROJECT)(wired(home_project))
-    app.action(ids.A_TOOL_REGISTER)(wired(tool_register))
-    app.action(ids.A_TOOL_MENU)(wired(tool_menu))
-
-
-# -- reading a click ------------------------------------------------------------
-
-
-def _from_home(body: Mapping[str, Any]) -> bool:
-    return view_of(body).get("type") == "home"
-
-
-def place_of(body: Mapping[str, Any]) -> Place:
-    """Where the click came from: the Home tab, or the channel Slack says the message is in
-    (use cases trust an id only for that channel's project)."""
-    return Place.home() if _from_home(body) else Place.channel(channel_of(body) or "")
-
-
-def _menu_choice(body: Mapping[str, Any]) -> tuple[str, int] | None:
-    value = chosen_value(body) or action_value(body)
-    kind, _, number = value.partition(":")
-    number_id = row_id(number)
-    return (kind, number_id) if number_id is not None else None
-
-
-MenuChoice = Callable[[Deps, AsyncWebClient, JsonDict, AsyncRespond, str, int], Awaitable[None]]
-
-
-def _menu(handle: MenuChoice) -> ListenerFn:
-    """A row menu's listener: ack, read `kind:id` from the choice and hand both to `handle`
-    (a choice without an id does nothing)."""
-
-    async def listener(
-        ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
-    ) -> None:
-        await ack()
-        choice = _menu_choice(body)
-        if choice is not None:
-            await handle(deps, client, body, respond, *choice)
-
-    listener.__name__ = listener.__qualname__ = handle.__name__  # as logged by the guard
-    return listener
-
-
-async def tell(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: Mapping[str, Any],
-    respond: AsyncRespond,
-    text: str,
-    *,
-    title: str = "Image repositories",
-) -> None:
-    """Answer only the clicking user: in the message's channel, or in a small modal."""
-    if body.get("response_url"):
-        await safe_call(
-            "respond", respond(text=text, response_type="ephemeral", replace_original=False)
-        )
-    elif body.get("trigger_id"):
-        await deps.views.open(client, str(body["trigger_id"]), notice_view(title, text))
+listeners = Listeners()
 
 
 # -- the add modal ----------------------------------------------------------------
@@ -191,6 +124,7 @@ def _fix_first(error: InvalidInput) -> str:
     return ":warning: *Fix these first:*\n" + errors_text(error.errors)
 
 
+@listeners.action(ids.A_TYPE)
 async def type_chosen(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps) -> None:
     await ack()
     meta = add_flow.meta_of(view_of(body))
@@ -208,6 +142,7 @@ async def type_chosen(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, dep
         )
 
 
+@listeners.action(ids.A_CREATION)
 async def creation_chosen(
     ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps
 ) -> None:
@@ -221,6 +156,7 @@ async def creation_chosen(
         await modal.show(change=lambda m: replace(m, creation=chosen), test_result=None)
 
 
+@listeners.action(ids.A_URL_CHECK)
 async def url_check(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps) -> None:
     await ack()
     modal = await _add_modal(deps, client, body)
@@ -243,6 +179,7 @@ async def url_check(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps:
     await modal.show(checking, url_check=text)
 
 
+@listeners.action(ids.A_TEST)
 async def connection_test(
     ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps
 ) -> None:
@@ -280,30 +217,22 @@ async def connection_test(
 # -- the list (message and App Home) -------------------------------------------------
 
 
-@_menu
-async def row_menu(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: JsonDict,
-    respond: AsyncRespond,
-    kind: str,
-    repository_id: int,
-) -> None:
+@listeners.action(ids.A_ROW_MENU)
+@menu
+async def row_menu(click: Click, kind: str, repository_id: int) -> None:
     if kind == ids.MENU_TEST:
-        await _test_saved(deps, client, body, respond, repository_id)
+        await _test_saved(click, repository_id)
     elif kind in (ids.MENU_ACCOUNT, ids.MENU_DELETE):
-        await open_manage(deps, client, body, respond, kind, repository_id)
+        await open_manage(click, kind, repository_id)
 
 
-async def alert_test(
-    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
-) -> None:
-    await ack()
-    repository_id = action_row_id(body)
-    if repository_id is not None:
-        await _test_saved(deps, client, body, respond, repository_id, refresh_list=False)
+@listeners.action(ids.A_ALERT_TEST)
+@row_button
+async def alert_test(click: Click, repository_id: int) -> None:
+    await _test_saved(click, repository_id, refresh_list=False)
 
 
+@listeners.action(re.compile(rf"^{ids.A_PAGE}_(prev|next)$"))
 async def page(
     ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
@@ -312,12 +241,13 @@ async def page(
     project_id, number = row_id(project_text), row_id(page_text)
     if project_id is None or number is None:
         return
-    if _from_home(body):
+    if from_home(body):
         await publish_home(deps, client, body, project_id=project_id, page=number)
         return
-    await _refresh_list(deps, client, body, respond, project_id, number)
+    await _refresh_list(Click(deps, client, body, respond), project_id, number)
 
 
+@listeners.action(ids.A_HOME_PROJECT)
 async def home_project(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps) -> None:
     await ack()
     project_id = row_id(chosen_value(body))
@@ -325,25 +255,20 @@ async def home_project(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, de
         await publish_home(deps, client, body, project_id=project_id, page=1)
 
 
-async def _refresh_list(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: Mapping[str, Any],
-    respond: AsyncRespond,
-    project_id: int,
-    number: int,
-) -> None:
-    actor = await deps.actor(client, body)
+async def _refresh_list(click: Click, project_id: int, number: int) -> None:
+    actor = await click.actor()
     try:
         project, page = await home.project_page(
-            deps.runtime, actor, place_of(body), project_id, number
+            click.deps.runtime, actor, click.place, project_id, number
         )
     except UseCaseError as error:
-        await safe_call("respond", respond(text=escape(error.message), replace_original=False))
+        await safe_call(
+            "respond", click.respond(text=escape(error.message), replace_original=False)
+        )
         return
     await safe_call(
         "respond",
-        respond(
+        click.respond(
             text=list_text(project.name, page),
             blocks=list_blocks(project.id, project.name, page),
             replace_original=True,
@@ -367,136 +292,106 @@ def _current_page(body: Mapping[str, Any]) -> int:
     return 1
 
 
-async def _test_in_modal(
-    deps: Deps, client: AsyncWebClient, body: Mapping[str, Any], testing: str
-) -> JsonDict | None:
+async def _test_in_modal(click: Click, testing: str) -> JsonDict | None:
     """Open the small Connection Test modal saying what is being tested."""
-    return await deps.views.open(
-        client, str(body.get("trigger_id")), notice_view(CONNECTION_TEST, f"{TESTING}\n{testing}")
-    )
+    return await click.open(notice_view(CONNECTION_TEST, f"{TESTING}\n{testing}"))
 
 
-async def _show_result(
-    deps: Deps, client: AsyncWebClient, opened: JsonDict | None, text: str
-) -> bool:
+async def _show_result(click: Click, opened: JsonDict | None, text: str) -> bool:
     """Put the result in the Connection Test modal; False when there is none to put it in."""
     if opened is None:
         return False
-    await deps.views.update(
-        client, str(opened["id"]), notice_view(CONNECTION_TEST, text), hash=opened.get("hash")
+    await click.deps.views.update(
+        click.client, str(opened["id"]), notice_view(CONNECTION_TEST, text), hash=opened.get("hash")
     )
     return True
 
 
-async def _test_saved(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: Mapping[str, Any],
-    respond: AsyncRespond,
-    repository_id: int,
-    *,
-    refresh_list: bool = True,
-) -> None:
-    rt = deps.runtime
-    actor = await deps.actor(client, body)
-    place = place_of(body)
+async def _test_saved(click: Click, repository_id: int, *, refresh_list: bool = True) -> None:
+    rt, body = click.deps.runtime, click.body
+    actor, place = await click.actor(), click.place
     try:
         row = await repositories.get_repository(rt, actor, place, repository_id)
     except UseCaseError as error:
-        await tell(deps, client, body, respond, escape(error.message))
+        await click.tell(escape(error.message))
         return
-    opened = await _test_in_modal(deps, client, body, describe(row))
+    opened = await _test_in_modal(click, describe(row))
     try:
         result = await repositories.test_saved(rt, actor, place, repository_id)
         text = f"{describe(row)}\n" + test_result_text(result)
     except UseCaseError as error:
         text = f":x: {escape(error.message)}"
-    if not await _show_result(deps, client, opened, text):
-        await tell(deps, client, body, respond, text)
+    if not await _show_result(click, opened, text):
+        await click.tell(text)
     await deliver_outbox(rt)
-    if _from_home(body):
-        await publish_home(deps, client, body, project_id=row.project_id, page=_current_page(body))
+    if click.from_home:
+        await publish_home(
+            click.deps, click.client, body, project_id=row.project_id, page=_current_page(body)
+        )
     elif refresh_list and body.get("response_url"):
-        await _refresh_list(deps, client, body, respond, row.project_id, _current_page(body))
+        await _refresh_list(click, row.project_id, _current_page(body))
 
 
-async def open_manage(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: Mapping[str, Any],
-    respond: AsyncRespond,
-    kind: str,
-    repository_id: int,
-) -> None:
-    actor = await deps.actor(client, body)
-    place = place_of(body)
+async def open_manage(click: Click, kind: str, repository_id: int) -> None:
+    rt, actor, place = click.deps.runtime, await click.actor(), click.place
     try:
         if kind == ids.MENU_ACCOUNT:
             row = await repositories.entry_for(
-                deps.runtime, actor, place, repository_id, EntryAction.CHANGE_ACCOUNT
+                rt, actor, place, repository_id, EntryAction.CHANGE_ACCOUNT
             )
             modal = account_modal
         else:
             # the delete modal also says whether the saved account can delete in the registry
-            row = await repositories.get_for_delete(deps.runtime, actor, place, repository_id)
+            row = await repositories.get_for_delete(rt, actor, place, repository_id)
             modal = delete_modal
     except UseCaseError as error:
-        await tell(deps, client, body, respond, escape(error.message))
+        await click.tell(escape(error.message))
         return
     meta = ManageMeta(
         repository_id=repository_id,
         source="home" if place.is_home else "",
         channel_id=place.channel_id or "",
     )
-    await deps.views.open(client, str(body.get("trigger_id")), modal(row, meta))
+    await click.open(modal(row, meta))
 
 
 # -- tools ------------------------------------------------------------------------------
 
 
+@listeners.action(ids.A_TOOL_REGISTER)
 async def tool_register(
     ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
     await ack()
-    actor = await deps.actor(client, body)
+    click = Click(deps, client, body, respond)
     try:
-        await tools.start_registration(deps.runtime, actor)
+        await tools.start_registration(deps.runtime, await click.actor())
     except UseCaseError as error:
-        await tell(deps, client, body, respond, error.message)
+        await click.tell(error.message)
         return
-    await deps.views.open(client, str(body.get("trigger_id")), tool_modal(None))
+    await click.open(tool_modal(None))
 
 
-@_menu
-async def tool_menu(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: JsonDict,
-    respond: AsyncRespond,
-    kind: str,
-    tool_id: int,
-) -> None:
-    rt = deps.runtime
-    actor = await deps.actor(client, body)
+@listeners.action(ids.A_TOOL_MENU)
+@menu
+async def tool_menu(click: Click, kind: str, tool_id: int) -> None:
+    rt, actor = click.deps.runtime, await click.actor()
     try:
         tool = await tools.tool_for_edit(
             rt, actor, tool_id, purpose=TOOL_ACTIONS.get(kind, Action.TOOL_EDIT)
         )
     except UseCaseError as error:
-        await tell(deps, client, body, respond, error.message)
+        await click.tell(error.message)
         return
-    trigger_id = str(body.get("trigger_id"))
     if kind == ids.TOOL_MENU_EDIT:
-        await deps.views.open(client, trigger_id, tool_modal(tool))
+        await click.open(tool_modal(tool))
     elif kind == ids.TOOL_MENU_REMOVE:
-        await deps.views.open(client, trigger_id, tool_remove_modal(tool))
+        await click.open(tool_remove_modal(tool))
     elif kind == ids.TOOL_MENU_TEST:
-        opened = await _test_in_modal(
-            deps, client, body, f"*{escape(tool.name)}* ({code(tool.url)})"
-        )
+        opened = await _test_in_modal(click, f"*{escape(tool.name)}* ({code(tool.url)})")
         try:
             result = await tools.test_tool(rt, actor, tool_id)
             text = test_result_text(result, heading=f"Connection test of {escape(tool.name)}")
         except UseCaseError as error:
             text = f":x: {escape(error.message)}"
-        await _show_result(deps, client, opened, text)
+        await _show_result(click, opened, text)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -22,11 +22,12 @@ from bot import alert_messages
 from bot.usecases import alerts, repositories
 from bot.usecases.errors import UseCaseError
 from handlers import ids
-from handlers.actions import open_manage, place_of
+from handlers.actions import open_manage
+from handlers.click import Click, place_of, row_button
 from handlers.delivery import deliver_outbox
 from handlers.deps import Deps
-from handlers.guard import wired
-from handlers.payload import action_row_id, chosen_value, row_id, team_of
+from handlers.guard import Listeners
+from handlers.payload import chosen_value, row_id, team_of
 from handlers.slack_calls import safe_call
 from handlers.ui.alerts import snoozed_text
 from handlers.ui.common import escape, test_result_text
@@ -36,11 +37,7 @@ log = logging.getLogger("handlers.alerts")
 CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 
-def register(app: AsyncApp) -> None:
-    app.action(alert_messages.ACTION_ALERT_TEST)(wired(test_from_alert))
-    app.action(alert_messages.ACTION_ALERT_ACCOUNT)(wired(account_from_alert))
-    app.action(alert_messages.ACTION_ALERT_SNOOZE)(wired(snooze_from_alert))
-    app.event("member_joined_channel")(wired(member_joined))
+listeners = Listeners()
 
 
 def _alert_thread(body: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -88,43 +85,39 @@ async def channel_problem(client: AsyncWebClient, channel_id: str) -> str | None
     return None
 
 
-async def test_from_alert(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
-) -> None:
-    await ack()
-    repository_id = action_row_id(body)
-    thread = _alert_thread(body)
-    if repository_id is None or thread is None:
+@listeners.action(alert_messages.ACTION_ALERT_TEST)
+@row_button
+async def test_from_alert(click: Click, repository_id: int) -> None:
+    thread = _alert_thread(click.body)
+    if thread is None:
         return
-    actor = await deps.actor(client, body)
+    rt, actor = click.deps.runtime, await click.actor()
     try:
-        result = await repositories.test_saved(deps.runtime, actor, place_of(body), repository_id)
+        result = await repositories.test_saved(rt, actor, click.place, repository_id)
     except UseCaseError as error:
-        await _answer(respond, f":x: {escape(error.message)}")
+        await _answer(click.respond, f":x: {escape(error.message)}")
         return
     reply = alert_messages.test_reply(actor.user_id, test_result_text(result))
     channel, ts = thread
     await safe_call(
         "chat.postMessage",
-        client.chat_postMessage(
+        click.client.chat_postMessage(
             channel=channel,
             thread_ts=ts,
             text=reply.text,
             blocks=[b.to_dict() for b in reply.blocks],
         ),
     )
-    await deliver_outbox(deps.runtime)
+    await deliver_outbox(rt)
 
 
-async def account_from_alert(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
-) -> None:
-    await ack()
-    repository_id = action_row_id(body)
-    if repository_id is not None:
-        await open_manage(deps, client, body, respond, ids.MENU_ACCOUNT, repository_id)
+@listeners.action(alert_messages.ACTION_ALERT_ACCOUNT)
+@row_button
+async def account_from_alert(click: Click, repository_id: int) -> None:
+    await open_manage(click, ids.MENU_ACCOUNT, repository_id)
 
 
+@listeners.action(alert_messages.ACTION_ALERT_SNOOZE)
 async def snooze_from_alert(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
@@ -143,6 +136,7 @@ async def snooze_from_alert(
     await _answer(respond, snoozed_text(snoozed))
 
 
+@listeners.event("member_joined_channel")
 async def member_joined(
     event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, deps: Deps
 ) -> None:

@@ -6,21 +6,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import audit
 from bot.usecases.errors import UseCaseError
 from handlers.deps import Deps
-from handlers.guard import wired
+from handlers.guard import Listeners
 from handlers.invocation import Invocation
 from handlers.payload import action_row_id, channel_of
 from handlers.slack_calls import safe_call
 from handlers.ui.audit import audit_blocks, audit_text
 
-
-def register(app: AsyncApp) -> None:
-    app.action(re.compile(r"^audit_page_(prev|next)$"))(wired(audit_page))
+listeners = Listeners()
 
 
 async def audit_command(call: Invocation) -> None:
@@ -30,6 +28,7 @@ async def audit_command(call: Invocation) -> None:
     )
 
 
+@listeners.action(re.compile(r"^audit_page_(prev|next)$"))
 async def audit_page(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:

@@ -10,7 +10,7 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import alerts, checks, projects, repositories, tools
@@ -20,7 +20,7 @@ from handlers.alerts import channel_problem
 from handlers.audit import audit_command
 from handlers.delivery import deliver_outbox
 from handlers.deps import Deps
-from handlers.guard import wired
+from handlers.guard import Listeners
 from handlers.invocation import Invocation, Subcommand
 from handlers.slack_calls import safe_call
 from handlers.ui.alerts import invite_hint
@@ -37,10 +37,10 @@ log = logging.getLogger("handlers.commands")
 USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
-def register(app: AsyncApp) -> None:
-    app.command("/imagerepo")(wired(imagerepo))
+listeners = Listeners()
 
 
+@listeners.command("/imagerepo")
 async def imagerepo(
     ack: AsyncAck,
     command: dict[str, Any],

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.deps import Deps
-from handlers.guard import wired
+from handlers.guard import Listeners
 from handlers.home import publish_home
 from handlers.ui.repository_list import home_project
 
-
-def register(app: AsyncApp) -> None:
-    app.event("app_home_opened")(wired(home_opened))
+listeners = Listeners()
 
 
+@listeners.event("app_home_opened")
 async def home_opened(
     event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, deps: Deps
 ) -> None:

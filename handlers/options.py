@@ -6,13 +6,13 @@ import asyncio
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import tools
 from handlers import ids
 from handlers.deps import Deps
-from handlers.guard import wired
+from handlers.guard import Listeners
 from handlers.payload import selected_value
 from handlers.ui.repository_form import harbor_project_options
 
@@ -20,10 +20,10 @@ log = logging.getLogger("handlers.options")
 SUGGEST_TIMEOUT = 2.5  # Slack waits 3 s for the options
 
 
-def register(app: AsyncApp) -> None:
-    app.options(ids.A_HARBOR_PROJECT)(wired(harbor_projects))
+listeners = Listeners()
 
 
+@listeners.options(ids.A_HARBOR_PROJECT)
 async def harbor_projects(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps
 ) -> None:

@@ -6,30 +6,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import tools
 from bot.usecases.errors import UseCaseError
 from handlers import ids, metadata
 from handlers.deps import Deps
-from handlers.guard import wired
+from handlers.guard import Listeners
 from handlers.ui.common import notice_view
-from handlers.ui.tools import tool_modal, tool_of
+from handlers.ui.tools import ToolMeta, tool_modal
 from registry import TOOL_TYPES
 
-
-def register(app: AsyncApp) -> None:
-    app.action(ids.A_TOOL_KIND)(wired(tool_kind_chosen))
+listeners = Listeners()
 
 
+@listeners.action(ids.A_TOOL_KIND)
 async def tool_kind_chosen(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps
 ) -> None:
     await ack()
     view = body.get("view") or {}
     try:
-        if tool_of(str(view.get("private_metadata") or "")):
+        if ToolMeta.load(str(view.get("private_metadata") or "")).tool_id:
             return  # an edit modal has no Tool type: the kind of a tool never changes
     except ValueError:
         await deps.views.update(

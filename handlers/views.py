@@ -8,48 +8,58 @@ showing that it is working, then `views.update` shows the outcome.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import access_text
+from bot.runtime import Runtime
 from bot.usecases import repositories, tools
 from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, UseCaseError
 from bot.usecases.forms import Creation, RepositoryForm
-from bot.usecases.repositories import ConnectionTestFailed, PassedTest, SaveOutcome
+from bot.usecases.permissions import Place
+from bot.usecases.repositories import (
+    ConnectionTestFailed,
+    PassedTest,
+    RepositoryRow,
+    SaveOutcome,
+)
 from bot.usecases.tools import ToolForm, ToolInfo
 from handlers import add_flow, ids, metadata
 from handlers.add_flow import AddContext
 from handlers.delivery import deliver_outbox
 from handlers.deps import Deps
 from handlers.field_errors import field_errors
-from handlers.guard import wired
+from handlers.guard import ListenerFn, Listeners
 from handlers.home import publish_home
 from handlers.payload import checked_values, selected_value, text_value
 from handlers.ui.common import code, escape, notice_view, test_result_text
 from handlers.ui.fields import errors_text
-from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
+from handlers.ui.manage import (
+    ACCOUNT_TITLE,
+    DELETE_TITLE,
+    ManageMeta,
+    account_modal,
+    delete_modal,
+    describe,
+)
 from handlers.ui.repository_form import AddMeta, saved_modal
-from handlers.ui.tools import tool_kind_of, tool_modal, tool_of, tool_remove_modal
+from handlers.ui.tools import ToolMeta, tool_modal, tool_remove_modal
 
 log = logging.getLogger("handlers.views")
 
 SAVING = ":hourglass_flowing_sand: Saving: testing the connection first…"
-ACCOUNT_TITLE = "Edit authentication"
-DELETE_TITLE = "Delete image repository"
 TOOLS_TITLE = "Registered tools"
 REMOVE_TITLE = "Remove tool"
 
 
-def register(app: AsyncApp) -> None:
-    app.view(ids.VIEW_ADD)(wired(add_submitted))
-    app.view(ids.VIEW_ACCOUNT)(wired(account_submitted))
-    app.view(ids.VIEW_DELETE)(wired(delete_submitted))
-    app.view(ids.VIEW_TOOL)(wired(tool_submitted))
-    app.view(ids.VIEW_TOOL_REMOVE)(wired(tool_remove_submitted))
+listeners = Listeners()
+M = TypeVar("M")
 
 
 async def _update_with(ack: AsyncAck, view: View) -> None:
@@ -58,6 +68,63 @@ async def _update_with(ack: AsyncAck, view: View) -> None:
 
 async def _notice(ack: AsyncAck, title: str, text: str) -> None:
     await _update_with(ack, notice_view(title, text))
+
+
+@dataclass(frozen=True)
+class Submission(Generic[M]):
+    """A submitted modal whose private_metadata this app signed (`meta`, as read), and what
+    answering it needs; `title` heads the notices that answer it."""
+
+    ack: AsyncAck
+    deps: Deps
+    client: AsyncWebClient
+    body: dict[str, Any]
+    view: dict[str, Any]
+    title: str
+    meta: M
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.deps.runtime
+
+    async def actor(self) -> Actor:
+        return await self.deps.actor(self.client, self.body)
+
+    async def notice(self, text: str) -> None:
+        """Answer with a notice, within the ack."""
+        await _notice(self.ack, self.title, text)
+
+    async def show(self, view: View) -> None:
+        """Replace the modal after the ack."""
+        await self.deps.views.update(self.client, str(self.view.get("id")), view)
+
+
+def _signed(
+    title: str, load: Callable[[str], M]
+) -> Callable[[Callable[[Submission[M]], Awaitable[None]]], ListenerFn]:
+    """A submission listener: `handle(submission)` once `load` has read the modal's
+    private_metadata; when this app did not sign it (`load` raises a ValueError) nothing is
+    read from the modal and the user is told."""
+
+    def wrap(handle: Callable[[Submission[M]], Awaitable[None]]) -> ListenerFn:
+        async def listener(
+            ack: AsyncAck,
+            body: dict[str, Any],
+            view: dict[str, Any],
+            client: AsyncWebClient,
+            deps: Deps,
+        ) -> None:
+            try:
+                meta = load(str(view.get("private_metadata") or ""))
+            except ValueError:
+                await _notice(ack, title, metadata.FORGED)
+                return
+            await handle(Submission(ack, deps, client, body, view, title, meta))
+
+        listener.__name__ = listener.__qualname__ = handle.__name__  # as logged by the guard
+        return listener
+
+    return wrap
 
 
 def _saved_text(outcome: SaveOutcome) -> str:
@@ -79,33 +146,29 @@ def _saved_text(outcome: SaveOutcome) -> str:
 # -- Save in the add modal -------------------------------------------------------------
 
 
-async def add_submitted(
-    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
-) -> None:
-    rt = deps.runtime
-    meta = add_flow.meta_of(view)
-    if meta is None:  # not signed by this app: nothing is read from it
-        await _notice(ack, "Image repositories", metadata.FORGED)
-        return
+@listeners.view(ids.VIEW_ADD)
+@_signed("Image repositories", AddMeta.load)
+async def add_submitted(sub: Submission[AddMeta]) -> None:
+    rt, view, meta = sub.runtime, sub.view, sub.meta
     form = add_flow.read_form(view, meta)
-    actor = await deps.actor(client, body)
+    actor = await sub.actor()
     try:
         repositories.check_form(rt, actor, form)
     except InvalidInput as error:
-        await _field_errors(ack, error, view)
+        await _field_errors(sub.ack, error, view)
         return
     try:
         ctx = await add_flow.load_context(rt, actor, meta)
     except UseCaseError as error:
-        await _notice(ack, "Image repositories", escape(error.message))
+        await sub.notice(escape(error.message))
         return
-    save = _AddSave(deps, actor, meta, form, ctx, view)
+    save = _AddSave(sub.deps, actor, meta, form, ctx, view)
     if form.creation is Creation.EXISTING and repositories.passed_recently(rt, form, save.passed):
-        await save.without_network(ack)  # the same values just passed the Connection Test
+        await save.without_network(sub.ack)  # the same values just passed the Connection Test
         return
-    await _update_with(ack, save.modal(SAVING))
+    await _update_with(sub.ack, save.modal(SAVING))
     final, saved = await save.run()
-    await deps.views.update(client, str(view.get("id")), final)
+    await sub.show(final)
     if saved:
         await deliver_outbox(rt)
 
@@ -191,42 +254,54 @@ class _AddSave:
 # -- Save in the account modal, Delete ---------------------------------------------------
 
 
-async def _manage_meta(ack: AsyncAck, view: dict[str, Any], title: str) -> ManageMeta | None:
-    """The signed metadata of an account / delete modal; None (and the user told) if forged."""
+EntryGetter = Callable[[Runtime, Actor, Place, int], Awaitable[RepositoryRow]]
+ManageModalFn = Callable[..., View]  # account_modal / delete_modal: (row, meta, *, status)
+
+
+async def _entry(
+    sub: Submission[ManageMeta], get: EntryGetter, build: ManageModalFn, working: str
+) -> tuple[Actor, RepositoryRow] | None:
+    """Who submitted and the entry as `get` (a use case) gives it to them, the modal `build`
+    makes then saying `working` (the ack); None (and the refusal shown) when `get` refuses."""
+    actor = await sub.actor()
     try:
-        return ManageMeta.load(str(view.get("private_metadata") or ""))
-    except ValueError:
-        await _notice(ack, title, metadata.FORGED)
+        row = await get(sub.runtime, actor, sub.meta.place, sub.meta.repository_id)
+    except UseCaseError as error:
+        await sub.notice(escape(error.message))
         return None
+    await _update_with(sub.ack, build(row, sub.meta, status=working))
+    return actor, row
 
 
-async def account_submitted(
-    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
-) -> None:
-    rt = deps.runtime
-    meta = await _manage_meta(ack, view, ACCOUNT_TITLE)
-    if meta is None:
-        return
+async def _changed(sub: Submission[ManageMeta], text: str, project_id: int) -> None:
+    """Say what was done, send the channel's messages, refresh the Home tab the change was
+    made from."""
+    await sub.show(notice_view(sub.title, text))
+    await deliver_outbox(sub.runtime)
+    if sub.meta.source == "home":
+        await publish_home(sub.deps, sub.client, sub.body, project_id=project_id)
+
+
+@listeners.view(ids.VIEW_ACCOUNT)
+@_signed(ACCOUNT_TITLE, ManageMeta.load)
+async def account_submitted(sub: Submission[ManageMeta]) -> None:
+    view, meta = sub.view, sub.meta
     username = text_value(view, ids.B_USERNAME, ids.A_USERNAME).strip()
     secret = text_value(view, ids.B_SECRET, ids.A_SECRET)
     if errors := repositories.account_problems(username, secret):
-        await ack(
+        await sub.ack(
             response_action="errors",
             errors=field_errors(errors, ids.FIELD_BLOCKS, view, ids.B_USERNAME),
         )
         return
-    actor = await deps.actor(client, body)
-    try:
-        row = await repositories.get_repository(rt, actor, meta.place, meta.repository_id)
-    except UseCaseError as error:
-        await _notice(ack, ACCOUNT_TITLE, escape(error.message))
-        return
     testing = ":hourglass_flowing_sand: Testing the new account…"
-    await _update_with(ack, account_modal(row, meta, status=testing))
-    view_id = str(view.get("id"))
+    entry = await _entry(sub, repositories.get_repository, account_modal, testing)
+    if entry is None:
+        return
+    actor, row = entry
     try:
         result = await repositories.change_account(
-            rt, actor, meta.place, meta.repository_id, username=username, secret=secret
+            sub.runtime, actor, meta.place, meta.repository_id, username=username, secret=secret
         )
     except InvalidInput as error:
         status = ":x: Not changed:\n" + errors_text(error.errors)
@@ -235,55 +310,37 @@ async def account_submitted(
     except UseCaseError as error:
         status = f":x: {escape(error.message)}"
     else:
-        text = (
+        await _changed(
+            sub,
             f":white_check_mark: The account of {describe(row)} is now "
-            f"*{escape(username)}*.\n" + test_result_text(result)
+            f"*{escape(username)}*.\n" + test_result_text(result),
+            row.project_id,
         )
-        await deps.views.update(client, view_id, notice_view(ACCOUNT_TITLE, text))
-        await _after_change(deps, client, body, meta, row.project_id)
         return
-    await deps.views.update(client, view_id, account_modal(row, meta, status=status))
+    await sub.show(account_modal(row, meta, status=status))
 
 
-async def _after_change(
-    deps: Deps, client: AsyncWebClient, body: dict[str, Any], meta: ManageMeta, project_id: int
-) -> None:
-    """Send the channel's messages; refresh the Home tab the change was made from."""
-    await deliver_outbox(deps.runtime)
-    if meta.source == "home":
-        await publish_home(deps, client, body, project_id=project_id)
-
-
-async def delete_submitted(
-    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
-) -> None:
-    rt = deps.runtime
-    meta = await _manage_meta(ack, view, DELETE_TITLE)
-    if meta is None:
-        return
+@listeners.view(ids.VIEW_DELETE)
+@_signed(DELETE_TITLE, ManageMeta.load)
+async def delete_submitted(sub: Submission[ManageMeta]) -> None:
+    view, meta = sub.view, sub.meta
     also = ids.OPT_DELETE_IN_IR in checked_values(view, ids.B_DELETE_IN_IR, ids.A_DELETE_IN_IR)
-    actor = await deps.actor(client, body)
-    try:
-        row = await repositories.get_for_delete(rt, actor, meta.place, meta.repository_id)
-    except UseCaseError as error:
-        await _notice(ack, DELETE_TITLE, escape(error.message))
-        return
     where = " in the image registry, then from the list" if also else " from the list"
     deleting = f":hourglass_flowing_sand: Deleting{where}…"
-    await _update_with(ack, delete_modal(row, meta, status=deleting))
-    view_id = str(view.get("id"))
+    entry = await _entry(sub, repositories.get_for_delete, delete_modal, deleting)
+    if entry is None:
+        return
+    actor, row = entry
     try:
         await repositories.delete_repository(
-            rt, actor, meta.place, meta.repository_id, also_in_registry=also
+            sub.runtime, actor, meta.place, meta.repository_id, also_in_registry=also
         )
     except UseCaseError as error:
-        failed = delete_modal(row, meta, status=f":x: {escape(error.message)}")
-        await deps.views.update(client, view_id, failed)
+        await sub.show(delete_modal(row, meta, status=f":x: {escape(error.message)}"))
         return
     done = "and in the image registry" if also else "(the image registry keeps the repository)"
     deleted = f":wastebasket: Deleted {describe(row)} from the list {done}."
-    await deps.views.update(client, view_id, notice_view(DELETE_TITLE, deleted))
-    await _after_change(deps, client, body, meta, row.project_id)
+    await _changed(sub, deleted, row.project_id)
 
 
 # -- tools ---------------------------------------------------------------------------------
@@ -302,28 +359,22 @@ def _tool_form(view: dict[str, Any], kind: str) -> ToolForm:
     )
 
 
-async def tool_submitted(
-    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
-) -> None:
-    rt = deps.runtime
-    try:
-        tool_id = tool_of(str(view.get("private_metadata") or "")) or None
-        kind = selected_value(view, ids.B_TOOL_KIND, ids.A_TOOL_KIND) or tool_kind_of(
-            str(view.get("private_metadata") or "")
-        )
-    except ValueError:
-        await _notice(ack, TOOLS_TITLE, metadata.FORGED)
-        return
+@listeners.view(ids.VIEW_TOOL)
+@_signed(TOOLS_TITLE, ToolMeta.load)
+async def tool_submitted(sub: Submission[ToolMeta]) -> None:
+    rt, view = sub.runtime, sub.view
+    tool_id = sub.meta.tool_id or None
+    kind = selected_value(view, ids.B_TOOL_KIND, ids.A_TOOL_KIND) or sub.meta.kind
     form = _tool_form(view, kind)
     try:
         tools.validate_tool_form(form, editing=tool_id is not None)
     except InvalidInput as error:
-        await ack(
+        await sub.ack(
             response_action="errors",
             errors=field_errors(error.errors, ids.TOOL_FIELD_BLOCKS, view, ids.B_TOOL_NAME),
         )
         return
-    actor = await deps.actor(client, body)
+    actor = await sub.actor()
     current: ToolInfo | None = None
     try:
         if tool_id is None:
@@ -331,11 +382,10 @@ async def tool_submitted(
         else:
             current = await tools.tool_for_edit(rt, actor, tool_id)
     except UseCaseError as error:
-        await _notice(ack, TOOLS_TITLE, error.message)
+        await sub.notice(error.message)
         return
     testing = ":hourglass_flowing_sand: Testing the instance…"
-    await _update_with(ack, tool_modal(current, status=testing, kind=kind))
-    view_id = str(view.get("id"))
+    await _update_with(sub.ack, tool_modal(current, status=testing, kind=kind))
     try:
         if tool_id is None:
             saved = await tools.register_tool(rt, actor, form)
@@ -354,23 +404,19 @@ async def tool_submitted(
             "Projects can now choose it as the Registered tool of a "
             f"{saved.kind_label} repository."
         )
-        await deps.views.update(client, view_id, notice_view(TOOLS_TITLE, text))
+        await sub.show(notice_view(TOOLS_TITLE, text))
         return
-    await deps.views.update(client, view_id, tool_modal(current, status=status, kind=kind))
+    await sub.show(tool_modal(current, status=status, kind=kind))
 
 
-async def tool_remove_submitted(
-    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, deps: Deps
-) -> None:
-    rt = deps.runtime
-    try:
-        tool_id = tool_of(str(view.get("private_metadata") or ""))
-    except ValueError:
-        tool_id = 0
-    if not tool_id:
-        await _notice(ack, REMOVE_TITLE, metadata.FORGED)
+@listeners.view(ids.VIEW_TOOL_REMOVE)
+@_signed(REMOVE_TITLE, ToolMeta.load)
+async def tool_remove_submitted(sub: Submission[ToolMeta]) -> None:
+    tool_id = sub.meta.tool_id
+    if not tool_id:  # a Register modal's metadata: there is no tool to remove
+        await sub.notice(metadata.FORGED)
         return
-    actor = await deps.actor(client, body)
+    rt, actor = sub.runtime, await sub.actor()
     try:
         name = await tools.remove_tool(rt, actor, tool_id)
     except UseCaseError as error:
@@ -380,7 +426,6 @@ async def tool_remove_submitted(
             if current is not None
             else notice_view(REMOVE_TITLE, escape(error.message))
         )
-        await _update_with(ack, view_out)
+        await _update_with(sub.ack, view_out)
         return
-    removed = f":wastebasket: Removed the registered tool *{escape(name)}*."
-    await _notice(ack, REMOVE_TITLE, removed)
+    await sub.notice(f":wastebasket: Removed the registered tool *{escape(name)}*.")

@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     MarkdownTextObject,
     PlainTextObject,
@@ -102,6 +104,40 @@ def url_check_text(url: str, result: UrlCheckResult) -> str:
         )
     kind = f" ({result.error_kind.value.replace('_', ' ')})" if result.error_kind else ""
     return clip_mrkdwn(f":x: *URL Check failed*{kind}: {escape(result.message)}")
+
+
+def button_row(
+    block_id: str, text: str, action_id: str, *, style: str | None = None
+) -> ActionsBlock:
+    """A row holding one button."""
+    return ActionsBlock(
+        block_id=block_id,
+        elements=[ButtonElement(text=plain(text), action_id=action_id, style=style)],
+    )
+
+
+def form_modal(
+    callback_id: str,
+    *,
+    title: str,
+    submit: str,
+    private_metadata: str,
+    blocks: list[Block],
+    status: str | None = None,
+) -> View:
+    """A modal with a submit button and Cancel; `status` (what is going on, what went wrong)
+    is its last block when there is one."""
+    if status:
+        blocks = [*blocks, section(ids.B_STATUS, status)]
+    return View(
+        type="modal",
+        callback_id=callback_id,
+        title=plain(title, 24),
+        submit=plain(submit, 24),
+        close=plain("Cancel", 24),
+        private_metadata=private_metadata,
+        blocks=blocks,
+    )
 
 
 def notice_view(title: str, text: str, *, callback_id: str = ids.VIEW_NOTICE) -> View:

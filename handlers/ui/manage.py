@@ -14,15 +14,16 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.messages import access_text
-from bot.usecases.forms import MAX_SECRET, Field
+from bot.usecases.forms import Field
 from bot.usecases.permissions import Place
 from bot.usecases.repositories import RepositoryRow
 from handlers import ids, metadata
-from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, escape, plain, section
-from handlers.ui.fields import label
+from handlers.ui.common import code, escape, form_modal, plain, section
+from handlers.ui.fields import label, secret_input
 
 ACCOUNT_TITLE = "Edit authentication"  # Slack: 24 characters at most
 ACCOUNT_HEADING = "Edit authentication information"
+DELETE_TITLE = "Delete image repository"
 
 
 @dataclass(frozen=True)
@@ -76,23 +77,15 @@ def account_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = 
                 action_id=ids.A_USERNAME, initial_value=row.username or None, max_length=255
             ),
         ),
-        InputBlock(
-            block_id=ids.B_SECRET,
-            label=label(Field.SECRET),
-            hint=plain(SECRET_LIMIT_HINT, HINT_MAX),
-            element=PlainTextInputElement(action_id=ids.A_SECRET, max_length=MAX_SECRET),
-        ),
+        secret_input(ids.B_SECRET, ids.A_SECRET, label(Field.SECRET)),
     ]
-    if status:
-        blocks.append(section(ids.B_STATUS, status))
-    return View(
-        type="modal",
-        callback_id=ids.VIEW_ACCOUNT,
-        title=plain(ACCOUNT_TITLE, 24),
-        submit=plain("Save", 24),
-        close=plain("Cancel", 24),
+    return form_modal(
+        ids.VIEW_ACCOUNT,
+        title=ACCOUNT_TITLE,
+        submit="Save",
         private_metadata=meta.dump(),
         blocks=blocks,
+        status=status,
     )
 
 
@@ -142,14 +135,11 @@ def delete_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = N
                 "the registry keeps them.",
             )
         )
-    if status:
-        blocks.append(section(ids.B_STATUS, status))
-    return View(
-        type="modal",
-        callback_id=ids.VIEW_DELETE,
-        title=plain("Delete image repository", 24),
-        submit=plain("Delete", 24),
-        close=plain("Cancel", 24),
+    return form_modal(
+        ids.VIEW_DELETE,
+        title=DELETE_TITLE,
+        submit="Delete",
         private_metadata=meta.dump(),
         blocks=blocks,
+        status=status,
     )

@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
-    ButtonElement,
     CheckboxesElement,
     ExternalDataSelectElement,
     InputBlock,
@@ -26,11 +24,11 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slacktext import OPTION_VALUE_MAX
-from bot.usecases.forms import MAX_SECRET, Creation, Field
+from bot.usecases.forms import Creation, Field
 from bot.usecases.tools import ToolInfo
 from handlers import ids, metadata
-from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, code, context, escape, plain, section
-from handlers.ui.fields import HARBOR_PROJECT, OPTIONS, label
+from handlers.ui.common import button_row, code, context, escape, form_modal, plain, section
+from handlers.ui.fields import HARBOR_PROJECT, OPTIONS, ca_bundle_input, label, secret_input
 from registry import ALL_TYPES, RegistryType, type_info
 from registry.kinds import TypeInfo
 from storage.enums import RepositoryAccess
@@ -125,16 +123,15 @@ def add_modal(
         _creation_section(meta, info),
         *_where_section(meta, info, tools, dockerhub_url, url_check),
         *_account_section(meta, info),
-        *_test_section(info, test_result, status),
+        *_test_section(info, test_result),
     ]
-    return View(
-        type="modal",
-        callback_id=ids.VIEW_ADD,
-        title=plain(title_for(meta), 24),
-        submit=plain("Save", 24),
-        close=plain("Cancel", 24),
+    return form_modal(
+        ids.VIEW_ADD,
+        title=title_for(meta),
+        submit="Save",
         private_metadata=meta.dump(),
         blocks=blocks,
+        status=status,
     )
 
 
@@ -293,10 +290,7 @@ def _url_blocks(info: TypeInfo, url_check: str | None, *, with_tool: bool) -> li
                 max_length=2048,
             ),
         ),
-        ActionsBlock(
-            block_id=ids.B_URL_CHECK,
-            elements=[ButtonElement(text=plain("URL Check"), action_id=ids.A_URL_CHECK)],
-        ),
+        button_row(ids.B_URL_CHECK, "URL Check", ids.A_URL_CHECK),
     ]
     if url_check:
         blocks.append(context(ids.B_URL_CHECK_RESULT, url_check))
@@ -336,36 +330,30 @@ def _account_section(meta: AddMeta, info: TypeInfo) -> list[Block]:
             hint=plain(info.credentials_hint, 150) if info.credentials_hint else None,
             element=PlainTextInputElement(action_id=ids.A_USERNAME, max_length=255),
         ),
-        InputBlock(
-            block_id=ids.B_SECRET,
-            label=label(Field.SECRET),
-            optional=True,
-            hint=plain(
+        secret_input(
+            ids.B_SECRET,
+            ids.A_SECRET,
+            label(Field.SECRET),
+            advice=(
                 "Stored encrypted and never shown again. Slack shows it while you type: "
-                f"prefer an access token. {SECRET_LIMIT_HINT}",
-                HINT_MAX,
+                "prefer an access token."
             ),
-            element=PlainTextInputElement(action_id=ids.A_SECRET, max_length=MAX_SECRET),
+            optional=True,
         ),
     ]
     if info.has_url_check:
-        blocks.append(_ca_bundle_block(ids.B_CA_BUNDLE, ids.A_CA_BUNDLE))
+        blocks.append(
+            ca_bundle_input(
+                ids.B_CA_BUNDLE,
+                ids.A_CA_BUNDLE,
+                "For a registry whose certificate a private CA signed.",
+            )
+        )
     return blocks
 
 
-def _ca_bundle_block(block_id: str, action_id: str) -> InputBlock:
-    """The optional CA bundle input (the add modal's and the tool form's)."""
-    return InputBlock(
-        block_id=block_id,
-        label=label(Field.CA_BUNDLE),
-        optional=True,
-        hint=plain("For a registry whose certificate a private CA signed.", 150),
-        element=PlainTextInputElement(action_id=action_id, multiline=True),
-    )
-
-
-def _test_section(info: TypeInfo, test_result: str | None, status: str | None) -> list[Block]:
-    """Options, the Connection Test button, and the latest result and status."""
+def _test_section(info: TypeInfo, test_result: str | None) -> list[Block]:
+    """Options, the Connection Test button, and the latest result."""
     options = [
         _option(ids.OPT_SAVE_UNHEALTHY, "Save even if the connection test fails (project admins)")
     ]
@@ -378,15 +366,10 @@ def _test_section(info: TypeInfo, test_result: str | None, status: str | None) -
             optional=True,
             element=CheckboxesElement(action_id=ids.A_OPTIONS, options=options),
         ),
-        ActionsBlock(
-            block_id=ids.B_TEST,
-            elements=[ButtonElement(text=plain("Connection Test"), action_id=ids.A_TEST)],
-        ),
+        button_row(ids.B_TEST, "Connection Test", ids.A_TEST),
     ]
     if test_result:
         blocks.append(section(ids.B_TEST_RESULT, test_result))
-    if status:
-        blocks.append(section(ids.B_STATUS, status))
     return blocks
 
 

@@ -4,11 +4,10 @@ register or edit one (its fields follow the chosen `Tool type`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
-    ButtonElement,
     CheckboxesElement,
     InputBlock,
     Option,
@@ -19,21 +18,20 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.usecases.forms import MAX_SECRET
 from bot.usecases.permissions import REFUSE_TOOLS
 from bot.usecases.tools import TOKEN_ACCOUNTS, ToolField, ToolInfo, tool_label
 from handlers import ids, metadata
 from handlers.ui.common import (
-    HINT_MAX,
-    SECRET_LIMIT_HINT,
+    button_row,
     code,
     context,
     escape,
+    form_modal,
     md,
     plain,
     section,
 )
-from handlers.ui.fields import OPTIONS, label
+from handlers.ui.fields import OPTIONS, ca_bundle_input, label, secret_input
 from registry import TOOL_TYPES, RegistryType
 
 # Per kind: URL placeholder, URL hint, token hint (GitLab and Quay tools hold a token only).
@@ -93,42 +91,35 @@ def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
             )
         blocks.append(SectionBlock(block_id=f"tool_{tool.id}", text=md(text), accessory=accessory))
     if is_admin:
-        blocks.append(
-            ActionsBlock(
-                block_id="tools_actions",
-                elements=[
-                    ButtonElement(
-                        text=plain("Register Harbor, GitLab or Quay"),
-                        action_id=ids.A_TOOL_REGISTER,
-                        style="primary",
-                    )
-                ],
-            )
-        )
+        register = "Register Harbor, GitLab or Quay"
+        blocks.append(button_row("tools_actions", register, ids.A_TOOL_REGISTER, style="primary"))
     else:
         blocks.append(context("tools_note", REFUSE_TOOLS))
     return blocks
 
 
-def tool_metadata(tool_id: int | None, kind: str = RegistryType.HARBOR.value) -> str:
-    """Signed: which tool the form edits or removes (0: a new one), and its kind."""
-    return metadata.seal("tool", {"tool_id": tool_id or 0, "kind": kind})
+@dataclass(frozen=True)
+class ToolMeta:
+    """Signed private_metadata of the tool modals: the tool they edit or remove (0: a new
+    one) and its kind."""
 
+    tool_id: int = 0
+    kind: str = RegistryType.HARBOR.value
 
-def tool_of(text: str) -> int:
-    """The tool id a tool modal was opened for: 0 for Register; ForgedMetadata when unsigned."""
-    tool_id = metadata.unseal("tool", text).get("tool_id")
-    if not isinstance(tool_id, int) or tool_id < 0:
-        raise metadata.ForgedMetadata("not a tool id")
-    return tool_id
+    def dump(self) -> str:
+        return metadata.seal("tool", asdict(self))
 
-
-def tool_kind_of(text: str) -> str:
-    """The kind a tool modal shows (Harbor for modals signed before kinds existed)."""
-    kind = metadata.unseal("tool", text).get("kind", RegistryType.HARBOR.value)
-    if kind not in {t.value for t in TOOL_TYPES}:
-        raise metadata.ForgedMetadata("not a tool kind")
-    return str(kind)
+    @classmethod
+    def load(cls, text: str) -> ToolMeta:
+        """ForgedMetadata (a ValueError) unless this app signed it (Harbor for modals signed
+        before kinds existed)."""
+        data = metadata.unseal("tool", text)
+        tool_id, kind = data.get("tool_id"), data.get("kind", RegistryType.HARBOR.value)
+        if not isinstance(tool_id, int) or tool_id < 0:
+            raise metadata.ForgedMetadata("not a tool id")
+        if kind not in {t.value for t in TOOL_TYPES}:
+            raise metadata.ForgedMetadata("not a tool kind")
+        return cls(tool_id, str(kind))
 
 
 def _kind_option(kind: str) -> Option:
@@ -153,16 +144,13 @@ def tool_modal(
         *_tool_account_blocks(tool, kind),
         _tool_options_block(tool),
     ]
-    if status:
-        blocks.append(section(ids.B_STATUS, status))
-    return View(
-        type="modal",
-        callback_id=ids.VIEW_TOOL,
-        title=plain(f"Edit {kind_label}" if tool else f"Register {kind_label}", 24),
-        submit=plain("Save", 24),
-        close=plain("Cancel", 24),
-        private_metadata=tool_metadata(tool.id if tool else None, kind),
+    return form_modal(
+        ids.VIEW_TOOL,
+        title=f"Edit {kind_label}" if tool else f"Register {kind_label}",
+        submit="Save",
+        private_metadata=ToolMeta(tool.id if tool else 0, kind).dump(),
         blocks=blocks,
+        status=status,
     )
 
 
@@ -247,24 +235,19 @@ def _tool_account_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
             )
         )
     blocks += [
-        InputBlock(
-            block_id=ids.B_TOOL_SECRET,
-            label=plain("API token") if token_only else label(ToolField.SECRET),
+        secret_input(
+            ids.B_TOOL_SECRET,
+            ids.A_TOOL_SECRET,
+            plain("API token") if token_only else label(ToolField.SECRET),
+            advice=_secret_hint(tool, kind),
             optional=not token_only or tool is not None,
-            hint=plain(f"{_secret_hint(tool, kind)} {SECRET_LIMIT_HINT}", HINT_MAX),
-            element=PlainTextInputElement(action_id=ids.A_TOOL_SECRET, max_length=MAX_SECRET),
         ),
-        InputBlock(
-            block_id=ids.B_TOOL_CA,
-            label=label(ToolField.CA_BUNDLE),
-            optional=True,
-            hint=plain(
-                "Leave empty to keep the saved one."
-                if tool and tool.has_ca_bundle
-                else "For an instance whose certificate a private CA signed.",
-                150,
-            ),
-            element=PlainTextInputElement(action_id=ids.A_TOOL_CA, multiline=True),
+        ca_bundle_input(
+            ids.B_TOOL_CA,
+            ids.A_TOOL_CA,
+            "Leave empty to keep the saved one."
+            if tool and tool.has_ca_bundle
+            else "For an instance whose certificate a private CA signed.",
         ),
     ]
     return blocks
@@ -288,15 +271,11 @@ def tool_remove_modal(tool: ToolInfo, *, status: str | None = None) -> View:
     text = f"Remove the registered tool *{escape(tool.name)}* ({code(tool.url)})?"
     if tool.repositories:
         text += f"\n:warning: {tool.repositories} saved repositories use it: delete them first."
-    blocks: list[Block] = [section("tool_remove_intro", text)]
-    if status:
-        blocks.append(section(ids.B_STATUS, status))
-    return View(
-        type="modal",
-        callback_id=ids.VIEW_TOOL_REMOVE,
-        title=plain(f"Remove {tool_label(tool.kind)}", 24),
-        submit=plain("Remove", 24),
-        close=plain("Cancel", 24),
-        private_metadata=tool_metadata(tool.id, tool.kind),
-        blocks=blocks,
+    return form_modal(
+        ids.VIEW_TOOL_REMOVE,
+        title=f"Remove {tool_label(tool.kind)}",
+        submit="Remove",
+        private_metadata=ToolMeta(tool.id, tool.kind).dump(),
+        blocks=[section("tool_remove_intro", text)],
+        status=status,
     )
