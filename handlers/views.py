@@ -382,7 +382,7 @@ async def tool_submitted(sub: Submission[ToolMeta]) -> None:
         else:
             current = await tools.tool_for_edit(rt, actor, tool_id)
     except UseCaseError as error:
-        await sub.notice(error.message)
+        await sub.notice(escape(error.message))
         return
     testing = ":hourglass_flowing_sand: Testing the instance…"
     await _update_with(sub.ack, tool_modal(current, status=testing, kind=kind))
