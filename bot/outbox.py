@@ -24,14 +24,16 @@ MAX_BACKOFF; an edit whose message is gone is given up (`gave_up_at`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
@@ -48,6 +50,7 @@ from storage.enums import OutboxKind
 from storage.models import AlertIncident, OutboxMessage, Project, utcnow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=10)
@@ -317,36 +320,86 @@ async def deliver_pending(
     anchors = await in_transaction(sessions, partial(_anchors, rows=rows))
     blocked = await in_transaction(sessions, _blocked_channels)
     token_error: str | None = None
-    for row in rows:
-        error: str | None = None
-        ts: str | None = None
-        skipped = False
-        if token_error is not None:
-            error, skipped = token_error, True
-        elif (row.team_id, row.channel_id) in blocked:
-            error, skipped = "channel_blocked", True
-        else:
-            method, kwargs = _call_kwargs(row, anchors)
-            try:
-                if method == "chat_update":
-                    response = await client.chat_update(**kwargs)
-                else:
-                    response = await client.chat_postMessage(**kwargs)
-                ts = str(response.get("ts") or "") or None
-            except SlackApiError as exc:
-                error = str(exc.response.get("error", "slack_error"))
-            except Exception as exc:  # connection refused, timeout: retry later
-                error = type(exc).__name__
-        if error in TOKEN_ERRORS and not skipped:
-            token_error = error
-            _log_token_failure(error)
-        # Slack has the message now: its record must land, or it would be sent again
-        # once the lease expires (in_transaction retries a dropped connection).
-        outcome = _Outcome(error, ts, skipped)
-        record = partial(_record, row=row, owner=owner, outcome=outcome, blocked=blocked)
-        if await in_transaction(sessions, record):
+    for index, row in enumerate(rows):
+        try:
+            outcome = await _to_the_end(
+                _deliver_one(sessions, client, row, owner, anchors, blocked, token_error)
+            )
+        except asyncio.CancelledError:
+            # Stopping (shutdown, a timeout): the rows not tried yet go back at once
+            # instead of waiting for their lease to run out.
+            unsent = [r.id for r in rows[index:]]
+            with contextlib.suppress(Exception):
+                await _to_the_end(in_transaction(sessions, partial(_release, owner, unsent)))
+            raise
+        if outcome.error in TOKEN_ERRORS and not outcome.skipped:
+            token_error = outcome.error
+        if outcome.error is None:
             sent += 1
     return sent
+
+
+async def _deliver_one(
+    sessions: async_sessionmaker[AsyncSession],
+    client: AsyncWebClient,
+    row: OutboxMessage,
+    owner: str,
+    anchors: dict[int, str],
+    blocked: set[tuple[str, str]],
+    token_error: str | None,
+) -> _Outcome:
+    """Send one leased message (unless the token or the channel is known to refuse it)
+    and record what Slack answered."""
+    if token_error is not None:
+        outcome = _Outcome(token_error, None, skipped=True)
+    elif (row.team_id, row.channel_id) in blocked:
+        outcome = _Outcome("channel_blocked", None, skipped=True)
+    else:
+        outcome = await _send(client, row, anchors)
+        if outcome.error in TOKEN_ERRORS:
+            _log_token_failure(outcome.error)
+    # Slack has the message now: its record must land, or it would be sent again
+    # once the lease expires (in_transaction retries a dropped connection).
+    record = partial(_record, row=row, owner=owner, outcome=outcome, blocked=blocked)
+    await in_transaction(sessions, record)
+    return outcome
+
+
+async def _send(client: AsyncWebClient, row: OutboxMessage, anchors: dict[int, str]) -> _Outcome:
+    method, kwargs = _call_kwargs(row, anchors)
+    try:
+        if method == "chat_update":
+            response = await client.chat_update(**kwargs)
+        else:
+            response = await client.chat_postMessage(**kwargs)
+    except SlackApiError as exc:
+        return _Outcome(str(exc.response.get("error", "slack_error")), None, skipped=False)
+    except Exception as exc:  # connection refused, timeout: retry later
+        return _Outcome(type(exc).__name__, None, skipped=False)
+    return _Outcome(None, str(response.get("ts") or "") or None, skipped=False)
+
+
+async def _to_the_end(step: Awaitable[T]) -> T:
+    """Await `step` to its end even when the caller is cancelled meanwhile (then re-raise
+    the cancellation): a message Slack may have taken must be recorded as sent, or it
+    would be sent again once its lease ran out."""
+    task = asyncio.ensure_future(step)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
+
+
+async def _release(owner: str, ids: Sequence[int], session: AsyncSession) -> None:
+    """Hand back leases of `owner` on messages it did not try to send."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True)
@@ -365,8 +418,8 @@ async def _record(
     owner: str,
     outcome: _Outcome,
     blocked: set[tuple[str, str]],
-) -> bool:
-    """Store what Slack answered for `row` and release its lease; True when it was sent.
+) -> None:
+    """Store what Slack answered for `row` and release its lease.
 
     Safe to run again after a dropped connection: it re-reads the row and does
     nothing unless `owner` still holds the lease.
@@ -374,7 +427,7 @@ async def _record(
     error, ts, skipped = outcome.error, outcome.ts, outcome.skipped
     current = await session.get(OutboxMessage, row.id)
     if current is None or current.lease_owner != owner:
-        return False
+        return
     current.lease_owner = None
     current.lease_expires_at = None
     now = utcnow()
@@ -386,7 +439,7 @@ async def _record(
             incident = await session.get(AlertIncident, current.incident_id)
             if incident is not None and incident.message_ts is None:
                 incident.message_ts = ts
-        return True
+        return
     current.last_error = error[:200]
     if error in CHANNEL_ERRORS or error == "channel_blocked":
         current.held_since = now
@@ -421,7 +474,6 @@ async def _record(
             error,
             int(backoff.total_seconds()),
         )
-    return False
 
 
 async def _mark_blocked(

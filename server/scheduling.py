@@ -114,6 +114,8 @@ async def stop(runtime: Runtime) -> None:
     runtime.outbox_sender_running = False
     background.scheduler.shutdown(wait=False)
     await background.rechecker.stop()
+    # Safe mid-send: deliver_pending finishes (and records) the message in hand and hands
+    # back the ones it had not tried.
     background.sender.cancel()
     await asyncio.gather(background.sender, return_exceptions=True)
     for service in background.registries:

@@ -108,3 +108,38 @@ async def test_a_message_is_not_posted_twice_when_postgresql_cuts_the_connection
         assert [c.params["text"] for c in standin.calls_to("chat.postMessage")] == ["message 0"]
     finally:
         await engine.dispose()
+
+
+async def test_stopping_mid_post_records_the_post_and_hands_back_the_rest(
+    sessions: async_sessionmaker[AsyncSession], standin: SlackApiStandIn
+) -> None:
+    """The server stops (its sender is cancelled) while Slack is taking a message: that
+    message is still marked sent, so the next start does not post it again, and the
+    messages not tried yet are free for the next sender at once (no lease to wait out)."""
+    await _queue(sessions, 3)
+    posting = asyncio.Event()
+
+    class SlowSlack(AsyncWebClient):
+        async def chat_postMessage(self, **kwargs: Any) -> AsyncSlackResponse:
+            posting.set()
+            response = await super().chat_postMessage(**kwargs)
+            await asyncio.sleep(0.3)  # Slack took it; the answer is still on its way
+            return response
+
+    slow = SlowSlack(token=standin.bot_token, base_url=standin.base_url)
+    sender = asyncio.create_task(outbox.deliver_pending(sessions, slow, owner="stopping"))
+    await asyncio.wait_for(posting.wait(), 10)
+    sender.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sender
+    async with sessions() as session:
+        rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert [r.sent_at is not None for r in rows] == [True, False, False]
+    assert all(r.lease_owner is None for r in rows)
+    client = AsyncWebClient(token=standin.bot_token, base_url=standin.base_url)
+    assert await outbox.deliver_pending(sessions, client, owner="next") == 2
+    assert [c.params["text"] for c in standin.calls_to("chat.postMessage")] == [
+        "message 0",
+        "message 1",
+        "message 2",
+    ]
