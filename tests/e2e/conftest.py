@@ -12,12 +12,15 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.e2e.flow import Flow, bot_process
 from tests.support.bot_process import BotProcess
 from tests.support.databases import sqlite_url
+from tests.support.harbor_standin import HarborStandIn
+from tests.support.registry_server import HTPASSWD_USERS, RegistryServer, registry_available
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import SlackClient
 
@@ -41,6 +44,27 @@ def bot(
 ) -> Iterator[BotProcess]:
     with bot_process(standin, database_url_e2e, tmp_path_factory) as process:
         yield process
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """A real registry with htpasswd users (HTPASSWD_USERS), one per module."""
+    if not registry_available():
+        pytest.skip("docker-registry is not installed")
+    with RegistryServer(Path(tmp_path_factory.mktemp("registry")), htpasswd=HTPASSWD_USERS) as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def harbor() -> Iterator[HarborStandIn]:
+    """The Harbor stand-in, one per module; fails on any call outside Harbor's swagger."""
+    server = HarborStandIn()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.violations == []
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -13,21 +12,13 @@ from tests.e2e.flow import Flow, bot_process, labels, texts
 from tests.e2e.helpers import add_values
 from tests.support.bot_process import BotProcess
 from tests.support.registry_httpserver import free_port
-from tests.support.registry_server import HTPASSWD_USERS, RegistryServer, registry_available
+from tests.support.registry_server import HTPASSWD_USERS, RegistryServer
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import find_input
 
 pytestmark = pytest.mark.registry
 
 USER, PASSWORD = next(iter(HTPASSWD_USERS.items()))
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
-    with RegistryServer(Path(tmp_path_factory.mktemp("registry")), htpasswd=HTPASSWD_USERS) as r:
-        yield r
 
 
 @pytest.fixture(scope="module")

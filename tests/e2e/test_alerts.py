@@ -338,17 +338,6 @@ async def _at_least(count: Awaitable[int], expected: int) -> bool:
     return await count >= expected
 
 
-@pytest.fixture
-def harbor() -> Iterator[HarborStandIn]:
-    server = HarborStandIn()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert server.violations == []
-
-
 async def saved_harbor_repository(
     db: async_sessionmaker[AsyncSession],
     key: str,

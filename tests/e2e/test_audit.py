@@ -5,8 +5,6 @@ no typed secret reaches a record; `/imagerepo audit` and Home show the trail."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ from tests.e2e.helpers import account_values, add_values
 from tests.e2e.test_harbor_tools import ADMIN, ADMIN_PASSWORD, register_tool, tool_values
 from tests.support.harbor_standin import HarborStandIn
 from tests.support.registry_httpserver import free_port
-from tests.support.registry_server import HTPASSWD_USERS, RegistryServer, registry_available
+from tests.support.registry_server import HTPASSWD_USERS, RegistryServer
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import (
     button_action,
@@ -48,24 +46,6 @@ COLUMNS = (
     "fingerprint",
     "request_id",
 )
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
-    with RegistryServer(Path(tmp_path_factory.mktemp("registry")), htpasswd=HTPASSWD_USERS) as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
-def harbor() -> Iterator[HarborStandIn]:
-    server = HarborStandIn()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def _rows(flow: Flow) -> list[dict[str, Any]]:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +20,7 @@ from tests.e2e.flow import Flow, texts
 from tests.e2e.helpers import add_values
 from tests.e2e.test_harbor_tools import ADMIN_PASSWORD, register_tool
 from tests.support.harbor_standin import HarborStandIn
-from tests.support.registry_server import HTPASSWD_USERS, RegistryServer, registry_available
+from tests.support.registry_server import HTPASSWD_USERS, RegistryServer
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import button_action, overflow_action
 
@@ -30,25 +28,6 @@ pytestmark = pytest.mark.registry
 
 USER, PASSWORD = next(iter(HTPASSWD_USERS.items()))
 NOT_HERE = "That repository is no longer in this project's list."
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
-    with RegistryServer(Path(tmp_path_factory.mktemp("registry")), htpasswd=HTPASSWD_USERS) as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
-def harbor() -> Iterator[HarborStandIn]:
-    server = HarborStandIn()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert server.violations == []
 
 
 async def add_repository(flow: Flow, registry: RegistryServer, repository: str) -> Any:

@@ -3,10 +3,6 @@ tool select, existing projects through an external select, Create new, delete in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from handlers import ids
 from tests.e2e.flow import Flow, labels, texts
 from tests.e2e.helpers import add_values
@@ -22,17 +18,6 @@ from tests.support.slack_requests import (
 
 ADMIN_PASSWORD = "Harbor12345"
 ADMIN = "UWSADMIN"
-
-
-@pytest.fixture(scope="module")
-def harbor() -> Iterator[HarborStandIn]:
-    server = HarborStandIn()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert server.violations == []
 
 
 def tool_values(view: dict, **fields: str | None) -> dict:

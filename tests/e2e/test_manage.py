@@ -3,14 +3,11 @@ pages; the alert's Connection Test button; who may do what."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.e2e.flow import Flow, texts
 from tests.e2e.helpers import account_values, add_values
-from tests.support.registry_server import HTPASSWD_USERS, RegistryServer, registry_available
+from tests.support.registry_server import HTPASSWD_USERS, RegistryServer
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import (
     button_action,
@@ -22,14 +19,6 @@ from tests.support.slack_requests import (
 pytestmark = pytest.mark.registry
 
 USER, PASSWORD = next(iter(HTPASSWD_USERS.items()))
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
-    with RegistryServer(Path(tmp_path_factory.mktemp("registry")), htpasswd=HTPASSWD_USERS) as r:
-        yield r
 
 
 async def add_repository(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -14,20 +13,12 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures, re-exported for this 
     channel_id,
     database_url_e2e,
     flow,
+    registry,
     secrets,
     standin,
 )
 from tests.support.bot_process import BotProcess
-from tests.support.registry_server import HTPASSWD_USERS, RegistryServer, registry_available
 from tests.support.slack_api import SlackApiStandIn
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
-    with RegistryServer(Path(tmp_path_factory.mktemp("registry")), htpasswd=HTPASSWD_USERS) as r:
-        yield r
 
 
 @pytest.fixture(autouse=True)
