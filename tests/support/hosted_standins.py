@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 import httpx
 
+from tests.support.api_registry import RegistryBehindApi
 from tests.support.certs import TestCA
 from tests.support.hosted_contracts import Contract
 from tests.support.registry_httpserver import Request, Response, ThreadedHttpServer
@@ -35,7 +36,7 @@ def _bearer(request: Request) -> str | None:
     return header[7:] if header.lower().startswith("bearer ") else None
 
 
-class _Base:
+class _Base(RegistryBehindApi):
     """A registry + token service + API server; subclasses give `_grant` and `_api`."""
 
     provider = ""
@@ -69,24 +70,6 @@ class _Base:
     @property
     def ca(self) -> TestCA:
         return self.token_server.ca
-
-    @property
-    def registry_url(self) -> str:
-        return self.registry.url
-
-    @property
-    def api_url(self) -> str:
-        return self.api.url
-
-    def start(self) -> None:
-        self.token_server.start()
-        self.api.start()
-        self.registry.start()
-
-    def stop(self) -> None:
-        self.registry.stop()
-        self.api.stop()
-        self.token_server.stop()
 
     def push(self, repository: str, tag: str = "latest") -> str:
         digest = self.registry.client(*_ADMIN).push_image(repository, tag)

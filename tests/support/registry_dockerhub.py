@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.api_registry import RegistryBehindApi
 from tests.support.certs import TestCA
 from tests.support.registry_httpserver import Request, Response, ThreadedHttpServer
 from tests.support.registry_server import RegistryServer
@@ -40,7 +41,7 @@ class HubRepository:
     private: bool = False
 
 
-class DockerHubStandIn:
+class DockerHubStandIn(RegistryBehindApi):
     """`.registry_url`, `.api_url`, `.add_repository()`, `.rate_limit()`, `.start()/.stop()`."""
 
     def __init__(self, ca: TestCA, workdir: Path) -> None:
@@ -61,26 +62,6 @@ class DockerHubStandIn:
         )
         self.registry = RegistryServer(workdir / "hub-registry", token_server=self.token_server)
         self.api = ThreadedHttpServer(self._api)
-
-    # -- lifecycle ----------------------------------------------------------
-
-    @property
-    def registry_url(self) -> str:
-        return self.registry.url
-
-    @property
-    def api_url(self) -> str:
-        return self.api.url
-
-    def start(self) -> None:
-        self.token_server.start()
-        self.api.start()
-        self.registry.start()
-
-    def stop(self) -> None:
-        self.registry.stop()
-        self.api.stop()
-        self.token_server.stop()
 
     def rate_limit(self, seconds: float) -> None:
         self.rate_limited_until = time.time() + seconds
