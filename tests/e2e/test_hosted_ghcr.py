@@ -24,13 +24,8 @@ pytestmark = pytest.mark.registry
 def github(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHubStandIn]:
     if not registry_available():
         pytest.skip("docker-registry is not installed")
-    standin = GitHubStandIn(TestCA(), tmp_path_factory.mktemp("github"))
-    standin.start()
-    try:
+    with GitHubStandIn(TestCA(), tmp_path_factory.mktemp("github")).running() as standin:
         yield standin
-    finally:
-        standin.stop()
-    assert standin.contract.problems == []
 
 
 @pytest.fixture(scope="module")
@@ -110,13 +105,8 @@ async def test_ghcr_add_test_change_account_delete_in_ir(
 def gitlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitLabStandIn]:
     if not registry_available():
         pytest.skip("docker-registry is not installed")
-    standin = GitLabStandIn(TestCA(), tmp_path_factory.mktemp("gitlab"))
-    standin.start()
-    try:
+    with GitLabStandIn(TestCA(), tmp_path_factory.mktemp("gitlab")).running() as standin:
         yield standin
-    finally:
-        standin.stop()
-    assert standin.contract.problems == []
 
 
 async def test_delete_modal_says_a_deploy_token_cannot_delete(

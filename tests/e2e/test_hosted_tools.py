@@ -29,33 +29,20 @@ pytestmark = pytest.mark.registry
 ADMIN = "UWSADMIN"
 
 
-def _started(standin: GitLabStandIn | QuayStandIn) -> Iterator[GitLabStandIn | QuayStandIn]:
-    standin.start()
-    try:
-        yield standin
-    finally:
-        standin.stop()
-    assert standin.contract.problems == []
-
-
 @pytest.fixture(scope="module")
 def gitlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitLabStandIn]:
     if not registry_available():
         pytest.skip("docker-registry is not installed")
-    standin = GitLabStandIn(TestCA(), tmp_path_factory.mktemp("gitlab"))
-    for started in _started(standin):
-        assert isinstance(started, GitLabStandIn)
-        yield started
+    with GitLabStandIn(TestCA(), tmp_path_factory.mktemp("gitlab")).running() as standin:
+        yield standin
 
 
 @pytest.fixture(scope="module")
 def quay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuayStandIn]:
     if not registry_available():
         pytest.skip("docker-registry is not installed")
-    standin = QuayStandIn(TestCA(), tmp_path_factory.mktemp("quay"))
-    for started in _started(standin):
-        assert isinstance(started, QuayStandIn)
-        yield started
+    with QuayStandIn(TestCA(), tmp_path_factory.mktemp("quay")).running() as standin:
+        yield standin
 
 
 async def open_register(flow: Flow) -> dict:

@@ -29,13 +29,8 @@ pytestmark = pytest.mark.registry
 @pytest.fixture
 def github(registry_ca: TestCA, tmp_path: Path) -> Iterator[GitHubStandIn]:
     require_registry_binary()
-    standin = GitHubStandIn(registry_ca, tmp_path)
-    standin.start()
-    try:
+    with GitHubStandIn(registry_ca, tmp_path).running() as standin:
         yield standin
-    finally:
-        standin.stop()
-    assert standin.contract.problems == []
 
 
 @pytest.fixture

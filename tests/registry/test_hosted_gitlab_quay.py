@@ -29,25 +29,15 @@ pytestmark = pytest.mark.registry
 @pytest.fixture
 def gitlab(registry_ca: TestCA, tmp_path: Path) -> Iterator[GitLabStandIn]:
     require_registry_binary()
-    standin = GitLabStandIn(registry_ca, tmp_path)
-    standin.start()
-    try:
+    with GitLabStandIn(registry_ca, tmp_path).running() as standin:
         yield standin
-    finally:
-        standin.stop()
-    assert standin.contract.problems == []
 
 
 @pytest.fixture
 def quay(registry_ca: TestCA, tmp_path: Path) -> Iterator[QuayStandIn]:
     require_registry_binary()
-    standin = QuayStandIn(registry_ca, tmp_path)
-    standin.start()
-    try:
+    with QuayStandIn(registry_ca, tmp_path).running() as standin:
         yield standin
-    finally:
-        standin.stop()
-    assert standin.contract.problems == []
 
 
 def gl(gitlab: GitLabStandIn, repo: str, who: str, *, pull_only: bool = False) -> RepositoryTarget:

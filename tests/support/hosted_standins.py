@@ -15,8 +15,11 @@ import itertools
 import json
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 from urllib.parse import unquote
 
 import httpx
@@ -57,6 +60,17 @@ class _Base(RegistryBehindApi):
         self.api = ThreadedHttpServer(self._checked)
         self.registry = RegistryServer(workdir / f"{self.provider}-registry", token_server=self)  # type: ignore[arg-type]
         self.digests: dict[str, list[str]] = {}
+
+    @contextmanager
+    def running(self) -> Iterator[Self]:
+        """Started for a test, stopped after it; then fails the test if any API request or
+        answer broke the provider's published contract."""
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+        assert self.contract.problems == []
 
     # the registry config needs `realm`, `service`, `issuer`, `ca`: the realm may be ours
     @property
