@@ -8,10 +8,13 @@ self-managed instances on their own hosts and ports.
 Accounts: personal, project and group access tokens describe themselves at
 `GET /personal_access_tokens/self` (`scopes`, `expires_at`); deploy tokens
 (`gitlab+deploy-token-N`) and CI job tokens cannot call the API at all, so for
-them only the registry speaks.  Pulling needs `read_registry`, pushing
-`write_registry` (`api` covers both), deleting in IR needs `api` and the
+them only the registry speaks.  Pulling needs `read_registry` or `read_api`
+(gitlabhq `lib/gitlab/auth.rb`, `abilities_for_scopes`: `read_api` maps to
+`read_only_authentication_abilities`, which include `read_container_image`),
+pushing `write_registry` (`api` covers both), deleting in IR needs `api` and the
 Maintainer role: `DELETE /projects/:id/registry/repositories/:repository_id`,
-the id found with `GET /projects/:id/registry/repositories`.  A registry
+the id found with `GET /projects/:id/registry/repositories`, which is paginated
+(at most 100 a page; every page is read, following `X-Next-Page` or `Link`).  A registry
 repository appears on first push into an existing GitLab project, so "create
 new" checks that project exists and that the token may push there.
 """
@@ -19,7 +22,7 @@ new" checks that project exists and that the token may push there.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from registry.drivers import Account, Driver, Location, Operation, ToolCheckBase
 from registry.errors import DELETED, ErrorKind, RegistryError, refusal
@@ -34,7 +37,10 @@ API = "/api/v4"
 DEPLOY_TOKEN_PREFIX = "gitlab+deploy-token-"
 DEVELOPER = 30  # GitLab access levels: Developer may push, Maintainer (40) may delete
 MAINTAINER = 40
-_PULL = {"read_registry", "api"}
+# gitlabhq lib/gitlab/auth.rb `abilities_for_scopes`: read_api -> read_container_image too
+_PULL = {"read_registry", "read_api", "api"}
+_PER_PAGE = 100  # GitLab's pagination cap (doc/api/rest/_index.md, "Pagination")
+_MAX_PAGES = 200  # 20,000 registry repositories in one project is beyond any real one
 _PUSH = {"write_registry", "api"}
 
 
@@ -58,6 +64,19 @@ def project_candidates(repository: str) -> list[str]:
     """`group/sub/project/image` -> the project paths it may belong to, longest first."""
     parts = repository.split("/")
     return ["/".join(parts[:n]) for n in range(len(parts), 1, -1)]
+
+
+def next_page(x_next_page: str | None, link: str | None) -> list[tuple[str, str]] | None:
+    """The query of the next page: from `X-Next-Page` (a number, empty on the last page),
+    else from the `Link` header's `rel="next"` URL; None when there is no next page."""
+    if x_next_page is not None and x_next_page.strip().isdigit():
+        return [("per_page", str(_PER_PAGE)), ("page", x_next_page.strip())]
+    for part in (link or "").split(","):
+        url, _, rest = part.partition(";")
+        if 'rel="next"' in rest.replace(" ", ""):
+            query = parse_qsl(urlsplit(url.strip().strip("<>")).query)
+            return query or None
+    return None
 
 
 def access_level(project: dict[str, Any]) -> int:
@@ -110,15 +129,32 @@ class GitLabApi:
                 return found
         return None
 
-    async def registry_repositories(self, project_id: int) -> list[dict[str, Any]]:
-        response = await self.api.request(
-            "GET",
-            f"{API}/projects/{project_id}/registry/repositories",
-            params=[("per_page", "100")],
+    async def find_registry_repository(self, project_id: int, path: str) -> dict[str, Any] | None:
+        """The project's registry repository named `path`, reading page after page.
+
+        The list is paginated (`per_page` at most 100); the next page is named by
+        `X-Next-Page` (offset pagination) or, where GitLab omits it, the `Link`
+        header's `rel="next"` (keyset pagination).
+        """
+        params: list[tuple[str, str]] = [("per_page", str(_PER_PAGE)), ("page", "1")]
+        for _ in range(_MAX_PAGES):
+            response = await self.api.request(
+                "GET", f"{API}/projects/{project_id}/registry/repositories", params=params
+            )
+            if response.status != 200:
+                raise self.api.error(response, "list the project's registry repositories")
+            for entry in json_list(response):
+                if entry.get("path") == path and isinstance(entry.get("id"), int):
+                    return entry
+            following = next_page(response.headers.get("x-next-page"), response.headers.get("link"))
+            if following is None:
+                return None
+            params = following
+        raise RegistryError(
+            ErrorKind.UNSUPPORTED_OPERATION,
+            f"GitLab lists more than {_MAX_PAGES * _PER_PAGE} registry repositories in the "
+            f"project; {path} was not among them, so nothing was deleted.",
         )
-        if response.status != 200:
-            raise self.api.error(response, "list the project's registry repositories")
-        return json_list(response)
 
     async def delete_registry_repository(self, project_id: int, repository_id: int) -> None:
         response = await self.api.request(
@@ -198,7 +234,7 @@ class GitLabDriver(Driver):
         scopes = {s for s in raw if isinstance(s, str)} if isinstance(raw, list) else set()
         missing: dict[str, str] = {}
         if not scopes & _PULL:
-            missing["pull"] = lacks("read_registry", "pull images")
+            missing["pull"] = lacks("read_registry (or read_api)", "pull images")
         if not scopes & _PUSH:
             missing["push"] = lacks("write_registry", "push images")
         expires = parse_expiry(info.get("expires_at"))
@@ -300,10 +336,10 @@ class GitLabDriver(Driver):
                 ErrorKind.REPOSITORY_NOT_FOUND,
                 f"GitLab has no project for {location.repository} that this token can see.",
             )
-        for entry in await api.registry_repositories(project["id"]):
-            if entry.get("path") == location.repository and isinstance(entry.get("id"), int):
-                await api.delete_registry_repository(project["id"], entry["id"])
-                return
+        entry = await api.find_registry_repository(project["id"], location.repository)
+        if entry is not None:
+            await api.delete_registry_repository(project["id"], entry["id"])
+            return
         raise RegistryError(
             ErrorKind.REPOSITORY_NOT_FOUND,
             f"GitLab project {project.get('path_with_namespace')} has no registry repository "

@@ -197,3 +197,33 @@ async def test_registered_gitlab_and_quay_tools(
     assert "acme/made" in created and "acme/made" in quay.repositories
     await registry_service.delete_repository(robot_entry)
     assert "acme/made" not in quay.repositories
+
+
+async def test_gitlab_read_api_token_may_pull(
+    registry_service: RegistryService, gitlab: GitLabStandIn
+) -> None:
+    """read_api grants read_container_image (gitlabhq lib/gitlab/auth.rb): the pull step
+    passes and no "lacks read_registry" appears; only push is refused."""
+    gitlab.add_project("team/app")
+    gitlab.add_image("team/app")
+    pull = await registry_service.connection_test(gl(gitlab, "team/app", "readapi", pull_only=True))
+    assert pull.ok, pull.message
+    assert "read_api" in pull.steps[1].detail
+    both = await registry_service.connection_test(gl(gitlab, "team/app", "readapi"))
+    assert both.failed_step is not None and both.failed_step.name == "push"
+    assert "read_registry" not in both.message
+
+
+async def test_gitlab_delete_finds_the_repository_on_a_later_page(
+    registry_service: RegistryService, gitlab: GitLabStandIn
+) -> None:
+    """A project with more than 100 registry repositories: the one to delete is on page 2."""
+    gitlab.add_project("team/app")
+    for n in range(120):
+        gitlab.add_repository_record("team/app", f"old{n}")
+    repo = gitlab.add_image("team/app", "api")
+    await registry_service.delete_repository(gl(gitlab, repo, "maint"))
+    assert repo not in gitlab.projects["team/app"].repositories
+    assert gitlab.tags(repo) in (None, [])
+    pages = [r.arg("page") for r in gitlab.api.requests if r.raw_path.endswith("/repositories")]
+    assert pages == ["1", "2"]

@@ -288,8 +288,9 @@ class GitLabProject:
 class GitLabStandIn(_Base):
     """GitLab: its API and its token service (`/jwt/auth`) on one host, the registry on
     another.  Users (registry username = token name): `maint` (api, Maintainer), `dev`
-    (read/write_registry, Developer), `readonly` (read_registry), `gitlab+deploy-token-1`
-    (a deploy token with read/write_registry; the API does not know it)."""
+    (read/write_registry, Developer), `readonly` (read_registry), `readapi` (read_api only,
+    Reporter), `gitlab+deploy-token-1` (a deploy token with read/write_registry; the API
+    does not know it)."""
 
     provider = "gitlab"
     service = "container_registry"
@@ -306,6 +307,7 @@ class GitLabStandIn(_Base):
                     30,
                 ),
                 GitLabToken("readonly", "glpat-ro" + secrets.token_hex(6), ["read_registry"], 20),
+                GitLabToken("readapi", "glpat-ra" + secrets.token_hex(6), ["read_api"], 20),
             )
         }
         self.deploy = ("gitlab+deploy-token-1", "gldt-" + secrets.token_hex(8))
@@ -329,6 +331,13 @@ class GitLabStandIn(_Base):
         self.projects[path] = project
         return project
 
+    def add_repository_record(self, project_path: str, image: str) -> str:
+        """A registry repository GitLab lists for the project, with no image pushed (enough
+        to fill pages of `GET /projects/:id/registry/repositories`)."""
+        repository = f"{project_path}/{image}"
+        self.projects[project_path].repositories[repository] = next(self._ids)
+        return repository
+
     def add_image(self, project_path: str, image: str = "") -> str:
         project = self.projects[project_path]
         repository = f"{project_path}/{image}" if image else project_path
@@ -351,7 +360,12 @@ class GitLabStandIn(_Base):
             return {"pull", "push"}
         token = self.tokens[user]
         rights: set[str] = set()
-        if {"read_registry", "api"} & set(token.scopes):
+        # gitlabhq lib/gitlab/auth.rb `abilities_for_scopes` (blob read through the reference
+        # index, file id 458597443): api -> full_authentication_abilities; read_api ->
+        # read_only_authentication_abilities = read_only_project_authentication_abilities +
+        # [:read_container_image]; read_registry -> [:read_container_image]; write_registry
+        # -> [:create_container_image] (push also needs Developer, ContainerRegistry auth).
+        if {"read_registry", "read_api", "api"} & set(token.scopes):
             rights.add("pull")
         if {"write_registry", "api"} & set(token.scopes) and token.role >= 30:
             rights.add("push")
@@ -417,22 +431,7 @@ class GitLabStandIn(_Base):
                 },
             )
         if match.group(3) is None and request.method == "GET":
-            return Response.json(
-                200,
-                [
-                    {
-                        "id": rid,
-                        "name": path_.removeprefix(project.path).lstrip("/"),
-                        "path": path_,
-                        "project_id": project.id,
-                        "location": f"registry.example/{path_}",
-                        "created_at": "2026-01-01T00:00:00.000Z",
-                        "cleanup_policy_started_at": None,
-                        "status": None,
-                    }
-                    for path_, rid in project.repositories.items()
-                ],
-            )
+            return self._repositories_page(request, project)
         if match.group(3) is not None and request.method == "DELETE":
             rid = int(match.group(3))
             found = next((p for p, i in project.repositories.items() if i == rid), None)
@@ -446,6 +445,49 @@ class GitLabStandIn(_Base):
             # openapi_v2.yaml says 204 (see tests/contracts/README.md).
             return Response(202, b"", [("Content-Type", "application/json")])
         return Response.json(404, {"message": "404 Not Found"})
+
+    def _repositories_page(self, request: Request, project: GitLabProject) -> Response:
+        """`GET /projects/:id/registry/repositories`, paginated as GitLab paginates.
+
+        lib/api/project_container_repositories.rb ends the route with
+        `present paginate(repositories)`; offset pagination (doc/api/rest/_index.md,
+        "Pagination"): `page` from 1, `per_page` default 20 and at most 100, answers carry
+        `X-Page`, `X-Per-Page`, `X-Next-Page`/`X-Prev-Page` (empty when none), `X-Total`,
+        `X-Total-Pages` and a `Link` header with `rel="next"`/`"prev"`/`"first"`/`"last"`.
+        Order: by id (creation order).
+        """
+        per_page = min(max(int(request.arg("per_page") or 20), 1), 100)
+        page = max(int(request.arg("page") or 1), 1)
+        rows = sorted(project.repositories.items(), key=lambda item: item[1])
+        pages = max((len(rows) + per_page - 1) // per_page, 1)
+        chunk = rows[(page - 1) * per_page : page * per_page]
+        base = f"{self.api.url}{request.raw_path}?per_page={per_page}"
+        links = [f'<{base}&page=1>; rel="first"', f'<{base}&page={pages}>; rel="last"']
+        if page < pages:
+            links.insert(0, f'<{base}&page={page + 1}>; rel="next"')
+        headers = [
+            ("X-Page", str(page)),
+            ("X-Per-Page", str(per_page)),
+            ("X-Next-Page", str(page + 1) if page < pages else ""),
+            ("X-Prev-Page", str(page - 1) if page > 1 else ""),
+            ("X-Total", str(len(rows))),
+            ("X-Total-Pages", str(pages)),
+            ("Link", ", ".join(links)),
+        ]
+        body = [
+            {
+                "id": rid,
+                "name": path_.removeprefix(project.path).lstrip("/"),
+                "path": path_,
+                "project_id": project.id,
+                "location": f"registry.example/{path_}",
+                "created_at": "2026-01-01T00:00:00.000Z",
+                "cleanup_policy_started_at": None,
+                "status": None,
+            }
+            for path_, rid in chunk
+        ]
+        return Response.json(200, body, headers)
 
 
 # -- Quay ---------------------------------------------------------------------
