@@ -227,3 +227,32 @@ async def test_gitlab_delete_finds_the_repository_on_a_later_page(
     assert gitlab.tags(repo) in (None, [])
     pages = [r.arg("page") for r in gitlab.api.requests if r.raw_path.endswith("/repositories")]
     assert pages == ["1", "2"]
+
+
+async def test_quay_tool_token_without_user_read_passes(
+    registry_service: RegistryService, quay: QuayStandIn
+) -> None:
+    """An OAuth token with only repo:create and repo:admin gets 401 from /api/v1/user/ yet
+    creates and deletes: the tool test passes; a wrong token still fails."""
+    tool = HarborTool(
+        quay.api_url, Credentials("$oauthtoken", quay.repo_token), kind=RegistryType.QUAY
+    )
+    tested = await registry_service.test_tool(tool)
+    assert tested.ok, tested.message
+    assert "user:read" in tested.steps[-1].detail
+    wrong = HarborTool(quay.api_url, Credentials("$oauthtoken", "nope"), kind=RegistryType.QUAY)
+    refused = await registry_service.test_tool(wrong)
+    assert refused.error_kind is ErrorKind.AUTHENTICATION_FAILED
+
+
+async def test_quay_nested_names_are_created_tested_and_deleted(
+    registry_service: RegistryService, quay: QuayStandIn
+) -> None:
+    """FEATURE_EXTENDED_REPOSITORY_NAMES is on by default: quay.io/acme/team/app is valid."""
+    token = ("$oauthtoken", quay.repo_token)
+    created = await registry_service.create_repository(qy(quay, "acme/team/app", token))
+    assert "acme/team/app" in created and "acme/team/app" in quay.repositories
+    result = await registry_service.connection_test(qy(quay, "acme/team/app", token))
+    assert result.ok, result.message
+    await registry_service.delete_repository(qy(quay, "acme/team/app", token))
+    assert "acme/team/app" not in quay.repositories

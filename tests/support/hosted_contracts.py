@@ -42,7 +42,14 @@ class Contract:
         for operation in self.operations:
             if operation["method"] != method:
                 continue
-            pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", operation["path"])
+            # a parameter may span segments where the provider's router says so
+            # (`path_patterns`, e.g. Quay's <apirepopath:repository>)
+            spans = operation.get("path_patterns", {})
+            pattern = re.sub(
+                r"\{(\w+)\}",
+                lambda m, spans=spans: f"(?P<{m.group(1)}>{spans.get(m.group(1), '[^/]+')})",
+                operation["path"],
+            )
             found = re.fullmatch(pattern, raw_path)
             if found:
                 return operation, {k: unquote(v) for k, v in found.groupdict().items()}

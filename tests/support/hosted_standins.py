@@ -496,8 +496,24 @@ class GitLabStandIn(_Base):
 class QuayStandIn(_Base):
     """Quay: registry + API on one host in production (here the API has its own port, the
     registry URL is configured as the API host through `api_url`).  Accounts: robot
-    `acme+ci` (read/write on acme/*), `$oauthtoken` with `admin_token` (org admin of acme),
-    `$oauthtoken` with `user_token` (no admin rights)."""
+    `acme+ci` (read/write on acme/*), `$oauthtoken` with `admin_token` (org admin of acme,
+    every scope), `$oauthtoken` with `repo_token` (an OAuth token of the same admin granted
+    only `repo:create` and `repo:admin`: no `user:read`).
+
+    Rules, from quay/quay:
+    - an unknown bearer token is refused on every API path (401): `auth/decorators.py`
+      `process_oauth` validates the token before any resource runs;
+    - `GET /api/v1/user/` (`getLoggedInUser`, endpoints/api/user.py) raises InvalidToken
+      (401) unless `UserReadPermission` holds, which an OAuth token has only with the
+      `user:read` scope;
+    - `GET /api/v1/repository` (`listRepos`, endpoints/api/repository.py) needs one of
+      namespace, starred or public (else 400) and answers `{"repositories": [...]}`;
+    - repository paths are `<apirepopath:repository>`, regex `([^/]+(/[^/]+)+)`: nested
+      names (`acme/team/app`) are allowed, `FEATURE_EXTENDED_REPOSITORY_NAMES = True` in
+      config.py (read through the reference index, file ids 1426029916 and 2900973422);
+    - create needs `repo:create`, delete `repo:admin` (`require_scope` on createRepo,
+      `require_repo_admin` on deleteRepository); our `acme` org admin has both.
+    """
 
     provider = "quay"
     service = "quay.io"
@@ -505,9 +521,16 @@ class QuayStandIn(_Base):
     def __init__(self, ca: TestCA, workdir: Path) -> None:
         self.robot = ("acme+ci", "ROBOTTOKEN" + secrets.token_hex(8))
         self.admin_token = "quay-admin-" + secrets.token_hex(8)
+        self.repo_token = "quay-repo-" + secrets.token_hex(8)
+        self.scopes = {
+            self.admin_token: {"user:read", "repo:read", "repo:write", "repo:admin", "repo:create"},
+            self.repo_token: {"repo:create", "repo:admin"},
+        }
         self.repositories: set[str] = set()
         super().__init__(ca, workdir, {self.robot[0]: self.robot[1]})
-        self.token_server.users["$oauthtoken"] = TokenUser(self.admin_token)
+        self.token_server.users["$oauthtoken"] = TokenUser(
+            self.admin_token, other_passwords=frozenset({self.repo_token})
+        )
 
     def add_repository(self, name: str) -> None:
         self.repositories.add(name)
@@ -528,11 +551,34 @@ class QuayStandIn(_Base):
         return super()._checked(request)
 
     def _api(self, request: Request) -> Response:
-        if _bearer(request) != self.admin_token:
+        scopes = self.scopes.get(_bearer(request) or "")
+        if scopes is None:
             return Response.json(401, {"error_message": "Invalid token", "status": 401})
         path = request.raw_path
         if path == "/api/v1/user/" and request.method == "GET":
+            if "user:read" not in scopes:
+                return Response.json(
+                    401,
+                    {"error_message": "Requires authentication", "error_type": "invalid_token",
+                     "status": 401},
+                )  # fmt: skip
             return Response.json(200, {"username": "acme-admin", "anonymous": False})
+        if path == "/api/v1/repository" and request.method == "GET":
+            namespace = request.arg("namespace")
+            if not (namespace or request.arg("starred") or request.arg("public")):
+                return Response.json(
+                    400,
+                    {"error_message": "namespace, starred or public are required for this API "
+                     "call", "status": 400},
+                )  # fmt: skip
+            shown = sorted(
+                r for r in self.repositories if namespace and r.startswith(f"{namespace}/")
+            )
+            return Response.json(
+                200,
+                {"repositories": [{"namespace": r.split("/", 1)[0], "name": r.split("/", 1)[1]}
+                                  for r in shown]},
+            )  # fmt: skip
         if path == "/api/v1/repository" and request.method == "POST":
             body = json.loads(request.body or b"{}")
             name = f"{body.get('namespace')}/{body.get('repository')}"
@@ -540,20 +586,22 @@ class QuayStandIn(_Base):
                 return Response.json(
                     400, {"error_message": "Repository already exists", "status": 400}
                 )
-            if body.get("namespace") != "acme":
+            if body.get("namespace") != "acme" or "repo:create" not in scopes:
                 return Response.json(403, {"error_message": "Unauthorized", "status": 403})
             self.repositories.add(name)
             return Response.json(201, {"namespace": body["namespace"], "name": body["repository"]})
-        match = re.fullmatch(r"/api/v1/repository/([^/]+)/([^/]+)", path)
+        match = re.fullmatch(r"/api/v1/repository/([^/]+(?:/[^/]+)+)", path)
         if match is None:
             return Response.json(404, {"error_message": "Not Found", "status": 404})
-        name = f"{unquote(match.group(1))}/{unquote(match.group(2))}"
+        name = unquote(match.group(1))
         if name not in self.repositories:
             return Response.json(404, {"error_message": "Not Found", "status": 404})
         if request.method == "GET":
-            ns, repo = name.split("/")
+            ns, repo = name.split("/", 1)
             return Response.json(200, {"namespace": ns, "name": repo})
         if request.method == "DELETE":
+            if "repo:admin" not in scopes:
+                return Response.json(403, {"error_message": "Unauthorized", "status": 403})
             self.repositories.discard(name)
             self.remove_images(name)
             return Response(204)

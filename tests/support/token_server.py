@@ -32,6 +32,8 @@ GrantFn = Callable[[str | None, str, set[str]], set[str]]
 class TokenUser:
     password: str
     grants: dict[str, set[str]] = field(default_factory=dict)  # repository glob -> actions
+    # more passwords the same login takes (Quay's `$oauthtoken` with any OAuth token)
+    other_passwords: frozenset[str] = frozenset()
 
 
 def _basic_user(request: Request) -> tuple[str, str] | None:
@@ -139,7 +141,7 @@ class TokenServer:
         if basic is not None:
             name, password = basic
             known = self.users.get(name)
-            if known is None or known.password != password:
+            if known is None or password not in {known.password, *known.other_passwords}:
                 return _unauthorized("incorrect username or password")
             user = name
         access = []
