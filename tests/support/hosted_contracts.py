@@ -44,12 +44,12 @@ class Contract:
                 continue
             # a parameter may span segments where the provider's router says so
             # (`path_patterns`, e.g. Quay's <apirepopath:repository>)
-            spans = operation.get("path_patterns", {})
-            pattern = re.sub(
-                r"\{(\w+)\}",
-                lambda m, spans=spans: f"(?P<{m.group(1)}>{spans.get(m.group(1), '[^/]+')})",
-                operation["path"],
-            )
+            spans: dict[str, str] = operation.get("path_patterns", {})
+            pattern = operation["path"]
+            for name in re.findall(r"\{(\w+)\}", pattern):
+                pattern = pattern.replace(
+                    "{" + name + "}", f"(?P<{name}>{spans.get(name, '[^/]+')})"
+                )
             found = re.fullmatch(pattern, raw_path)
             if found:
                 return operation, {k: unquote(v) for k, v in found.groupdict().items()}
