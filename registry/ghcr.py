@@ -11,12 +11,24 @@ scopes in `X-OAuth-Scopes` and, for tokens with an expiry, the date in
 GHCR has no manifest DELETE: deleting a repository is deleting the container
 package through the packages API (`/user/packages/container/{name}` for the
 token's own account, `/orgs/{org}/packages/container/{name}` for an
-organisation), the name URL-encoded (`a/b` -> `a%2Fb`).  A package appears on
-first push, so "create new" only proves the account may push there.
+organisation, `/users/{username}/packages/container/{name}` for another user),
+the name URL-encoded (`a/b` -> `a%2Fb`).  Whether an owner is an organisation
+or a user is asked of GitHub (`GET /users/{owner}`, `type`), never guessed.
+Deleting needs `read:packages` and `delete:packages` (docs.github.com REST,
+"Delete a package for the authenticated user/an organization/a user": "need the
+read:packages and delete:packages scopes"); `write:packages` carries
+`read:packages` (GitHub selects it with write).  A package appears on first
+push, so "create new" only proves the account may push there.
+
+GitHub Enterprise Server serves the registry at `containers.HOST` and the API
+at `https://HOST/api/v3`: the API of an entry is derived from its registry
+host; ghcr.io (and any other host) uses the configured API URL
+(`IMAGEREPO_GITHUB_API_URL`, default https://api.github.com).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
@@ -27,7 +39,7 @@ from registry.hostedapi import JsonApi, json_dict, parse_expiry, server_message
 from registry.kinds import GHCR_REGISTRY_URL, RegistryType
 from registry.oci import Ping, namespaced
 from registry.target import Credentials, RepositoryTarget, TlsOptions
-from registry.urlguard import parse_url
+from registry.urlguard import RegistryUrl, parse_url
 
 READ = "read:packages"
 WRITE = "write:packages"
@@ -35,6 +47,19 @@ DELETE = "delete:packages"
 # GitHub grants the narrower package scopes with the wider ones.
 _IMPLIED = {READ: {READ, WRITE, DELETE}, WRITE: {WRITE}, DELETE: {DELETE}}
 API_VERSION = "2022-11-28"
+GHES_REGISTRY_PREFIX = "containers."
+
+
+def api_base(registry_url: str, configured: str) -> str:
+    """The GitHub API for a registry: `https://containers.HOST[:port]` (GitHub Enterprise
+    Server with subdomain isolation) -> `https://HOST[:port]/api/v3`; otherwise (ghcr.io)
+    the configured API URL."""
+    registry = parse_url(registry_url, what="registry URL")
+    host = registry.host
+    if host.startswith(GHES_REGISTRY_PREFIX) and len(host) > len(GHES_REGISTRY_PREFIX):
+        server = dataclasses.replace(registry, host=host[len(GHES_REGISTRY_PREFIX) :], path="")
+        return server.endpoint("/api/v3")
+    return configured
 
 
 @dataclass(frozen=True)
@@ -74,12 +99,18 @@ def split_owner(repository: str) -> tuple[str, str]:
 class GitHubApi:
     """The few GitHub REST calls GHCR needs, as one token."""
 
-    def __init__(self, op: Operation, credentials: Credentials) -> None:
-        base = parse_url(op.config.github_api_url, what="GitHub API URL")
+    def __init__(
+        self, op: Operation, credentials: Credentials, location: Location | None = None
+    ) -> None:
+        configured = op.config.github_api_url
+        url = api_base(location.base.base, configured) if location is not None else configured
+        base: RegistryUrl = parse_url(url, what="GitHub API URL")
+        # a GHES API sits on the registry's own host: trust what the entry trusts there
+        tls = location.tls if location is not None and url != configured else TlsOptions()
         self.api = JsonApi(
             op,
             base,
-            TlsOptions(),
+            tls,
             name="GitHub",
             auth_headers={"Authorization": f"Bearer {credentials.secret}"},
             secret=credentials.secret,
@@ -89,6 +120,7 @@ class GitHubApi:
             },
         )
         self.credentials = credentials
+        self._kinds: dict[str, str | None] = {}
 
     async def token_info(self) -> TokenInfo | None:
         """`GET /user`: the token's login, scopes and expiry; None when GitHub will not say
@@ -115,15 +147,27 @@ class GitHubApi:
             expires_at=parse_expiry(response.headers.get("github-authentication-token-expiration")),
         )
 
-    def _package_path(self, owner: str, name: str, login: str | None) -> str:
+    async def owner_kind(self, owner: str) -> str | None:
+        """`Organization` or `User` as GitHub says (`GET /users/{owner}`, `type`); None when
+        GitHub knows no such account (404) or will not say."""
+        key = owner.lower()
+        if key not in self._kinds:
+            response = await self.api.request("GET", f"/users/{quote(owner, safe='')}")
+            kind = json_dict(response).get("type") if response.status == 200 else None
+            self._kinds[key] = kind if isinstance(kind, str) else None
+        return self._kinds[key]
+
+    async def _package_path(self, owner: str, name: str, login: str | None) -> str:
         encoded = quote(name, safe="")
         if login is not None and owner.lower() == login.lower():
             return f"/user/packages/container/{encoded}"
+        if await self.owner_kind(owner) == "User":
+            return f"/users/{quote(owner, safe='')}/packages/container/{encoded}"
         return f"/orgs/{quote(owner, safe='')}/packages/container/{encoded}"
 
     async def package_exists(self, owner: str, name: str, login: str | None) -> bool | None:
         """True/False when GitHub says; None when it cannot tell (e.g. owner is another user)."""
-        response = await self.api.request("GET", self._package_path(owner, name, login))
+        response = await self.api.request("GET", await self._package_path(owner, name, login))
         if response.status == 200:
             return True
         if response.status == 404:
@@ -131,7 +175,7 @@ class GitHubApi:
         return None
 
     async def delete_package(self, owner: str, name: str, login: str | None) -> None:
-        response = await self.api.request("DELETE", self._package_path(owner, name, login))
+        response = await self.api.request("DELETE", await self._package_path(owner, name, login))
         if response.status in DELETED:
             return
         refused = f"GitHub refused to delete the container package {owner}/{name}"
@@ -145,8 +189,9 @@ class GitHubApi:
                 ),
                 403: (
                     ErrorKind.PERMISSION_DENIED,
-                    f"{refused}: the token's account must be an admin of the package (and the "
-                    "token needs delete:packages).",
+                    f"{refused}{server_message(response)}: the token's account must be an "
+                    "admin of the package, and the token needs read:packages and "
+                    "delete:packages.",
                 ),
                 400: (
                     ErrorKind.PERMISSION_DENIED,
@@ -169,7 +214,7 @@ class GhcrDriver(Driver):
     ) -> Account | None:
         if target.credentials is None:
             return None
-        info = await GitHubApi(op, target.credentials).token_info()
+        info = await GitHubApi(op, target.credentials, location).token_info()
         if info is None:
             return Account(
                 "GitHub's API did not describe this token (not a classic personal access "
@@ -196,7 +241,7 @@ class GhcrDriver(Driver):
         ):
             return error
         owner, name = location.repository.split("/", 1)
-        api = GitHubApi(op, target.credentials)
+        api = GitHubApi(op, target.credentials, location)
         try:
             info = await api.token_info()
             exists = await api.package_exists(owner, name, info.login if info else None)
@@ -232,11 +277,15 @@ class GhcrDriver(Driver):
         assert target.credentials is not None
         location = self.locate(target)
         owner, name = location.repository.split("/", 1)
-        api = GitHubApi(op, target.credentials)
+        api = GitHubApi(op, target.credentials, location)
         info = await api.token_info()
-        if info is not None and not info.has(DELETE):
-            raise RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                lacks(DELETE, "delete packages") + " Nothing was deleted.",
-            )
+        if info is not None and info.scopes is not None:
+            # GitHub's delete endpoints need read:packages AND delete:packages
+            for needed, held in ((READ, {READ, WRITE}), (DELETE, {DELETE})):
+                if not info.scopes & held:
+                    raise RegistryError(
+                        ErrorKind.PERMISSION_DENIED,
+                        lacks(needed, "delete packages (GitHub needs read:packages and "
+                              "delete:packages)") + " Nothing was deleted.",
+                    )  # fmt: skip
         await api.delete_package(owner, name, info.login if info else None)

@@ -132,3 +132,47 @@ async def test_no_delete_right_removes_nothing(
     assert "admin of the package" in admin_only.value.message
     assert "acme/app" in github.packages and github.tags("acme/app") == ["latest"]
     assert service.delete_blocker(ghcr(github, "acme/app", None)) is not None
+
+
+async def test_delete_needs_read_packages_too(
+    service: RegistryService, github: GitHubStandIn
+) -> None:
+    """GitHub's delete endpoints need read:packages AND delete:packages: a token with only
+    delete:packages is told what it lacks, and nothing is sent or deleted."""
+    github.add_package("deleter/tool")
+    with pytest.raises(RegistryError) as raised:
+        await service.delete_repository(ghcr(github, "deleter/tool", "deleter"))
+    assert raised.value.kind is ErrorKind.PERMISSION_DENIED
+    assert "lacks the read:packages scope" in raised.value.message
+    assert "deleter/tool" in github.packages and github.tags("deleter/tool") == ["latest"]
+    assert not [r for r in github.api.requests if r.method == "DELETE"]
+
+
+async def test_package_of_another_user_is_found_and_deleted(
+    service: RegistryService, github: GitHubStandIn
+) -> None:
+    """mona's package, where octo holds the admin role: /users/mona/..., not /orgs/mona/."""
+    github.add_package("mona/tool", admins=("octo",))
+    result = await service.connection_test(ghcr(github, "mona/tool", "octo"))
+    assert result.ok, result.message
+    missing = await service.connection_test(ghcr(github, "mona/ghost", "octo", pull_only=True))
+    assert missing.error_kind is ErrorKind.REPOSITORY_NOT_FOUND
+    assert "owned by mona" in missing.message
+    await service.delete_repository(ghcr(github, "mona/tool", "octo"))
+    assert "mona/tool" not in github.packages
+    assert github.tags("mona/tool") in (None, [])
+    deletes = [r.target for r in github.api.requests if r.method == "DELETE"]
+    assert deletes == ["/users/mona/packages/container/tool"]
+
+
+def test_github_enterprise_api_is_derived_from_the_registry_host() -> None:
+    """GHES: registry containers.HOST, API https://HOST/api/v3, per entry; ghcr.io keeps the
+    configured API (IMAGEREPO_GITHUB_API_URL)."""
+    from registry.ghcr import api_base
+
+    configured = "https://api.github.com"
+    assert api_base("https://containers.ghe.example", configured) == ("https://ghe.example/api/v3")
+    assert api_base("https://containers.ghe.example:8443", configured) == (
+        "https://ghe.example:8443/api/v3"
+    )
+    assert api_base("https://ghcr.io", configured) == configured

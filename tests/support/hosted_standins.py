@@ -156,6 +156,7 @@ class GitHubPackage:
     owner: str
     name: str
     org: bool
+    admins: set[str] = field(default_factory=set)  # accounts given the package's admin role
 
 
 def _gh_error(status: int, message: str) -> Response:
@@ -165,8 +166,23 @@ def _gh_error(status: int, message: str) -> Response:
 
 
 class GitHubStandIn(_Base):
-    """GHCR + GitHub's REST API. Org `acme` has admin `octo`; `octo`'s token has every package
-    scope, `reader`'s only read:packages, `pusher`'s read+write, `noscope`'s none."""
+    """GHCR + GitHub's REST API. Org `acme` has admin `octo`; user `mona` owns packages of
+    her own (she may give other accounts the package's admin role); `octo`'s token has every
+    package scope, `reader`'s only read:packages, `pusher`'s read+write, `deleter`'s only
+    delete:packages, `noscope`'s none.
+
+    Rules, from GitHub's REST reference (docs.github.com/rest/packages/packages):
+    - packages are addressed per owner kind: `/user/packages/...` (the token's own),
+      `/orgs/{org}/packages/...` (an organisation's), `/users/{username}/packages/...`
+      (another user's); the wrong kind of path finds nothing (404);
+    - `GET /users/{username}` (docs.github.com/rest/users/users#get-a-user) answers the
+      account with `type` `User` or `Organization`, 404 for an unknown one;
+    - deleting a package: "OAuth app tokens and personal access tokens (classic) need the
+      read:packages and delete:packages scopes" (each of the three delete operations), and
+      the account must be an admin of the package ("granular permissions" registries, which
+      include the Container registry); `write:packages` carries `read:packages` (GitHub's
+      token page selects read with write, so such tokens list both).
+    """
 
     provider = "github"
     service = "ghcr.io"
@@ -182,31 +198,54 @@ class GitHubStandIn(_Base):
                 ),
                 GitHubToken("reader", "ghp_read" + secrets.token_hex(8), {"read:packages"}),
                 GitHubToken("pusher", "ghp_push" + secrets.token_hex(8), {"write:packages"}),
+                GitHubToken("deleter", "ghp_del" + secrets.token_hex(8), {"delete:packages"}),
                 GitHubToken("noscope", "ghp_none" + secrets.token_hex(8), {"repo"}),
             )
         }
-        self.org_members = {"acme": {"octo", "reader", "pusher", "noscope"}}
+        self.org_members = {"acme": {"octo", "reader", "pusher", "deleter", "noscope"}}
         self.org_admins = {"acme": {"octo"}}
+        self.other_users = {"mona"}  # accounts without a token here
         self.packages: dict[str, GitHubPackage] = {}
         super().__init__(ca, workdir, {t.login: t.token for t in self.tokens.values()})
 
     def credentials(self, login: str) -> tuple[str, str]:
         return login, self.tokens[login].token
 
-    def add_package(self, repository: str) -> None:
+    def add_package(self, repository: str, *, admins: tuple[str, ...] = ()) -> None:
         owner, name = repository.split("/", 1)
-        self.packages[repository] = GitHubPackage(owner, name, owner in self.org_members)
+        self.packages[repository] = GitHubPackage(
+            owner, name, owner in self.org_members, set(admins)
+        )
         self.push(repository)
 
-    def _may_see(self, login: str, owner: str) -> bool:
-        return login == owner or login in self.org_members.get(owner, set())
+    def _account_type(self, login: str) -> str | None:
+        if login in self.org_members:
+            return "Organization"
+        if login in self.tokens or login in self.other_users:
+            return "User"
+        return None
+
+    def _may_see(self, login: str, repository: str) -> bool:
+        owner = repository.split("/", 1)[0]
+        package = self.packages.get(repository)
+        return (
+            login == owner
+            or login in self.org_members.get(owner, set())
+            or (package is not None and login in package.admins)
+        )
+
+    def _is_admin(self, login: str, package: GitHubPackage) -> bool:
+        return (
+            login == package.owner
+            or login in self.org_admins.get(package.owner, set())
+            or login in package.admins
+        )
 
     def _grant(self, user: str | None, name: str, requested: set[str]) -> set[str]:
         if user is None:
             return set()  # every package here is private: GHCR answers anonymous pulls 403
         token = self.tokens[user]
-        owner = name.split("/", 1)[0]
-        if not self._may_see(user, owner):
+        if not self._may_see(user, name):
             return set()
         rights: set[str] = set()
         if token.scopes & {"read:packages", "write:packages", "delete:packages"}:
@@ -219,6 +258,27 @@ class GitHubStandIn(_Base):
         token = _bearer(request)
         return next((t for t in self.tokens.values() if t.token == token), None)
 
+    def _package_of(self, user: GitHubToken, path: str) -> tuple[str, str] | None:
+        """(owner, name) the path addresses, or None when its owner kind is wrong."""
+        own = re.fullmatch(r"/user/packages/([^/]+)/([^/]+)", path)
+        if own:
+            return user.login, unquote(own.group(2))
+        org = re.fullmatch(r"/orgs/([^/]+)/packages/[^/]+/([^/]+)", path)
+        if org:
+            owner = unquote(org.group(1))
+            return (
+                (owner, unquote(org.group(2)))
+                if self._account_type(owner) == ("Organization")
+                else None
+            )
+        other = re.fullmatch(r"/users/([^/]+)/packages/[^/]+/([^/]+)", path)
+        if other:
+            owner = unquote(other.group(1))
+            return (
+                (owner, unquote(other.group(2))) if self._account_type(owner) == ("User") else None
+            )
+        return None
+
     def _api(self, request: Request) -> Response:
         user = self._user(request)
         if user is None:
@@ -229,16 +289,20 @@ class GitHubStandIn(_Base):
             if user.expires:
                 headers.append(("GitHub-Authentication-Token-Expiration", user.expires))
             return Response.json(200, {"login": user.login, "id": 1, "type": "User"}, headers)
-        match = re.fullmatch(r"/user/packages/([^/]+)/([^/]+)", path) or re.fullmatch(
-            r"/orgs/([^/]+)/packages/[^/]+/([^/]+)", path
-        )
-        if match is None:
+        account = re.fullmatch(r"/users/([^/]+)", path)
+        if account and request.method == "GET":
+            login = unquote(account.group(1))
+            kind = self._account_type(login)
+            if kind is None:
+                return _gh_error(404, "Not Found")
+            return Response.json(200, {"login": login, "id": 2, "type": kind})
+        addressed = self._package_of(user, path)
+        if addressed is None:
             return _gh_error(404, "Not Found")
-        owner = user.login if path.startswith("/user/") else unquote(match.group(1))
-        name = unquote(match.group(2))
+        owner, name = addressed
         repository = f"{owner}/{name}"
         package = self.packages.get(repository)
-        if package is None or not self._may_see(user.login, owner):
+        if package is None or not self._may_see(user.login, repository):
             return _gh_error(404, "Package not found.")
         if request.method == "GET":
             return Response.json(
@@ -255,10 +319,10 @@ class GitHubStandIn(_Base):
                 },
             )
         if request.method == "DELETE":
-            if "delete:packages" not in user.scopes:
-                return _gh_error(403, "You need at least delete:packages scope")
-            admin = user.login == owner or user.login in self.org_admins.get(owner, set())
-            if not admin:
+            readable = user.scopes & {"read:packages", "write:packages"}
+            if not readable or "delete:packages" not in user.scopes:
+                return _gh_error(403, "You need at least read:packages and delete:packages scopes.")
+            if not self._is_admin(user.login, package):
                 return _gh_error(403, "You must be an admin of the package to delete it.")
             del self.packages[repository]
             self.remove_images(repository)
