@@ -30,9 +30,14 @@ from registry.results import STEP_PULL, STEP_PUSH
 from registry.target import Credentials, RepositoryTarget
 from registry.urlguard import parse_url
 
+# AWS ECR user guide, "Making requests to Amazon ECR registries" (ecr-requests.html) and
+# the AWS general reference's ECR endpoints: IPv4 `ACCOUNT.dkr.ecr.REGION.amazonaws.com`
+# (`.com.cn` in China), FIPS `ACCOUNT.dkr.ecr-fips.REGION.amazonaws.com`, dual-stack
+# (IPv4+IPv6) `ACCOUNT.dkr-ecr.REGION.on.aws` (FIPS `dkr-ecr-fips`; China
+# `.on.amazonwebservices.com.cn`).
 ECR_HOST = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)"
-    r"\.(?:amazonaws\.com(?:\.cn)?|on\.aws)$"
+    r"^(?P<account>\d{12})\.dkr[.-]ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)"
+    r"\.(?:amazonaws\.com(?:\.cn)?|on\.aws|on\.amazonwebservices\.com\.cn)$"
 )
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 SESSION_NAME = "imagerepo-bot"
@@ -93,7 +98,8 @@ class EcrPlace:
 
 
 def ecr_place(host: str, default_region: str | None) -> EcrPlace:
-    """From `ACCOUNT.dkr.ecr.REGION.amazonaws.com`, else AWS_REGION/AWS_DEFAULT_REGION."""
+    """From the registry host (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`, its FIPS, China and
+    dual-stack forms, see ECR_HOST), else AWS_REGION/AWS_DEFAULT_REGION."""
     match = ECR_HOST.match(host.lower())
     if match:
         return EcrPlace(match["region"], match["account"])
@@ -102,7 +108,8 @@ def ecr_place(host: str, default_region: str | None) -> EcrPlace:
     raise RegistryError(
         ErrorKind.INVALID_URL,
         f"Cannot tell the AWS region of {host}: use the registry URL "
-        "https://ACCOUNT.dkr.ecr.REGION.amazonaws.com (or set AWS_REGION).",
+        "https://ACCOUNT.dkr.ecr.REGION.amazonaws.com or the dual-stack "
+        "https://ACCOUNT.dkr-ecr.REGION.on.aws (or set AWS_REGION).",
     )
 
 

@@ -489,10 +489,14 @@ class OciSession:
                 f"{self.service.capitalised} does not accept pushes to {repository} "
                 f"(HTTP 405{describe_codes(response)}; read-only or a pull-through cache).",
             )
-        if status == 405 and action == "delete":
+        # distribution-spec spec.md, "Deleting tags"/"Deleting Manifests": with deletion
+        # disabled a registry answers 400 or 405; distribution's code for it is UNSUPPORTED
+        # (registry/api/errcode/register.go).  A bare 400 may be any bad request, so 400
+        # counts only with that code.
+        if action == "delete" and (status == 405 or (status == 400 and "UNSUPPORTED" in codes)):
             return RegistryError(
                 ErrorKind.DELETE_UNSUPPORTED,
-                f"{self.service.capitalised} has deletion disabled (HTTP 405"
+                f"{self.service.capitalised} has deletion disabled (HTTP {status}"
                 f"{' UNSUPPORTED' if 'UNSUPPORTED' in codes else ''}); nothing was deleted. "
                 "Its admin must enable storage delete, or remove the entry from the list only.",
             )
@@ -688,7 +692,7 @@ class OciSession:
         """Delete every tagged manifest by digest; return how many were deleted.
 
         The spec has no "delete repository".  A registry with deletion
-        disabled answers 405 UNSUPPORTED to the first delete, so nothing is
+        disabled answers 400 or 405 UNSUPPORTED to the first delete, so nothing is
         deleted and the user is told so.
         """
         grant = await self.authorize(repository, ("pull", "delete"))
