@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from registry.drivers import Driver, Location, Operation, ToolCheckBase
 from registry.errors import ErrorKind, RegistryError, refusal
-from registry.hostedapi import JsonApi, json_list
+from registry.hostedapi import JsonApi, json_dict, json_list
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
 from registry.oci import describe_codes, login_error, namespaced
@@ -32,8 +33,10 @@ from registry.target import Credentials, HarborTool, RepositoryTarget, TlsOption
 from registry.urlguard import RegistryUrl, parse_url
 
 API = "/api/v2.0"
-# Harbor's default robot name prefix (configurable in Harbor; the default is what most use).
-ROBOT_PREFIX = "robot$"
+# Harbor's robot names: `<prefix><name>` (system level) and `<prefix><project>+<name>`
+# (project level); the prefix is Harbor's `robot_name_prefix` setting (default `robot$`),
+# so it is read off the user name as given (see robot_identity), never assumed.
+_MAX_ROBOT_PAGES = 10
 PROJECT_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 ROLE_PROJECT_ADMIN = 1
 ROLE_DEVELOPER = 2
@@ -41,6 +44,31 @@ ROLE_GUEST = 3
 ROLE_MAINTAINER = 4
 ROLE_NAMES = {1: "Project Admin", 2: "Developer", 3: "Guest", 4: "Maintainer"}
 MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class RobotIdentity:
+    """What a robot's user name says: its level and, for a project robot, the project."""
+
+    level: str  # "project" or "system"
+    project: str | None
+    stored_name: str  # the name without the prefix, as Harbor filters on it
+
+
+def robot_identity(username: str, project: str | None) -> RobotIdentity | None:
+    """A Harbor robot as named: `<prefix><project>+<name>` for the entry's project (a
+    project robot, whatever the prefix), else `<prefix>$<name>`-style (a system robot
+    whose prefix ends in `$`, as the default `robot$` does); None for anything else."""
+    if project:
+        marker = f"{project}+"
+        at = username.find(marker)
+        if at > 0 and len(username) > at + len(marker):
+            return RobotIdentity("project", project, username[at:])
+    if "$" in username:
+        prefix, _, rest = username.partition("$")
+        if prefix and rest:
+            return RobotIdentity("system", None, rest)
+    return None
 
 
 def split_repository(repository: str) -> tuple[str, str]:
@@ -128,6 +156,17 @@ class HarborApi(JsonApi):
         if response.status == 412:
             return None
         raise self.error(response, "read the current user")
+
+    async def project_id(self, project: str) -> int | None:
+        """The project's id (`GET /projects/{name}` with `X-Is-Resource-Name: true`), or None
+        when Harbor will not say (missing, or not visible to this account)."""
+        response = await self.request(
+            "GET", f"/projects/{project}", headers={"X-Is-Resource-Name": "true"}
+        )
+        if response.status != 200:
+            return None
+        found = json_dict(response).get("project_id")
+        return found if isinstance(found, int) and not isinstance(found, bool) else None
 
     async def project_exists(self, project: str) -> bool:
         response = await self.request("HEAD", "/projects", params=[("project_name", project)])
@@ -301,37 +340,50 @@ class HarborDriver(Driver):
     ) -> tuple[bool, datetime | None]:
         """A robot account's `expires_at` (Unix seconds, -1: never) from GET /robots.
 
-        Listing robots needs Harbor's robot-list permission, which a robot itself
-        rarely has: the registered tool's account (usually an admin) asks when there
-        is one, else the robot's own. A 401/403 or no match: unknown, not an error
-        (the connection test itself decides health).
+        Harbor's ListRobot (src/server/v2.0/handler/robot.go) lists system robots unless
+        the query says `Level=project,ProjectID=N`, so a project robot
+        (`<prefix><project>+<name>`) is looked up in its project's list.  Listing needs
+        the robot-list permission, which a robot itself rarely has: the registered tool's
+        account (usually an admin) asks when there is one, else the robot's own.  A
+        401/403 or no match: unknown, not an error (the connection test decides health).
         """
         credentials = target.credentials
-        if credentials is None or not credentials.username.startswith(ROBOT_PREFIX):
+        if credentials is None:
             return False, None
         location = self.locate(target)
+        project = location.repository.split("/", 1)[0]
+        robot = robot_identity(credentials.username, project)
+        if robot is None:
+            return False, None
         asker = target.tool.credentials if target.tool is not None else credentials
         api = HarborApi(op, location.base, location.tls, asker)
-        short = credentials.username[len(ROBOT_PREFIX) :]
-        response = await api.request(
-            "GET",
-            "/robots",
-            params=[("q", f"name=~{short}"), ("page", "1"), ("page_size", "100")],
-        )
-        if response.status != 200:
-            return False, None
-        robots = response.json()
-        for robot in robots if isinstance(robots, list) else []:
-            if not isinstance(robot, dict):
-                continue
-            if robot.get("name") not in (credentials.username, short):
-                continue
-            expires = robot.get("expires_at")
-            if not isinstance(expires, int) or isinstance(expires, bool):
+        if robot.level == "project":
+            project_id = await api.project_id(project)
+            if project_id is None:
                 return False, None
-            if expires < 0:
-                return True, None
-            return True, datetime.fromtimestamp(expires, UTC)
+            query = f"Level=project,ProjectID={project_id}"
+        else:
+            query = f"name=~{robot.stored_name}"
+        for page in range(1, _MAX_ROBOT_PAGES + 1):
+            response = await api.request(
+                "GET",
+                "/robots",
+                params=[("q", query), ("page", str(page)), ("page_size", str(MAX_PAGE_SIZE))],
+            )
+            if response.status != 200:
+                return False, None
+            robots = json_list(response)
+            for entry in robots:
+                if entry.get("name") not in (credentials.username, robot.stored_name):
+                    continue
+                expires = entry.get("expires_at")
+                if not isinstance(expires, int) or isinstance(expires, bool):
+                    return False, None
+                if expires < 0:
+                    return True, None
+                return True, datetime.fromtimestamp(expires, UTC)
+            if len(robots) < MAX_PAGE_SIZE:
+                break
         return False, None
 
     async def create(self, op: Operation, target: RepositoryTarget) -> str:
@@ -358,7 +410,7 @@ class HarborDriver(Driver):
         user = target.credentials
         if user is None:
             return f"Created Harbor project {project} with the registered tool's account."
-        if user.username.startswith("robot$"):
+        if robot_identity(user.username, project) is not None:
             return (
                 f"Created Harbor project {project} with the registered tool's account; grant the "
                 f"robot account {user.username} access to it in Harbor before pushing."

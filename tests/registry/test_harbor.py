@@ -252,3 +252,36 @@ def test_the_stand_in_catches_requests_that_break_the_swagger(harbor: HarborStan
     assert any("page_size: 500 is greater than the maximum of 100" in v for v in found)
     assert any("'false' is not of type 'boolean'" in v for v in found)
     assert any("not in Harbor's swagger" in v for v in found)
+
+
+# -- robot expiry (src/server/v2.0/handler/robot.go ListRobot) -----------------------
+
+
+@pytest.mark.parametrize("prefix", ["robot$", "svc-"])
+async def test_project_robot_expiry_is_found_with_any_prefix(
+    registry_service: RegistryService, prefix: str
+) -> None:
+    """A project robot is listed only by `Level=project,ProjectID=N`; its name is
+    `<prefix><project>+<name>` with Harbor's configurable prefix.  Its expiry reaches the
+    Connection Test result (and so the expiry warnings)."""
+    import time
+    from datetime import UTC, datetime
+
+    harbor = HarborStandIn(robot_prefix=prefix)
+    harbor.start()
+    try:
+        expires = int(time.time()) + 10 * 86400
+        robot = harbor.add_project_robot(
+            "apps", "deployer", "Deployer-secret-1", {"pull", "push"}, expires_at=expires
+        )
+        assert robot.name == f"{prefix}apps+deployer"
+        result = await registry_service.connection_test(
+            repo(harbor, "apps/web", Credentials(robot.name, "Deployer-secret-1"))
+        )
+        assert result.ok, result.message
+        assert result.credential_expires_at == datetime.fromtimestamp(expires, UTC)
+        queries = [t for op, t in harbor.api_calls if op == "ListRobot"]
+        assert queries and all("Level%3Dproject" in q or "Level=project" in q for q in queries)
+    finally:
+        harbor.stop()
+    assert not harbor.violations, harbor.violations

@@ -43,6 +43,10 @@ class HarborUser:
     robot_projects: dict[str, set[str]] | None = None  # robots: project -> actions
     # Robots: Unix seconds after which Harbor refuses the robot; -1 never (swagger: Robot).
     expires_at: int = -1
+    # Robots: "system" (name `<prefix><name>`) or "project" (`<prefix><project>+<name>`,
+    # its ProjectID that project's id); see HarborStandIn._op_ListRobot.
+    robot_level: str = "system"
+    robot_project_id: int = 0
 
     @property
     def robot(self) -> bool:
@@ -70,9 +74,17 @@ def _errors(status: int, code: str, message: str) -> Response:
 class HarborStandIn:
     """`.url`, `.start()`, `.stop()`, `.violations`, plus state helpers for tests."""
 
-    def __init__(self, spec: SwaggerSpec | None = None, *, admin_only_create: bool = False) -> None:
+    def __init__(
+        self,
+        spec: SwaggerSpec | None = None,
+        *,
+        admin_only_create: bool = False,
+        robot_prefix: str = "robot$",
+    ) -> None:
         self.spec = spec or load_spec()
         self.admin_only_create = admin_only_create
+        # Harbor's `robot_name_prefix` setting (swagger Configurations), default `robot$`
+        self.robot_prefix = robot_prefix
         self.violations: list[str] = []
         self.api_calls: list[tuple[str, str]] = []  # (operationId, raw target)
         self.users: dict[str, HarborUser] = {}
@@ -102,6 +114,22 @@ class HarborStandIn:
         self.users[name] = user
         return user
 
+    def add_project_robot(
+        self, project: str, name: str, password: str, actions: set[str], *, expires_at: int = -1
+    ) -> HarborUser:
+        """A project-level robot: Harbor shows it as `<prefix><project>+<name>` (Harbor docs,
+        "Create Project Robot Accounts": `robot$<project>+<name>` with the default prefix;
+        the prefix is the `robot_name_prefix` setting, swagger Configurations)."""
+        robot = self.add_user(
+            f"{self.robot_prefix}{project}+{name}",
+            password,
+            robot_projects={project: set(actions)},
+            expires_at=expires_at,
+        )
+        robot.robot_level = "project"
+        robot.robot_project_id = self.projects[project].project_id
+        return robot
+
     def add_project(
         self,
         name: str,
@@ -123,7 +151,9 @@ class HarborStandIn:
         self.add_user("dev", "dev-pass-1")
         self.add_user("guest", "guest-pass-1")
         self.add_user("newbie", "newbie-pass-1")
-        self.add_user("robot$ci", "robot-secret-1", robot_projects={"ci": {"pull", "push"}})
+        self.add_user(
+            f"{self.robot_prefix}ci", "robot-secret-1", robot_projects={"ci": {"pull", "push"}}
+        )
         apps = self.add_project(
             "apps",
             members={
@@ -338,33 +368,92 @@ class HarborStandIn:
         request: Request,
         user: HarborUser | None,
     ) -> Response:
-        """GET /robots (swagger ListRobot): system admins see every robot; anyone else needs
-        Harbor's robot-list permission, which this stand-in grants nobody else (403), like
-        a default Harbor. `q` supports `name=v` (exact) and `name=~v` (fuzzy)."""
+        """GET /robots (swagger ListRobot), as goharbor/harbor src/server/v2.0/handler/robot.go
+        `ListRobot` (blob 017132611e0d via the reference index) does it:
+        - `q` is Harbor's query string (`k=v`, `k=~v`, comma-separated; swagger `query`);
+        - without a `Level` keyword only system robots are listed (`level = LEVELSYSTEM`,
+          `ProjectID = 0`); `Level` must be `system` or `project` (400 otherwise), and
+          `Level=project` needs `ProjectID`, an integer (400 "must with project ID when to
+          query project robots" / "Project ID must be int type.");
+        - access: system level needs the system robot-list permission (the system admin
+          here); project level the project's robot-list permission, which the shipped
+          project roles projectAdmin, maintainer, developer and guest hold (not
+          limitedGuest; src/common/rbac/project role policies); 403 otherwise;
+        - only visible robots; `name` filters the stored name, which is without the
+          configurable prefix (`<project>+<name>` for project robots).
+        """
         if user is None:
             return _errors(401, "UNAUTHORIZED", "unauthorized")
-        if not user.sysadmin:
-            return _errors(403, "FORBIDDEN", "forbidden")
-        wanted, fuzzy = "", False
+        keys: dict[str, str] = {}
         for part in (request.arg("q") or "").split(","):
             key, _, value = part.partition("=")
-            if key.strip() == "name":
-                fuzzy = value.startswith("~")
-                wanted = value[1:] if fuzzy else value
+            if key.strip():
+                keys[key.strip()] = value.strip()
+        level, project_id = "system", 0
+        if "Level" in keys:
+            level = keys["Level"]
+            if level not in ("system", "project"):
+                return _errors(400, "BAD_REQUEST", "bad request error level input")
+            if level == "project":
+                if "ProjectID" not in keys:
+                    return _errors(
+                        400, "BAD_REQUEST", "must with project ID when to query project robots"
+                    )
+                if not keys["ProjectID"].isdigit():
+                    return _errors(400, "BAD_REQUEST", "Project ID must be int type.")
+                project_id = int(keys["ProjectID"])
+        if level == "system":
+            allowed = user.sysadmin
+        else:
+            project = next((p for p in self.projects.values() if p.project_id == project_id), None)
+            allowed = user.sysadmin or (
+                project is not None
+                and project.members.get(user.name)
+                in {ROLE_PROJECT_ADMIN, ROLE_MAINTAINER, ROLE_DEVELOPER, ROLE_GUEST}
+            )
+        if not allowed:
+            return _errors(403, "FORBIDDEN", "forbidden")
+        name = keys.get("name", "")
+        fuzzy = name.startswith("~")
+        wanted = name[1:] if fuzzy else name
         page = int(request.arg("page") or 1)
         size = int(request.arg("page_size") or 10)
         robots = []
         for robot in sorted(self.users.values(), key=lambda u: u.user_id):
-            if not robot.robot:
+            if not robot.robot or robot.robot_level != level:
                 continue
-            short = robot.name.removeprefix("robot$")
-            if wanted and not (wanted in short if fuzzy else wanted == short):
+            if level == "project" and robot.robot_project_id != project_id:
+                continue
+            stored = robot.name.removeprefix(self.robot_prefix)
+            if wanted and not (wanted in stored if fuzzy else wanted == stored):
                 continue
             robots.append(robot)
         chunk = robots[(page - 1) * size : page * size]
         return Response.json(
             200, [self._robot_json(r) for r in chunk], [("X-Total-Count", str(len(robots)))]
         )
+
+    def _op_getProject(
+        self,
+        params: dict[str, str],
+        request: Request,
+        user: HarborUser | None,
+    ) -> Response:
+        """GET /projects/{project_name_or_id}: by name with `X-Is-Resource-Name: true`."""
+        key = params.get("project_name_or_id", "")
+        by_name = request.headers.get("x-is-resource-name", "").lower() == "true"
+        project = (
+            self.projects.get(key)
+            if by_name
+            else next((p for p in self.projects.values() if str(p.project_id) == key), None)
+        )
+        if project is None:
+            return _errors(404, "NOT_FOUND", f"project {key} not found")
+        if "pull" not in self.rights(user, project.name):
+            if user is None:
+                return _errors(401, "UNAUTHORIZED", "unauthorized")
+            return _errors(403, "FORBIDDEN", "forbidden")
+        return Response.json(200, self._project_json(project, user))
 
     def _robot_json(self, robot: HarborUser) -> dict[str, Any]:
         days = -1
@@ -374,7 +463,7 @@ class HarborStandIn:
             "id": robot.user_id,
             "name": robot.name,
             "description": "",
-            "level": "system",
+            "level": robot.robot_level,
             "duration": days,
             "editable": True,
             "disable": False,
