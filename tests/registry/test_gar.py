@@ -150,3 +150,31 @@ async def test_create_and_delete_use_the_artifact_registry_api(
         await service.delete_repository(target(gar, key, "acme-prod/docker/team/api"))
     assert gone.value.kind is ErrorKind.REPOSITORY_NOT_FOUND
     assert len(gar.google.minted) == 1  # one token for all four calls
+
+
+async def test_create_and_delete_report_the_operations_outcome(
+    gar: GarSetup,  # noqa: F811
+    service: RegistryService,
+) -> None:
+    """create and delete answer a long-running Operation: success only once it is done
+    without error; done with an error is a failure in Google's words, nothing changed."""
+    key = gar.google.key_json()
+    gar.google.polls_until_done = 3
+    await service.create_repository(target(gar, key))
+    assert ("acme-prod", LOCATION, "docker") in gar.google.repositories
+    polls = [r for r in gar.google.server.requests if "/operations/" in r.raw_path]
+    assert len(polls) == 3
+
+    gar.google.fail_operations = (7, "Permission 'artifactregistry.repositories.create' denied")
+    with pytest.raises(RegistryError) as refused:
+        await service.create_repository(target(gar, key, "acme-prod/other/api"))
+    assert refused.value.kind is ErrorKind.PERMISSION_DENIED
+    assert "artifactregistry.repositories.create' denied" in refused.value.message
+    assert ("acme-prod", LOCATION, "other") not in gar.google.repositories
+
+    gar.google.packages.add(("acme-prod", LOCATION, "docker", "api"))
+    gar.google.fail_operations = (9, "The package is protected by a cleanup policy")
+    with pytest.raises(RegistryError) as kept:
+        await service.delete_repository(target(gar, key))
+    assert "protected by a cleanup policy" in kept.value.message
+    assert ("acme-prod", LOCATION, "docker", "api") in gar.google.packages

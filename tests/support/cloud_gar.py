@@ -5,8 +5,16 @@
   access token.  Each new token replaces the last in the registry's token
   server (user `oauth2accesstoken`), so a reused old token fails visibly.
 - A real token-auth docker-registry behind tests/support/token_server.py.
-- The three Artifact Registry API calls the bot makes (repositories.create,
-  package delete), accepting only the current access token.
+- The Artifact Registry API calls the bot makes (repositories.create and .get,
+  packages.delete, operations.get), accepting only the current access token.
+  create and delete answer a long-running Operation (REST reference,
+  cloud.google.com/artifact-registry/docs/reference/rest/v1/projects.locations
+  .repositories/create: "The returned Operation will finish once the repository has
+  been created. Its response will be the created Repository."; packages.delete: "the
+  response body contains an instance of Operation"); the change happens when the
+  operation finishes, which `operations.get` (`GET /v1/{name=projects/*/locations/*/
+  operations/*}`) reports as `done: true` with `response` or `error` (google.rpc.Status
+  `{code, message}`), per google.longrunning.Operation.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ import json
 import re
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -40,6 +49,19 @@ _PACKAGE = re.compile(
 )
 _CREATE = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/repositories$")
 _REPOSITORY = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/repositories/([^/]+)$")
+_OPERATION = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/operations/[^/]+)$")
+
+
+@dataclass
+class PendingOperation:
+    """A long-running operation: `apply` runs when it finishes (unless it fails)."""
+
+    name: str
+    apply: Callable[[], dict[str, Any]]
+    polls_left: int
+    error: tuple[int, str] | None = None
+    done: bool = False
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 class GoogleStandIn:
@@ -61,6 +83,10 @@ class GoogleStandIn:
         self.repositories: set[tuple[str, str, str]] = set()
         self.packages: set[tuple[str, str, str, str]] = set()
         self.writer = True  # False: the service account lacks artifactregistry.writer
+        self.operations: dict[str, PendingOperation] = {}
+        self.polls_until_done = 1  # operations.get calls before an operation is done
+        # the next operations finish with this google.rpc.Status (code, message)
+        self.fail_operations: tuple[int, str] | None = None
         self._lock = threading.Lock()
         self.server = ThreadedHttpServer(self._handle)
 
@@ -128,8 +154,9 @@ class GoogleStandIn:
                 return Response.json(400, {"error": {"status": "INVALID_ARGUMENT"}})
             if repo in self.repositories:
                 return Response.json(409, {"error": {"code": 409, "status": "ALREADY_EXISTS"}})
-            self.repositories.add(repo)
-            return Response.json(200, {"name": "operations/create-1", "done": False})
+            return self._start(m[1], m[2], lambda: self._created(repo))
+        if request.method == "GET" and (m := _OPERATION.match(request.raw_path)):
+            return self._poll(m[1])
         if request.method == "GET" and (m := _REPOSITORY.match(request.raw_path)):
             if (m[1], m[2], m[3]) not in self.repositories:
                 return Response.json(404, {"error": {"code": 404, "status": "NOT_FOUND"}})
@@ -138,9 +165,53 @@ class GoogleStandIn:
             package = (m[1], m[2], m[3], unquote(m[4]))
             if package not in self.packages:
                 return Response.json(404, {"error": {"code": 404, "status": "NOT_FOUND"}})
-            self.packages.discard(package)
-            return Response.json(200, {"name": "operations/delete-1", "done": False})
+            return self._start(m[1], m[2], lambda: self._deleted(package))
         return Response.json(404, {"error": {"code": 404, "status": "NOT_FOUND"}})
+
+    def _created(self, repo: tuple[str, str, str]) -> dict[str, Any]:
+        self.repositories.add(repo)
+        return {"name": f"projects/{repo[0]}/locations/{repo[1]}/repositories/{repo[2]}"}
+
+    def _deleted(self, package: tuple[str, str, str, str]) -> dict[str, Any]:
+        self.packages.discard(package)
+        return {}  # google.protobuf.Empty
+
+    def _start(self, project: str, location: str, apply: Callable[[], dict[str, Any]]) -> Response:
+        name = f"projects/{project}/locations/{location}/operations/{secrets.token_hex(8)}"
+        pending = PendingOperation(name, apply, self.polls_until_done, self.fail_operations)
+        self.operations[name] = pending
+        if pending.polls_left <= 0:
+            self._finish(pending)
+        return Response.json(200, self._operation_json(pending))
+
+    def _finish(self, pending: PendingOperation) -> None:
+        pending.done = True
+        if pending.error is None:
+            pending.result = pending.apply()
+
+    def _poll(self, name: str) -> Response:
+        pending = self.operations.get(name)
+        if pending is None:
+            return Response.json(404, {"error": {"code": 404, "status": "NOT_FOUND"}})
+        if not pending.done:
+            pending.polls_left -= 1
+            if pending.polls_left <= 0:
+                self._finish(pending)
+        return Response.json(200, self._operation_json(pending))
+
+    @staticmethod
+    def _operation_json(pending: PendingOperation) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": pending.name,
+            "metadata": {"@type": "type.googleapis.com/google.devtools.artifactregistry.v1"
+                         ".OperationMetadata"},
+            "done": pending.done,
+        }  # fmt: skip
+        if pending.done and pending.error is not None:
+            body["error"] = {"code": pending.error[0], "message": pending.error[1]}
+        elif pending.done:
+            body["response"] = pending.result
+        return body
 
     def _handle(self, request: Request) -> Response:
         if request.raw_path == "/token" and request.method == "POST":
