@@ -9,6 +9,14 @@ an ACR refresh token, and uses that as the password of the fixed user
 `00000000-0000-0000-0000-000000000000` in the normal token flow.  The refresh
 token is cached until 80 % of its lifetime (its JWT `exp`), never stored.
 
+The Entra token is first asked for the ARM audience (`management.azure.com`),
+which every registry took for years; a registry may refuse it (Azure Policy
+"Container registries should have ARM audience token authentication disabled",
+`az acr config authentication-as-arm`), and then the exchange is tried again with
+a token for the ACR audience (`https://containerregistry.azure.net/.default`,
+Azure/acr docs/AAD-OAuth.md).  The Connection Test says which audience worked;
+"give AcrPull" is said only when the registry refused both.
+
 ACR creates repositories on the first push; delete in IR is
 `DELETE /acr/v1/{repository}` with a token scoped to `delete`.
 """
@@ -33,7 +41,8 @@ from registry.target import Credentials, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, parse_url
 
 REFRESH_USER = "00000000-0000-0000-0000-000000000000"
-ENTRA_SCOPE = "https://management.azure.com/.default"
+ENTRA_SCOPE = "https://management.azure.com/.default"  # the ARM audience
+ACR_SCOPE = "https://containerregistry.azure.net/.default"  # the registry's own audience
 _GUID = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
 SERVICE_PRINCIPAL = re.compile(rf"^(?P<tenant>{_GUID}|[a-z0-9.-]+)/(?P<client>{_GUID})$")
 DEFAULT_REFRESH_LIFETIME = timedelta(hours=3)
@@ -78,7 +87,9 @@ class AcrDriver(MintingDriver):
             content=_form(values),
         )
 
-    async def _entra_token(self, op: Operation, tenant: str, client: str, secret: str) -> str:
+    async def _entra_token(
+        self, op: Operation, tenant: str, client: str, secret: str, scope: str = ENTRA_SCOPE
+    ) -> str:
         authority = parse_url(self.config.azure_authority, what="Entra ID authority URL")
         url = authority.endpoint(f"/{quote(tenant, safe='')}/oauth2/v2.0/token")
         response = await self._post(
@@ -88,7 +99,7 @@ class AcrDriver(MintingDriver):
                 "grant_type": "client_credentials",
                 "client_id": client,
                 "client_secret": secret,
-                "scope": ENTRA_SCOPE,
+                "scope": scope,
             },
             Service(f"Entra ID at {authority.base}"),
             TlsOptions(),
@@ -108,10 +119,10 @@ class AcrDriver(MintingDriver):
             f"Entra ID refused the service principal {client} of tenant {tenant} ({said}).",
         )
 
-    async def _exchange(
+    async def _exchange_once(
         self, op: Operation, base: RegistryUrl, tls: TlsOptions, tenant: str, aad_token: str
-    ) -> str:
-        response = await self._post(
+    ) -> HttpResponse:
+        return await self._post(
             op,
             base.endpoint("/oauth2/exchange"),
             {
@@ -123,16 +134,38 @@ class AcrDriver(MintingDriver):
             Service(f"the registry's token exchange at {base.base}"),
             tls,
         )
+
+    async def _exchange(
+        self,
+        op: Operation,
+        base: RegistryUrl,
+        tls: TlsOptions,
+        tenant: str,
+        client: str,
+        secret: str,
+    ) -> tuple[str, str]:
+        """An ACR refresh token and the audience of the Entra token it was exchanged for:
+        ARM first; where the registry refuses it (401/403), the ACR audience."""
+        aad = await self._entra_token(op, tenant, client, secret, ENTRA_SCOPE)
+        response = await self._exchange_once(op, base, tls, tenant, aad)
+        audience = "ARM audience (management.azure.com)"
+        if response.status in (401, 403):
+            aad = await self._entra_token(op, tenant, client, secret, ACR_SCOPE)
+            response = await self._exchange_once(op, base, tls, tenant, aad)
+            audience = (
+                "ACR audience (containerregistry.azure.net; the registry refuses "
+                "ARM-audience tokens)"
+            )
         data = json_dict(response)
         refresh = data.get("refresh_token")
         if response.status == 200 and isinstance(refresh, str) and refresh:
-            return refresh
+            return refresh, audience
         if response.status in (401, 403):
             raise RegistryError(
                 ErrorKind.PERMISSION_DENIED,
-                f"{base.netloc} refused the exchange of the Entra ID token at /oauth2/exchange "
-                f"(HTTP {response.status}): give the service principal AcrPull (and AcrPush) "
-                "on this registry.",
+                f"{base.netloc} refused the exchange at /oauth2/exchange of Entra ID tokens for "
+                f"both the ARM and the ACR audience (HTTP {response.status}): give the service "
+                "principal a role on this registry (AcrPull, and AcrPush to push).",
             )
         raise RegistryError(
             ErrorKind.REGISTRY_ERROR,
@@ -153,14 +186,18 @@ class AcrDriver(MintingDriver):
         cache_key = mint_key("acr", credentials.username, credentials.secret, base.netloc)
 
         async def mint() -> Minted:
-            aad = await self._entra_token(op, tenant, client, credentials.secret)
-            refresh = await self._exchange(op, base, target.tls, tenant, aad)
+            refresh, audience = await self._exchange(
+                op, base, target.tls, tenant, client, credentials.secret
+            )
             now = self.minting.clock()
             expires = jwt_expiry(refresh) or now + DEFAULT_REFRESH_LIFETIME
             return Minted(
                 Credentials(REFRESH_USER, refresh),
                 expires,
-                how=f"refresh token from /oauth2/exchange for service principal {client}",
+                how=(
+                    f"refresh token from /oauth2/exchange for service principal {client}, "
+                    f"Entra token for the {audience}"
+                ),
             )
 
         return op.use_minted(await self.minting.get("acr", cache_key, mint))

@@ -152,3 +152,23 @@ async def test_a_refused_secret_is_asked_once_for_many_entries(
     clock.now += timedelta(minutes=2)  # past the 60 s memory of the refusal
     await service.connection_test(targets[0])
     assert acr.front.entra_calls == 2
+
+
+async def test_registry_refusing_arm_audience_tokens_is_served_with_the_acr_audience(
+    acr: AcrSetup,  # noqa: F811
+    service: RegistryService,
+    unique_repo: str,
+) -> None:
+    """A registry with ARM-audience tokens disabled (Azure Policy) refuses the exchange of an
+    ARM token; the ACR-audience token works, and the test says which audience it used. No
+    "give AcrPull" advice: the role was never the problem."""
+    acr.front.arm_audience_disabled = True
+    acr.push(unique_repo)
+    result = await service.connection_test(target(acr, unique_repo, SP))
+    assert result.ok, result.message
+    assert "ACR audience" in result.steps[1].detail
+    assert "AcrPull" not in result.message
+    assert sorted(acr.front.aad_tokens.values()) == [
+        "https://containerregistry.azure.net",
+        "https://management.azure.com",
+    ]

@@ -9,6 +9,15 @@ docker-registry, serving what ACR adds on the registry host:
 
 Entra ID's `/{tenant}/oauth2/v2.0/token` (client credentials) is served by the
 same front under the authority path, so IMAGEREPO_AZURE_AUTHORITY = front URL.
+Each Entra token has the audience its `scope` asked for (`<resource>/.default`):
+`https://management.azure.com` (ARM) or `https://containerregistry.azure.net` (ACR).
+A registry may refuse ARM-audience tokens (`arm_audience_disabled`): Azure Policy
+"Container registries should have ARM audience token authentication disabled"
+(Azure/azure-policy built-in-policies/policyDefinitions/Container Registry/
+ACR_AADAuthenticationAsArmPolicy_AuditDeny.json: "Only Azure Container Registry (ACR)
+audience tokens will be used for authentication"; `az acr config authentication-as-arm
+update --status disabled`).  How the refusal looks is not documented; the exchange here
+answers 401 UNAUTHORIZED, as it does for any token it does not accept.
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ REFRESH_USER = "00000000-0000-0000-0000-000000000000"
 ADMIN_USER = "acrtest"
 ADMIN_PASSWORD = "acr-admin-password-1"
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+ARM_AUDIENCE = "https://management.azure.com"
+ACR_AUDIENCE = "https://containerregistry.azure.net"
 
 
 class AcrFront(TokenServer):
@@ -52,7 +63,8 @@ class AcrFront(TokenServer):
         )
         self.refresh_lifetime = refresh_lifetime
         self.registry_url = ""
-        self.aad_tokens: set[str] = set()
+        self.aad_tokens: dict[str, str] = {}  # Entra token -> its audience
+        self.arm_audience_disabled = False
         self.exchanges = 0
         self.entra_calls = 0
         self.sp_has_role = True
@@ -79,16 +91,23 @@ class AcrFront(TokenServer):
                     "Trace ID: 0000",
                 },
             )
+        scope = form.get("scope", "")
+        if scope not in (f"{ARM_AUDIENCE}/.default", f"{ACR_AUDIENCE}/.default"):
+            return Response.json(
+                400, {"error": "invalid_scope", "error_description": "AADSTS70011: bad scope"}
+            )
         token = f"aad-{secrets.token_urlsafe(16)}"
         with self._lock:
-            self.aad_tokens.add(token)
+            self.aad_tokens[token] = scope.removesuffix("/.default")
         return Response.json(200, {"access_token": token, "expires_in": 3599})
 
     def _exchange(self, request: Request) -> Response:
         form = self._form(request)
         if form.get("grant_type") != "access_token" or form.get("tenant") != TENANT:
             return Response.json(400, {"errors": [{"code": "UNSUPPORTED"}]})
-        if form.get("access_token") not in self.aad_tokens or not self.sp_has_role:
+        audience = self.aad_tokens.get(form.get("access_token", ""))
+        refused_arm = audience == ARM_AUDIENCE and self.arm_audience_disabled
+        if audience is None or refused_arm or not self.sp_has_role:
             return Response.json(401, {"errors": [{"code": "UNAUTHORIZED"}]})
         now = int(self.now())
         refresh = jwt.encode(
