@@ -104,6 +104,16 @@ class ConnectionTest:
         finally:
             self.realm_origin = session.realm_origin
 
+    async def _pull_note(
+        self, session: OciSession, location: Location, grant: Grant, detail: str
+    ) -> str:
+        """The pull step's line with what the driver adds (e.g. Docker Hub's pulls left)."""
+        try:
+            note = await self.driver.pull_note(self.op, session, location, grant)
+        except RegistryError:
+            return detail  # extra information only: never fails the test
+        return f"{detail}; {note}" if note else detail
+
     async def _steps(self, session: OciSession, location: Location) -> None:
         target = self.target
         ping = await session.ping()
@@ -129,6 +139,7 @@ class ConnectionTest:
 
         try:
             detail = await session.check_pull(location.repository, grant)
+            detail = await self._pull_note(session, location, grant, detail)
         except RegistryError as error:
             if basic_pending and error.kind is ErrorKind.AUTHENTICATION_FAILED:
                 raise

@@ -4,18 +4,28 @@ Docker Hub's registry answers 401 rather than 404 for a repository that does
 not exist, and its token service hands out tokens for any name, so existence
 comes from the Hub API (`HEAD /v2/namespaces/{ns}/repositories/{repo}`), asked
 only after a pull check failed.  Deletion is the Hub API's
-`DELETE /v2/repositories/{ns}/{repo}/` with a Hub token from `POST /v2/auth/token`.
+`DELETE /v2/repositories/{ns}/{repo}/` with a Hub token from `POST /v2/auth/token`;
+creating is `POST /v2/namespaces/{ns}/repositories` (Docker Hub API reference,
+"Create a new repository", body `repo_creation_request`: namespace, name,
+description, is_private).
+
+Pull quota: Docker Hub reports it in `ratelimit-limit` / `ratelimit-remaining`
+(`100;w=21600`: 100 pulls per 21,600 s) on manifest requests, and a `HEAD` on a
+manifest does not count as a pull (docs.docker.com, "Docker Hub usage and
+limits"), so the Connection Test's pull step HEADs one manifest and says how many
+pulls are left.  No headers: no limit applies to the account.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from registry.drivers import Driver, Location, Operation
-from registry.errors import ErrorKind, RegistryError, refusal, unexpected_answer
+from registry.errors import ErrorKind, RegistryError, refusal, server_text, unexpected_answer
 from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
-from registry.oci import check_repository_name, describe_codes
+from registry.oci import Grant, OciSession, check_repository_name, describe_codes
 from registry.ratelimit import rate_limit_error
 from registry.target import Credentials, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, parse_url
@@ -27,6 +37,46 @@ _HUB_PREFIXES = (
     "registry-1.docker.io/",
     "registry.hub.docker.com/",
 )
+
+
+@dataclass(frozen=True)
+class PullQuota:
+    """Docker Hub's pull allowance as its headers say: `remaining` of `limit` per
+    `window_s` seconds."""
+
+    limit: int
+    remaining: int
+    window_s: int | None
+
+    def describe(self) -> str:
+        window = ""
+        if self.window_s:
+            hours = self.window_s / 3600
+            window = f" per {hours:g} h" if hours >= 1 else f" per {self.window_s} s"
+        return f"pulls left: {self.remaining} of {self.limit}{window}"
+
+
+def _quota_part(value: str | None) -> tuple[int, int | None] | None:
+    """`100;w=21600` -> (100, 21600); `100` -> (100, None); anything else None."""
+    if not value:
+        return None
+    count, _, rest = value.partition(";")
+    if not count.strip().isdigit():
+        return None
+    window: int | None = None
+    for item in rest.split(";"):
+        key, _, number = item.strip().partition("=")
+        if key == "w" and number.isdigit():
+            window = int(number)
+    return int(count.strip()), window
+
+
+def pull_quota(limit: str | None, remaining: str | None) -> PullQuota | None:
+    """The quota from `ratelimit-limit` and `ratelimit-remaining`, or None without them."""
+    total, left = _quota_part(limit), _quota_part(remaining)
+    if total is None or left is None:
+        return None
+    return PullQuota(total[0], left[0], total[1] or left[1])
 
 
 def normalize_repository(name: str) -> str:
@@ -123,6 +173,43 @@ class HubApi:
             return False
         raise self._error(response, f"the existence check of {repository}")
 
+    async def create_repository(self, repository: str, token: str) -> None:
+        """`POST /v2/namespaces/{ns}/repositories`: a private repository, empty until the
+        first push."""
+        namespace, name = repository.split("/", 1)
+        response = await self._request(
+            "POST",
+            f"/v2/namespaces/{quote(namespace, safe='')}/repositories",
+            token=token,
+            json_body={
+                "namespace": namespace,
+                "name": name,
+                "description": "",
+                "is_private": True,
+            },
+        )
+        if response.status in (200, 201):
+            return
+        said = _message(response)
+        if response.status in (400, 409) and "exist" in said.lower():
+            raise RegistryError(
+                ErrorKind.ALREADY_EXISTS, f"Docker Hub already has a repository {repository}."
+            )
+        if response.status in (401, 403):
+            raise RegistryError(
+                ErrorKind.PERMISSION_DENIED,
+                f"Docker Hub refused to create {repository}: the account needs write rights "
+                f"on the namespace {namespace} (an access token with Read & Write)"
+                f"{f' ({said})' if said else ''}.",
+            )
+        if response.status == 400:
+            raise RegistryError(
+                ErrorKind.INVALID_REPOSITORY,
+                f"Docker Hub did not accept the repository {repository}"
+                f"{f' ({said})' if said else ''}.",
+            )
+        raise self._error(response, f"creating {repository}")
+
     async def delete_repository(self, repository: str, token: str) -> None:
         namespace, name = repository.split("/", 1)
         path = f"/v2/repositories/{quote(namespace, safe='')}/{quote(name, safe='')}/"
@@ -142,6 +229,15 @@ class HubApi:
         raise self._error(response, f"deleting {repository}")
 
 
+def _message(response: HttpResponse) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
+    message = data.get("message") if isinstance(data, dict) else None
+    return server_text(message) if isinstance(message, str) else ""
+
+
 class DockerHubDriver(Driver):
     type = RegistryType.DOCKER_HUB
     label = "Docker Hub's registry"
@@ -159,8 +255,13 @@ class DockerHubDriver(Driver):
     async def reconsider_pull(
         self, op: Operation, target: RepositoryTarget, location: Location, error: RegistryError
     ) -> str | RegistryError:
-        """Denied by the registry may mean "does not exist": ask the Hub API."""
-        if error.kind not in (ErrorKind.PERMISSION_DENIED, ErrorKind.AUTHENTICATION_FAILED):
+        """Denied by the registry may mean "does not exist", and "unknown" may mean "created
+        but empty" (Create new): ask the Hub API."""
+        empty_app = error.kind is ErrorKind.REPOSITORY_NOT_FOUND and not target.pull_only
+        if not empty_app and error.kind not in (
+            ErrorKind.PERMISSION_DENIED,
+            ErrorKind.AUTHENTICATION_FAILED,
+        ):
             return error
         api = self._api(op)
         try:
@@ -171,6 +272,10 @@ class DockerHubDriver(Driver):
                 return hub_error
             return error
         if exists:
+            if empty_app:
+                return (
+                    f"{location.repository} exists on Docker Hub and is empty until the first push"
+                )
             return error
         who = f" that {target.credentials.username} can see" if target.credentials else ""
         return RegistryError(
@@ -193,3 +298,33 @@ class DockerHubDriver(Driver):
         api = self._api(op)
         token = await api.login(target.credentials)
         await api.delete_repository(location.repository, token)
+
+    async def create(self, op: Operation, target: RepositoryTarget) -> str:
+        location = self.located(target)
+        if location.repository.startswith("library/"):
+            raise RegistryError(
+                ErrorKind.PERMISSION_DENIED,
+                "library/ holds Docker's official images; name the repository "
+                "namespace/name in your own namespace.",
+            )
+        if target.credentials is None:
+            raise RegistryError(
+                ErrorKind.AUTHENTICATION_FAILED,
+                "Creating on Docker Hub needs a username and an access token with write rights.",
+            )
+        api = self._api(op)
+        token = await api.login(target.credentials)
+        await api.create_repository(location.repository, token)
+        return f"Created the Docker Hub repository {location.repository} (private)."
+
+    async def pull_note(
+        self, op: Operation, session: OciSession, location: Location, grant: Grant
+    ) -> str | None:
+        """How many pulls the account has left, from a manifest HEAD (not a pull)."""
+        response = await session.head_manifest(location.repository, grant)
+        if response is None:
+            return None
+        quota = pull_quota(
+            response.headers.get("ratelimit-limit"), response.headers.get("ratelimit-remaining")
+        )
+        return quota.describe() if quota is not None else "no pull limit reported"

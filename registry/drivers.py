@@ -18,7 +18,7 @@ from registry.errors import ErrorKind, RegistryError, secret_forms
 from registry.http import HttpClient, Stats
 from registry.kinds import RegistryType, type_info
 from registry.minting import MintCache, Minted
-from registry.oci import OciSession, Ping, check_repository_name
+from registry.oci import Grant, OciSession, Ping, check_repository_name
 from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep
 from registry.target import Credentials, HarborTool, OriginPins, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, origin_of, parse_url
@@ -185,6 +185,13 @@ class Driver:
     ) -> str | RegistryError:
         """A chance to explain a failed pull check better (e.g. a missing repository)."""
         return error
+
+    async def pull_note(
+        self, op: Operation, session: OciSession, location: Location, grant: Grant
+    ) -> str | None:
+        """More for the passed pull step's line (Docker Hub: the pulls left); None: nothing.
+        Asked only after the pull check passed; a failure here never fails the test."""
+        return None
 
     async def create(self, op: Operation, target: RepositoryTarget) -> str:
         raise self.unsupported("create repositories")

@@ -83,6 +83,7 @@ def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> Ty
         return TypeInfo(
             type=kind,
             label="Docker Hub",
+            can_create=True,  # POST /v2/namespaces/{ns}/repositories (Docker Hub API)
             has_url_check=False,
             default_url=url,
             repository_hint="namespace/name (nginx means library/nginx)",

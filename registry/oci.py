@@ -671,6 +671,30 @@ class OciSession:
             return None
         return str(target)
 
+    async def head_manifest(self, repository: str, grant: Grant) -> HttpResponse | None:
+        """A `HEAD` on one manifest of `repository` (its first listed tag), for what the
+        registry says in the headers (Docker Hub's pull quota); a HEAD is not a pull.
+        None when the repository has no tag to ask about."""
+        listed, grant = await self._authorized(
+            "GET",
+            self.base.endpoint(f"/v2/{repository}/tags/list"),
+            repository,
+            grant,
+            headers={"Accept": "application/json"},
+            params=[("n", "1")],
+        )
+        try:
+            tags = listed.json().get("tags") if listed.status == 200 else None
+        except (ValueError, AttributeError):
+            tags = None
+        if not isinstance(tags, list) or not tags or not isinstance(tags[0], str):
+            return None
+        url = self.base.endpoint(f"/v2/{repository}/manifests/{tags[0]}")
+        response, _ = await self._authorized(
+            "HEAD", url, repository, grant, headers={"Accept": MANIFEST_TYPES}
+        )
+        return response
+
     async def manifest_digest(self, repository: str, reference: str, grant: Grant) -> str | None:
         """The digest a tag points to (None if the tag vanished meanwhile)."""
         url = self.base.endpoint(f"/v2/{repository}/manifests/{reference}")

@@ -102,7 +102,7 @@ async def test_delete_while_the_registry_is_down(
 
 
 async def test_types_that_cannot_create_say_so(registry_service: RegistryService) -> None:
-    for kind in (RegistryType.IMAGE_REGISTRY, RegistryType.DOCKER_HUB):
+    for kind in (RegistryType.IMAGE_REGISTRY,):
         with pytest.raises(RegistryError) as caught:
             await registry_service.create_repository(
                 RepositoryTarget(kind, "https://r.example", "team/app", ALICE, False)

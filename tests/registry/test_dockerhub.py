@@ -157,3 +157,36 @@ async def test_delete_through_the_hub_api(
         await hub_service.delete_repository(hub("hubuser/app", Credentials("hubuser", "bad")))
     assert wrong.value.kind is ErrorKind.AUTHENTICATION_FAILED
     assert "Docker Hub rejected the username or access token for hubuser" in str(wrong.value)
+
+
+async def test_connection_test_reads_the_pull_quota_without_spending_a_pull(
+    hub_service: RegistryService, dockerhub: DockerHubStandIn
+) -> None:
+    """`ratelimit-limit`/`ratelimit-remaining` from a manifest HEAD, which is not a pull."""
+    dockerhub.add_repository("hubuser/app")
+    dockerhub.pulls["hubuser"] = 13
+    result = await hub_service.connection_test(hub("hubuser/app", OWNER, pull_only=True))
+    assert result.ok, result.message
+    assert "pulls left: 87 of 100 per 6 h" in result.steps[2].detail
+    assert dockerhub.pulls_left("hubuser") == 87  # the test itself spent none
+    anonymous = await hub_service.connection_test(hub("hubuser/app", None, pull_only=True))
+    assert "pulls left: 100 of 100 per 6 h" in anonymous.steps[2].detail
+
+
+async def test_create_new_repository_through_the_hub_api(
+    hub_service: RegistryService, dockerhub: DockerHubStandIn
+) -> None:
+    """POST /v2/namespaces/{ns}/repositories: created private, then pushable; twice is
+    "already exists"; a read-only token is refused and nothing is created."""
+    message = await hub_service.create_repository(hub("hubuser/fresh", OWNER))
+    assert "Created the Docker Hub repository hubuser/fresh" in message
+    assert dockerhub.repositories["hubuser/fresh"].private
+    tested = await hub_service.connection_test(hub("hubuser/fresh", OWNER))
+    assert tested.ok, tested.message
+    with pytest.raises(RegistryError) as again:
+        await hub_service.create_repository(hub("hubuser/fresh", OWNER))
+    assert again.value.kind is ErrorKind.ALREADY_EXISTS
+    with pytest.raises(RegistryError) as reader:
+        await hub_service.create_repository(hub("hubuser/other", READER))
+    assert reader.value.kind is ErrorKind.PERMISSION_DENIED
+    assert "hubuser/other" not in dockerhub.repositories

@@ -66,7 +66,7 @@ def test_the_ui_asks_each_type_what_it_can_do() -> None:
     assert all(i.has_url_check and i.can_delete_in_ir for i in (ghcr, gitlab, quay))
     assert [harbor.label, hub.label, plain.label] == ["Harbor", "Docker Hub", "Image Registry"]
     assert harbor.can_create and harbor.needs_registered_tool and not harbor.has_url_check
-    assert not hub.can_create and hub.can_delete_in_ir and not hub.needs_registered_tool
+    assert hub.can_create and hub.can_delete_in_ir and not hub.needs_registered_tool
     assert hub.default_url == "https://registry-1.docker.io"
     assert not plain.can_create and plain.has_url_check and plain.can_delete_in_ir
     assert plain.default_url is None and harbor.default_url is None

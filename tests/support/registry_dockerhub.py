@@ -5,8 +5,19 @@
   grants nothing on repositories that do not exist, so the registry answers
   401, not 404, for them (docker/hub-feedback#1771); a read-only account that
   asks for push is refused outright (docker/cli#4511).
-- Hub API: `POST /v2/auth/token`, `HEAD /v2/namespaces/{ns}/repositories/{repo}`
-  and `DELETE /v2/repositories/{ns}/{repo}/`.
+- Hub API: `POST /v2/auth/token`, `HEAD /v2/namespaces/{ns}/repositories/{repo}`,
+  `POST /v2/namespaces/{ns}/repositories` and `DELETE /v2/repositories/{ns}/{repo}/`.
+  Create (Docker Hub API reference, "Create a new repository", CreateRepository, and its
+  `repo_creation_request` schema: `name` 2-255 characters matching
+  `^[a-z0-9]+(?:[._-][a-z0-9]+)*$`, `namespace`, `description`, `is_private`): 201 with the
+  repository; the owner of the namespace only (403 for others, 401 without a token). The
+  reference does not spell out the answer for a name that is taken; this stand-in answers
+  400 with a message saying it exists (the Hub's long-standing wording), and the driver
+  also takes 409.
+- Pull quota (docs.docker.com, "Docker Hub usage and limits" / pull rate limit headers):
+  manifest requests through the registry front carry `ratelimit-limit: N;w=21600`,
+  `ratelimit-remaining: M;w=21600` and `docker-ratelimit-source`; a manifest `GET` is a
+  pull and spends one, a `HEAD` does not.
 - `rate_limit(seconds)`: the token service answers 429 with `ratelimit-*` and
   `Retry-After`, the Hub API with `X-RateLimit-Reset` (a Unix time), as Docker Hub does.
 
@@ -23,6 +34,9 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
+import jwt
 
 from tests.support.api_registry import RegistryBehindApi
 from tests.support.certs import TestCA
@@ -62,6 +76,70 @@ class DockerHubStandIn(RegistryBehindApi):
         )
         self.registry = RegistryServer(workdir / "hub-registry", token_server=self.token_server)
         self.api = ThreadedHttpServer(self._api)
+        # registry-1.docker.io: the registry behind a front that adds the pull-quota headers
+        self.front = ThreadedHttpServer(self._front)
+        self.pull_limit = 100
+        self.pull_window = 21600  # seconds (6 h)
+        self.pulls: dict[str, int] = {}  # ratelimit source (account or anonymous) -> pulls
+
+    @property
+    def registry_url(self) -> str:
+        return self.front.url
+
+    def start(self) -> None:
+        super().start()
+        self.front.start()
+
+    def stop(self) -> None:
+        self.front.stop()
+        super().stop()
+
+    def pulls_left(self, source: str) -> int:
+        return max(0, self.pull_limit - self.pulls.get(source, 0))
+
+    def _front(self, request: Request) -> Response:
+        """Pass a registry request on; manifest answers carry the quota of its source."""
+        keep = {"authorization", "accept", "content-type"}
+        with httpx.Client(timeout=10) as http:
+            answer = http.request(
+                request.method,
+                f"{self.registry.url}{request.target}",
+                headers={k: v for k, v in request.headers.items() if k in keep},
+                content=request.body,
+            )
+        passed = {"www-authenticate", "location", "content-type", "docker-content-digest"}
+        passed |= {"docker-upload-uuid", "range", "link", "docker-distribution-api-version"}
+        headers = [
+            (k, v.replace(self.registry.url, self.front.url))
+            for k, v in answer.headers.items()
+            if k.lower() in passed
+        ]
+        if "/manifests/" in request.raw_path and answer.status_code in (200, 404):
+            source = self._source(request)
+            if request.method == "GET" and answer.status_code == 200:
+                self.pulls[source] = self.pulls.get(source, 0) + 1
+            window = f";w={self.pull_window}"
+            headers += [
+                ("ratelimit-limit", f"{self.pull_limit}{window}"),
+                ("ratelimit-remaining", f"{self.pulls_left(source)}{window}"),
+                ("docker-ratelimit-source", source),
+            ]
+        body = b"" if request.method == "HEAD" else answer.content
+        if request.method == "HEAD" and "content-length" in answer.headers:
+            headers.append(("Content-Length", answer.headers["content-length"]))
+        return Response(answer.status_code, body, headers)
+
+    @staticmethod
+    def _source(request: Request) -> str:
+        """Whose quota: the token's subject (an account) or anonymous (an IP on Docker Hub)."""
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            return "anonymous"
+        try:
+            claims = jwt.decode(header[7:], options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return "anonymous"
+        return str(claims.get("sub") or "anonymous")
 
     def rate_limit(self, seconds: float) -> None:
         self.rate_limited_until = time.time() + seconds
@@ -135,6 +213,9 @@ class DockerHubStandIn(RegistryBehindApi):
             return Response.json(
                 200 if visible else 404, {"name": match.group(2)} if visible else {}
             )
+        match = re.fullmatch(r"/v2/namespaces/([^/]+)/repositories", path)
+        if match and request.method == "POST":
+            return self._create(match.group(1), request)
         match = re.fullmatch(r"/v2/repositories/([^/]+)/([^/]+)/", path)
         if match and request.method == "DELETE":
             user = self._bearer_user(request)
@@ -149,3 +230,34 @@ class DockerHubStandIn(RegistryBehindApi):
             del self.repositories[name]
             return Response(202)
         return Response.json(404, {"message": "not found"})
+
+    def _create(self, namespace: str, request: Request) -> Response:
+        user = self._bearer_user(request)
+        if user is None:
+            return Response.json(401, {"message": "authentication required"})
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return Response.json(400, {"message": "invalid JSON"})
+        name = body.get("name")
+        if (
+            not isinstance(name, str)
+            or not 2 <= len(name) <= 255
+            or not re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", name)
+            or body.get("namespace", namespace) != namespace
+        ):
+            return Response.json(400, {"message": "invalid repository name"})
+        if user != namespace:  # hubreader's token is read-only; others own other namespaces
+            return Response.json(403, {"message": "insufficient scope"})
+        full = f"{namespace}/{name}"
+        if full in self.repositories:
+            return Response.json(
+                400, {"message": "Repository with this Name and Namespace already exists."}
+            )
+        self.repositories[full] = HubRepository(
+            owner=namespace, private=bool(body.get("is_private"))
+        )
+        return Response.json(
+            201,
+            {"name": name, "namespace": namespace, "is_private": bool(body.get("is_private"))},
+        )
