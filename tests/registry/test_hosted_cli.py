@@ -87,3 +87,42 @@ def test_check_each_hosted_type(standins: tuple[GitHubStandIn, GitLabStandIn, Qu
     missing = check(env, quay.registry_url, "quay", "acme/none", "$oauthtoken", quay.admin_token)
     assert missing.returncode == 1
     assert "FAILED (repository_not_found)" in missing.stdout.splitlines()[-1]
+
+
+def test_check_agrees_with_upstream_for_tokens_names_and_owners(
+    standins: tuple[GitHubStandIn, GitLabStandIn, QuayStandIn],
+) -> None:
+    """Issue 21 from the terminal (the Slack button's code path): a GitLab read_api token
+    pulls, a deploy token passes, Quay nested names and an OAuth token without user:read
+    pass, and GHCR finds a package of another user."""
+    github, gitlab, quay = standins
+    gitlab.add_project("team/app")
+    gitlab.add_image("team/app")
+    quay.add_repository("acme/team/app")
+    github.add_package("mona/tool", admins=("octo",))
+    env = {
+        **os.environ,
+        "IMAGEREPO_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "IMAGEREPO_GITHUB_API_URL": github.api_url,
+    }
+
+    def passes(kind: str, url: str, repo: str, user: str, secret: str, *extra: str) -> str:
+        argv = [_script(), "check", url, "--type", kind, "--repository", repo,
+                "--username", user, "--password-stdin", *extra]  # fmt: skip
+        done = subprocess.run(
+            argv, input=secret + "\n", capture_output=True, text=True, env=env, timeout=60
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert secret not in done.stdout + done.stderr
+        return done.stdout
+
+    read_api = passes(
+        "gitlab", gitlab.registry_url, "team/app", *gitlab.credentials("readapi"), "--pull-only"
+    )
+    assert "read_api" in read_api and "lacks" not in read_api
+    deploy = passes("gitlab", gitlab.registry_url, "team/app", *gitlab.deploy)
+    assert "deploy token" in deploy
+    nested = passes("quay", quay.registry_url, "acme/team/app", "$oauthtoken", quay.repo_token)
+    assert "acme/team/app" in nested
+    other_user = passes("ghcr", github.registry_url, "mona/tool", *github.credentials("octo"))
+    assert "mona/tool" in other_user
