@@ -44,6 +44,8 @@ class ConnectionTest:
         self.registry_origin: str | None = None
         self.realm_origin: str | None = None
         self.account: Account | None = None
+        # What the driver added to the passed pull step (Docker Hub: the pulls left).
+        self.pull_note: str | None = None
 
     def _passed(self, name: str, detail: str) -> None:
         self.steps.append(CheckStep(name, True, detail))
@@ -112,6 +114,7 @@ class ConnectionTest:
             note = await self.driver.pull_note(self.op, session, location, grant)
         except RegistryError:
             return detail  # extra information only: never fails the test
+        self.pull_note = note
         return f"{detail}; {note}" if note else detail
 
     async def _steps(self, session: OciSession, location: Location) -> None:

@@ -18,6 +18,7 @@ pulls are left.  No headers: no limit applies to the account.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -54,6 +55,16 @@ class PullQuota:
             hours = self.window_s / 3600
             window = f" per {hours:g} h" if hours >= 1 else f" per {self.window_s} s"
         return f"pulls left: {self.remaining} of {self.limit}{window}"
+
+
+_QUOTA_NOTE = re.compile(r"pulls left: \d+ of \d+(?: per \d+(?:\.\d+)? [hs])?")
+
+
+def quota_note(message: str | None) -> str | None:
+    """The "pulls left: N of M per W h" a passed Docker Hub test put in its summary (stored
+    as the entry's last message), for the list; None when there is none."""
+    found = _QUOTA_NOTE.search(message or "")
+    return found.group(0) if found else None
 
 
 def _quota_part(value: str | None) -> tuple[int, int | None] | None:

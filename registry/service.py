@@ -247,7 +247,8 @@ class RegistryService:
             step_names(target.pull_only),
             test,
             error,
-            f"Connection test passed: {allowed} allowed on {repository} at {where}.",
+            f"Connection test passed: {allowed} allowed on {repository} at {where}"
+            + (f" ({test.pull_note})." if test.pull_note else "."),
             (known, expires_at),
         )
 

@@ -30,6 +30,7 @@ from bot.usecases.repositories import RepositoryPage, RepositoryRow
 from handlers import ids, metadata
 from handlers.ui.alerts import alert_status, blocked_notice
 from handlers.ui.common import code, context, escape, health_label, md, plain, section, when
+from registry.dockerhub import quota_note
 
 
 def menu_value(action: str, repository_id: int) -> str:
@@ -53,6 +54,8 @@ def row_blocks(row: RepositoryRow, rights: EntryRights) -> list[Block]:
     if row.username:
         status += f"  ·  account {escape(row.username)}"
     status += alert_status(row)
+    if row.health == "healthy" and (pulls := quota_note(row.last_message)):
+        status += f"  ·  {pulls}"  # Docker Hub's quota from the last test: digits and words only
     choices = [
         (action, label)
         for action, label, allowed in (

@@ -190,3 +190,41 @@ async def test_create_new_repository_through_the_hub_api(
         await hub_service.create_repository(hub("hubuser/other", READER))
     assert reader.value.kind is ErrorKind.PERMISSION_DENIED
     assert "hubuser/other" not in dockerhub.repositories
+
+
+async def test_list_row_shows_the_pulls_left_of_the_last_test(
+    hub_service: RegistryService, dockerhub: DockerHubStandIn
+) -> None:
+    """The passed test's summary (stored as the entry's last message) carries the quota, and
+    the list row of the healthy entry shows it."""
+    from datetime import UTC, datetime
+
+    from bot.usecases.permissions import EntryRights
+    from bot.usecases.repositories import RepositoryRow
+    from handlers.ui.repository_list import row_blocks
+    from storage.enums import RepositoryAccess
+
+    dockerhub.add_repository("hubuser/app")
+    dockerhub.pulls["hubuser"] = 98
+    result = await hub_service.connection_test(hub("hubuser/app", OWNER, pull_only=True))
+    assert result.ok and "pulls left: 2 of 100 per 6 h" in result.message
+    stored = RepositoryRow(
+        id=1,
+        project_id=1,
+        access=RepositoryAccess.PULL_ONLY,
+        registry_type=RegistryType.DOCKER_HUB,
+        type_label="Docker Hub",
+        registry_url=dockerhub.registry_url,
+        repository="hubuser/app",
+        username=OWNER.username,
+        tool_name=None,
+        added_by="U1",
+        health="healthy",
+        last_checked_at=datetime.now(UTC),
+        last_error_kind=None,
+        last_message=result.message,
+        can_delete_in_ir=True,
+    )
+    blocks = row_blocks(stored, EntryRights(True, True, True))
+    shown = str([b.to_dict() for b in blocks])
+    assert "pulls left: 2 of 100 per 6 h" in shown
