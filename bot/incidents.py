@@ -15,12 +15,16 @@ edited.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
+from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import alert_messages, outbox
+from bot.messages import ChannelMessage, describe
+from registry.results import PullQuota
 from storage.enums import IncidentKind
 from storage.models import AlertIncident, ImageRepository
 
@@ -158,3 +162,24 @@ async def note_expiry(
         return
     await outbox.enqueue_edit(session, incident, text=note.text, blocks=note.blocks)
     await outbox.notify_thread(session, incident, note, key=key, blocks=note.blocks[:1])
+
+
+async def note_pull_quota(
+    session: AsyncSession, repo: ImageRepository, quota: PullQuota | None, now: datetime
+) -> None:
+    """Tell the channel once per quota window when an account's pulls run low (Docker Hub:
+    at most a tenth left); the dedup key names the account and the window, so the entries
+    of one account in one channel warn once."""
+    if quota is None or not quota.low:
+        return
+    window = quota.window_s or 6 * 3600
+    account = hashlib.sha256(f"{repo.registry_url}\n{repo.username or ''}".encode()).hexdigest()
+    key = f"pulls:{repo.project_id}:{account[:24]}:{int(now.timestamp()) // window}"
+    text = (
+        f":warning: Docker Hub pulls are running low for the account used by {describe(repo)}: "
+        f"{quota.describe()}. Pulls fail with HTTP 429 once none are left."
+    )
+    message = ChannelMessage(
+        text=text, blocks=[SectionBlock(block_id="pulls_low", text=MarkdownTextObject(text=text))]
+    )
+    await outbox.notify(session, repo.project, message, key=key)

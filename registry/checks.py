@@ -12,7 +12,14 @@ from __future__ import annotations
 from registry.drivers import Account, Driver, Location, Operation, check_registry_pin
 from registry.errors import ErrorKind, RegistryError
 from registry.oci import Grant, OciSession, Ping
-from registry.results import STEP_AUTHENTICATED, STEP_PULL, STEP_PUSH, STEP_REACHABLE, CheckStep
+from registry.results import (
+    STEP_AUTHENTICATED,
+    STEP_PULL,
+    STEP_PUSH,
+    STEP_REACHABLE,
+    CheckStep,
+    PullQuota,
+)
 from registry.target import RepositoryTarget
 from registry.urlguard import origin_of
 
@@ -46,6 +53,7 @@ class ConnectionTest:
         self.account: Account | None = None
         # What the driver added to the passed pull step (Docker Hub: the pulls left).
         self.pull_note: str | None = None
+        self.pull_quota: PullQuota | None = None
 
     def _passed(self, name: str, detail: str) -> None:
         self.steps.append(CheckStep(name, True, detail))
@@ -114,6 +122,9 @@ class ConnectionTest:
             note = await self.driver.pull_note(self.op, session, location, grant)
         except RegistryError:
             return detail  # extra information only: never fails the test
+        if isinstance(note, PullQuota):
+            self.pull_quota = note
+            note = note.describe()
         self.pull_note = note
         return f"{detail}; {note}" if note else detail
 

@@ -19,7 +19,6 @@ pulls are left.  No headers: no limit applies to the account.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import quote
 
 from registry.drivers import Driver, Location, Operation
@@ -28,6 +27,7 @@ from registry.http import HttpResponse, Service
 from registry.kinds import RegistryType
 from registry.oci import Grant, OciSession, check_repository_name, describe_codes
 from registry.ratelimit import rate_limit_error
+from registry.results import PullQuota
 from registry.target import Credentials, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, parse_url
 
@@ -38,23 +38,6 @@ _HUB_PREFIXES = (
     "registry-1.docker.io/",
     "registry.hub.docker.com/",
 )
-
-
-@dataclass(frozen=True)
-class PullQuota:
-    """Docker Hub's pull allowance as its headers say: `remaining` of `limit` per
-    `window_s` seconds."""
-
-    limit: int
-    remaining: int
-    window_s: int | None
-
-    def describe(self) -> str:
-        window = ""
-        if self.window_s:
-            hours = self.window_s / 3600
-            window = f" per {hours:g} h" if hours >= 1 else f" per {self.window_s} s"
-        return f"pulls left: {self.remaining} of {self.limit}{window}"
 
 
 _QUOTA_NOTE = re.compile(r"pulls left: \d+ of \d+(?: per \d+(?:\.\d+)? [hs])?")
@@ -330,7 +313,7 @@ class DockerHubDriver(Driver):
 
     async def pull_note(
         self, op: Operation, session: OciSession, location: Location, grant: Grant
-    ) -> str | None:
+    ) -> str | PullQuota | None:
         """How many pulls the account has left, from a manifest HEAD (not a pull)."""
         response = await session.head_manifest(location.repository, grant)
         if response is None:
@@ -338,4 +321,4 @@ class DockerHubDriver(Driver):
         quota = pull_quota(
             response.headers.get("ratelimit-limit"), response.headers.get("ratelimit-remaining")
         )
-        return quota.describe() if quota is not None else "no pull limit reported"
+        return quota if quota is not None else "no pull limit reported"

@@ -19,7 +19,7 @@ from registry.http import HttpClient, Stats
 from registry.kinds import RegistryType, type_info
 from registry.minting import MintCache, Minted
 from registry.oci import Grant, OciSession, Ping, check_repository_name
-from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep
+from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep, PullQuota
 from registry.target import Credentials, HarborTool, OriginPins, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, origin_of, parse_url
 
@@ -188,9 +188,10 @@ class Driver:
 
     async def pull_note(
         self, op: Operation, session: OciSession, location: Location, grant: Grant
-    ) -> str | None:
-        """More for the passed pull step's line (Docker Hub: the pulls left); None: nothing.
-        Asked only after the pull check passed; a failure here never fails the test."""
+    ) -> str | PullQuota | None:
+        """More for the passed pull step's line: a note, or the account's pull allowance
+        (Docker Hub), which also goes into the result; None: nothing.  Asked only after
+        the pull check passed; a failure here never fails the test."""
         return None
 
     async def create(self, op: Operation, target: RepositoryTarget) -> str:

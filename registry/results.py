@@ -28,6 +28,28 @@ class CheckStep:
 
 
 @dataclass(frozen=True)
+class PullQuota:
+    """A registry's pull allowance as it says (Docker Hub's `ratelimit-limit` /
+    `ratelimit-remaining`): `remaining` of `limit` per `window_s` seconds."""
+
+    limit: int
+    remaining: int
+    window_s: int | None
+
+    def describe(self) -> str:
+        window = ""
+        if self.window_s:
+            hours = self.window_s / 3600
+            window = f" per {hours:g} h" if hours >= 1 else f" per {self.window_s} s"
+        return f"pulls left: {self.remaining} of {self.limit}{window}"
+
+    @property
+    def low(self) -> bool:
+        """At most a tenth of the allowance is left: time to tell the channel."""
+        return self.limit > 0 and self.remaining * 10 <= self.limit
+
+
+@dataclass(frozen=True)
 class ConnectionTestResult:
     """Steps in order, the first failure's kind, a one-line summary, and the cost.
 
@@ -48,6 +70,8 @@ class ConnectionTestResult:
     # GitLab); `credential_expiry_known` False: nobody said (None with True: never expires).
     credential_expires_at: datetime | None = None
     credential_expiry_known: bool = False
+    # The account's pull allowance, where the registry says (Docker Hub); None: not said.
+    pull_quota: PullQuota | None = None
 
     @property
     def ok(self) -> bool:

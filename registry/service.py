@@ -103,6 +103,7 @@ def _test_result(
         realm_origin=entry.realm_origin if entry else None,
         credential_expires_at=expires_at,
         credential_expiry_known=known,
+        pull_quota=entry.pull_quota if entry else None,
     )
 
 

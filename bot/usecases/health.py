@@ -59,6 +59,7 @@ async def apply_result(
         expires_at=result.credential_expires_at,
         now=now,
     )
+    await incidents.note_pull_quota(session, repo, result.pull_quota, now)
     if result.ok:
         if repo.alerted and repo.failing_since is not None:
             await incidents.close_failing(session, repo, now)

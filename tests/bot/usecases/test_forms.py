@@ -74,8 +74,9 @@ def test_harbor_needs_a_tool_and_a_project_prefix() -> None:
 
 
 def test_only_registered_tools_may_create() -> None:
-    errors = errors_of(form(registry_type="dockerhub", creation=Creation.NEW))
-    assert errors["creation"] == "Docker Hub offers only Use existing repository."
+    # Docker Hub creates through its API since issue 21; a plain registry still cannot.
+    errors = errors_of(form(registry_type="registry", creation=Creation.NEW))
+    assert errors["creation"] == "Image Registry offers only Use existing repository."
 
 
 def test_user_and_secret_go_together_and_every_problem_is_listed() -> None:

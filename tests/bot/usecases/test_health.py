@@ -127,3 +127,35 @@ async def test_health_transitions(
     assert _scheduled_tests() - counted_before == len(results)
     if results and results[-1] is EXPIRED:
         assert row.last_error_kind == ErrorKind.AUTHENTICATION_FAILED.value
+
+
+async def test_low_docker_hub_pulls_warn_the_channel_once_per_window(rt: Runtime) -> None:
+    """A passed test that says at most a tenth of the pulls are left queues one warning for
+    the channel; more tests in the same quota window add none; plenty left says nothing."""
+    from dataclasses import replace
+
+    from registry.results import PullQuota
+
+    project_id = await seed.project(rt.sessions, channel_id="C-PULLS", name="pulls")
+    [repo_id] = await seed.repositories(
+        rt.sessions, None, project_id=project_id, registry_url="https://r.test", count=1
+    )
+    plenty = replace(UP, pull_quota=PullQuota(100, 50, 21600))
+    low = replace(UP, pull_quota=PullQuota(100, 7, 21600))
+    start = NOW.replace(hour=0, minute=0, second=0)  # the start of a 6-hour window
+    for minute, result in enumerate([plenty, low, low]):
+        async with transaction(rt.sessions) as session:
+            row = await session.get(ImageRepository, repo_id)
+            assert row is not None
+            await health.apply_result(
+                session,
+                row,
+                result,
+                trigger=CheckTrigger.SCHEDULED,
+                alert_after=2,
+                now=start + timedelta(minutes=minute),
+            )
+    async with rt.sessions() as session:
+        queued = list(await session.scalars(select(OutboxMessage).order_by("id")))
+    assert [m.dedup_key.split(":", 1)[0] for m in queued] == ["pulls"]
+    assert "pulls left: 7 of 100 per 6 h" in queued[0].text
