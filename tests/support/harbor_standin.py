@@ -369,7 +369,7 @@ class HarborStandIn:
         user: HarborUser | None,
     ) -> Response:
         """GET /robots (swagger ListRobot), as goharbor/harbor src/server/v2.0/handler/robot.go
-        `ListRobot` (blob 017132611e0d via the reference index) does it:
+        `ListRobot` (at commit 017132611e0d69a19c6e951b66b50949375d2ef6) does it:
         - `q` is Harbor's query string (`k=v`, `k=~v`, comma-separated; swagger `query`);
         - without a `Level` keyword only system robots are listed (`level = LEVELSYSTEM`,
           `ProjectID = 0`); `Level` must be `system` or `project` (400 otherwise), and

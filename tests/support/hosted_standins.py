@@ -424,8 +424,9 @@ class GitLabStandIn(_Base):
             return {"pull", "push"}
         token = self.tokens[user]
         rights: set[str] = set()
-        # gitlabhq lib/gitlab/auth.rb `abilities_for_scopes` (blob read through the reference
-        # index, file id 458597443): api -> full_authentication_abilities; read_api ->
+        # gitlabhq lib/gitlab/auth.rb `abilities_for_scopes` (a current version, read through
+        # the reference index as file id 458597443; older ones such as commit 1f75a144 predate
+        # read_api): api -> full_authentication_abilities; read_api ->
         # read_only_authentication_abilities = read_only_project_authentication_abilities +
         # [:read_container_image]; read_registry -> [:read_container_image]; write_registry
         # -> [:create_container_image] (push also needs Developer, ContainerRegistry auth).
