@@ -166,9 +166,9 @@ class AcrDriver(MintingDriver):
         return op.use_minted(await self.minting.get("acr", cache_key, mint))
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
-        location = self.locate(target)
+        location = self.located(target)
         credentials = await self.registry_credentials(op, target)
-        session = op.session(location.base, location.tls, credentials, self.label)
+        session = op.session(location.base, location.tls, credentials, self.label, pins=target.pins)
         grant = await session.authorize(location.repository, ("delete",))
         response = await op.http.request(
             "DELETE",
