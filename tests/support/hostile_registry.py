@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import zlib
 from collections.abc import Callable
+from urllib.parse import quote, quote_plus
 
 from tests.support.registry_httpserver import Request, Response, ThreadedHttpServer
 
@@ -94,3 +95,28 @@ def token_answer(request: Request, authorization: str) -> Response:
     if request.headers.get("authorization") != authorization:
         return Response.json(401, {"errors": [{"code": "UNAUTHORIZED"}]})
     return Response.json(200, {"token": "hostile-token", "expires_in": 300})
+
+
+def secret_spellings(username: str, secret: str) -> list[str]:
+    """How a saved secret can travel: plain (a token header, a JSON or form body), in a
+    Basic header, URL-encoded, in a Bearer header."""
+    return [
+        secret,
+        basic(username, secret).split(" ", 1)[1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+    ]
+
+
+def received_secret(requests: list[Request], username: str, secret: str) -> list[str]:
+    """`METHOD path header` for every request that carried the secret in any spelling, in a
+    header (any name), the request target or the body: empty when it never arrived."""
+    spellings = [s.encode() for s in secret_spellings(username, secret)]
+    found: list[str] = []
+    for request in requests:
+        places = [(f"header {k}", v.encode()) for k, v in request.headers.items()]
+        places += [("target", request.target.encode()), ("body", request.body)]
+        for where, value in places:
+            if any(s in value for s in spellings):
+                found.append(f"{request.method} {request.raw_path} {where}")
+    return found
