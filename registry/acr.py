@@ -22,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 from registry.drivers import MintingDriver, Operation
-from registry.errors import DELETED, ErrorKind, RegistryError, refusal, server_text
+from registry.errors import ErrorKind, RegistryError, refusal, server_text
 from registry.hostedapi import json_dict
-from registry.http import HttpResponse, Service
+from registry.http import HttpResponse, Service, confirms_deletion
 from registry.kinds import RegistryType
 from registry.minting import Minted, mint_key
 from registry.oci import describe_codes
@@ -179,7 +179,7 @@ class AcrDriver(MintingDriver):
             authorization=grant.authorization,
             headers={"Accept": "application/json"},
         )
-        if response.status in DELETED:
+        if confirms_deletion(response):
             return
         denied = (
             f"{location.base.netloc} refused to delete {location.repository} "

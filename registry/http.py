@@ -105,6 +105,20 @@ class HttpResponse:
         return value.split(";", 1)[0].strip().lower()
 
 
+def confirms_deletion(response: HttpResponse, statuses: tuple[int, ...] = (200, 202, 204)) -> bool:
+    """Whether an answer to a DELETE says it was done: one of `statuses`, and a body that is
+    empty or JSON (a login page or a proxy's HTML page with 200 confirms nothing)."""
+    if response.status not in statuses or response.truncated:
+        return False
+    if not response.body.strip():
+        return True
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Service:
     """Who we are talking to, for messages: e.g. `the token service at http://.../token`."""

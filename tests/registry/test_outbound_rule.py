@@ -18,7 +18,7 @@ distribution spec (https://distribution.github.io/distribution/spec/auth/token/)
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -37,7 +37,12 @@ from registry import (
 from registry.http import HttpClient, Service, Stats
 from registry.outbound import OutboundRule
 from registry.target import TlsOptions
-from tests.support.hostile_registry import HostileRegistry, received_secret, token_answer
+from tests.support.hostile_registry import (
+    HostileRegistry,
+    acr_api,
+    gitlab_api,
+    received_secret,
+)
 from tests.support.registry_httpserver import Request, Response
 
 USER = "dana"
@@ -54,50 +59,6 @@ def config(**more: str) -> RegistryConfig:
         operation_timeout=15.0,
         **more,  # type: ignore[arg-type]
     )
-
-
-def gitlab_api(registry: HostileRegistry) -> Callable[[Request], Response | None]:
-    """GitLab's REST API v4 and its `/jwt/auth` token service on the registry's host: the
-    token describes itself with the api scope, project team/app (id 1) holds the
-    registry repository team/app/api (id 7), and deleting it is accepted (202)."""
-
-    def answer(request: Request) -> Response | None:
-        path = request.raw_path
-        if path == "/jwt/auth":
-            return token_answer(request, registry.authorization)
-        if not path.startswith("/api/v4/"):
-            return None
-        if request.headers.get("private-token") != SECRET:
-            return Response.json(401, {"message": "401 Unauthorized"})
-        if path == "/api/v4/personal_access_tokens/self":
-            return Response.json(
-                200, {"name": "ci", "scopes": ["api"], "active": True, "revoked": False}
-            )
-        if path == "/api/v4/projects/team%2Fapp":
-            access = {"project_access": {"access_level": 40}}
-            return Response.json(
-                200, {"id": 1, "path_with_namespace": "team/app", "permissions": access}
-            )
-        if path == "/api/v4/projects/1/registry/repositories":
-            return Response.json(200, [{"id": 7, "path": "team/app/api"}])
-        if path == "/api/v4/projects/1/registry/repositories/7" and request.method == "DELETE":
-            return Response(202)
-        return Response.json(404, {"message": "404 Project Not Found"})
-
-    return answer
-
-
-def acr_api(registry: HostileRegistry) -> Callable[[Request], Response | None]:
-    """ACR's token endpoint `/oauth2/token` (Basic admin user) and `DELETE /acr/v1/{name}`."""
-
-    def answer(request: Request) -> Response | None:
-        if request.raw_path == "/oauth2/token":
-            return token_answer(request, registry.authorization)
-        if request.raw_path.startswith("/acr/v1/") and request.method == "DELETE":
-            return Response.json(202, {"manifestsDeleted": [], "tagsDeleted": []})
-        return None
-
-    return answer
 
 
 @pytest.fixture
@@ -216,8 +177,8 @@ async def test_every_credential_bearing_header_is_dropped_on_a_cross_origin_redi
 
 
 def gitlab_moved(saved: HostileRegistry, moved: HostileRegistry) -> None:
-    saved.override = gitlab_api(saved)
-    moved.override = gitlab_api(moved)
+    saved.override = gitlab_api(saved, SECRET)
+    moved.override = gitlab_api(moved, SECRET)
     saved.realm = f"{moved.url}/jwt/auth"
 
 
@@ -256,7 +217,7 @@ async def test_gitlab_create_and_delete_after_the_realm_moved_send_no_token_ther
 async def test_gitlab_with_its_realm_in_place_still_works(saved: HostileRegistry) -> None:
     """The rule refuses only a change: the same pinned entry passes and deletes where it
     was saved."""
-    saved.override = gitlab_api(saved)
+    saved.override = gitlab_api(saved, SECRET)
     saved.realm = f"{saved.url}/jwt/auth"
     target = entry(RegistryType.GITLAB, saved.url, "team/app/api", pinned(saved))
     async with RegistryService(config()) as service:
@@ -271,7 +232,7 @@ async def test_a_gitlab_api_redirect_to_another_host_carries_no_token_and_fails_
 ) -> None:
     gitlab_moved(saved, moved)
     saved.realm = f"{saved.url}/jwt/auth"
-    api = gitlab_api(saved)
+    api = gitlab_api(saved, SECRET)
 
     def redirecting(request: Request) -> Response | None:
         if request.raw_path.startswith("/api/v4/"):

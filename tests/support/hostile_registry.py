@@ -47,6 +47,7 @@ class HostileRegistry:
         self.realm: str | None = None
         self.tags: list[str] = ["v1"]
         self.override: Override | None = None
+        self.answers: dict[str, Response] = {}  # named answers the API handlers below use
         self.server = ThreadedHttpServer(self._handle, host=host)
 
     @property
@@ -120,3 +121,54 @@ def received_secret(requests: list[Request], username: str, secret: str) -> list
             if any(s in value for s in spellings):
                 found.append(f"{request.method} {request.raw_path} {where}")
     return found
+
+
+def gitlab_api(registry: HostileRegistry, token: str) -> Override:
+    """GitLab's REST API v4 and its `/jwt/auth` token service on the registry's host: the
+    token describes itself with the api scope, project team/app (id 1) holds the
+    registry repository team/app/api (id 7), and deleting it is accepted (202).  Set
+    `registry.answers["gitlab-delete"]` to answer the DELETE otherwise.  Written from
+    https://docs.gitlab.com/ee/api/personal_access_tokens.html and
+    https://docs.gitlab.com/ee/api/container_registry.html."""
+
+    def answer(request: Request) -> Response | None:
+        path = request.raw_path
+        if path == "/jwt/auth":
+            return token_answer(request, registry.authorization)
+        if not path.startswith("/api/v4/"):
+            return None
+        if request.headers.get("private-token") != token:
+            return Response.json(401, {"message": "401 Unauthorized"})
+        if path == "/api/v4/personal_access_tokens/self":
+            return Response.json(
+                200, {"name": "ci", "scopes": ["api"], "active": True, "revoked": False}
+            )
+        if path == "/api/v4/projects/team%2Fapp":
+            access = {"project_access": {"access_level": 40}}
+            return Response.json(
+                200, {"id": 1, "path_with_namespace": "team/app", "permissions": access}
+            )
+        if path == "/api/v4/projects/1/registry/repositories":
+            return Response.json(200, [{"id": 7, "path": "team/app/api"}])
+        if path == "/api/v4/projects/1/registry/repositories/7" and request.method == "DELETE":
+            return registry.answers.get("gitlab-delete") or Response(202)
+        return Response.json(404, {"message": "404 Project Not Found"})
+
+    return answer
+
+
+def acr_api(registry: HostileRegistry) -> Override:
+    """ACR's token endpoint `/oauth2/token` (Basic admin user) and `DELETE /acr/v1/{name}`
+    (202 with the deleted manifests and tags, or `registry.answers["acr-delete"]`), from
+    https://github.com/Azure/acr/blob/main/docs/AAD-OAuth.md and the ACR REST reference."""
+
+    def answer(request: Request) -> Response | None:
+        if request.raw_path == "/oauth2/token":
+            return token_answer(request, registry.authorization)
+        if request.raw_path.startswith("/acr/v1/") and request.method == "DELETE":
+            return registry.answers.get("acr-delete") or Response.json(
+                202, {"manifestsDeleted": [], "tagsDeleted": []}
+            )
+        return None
+
+    return answer
