@@ -37,6 +37,12 @@ from registry import (
 from registry.http import HttpClient, Service, Stats
 from registry.outbound import OutboundRule
 from registry.target import TlsOptions
+from tests.support.cloud_ecr import ACCESS_KEY_ID as ECR_KEY_ID
+from tests.support.cloud_ecr import REGION as ECR_REGION
+from tests.support.cloud_ecr import SECRET_ACCESS_KEY as ECR_SECRET_KEY
+from tests.support.cloud_ecr import EcrStandIn, ecr  # noqa: F401 - the fixture
+from tests.support.cloud_gar import LOCATION as GAR_LOCATION
+from tests.support.cloud_gar import GarSetup, gar  # noqa: F401 - the fixture
 from tests.support.hostile_registry import (
     HostileRegistry,
     acr_api,
@@ -378,3 +384,53 @@ async def test_the_same_origin_redirect_of_an_api_still_works(saved: HostileRegi
         await client.aclose()
     assert response.status == 200
     assert httpx.URL(response.url).path == "/user2"
+
+
+# -- the cloud types: a minted credential inherits the pins of the key it came from --------
+
+
+@pytest.mark.registry
+async def test_ecr_minted_password_never_reaches_a_moved_realm(
+    ecr: EcrStandIn,  # noqa: F811
+    saved: HostileRegistry,
+    moved: HostileRegistry,
+) -> None:
+    saved.realm = f"{moved.url}/token"
+    target = RepositoryTarget(
+        RegistryType.ECR,
+        saved.url,
+        "team/app",
+        Credentials(ECR_KEY_ID, ECR_SECRET_KEY),
+        False,
+        pins=pinned(saved),
+    )
+    async with RegistryService(config(aws_region=ECR_REGION)) as service:
+        tested = await service.connection_test(target)
+    assert tested.error_kind is ErrorKind.ORIGIN_CHANGED, tested.message
+    assert received_secret(moved.requests, "AWS", ecr.password) == []
+    assert received_secret(moved.requests, ECR_KEY_ID, ECR_SECRET_KEY) == []
+
+
+@pytest.mark.registry
+async def test_gar_minted_token_never_reaches_a_moved_realm(
+    gar: GarSetup,  # noqa: F811
+    saved: HostileRegistry,
+    moved: HostileRegistry,
+) -> None:
+    saved.realm = f"{moved.url}/token"
+    key = gar.google.key_json()
+    target = RepositoryTarget(
+        RegistryType.GAR,
+        saved.url,
+        "acme-prod/docker/api",
+        Credentials("_json_key", key),
+        False,
+        pins=pinned(saved),
+    )
+    settings = config(google_api_url=gar.api_url, google_location=GAR_LOCATION)
+    async with RegistryService(settings) as service:
+        tested = await service.connection_test(target)
+    assert tested.error_kind is ErrorKind.ORIGIN_CHANGED, tested.message
+    assert gar.google.minted, "the token was minted at the key's own token_uri"
+    assert received_secret(moved.requests, "oauth2accesstoken", gar.google.minted[0]) == []
+    assert "PRIVATE KEY" not in str([r.body for r in moved.requests])
