@@ -101,7 +101,7 @@ class OutboundRule:
         credentials: Credentials | None,
         origins: Iterable[str | None] | None,
         *,
-        what: str = "The saved password",
+        what: str = "This entry's password or token",
         advice: str = "Enter the password again (Change account) to use it there.",
     ) -> None:
         """Allow `credentials` to go only to `origins` (None: anywhere, trust on first use)."""
@@ -125,11 +125,12 @@ class OutboundRule:
         for binding in self._bindings:
             if origin in binding.origins or not binding.carried_by(text, headers, body):
                 continue
-            saved_for = ", ".join(sorted(binding.origins)) or "no origin"
+            saved_for = " and ".join(sorted(binding.origins)) or "no origin"
+            where = phrase if origin in phrase else f"{phrase} at {origin}"
             raise RegistryError(
                 ErrorKind.ORIGIN_CHANGED,
-                f"{binding.what} was saved for {saved_for}, but {phrase} is at {origin}, "
-                f"another origin, so it was not sent. {binding.advice}",
+                f"{binding.what} was saved for {saved_for}; it is not sent to {where}, "
+                f"another origin. {binding.advice}",
             )
 
     def holds_secret(self, value: str | bytes | None) -> bool:
