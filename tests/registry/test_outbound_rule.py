@@ -17,8 +17,10 @@ distribution spec (https://distribution.github.io/distribution/spec/auth/token/)
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -434,3 +436,42 @@ async def test_gar_minted_token_never_reaches_a_moved_realm(
     assert gar.google.minted, "the token was minted at the key's own token_uri"
     assert received_secret(moved.requests, "oauth2accesstoken", gar.google.minted[0]) == []
     assert "PRIVATE KEY" not in str([r.body for r in moved.requests])
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["form body", "json body", "query", "basic header"],
+)
+async def test_a_secret_with_special_characters_is_found_in_every_spelling(
+    spelling: str, moved: HostileRegistry
+) -> None:
+    """A service principal's client secret travels URL-encoded in a form body (Entra ID),
+    a Hub password JSON-escaped: the rule must recognise those spellings too."""
+    odd = Credentials("tenant/client", 'p@ss w/rd+"\\é')
+    rule = OutboundRule()
+    rule.bind(odd, {"http://127.0.0.2:5000"})
+    request: dict[str, object] = {}
+    if spelling == "form body":
+        request["content"] = urlencode({"client_secret": odd.secret}).encode()
+    elif spelling == "json body":
+        request["json_body"] = {"secret": odd.secret}
+    elif spelling == "query":
+        request["params"] = [("password", odd.secret)]
+    else:
+        raw = base64.b64encode(f"{odd.username}:{odd.secret}".encode()).decode()
+        request["authorization"] = f"Basic {raw}"
+    client = HttpClient(config())
+    try:
+        with pytest.raises(RegistryError) as refused:
+            await client.for_operation(rule).request(
+                "POST",
+                f"{moved.url}/token",
+                tls=TlsOptions(),
+                stats=Stats(),
+                service=Service("the token service"),
+                **request,  # type: ignore[arg-type]
+            )
+    finally:
+        await client.aclose()
+    assert refused.value.kind is ErrorKind.ORIGIN_CHANGED
+    assert moved.requests == []
