@@ -303,5 +303,5 @@ class EcrDriver(MintingDriver):
             raise RegistryError(
                 ErrorKind.PROTOCOL,
                 "ecr:DeleteRepository answered without the deleted repository "
-                f"{location.repository}; it is not counted as deleted and the entry was kept.",
+                f"{location.repository}; it is not counted as deleted.",
             )

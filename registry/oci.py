@@ -672,7 +672,7 @@ class OciSession:
         return RegistryError(
             ErrorKind.PROTOCOL,
             f"The registry's tag list of {repository} could not be read ({why}); nothing was "
-            "deleted and the entry was kept.",
+            "deleted.",
         )
 
     def _tag_page(self, response: HttpResponse, repository: str) -> list[str]:
@@ -703,7 +703,7 @@ class OciSession:
             raise RegistryError(
                 ErrorKind.PROTOCOL,
                 f"The registry's tag list continues at {origin_of(target)}, another origin; "
-                "it was not followed, so nothing was deleted and the entry was kept.",
+                "it was not followed, so nothing was deleted.",
             )
         return str(target)
 
@@ -778,7 +778,7 @@ class OciSession:
                 ErrorKind.REGISTRY_ERROR,
                 f"{self.service.capitalised} accepted the deletion of {repository}, but reading "
                 f"its tag list again answered HTTP {response.status}; whether it is gone is "
-                "not known, so the entry was kept.",
+                "not known, so it is not counted as deleted.",
             )
         try:
             data = response.json()
@@ -789,7 +789,7 @@ class OciSession:
             raise RegistryError(
                 ErrorKind.PROTOCOL,
                 f"{self.service.capitalised} accepted the deletion of {repository}, but its tag "
-                "list could not be read again to confirm it; the entry was kept.",
+                "list could not be read again to confirm it, so it is not counted as deleted.",
             )
         wanted = set(tags)
         remaining = [tag for tag in listed or [] if isinstance(tag, str) and tag in wanted]
@@ -798,8 +798,7 @@ class OciSession:
             raise RegistryError(
                 ErrorKind.REGISTRY_ERROR,
                 f"{self.service.capitalised} accepted the deletion of {repository}, but still "
-                f"lists {len(remaining)} of its tags ({shown}); it did not delete them, so the "
-                "entry was kept.",
+                f"lists {len(remaining)} of its tags ({shown}): they were not deleted.",
             )
 
 
