@@ -40,7 +40,7 @@ import httpx
 
 from registry.config import IPNetwork, RegistryConfig
 from registry.errors import ErrorKind, RegistryError
-from registry.outbound import OutboundRule, strip_secret_headers
+from registry.outbound import OutboundRule, is_secret_header, strip_secret_headers
 from registry.target import TlsOptions
 from registry.transport import NETWORKS_EXTENSION, TLS_EXTENSION, GuardedTransport
 from registry.urlguard import UrlGuard, origin_of
@@ -400,12 +400,19 @@ class HttpClient:
                         "across origins, so the redirect was not followed. If "
                         f"{origin_of(target)} is the registry, use it as the URL.",
                     )
-                if rule is not None and rule.holds_secret(body):
+                carried = auth is not None or any(
+                    is_secret_header(name, value, marked, rule) for name, value in extra.items()
+                )
+                if (rule is not None and rule.holds_secret(body)) or (
+                    carried and method not in ("GET", "HEAD")
+                ):
+                    # A change made with credentials cannot be done by a host they are not
+                    # sent to: its answer (a 2xx "deleted") would speak for nothing.
                     raise RegistryError(
                         ErrorKind.REFUSED_TARGET,
                         f"{service.capitalised} redirected from {origin_of(current)} to "
-                        f"{origin_of(target)}, another origin; the request carries a secret, "
-                        "so the redirect was not followed.",
+                        f"{origin_of(target)}, another origin; a {method} with credentials is "
+                        "never redirected across origins, so it was not followed.",
                     )
                 auth = None
                 extra = strip_secret_headers(extra, marked, rule)

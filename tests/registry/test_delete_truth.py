@@ -242,3 +242,40 @@ async def test_a_web_page_with_200_to_the_delete_is_a_failure_for_every_driver(
     assert "HTTP 200" in failed.value.message
     assert SECRET not in failed.value.message
     assert len(deletes(registry)) == 1
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[HostileRegistry]:
+    """Another host (127.0.0.3) that answers every request with 202 Accepted."""
+    server = HostileRegistry(host="127.0.0.3", username=USER, secret=SECRET)
+    server.override = lambda r: Response(202, b"", API)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", [RegistryType.IMAGE_REGISTRY, RegistryType.DOCKER_HUB])
+async def test_a_delete_redirected_to_another_host_is_not_deleted(
+    kind: RegistryType, registry: HostileRegistry, elsewhere: HostileRegistry
+) -> None:
+    """Without the credentials, another host cannot delete anything: its 202 is not a
+    deletion, and the DELETE is not re-sent there at all."""
+
+    def redirecting(request: Request) -> Response | None:
+        if request.method == "DELETE":
+            return Response(307, b"", [("Location", f"{elsewhere.url}{request.target}")])
+        if kind is RegistryType.DOCKER_HUB and request.raw_path == "/v2/auth/token":
+            return Response.json(200, {"access_token": "hub-api-token"})
+        return None
+
+    registry.override = redirecting
+    target = RepositoryTarget(kind, registry.url, "team/app", CREDS, False)
+    urls = {"dockerhub_registry_url": registry.url, "dockerhub_api_url": registry.url}
+    async with RegistryService(config(**urls)) as service:
+        with pytest.raises(RegistryError) as failed:
+            await service.delete_repository(target)
+    assert failed.value.kind is ErrorKind.REFUSED_TARGET, failed.value.message
+    assert "another origin" in failed.value.message
+    assert elsewhere.requests == []
