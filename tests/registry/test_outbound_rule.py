@@ -289,7 +289,8 @@ async def test_acr_test_and_delete_after_the_realm_moved_send_no_password_there(
 
 
 @pytest.mark.parametrize(
-    "kind", [RegistryType.IMAGE_REGISTRY, RegistryType.QUAY, RegistryType.GHCR]
+    "kind",
+    [RegistryType.IMAGE_REGISTRY, RegistryType.QUAY, RegistryType.GHCR, RegistryType.HARBOR],
 )
 async def test_a_moved_realm_gets_no_password_for_test_or_delete(
     kind: RegistryType, saved: HostileRegistry, moved: HostileRegistry
@@ -301,7 +302,8 @@ async def test_a_moved_realm_gets_no_password_for_test_or_delete(
         if r.raw_path == "/user"
         else None
     )
-    target = entry(kind, saved.url, "team/app", pinned(saved))
+    tool = HarborTool(saved.url, None) if kind is RegistryType.HARBOR else None
+    target = entry(kind, saved.url, "team/app", pinned(saved), tool=tool)
     async with RegistryService(config(github_api_url=saved.url)) as service:
         tested = await service.connection_test(target)
         with pytest.raises(RegistryError):
