@@ -30,9 +30,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 from registry.drivers import MintingDriver, Operation
-from registry.errors import DELETED, ErrorKind, RegistryError, refusal, server_text
+from registry.errors import ErrorKind, RegistryError, refusal, server_text
 from registry.hostedapi import json_dict
-from registry.http import HttpResponse, Service
+from registry.http import HttpResponse, Service, confirms_deletion
 from registry.kinds import RegistryType
 from registry.minting import Minted, mint_key
 from registry.oci import describe_codes
@@ -203,9 +203,9 @@ class AcrDriver(MintingDriver):
         return op.use_minted(await self.minting.get("acr", cache_key, mint))
 
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
-        location = self.locate(target)
+        location = self.located(target)
         credentials = await self.registry_credentials(op, target)
-        session = op.session(location.base, location.tls, credentials, self.label)
+        session = op.session(location.base, location.tls, credentials, self.label, pins=target.pins)
         grant = await session.authorize(location.repository, ("delete",))
         response = await op.http.request(
             "DELETE",
@@ -216,7 +216,7 @@ class AcrDriver(MintingDriver):
             authorization=grant.authorization,
             headers={"Accept": "application/json"},
         )
-        if response.status in DELETED:
+        if confirms_deletion(response):
             return
         denied = (
             f"{location.base.netloc} refused to delete {location.repository} "

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from registry.drivers import Driver, Location, Operation
 from registry.errors import ErrorKind, RegistryError, refusal, server_text, unexpected_answer
-from registry.http import HttpResponse, Service
+from registry.http import HttpResponse, Service, confirms_deletion
 from registry.kinds import RegistryType
 from registry.oci import Grant, OciSession, check_repository_name, describe_codes
 from registry.ratelimit import rate_limit_error
@@ -208,7 +208,7 @@ class HubApi:
         namespace, name = repository.split("/", 1)
         path = f"/v2/repositories/{quote(namespace, safe='')}/{quote(name, safe='')}/"
         response = await self._request("DELETE", path, token=token)
-        if response.status in (200, 202, 204):
+        if confirms_deletion(response):
             return
         if response.status == 404:
             raise RegistryError(

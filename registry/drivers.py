@@ -19,6 +19,7 @@ from registry.http import HttpClient, Stats
 from registry.kinds import RegistryType, type_info
 from registry.minting import MintCache, Minted
 from registry.oci import Grant, OciSession, Ping, check_repository_name
+from registry.outbound import OutboundRule
 from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep, PullQuota
 from registry.target import Credentials, HarborTool, OriginPins, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, origin_of, parse_url
@@ -26,7 +27,12 @@ from registry.urlguard import RegistryUrl, origin_of, parse_url
 
 @dataclass
 class Operation:
-    """One user-visible operation: shared client, its round trips and the secrets it saw."""
+    """One user-visible operation: shared client, its round trips and the secrets it saw.
+
+    `http` is the service's client bound to this operation's outbound rule
+    (`rule`, see `registry/outbound.py`): whatever a driver sends through it,
+    a bound credential reaches only the origins it was bound to.
+    """
 
     http: HttpClient
     config: RegistryConfig
@@ -34,14 +40,50 @@ class Operation:
     stats: Stats = field(default_factory=Stats)
     secrets: set[str] = field(default_factory=set)
     minted: list[Minted] = field(default_factory=list)
+    rule: OutboundRule = field(init=False)
+    # Where the saved entry's credentials may go (None: anywhere); minted ones inherit it.
+    credential_origins: frozenset[str] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.rule = OutboundRule(self.secrets)
+        self.http = self.http.for_operation(self.rule)
 
     def remember(self, credentials: Credentials | None) -> None:
         if credentials is not None:
             self.secrets.update(secret_forms(credentials.secret, credentials.username))
 
+    def bind_target(self, target: RepositoryTarget, provider_origins: frozenset[str]) -> None:
+        """The outbound rule for `target`: a pinned entry's account may go only to its pins
+        and the provider endpoints of the bot's configuration (`provider_origins`); a
+        registered tool's account only to the tool's URL (and the entry's pins)."""
+        pins = target.pins
+        if pins is not None:
+            self.credential_origins = (
+                frozenset(o for o in (pins.registry, pins.realm) if o) | provider_origins
+            )
+            self.remember(target.credentials)
+            self.rule.bind(target.credentials, self.credential_origins)
+        if target.tool is not None:
+            self.bind_tool(target.tool, self.credential_origins or frozenset())
+
+    def bind_tool(self, tool: HarborTool, also: frozenset[str] = frozenset()) -> None:
+        """A registered tool's account goes only to the tool's URL (its secret is entered
+        again whenever that URL changes)."""
+        if tool.credentials is None:
+            return
+        self.remember(tool.credentials)
+        self.rule.bind(
+            tool.credentials,
+            {tool_origin(tool), *also},
+            what="The registered tool's credential",
+            advice="A workspace admin can check the tool's URL in /imagerepo tools.",
+        )
+
     def use_minted(self, minted: Minted) -> Credentials:
-        """A minted credential: its secret kept out of every error, the mint recorded."""
+        """A minted credential: its secret kept out of every error, the mint recorded, and
+        bound to the origins of the credential it was minted from."""
         self.remember(minted.credentials)
+        self.rule.bind(minted.credentials, self.credential_origins)
         self.minted.append(minted)
         return minted.credentials
 
@@ -65,6 +107,27 @@ class Operation:
             secrets=self.secrets,
             pins=pins,
         )
+
+
+def provider_origins(config: RegistryConfig, kind: RegistryType) -> frozenset[str]:
+    """The configured provider endpoints a saved account of `kind` is sent to besides its
+    registry and token realm: Docker Hub's API (login), GitHub's API (token scopes,
+    packages), Google's Artifact Registry API, Entra ID (a service principal's secret)."""
+    urls = {
+        RegistryType.DOCKER_HUB: (config.dockerhub_api_url,),
+        RegistryType.GHCR: (config.github_api_url,),
+        RegistryType.GAR: (config.google_api_url,),
+        RegistryType.ACR: (config.azure_authority,),
+    }.get(kind, ())
+    return frozenset(origin_of(url) for url in urls)
+
+
+def tool_origin(tool: HarborTool) -> str:
+    """The origin of a tool's URL (the URL as typed when it does not parse)."""
+    try:
+        return origin_of(parse_url(tool.url, what="tool URL"))
+    except RegistryError:
+        return origin_of(tool.url)
 
 
 def check_registry_pin(target: RepositoryTarget, base: RegistryUrl) -> None:
@@ -149,6 +212,12 @@ class Driver:
         return Location(
             parse_url(target.registry_url.strip() or default_url), target.tls, repository
         )
+
+    def provider_origins(self) -> frozenset[str]:
+        """Origins of provider endpoints the bot's configuration names, where a saved account
+        of this type goes besides its registry and realm (a hosted API, an identity
+        provider); a pinned entry's credentials may go to these and its pins only."""
+        return provider_origins(self.config, self.type)
 
     def located(self, target: RepositoryTarget) -> Location:
         """`locate`, then refuse a registry origin other than the saved entry's pin."""

@@ -301,6 +301,14 @@ class EcrDriver(MintingDriver):
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
         op.remember(target.credentials)
         location = self.locate(target)
-        await self._call(
+        answer = await self._call(
             target, "delete_repository", repositoryName=location.repository, force=True
         )
+        # DeleteRepository answers with the repository it deleted (AWS ECR API reference,
+        # DeleteRepository, "Response Syntax"); anything else confirms nothing.
+        if not isinstance(answer, dict) or not isinstance(answer.get("repository"), dict):
+            raise RegistryError(
+                ErrorKind.PROTOCOL,
+                "ecr:DeleteRepository answered without the deleted repository "
+                f"{location.repository}; it is not counted as deleted.",
+            )

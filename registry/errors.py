@@ -92,7 +92,14 @@ def refusal(status: int, answers: Mapping[int, tuple[ErrorKind, str]]) -> Regist
 
 
 def unexpected_answer(who: str, status: int, what: str, said: str = "") -> RegistryError:
-    """An answer nobody expected: `who` answered HTTP `status` to `what` (`said`: its words)."""
+    """An answer nobody expected: `who` answered HTTP `status` to `what` (`said`: its words).
+    A success status with the wrong body (a proxy's login page) is said to confirm nothing."""
+    if 200 <= status < 300:
+        return RegistryError(
+            ErrorKind.REGISTRY_ERROR,
+            f"{who} answered HTTP {status} to {what}, but not with the answer expected (a web "
+            f"page?){said}; it is not counted as done.",
+        )
     return RegistryError(ErrorKind.REGISTRY_ERROR, f"{who} answered HTTP {status} to {what}{said}.")
 
 

@@ -36,7 +36,7 @@ from urllib.parse import quote, urlencode
 from registry.drivers import Location, MintingDriver, Operation
 from registry.errors import ErrorKind, RegistryError, refusal, server_text, unexpected_answer
 from registry.hostedapi import json_dict
-from registry.http import HttpResponse, Service
+from registry.http import HttpResponse, Service, confirms_deletion
 from registry.kinds import RegistryType
 from registry.minting import Minted, mint_key
 from registry.oci import check_repository_name, describe_codes
@@ -305,7 +305,7 @@ class GarDriver(MintingDriver):
             f"/repositories/{quote(place.repository)}/packages/{quote(place.image, safe='')}"
         )
         response = await self._api(op, target, "DELETE", path)
-        if response.status not in (200, 202, 204):
+        if not confirms_deletion(response):
             raise self._failure(
                 response,
                 f"package {place.image} in {place.repository}",

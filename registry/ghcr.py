@@ -34,8 +34,9 @@ from datetime import datetime
 from urllib.parse import quote
 
 from registry.drivers import Account, Driver, Location, Operation
-from registry.errors import DELETED, ErrorKind, RegistryError, refusal
+from registry.errors import ErrorKind, RegistryError, refusal
 from registry.hostedapi import JsonApi, json_dict, parse_expiry, server_message
+from registry.http import confirms_deletion
 from registry.kinds import GHCR_REGISTRY_URL, RegistryType
 from registry.oci import Ping, namespaced
 from registry.target import Credentials, RepositoryTarget, TlsOptions
@@ -176,7 +177,7 @@ class GitHubApi:
 
     async def delete_package(self, owner: str, name: str, login: str | None) -> None:
         response = await self.api.request("DELETE", await self._package_path(owner, name, login))
-        if response.status in DELETED:
+        if confirms_deletion(response):
             return
         refused = f"GitHub refused to delete the container package {owner}/{name}"
         raise refusal(

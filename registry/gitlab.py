@@ -25,8 +25,9 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from registry.drivers import Account, Driver, Location, Operation, ToolCheckBase
-from registry.errors import DELETED, ErrorKind, RegistryError, refusal
+from registry.errors import ErrorKind, RegistryError, refusal
 from registry.hostedapi import JsonApi, json_dict, json_list, parse_expiry
+from registry.http import confirms_deletion
 from registry.kinds import GITLAB_REGISTRY_URL, RegistryType
 from registry.oci import Ping, namespaced
 from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE
@@ -160,7 +161,7 @@ class GitLabApi:
         response = await self.api.request(
             "DELETE", f"{API}/projects/{project_id}/registry/repositories/{repository_id}"
         )
-        if response.status in DELETED:
+        if confirms_deletion(response):
             return
         denied = (
             "GitLab refused to delete the registry repository: the token needs the api scope "

@@ -25,7 +25,7 @@ from urllib.parse import quote
 from registry.drivers import Driver, Location, Operation, ToolCheckBase
 from registry.errors import ErrorKind, RegistryError, refusal
 from registry.hostedapi import JsonApi, json_dict, json_list
-from registry.http import HttpResponse, Service
+from registry.http import HttpResponse, Service, confirms_deletion
 from registry.kinds import RegistryType
 from registry.oci import describe_codes, login_error, namespaced
 from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE
@@ -235,7 +235,7 @@ class HarborApi(JsonApi):
         response = await self.request(
             "DELETE", f"/projects/{quote(project, safe='')}/repositories/{encode_repository(name)}"
         )
-        if response.status == 200:
+        if confirms_deletion(response, (200,)):
             return
         raise refusal(
             response.status,

@@ -1,8 +1,11 @@
 """A small JSON API client shared by the hosted registries' drivers (GitHub, GitLab, Quay).
 
 Every request goes through the operation's guarded `HttpClient` (URL guard,
-manual redirects that drop the Authorization header across origins, capped
-bodies), and the token is remembered as a secret so no message can carry it.
+the outbound rule, capped bodies), and the token is remembered as a secret so
+no message can carry it.  An API answer speaks for the token only if it came
+from the origin the token was sent to, so an authenticated request is never
+redirected to another origin (GitLab's `PRIVATE-TOKEN` would otherwise have
+been carried along, and another host's answer taken as GitLab's).
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ class JsonApi:
             headers=merged,
             params=params,
             json_body=json_body,
+            keep_origin=bool(self._auth),
+            secret_headers=tuple(self._auth),
         )
 
     def error(self, response: HttpResponse, what: str) -> RegistryError:

@@ -2,10 +2,15 @@
 
 Every request of the package goes through `HttpClient.request`, which
 
+- applies the outbound rule (`registry/outbound.py`) of the operation it
+  serves (`for_operation`): before each hop leaves, a credential bound to other
+  origins (a saved entry's pins, a tool's URL) refuses the request;
 - follows redirects itself, hop by hop (each hop is a new guarded request) and
-  drops the Authorization header whenever the origin changes, so credentials
-  never reach a host that a registry redirects to; a request whose answer
-  decides where credentials go (`keep_origin`) is not redirected to another
+  drops every credential-bearing header (`Authorization`, `PRIVATE-TOKEN`,
+  cookies, headers a driver marks secret, any value holding a known secret)
+  whenever the origin changes, so credentials never reach a host that a
+  registry redirects to; a request whose answer decides where credentials go
+  (`keep_origin`), or whose body holds a secret, is not redirected to another
   origin at all;
 - follows a redirect into an IMAGEREPO_ALLOWED_NETWORKS network only when the
   first URL's host is in that same network (`networks`), so a public registry
@@ -20,12 +25,13 @@ Every request of the package goes through `HttpClient.request`, which
 
 from __future__ import annotations
 
+import copy
 import http.cookiejar
 import json
 import socket
 import ssl
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.request import Request
@@ -34,6 +40,7 @@ import httpx
 
 from registry.config import IPNetwork, RegistryConfig
 from registry.errors import ErrorKind, RegistryError
+from registry.outbound import OutboundRule, is_secret_header, strip_secret_headers
 from registry.target import TlsOptions
 from registry.transport import NETWORKS_EXTENSION, TLS_EXTENSION, GuardedTransport
 from registry.urlguard import UrlGuard, origin_of
@@ -96,6 +103,20 @@ class HttpResponse:
     def content_type(self) -> str:
         value: str = self.headers.get("content-type", "")
         return value.split(";", 1)[0].strip().lower()
+
+
+def confirms_deletion(response: HttpResponse, statuses: tuple[int, ...] = (200, 202, 204)) -> bool:
+    """Whether an answer to a DELETE says it was done: one of `statuses`, and a body that is
+    empty or JSON (a login page or a proxy's HTML page with 200 confirms nothing)."""
+    if response.status not in statuses or response.truncated:
+        return False
+    if not response.body.strip():
+        return True
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -277,6 +298,14 @@ class HttpClient:
             follow_redirects=False,
             trust_env=False,
         )
+        self.rule: OutboundRule | None = None
+
+    def for_operation(self, rule: OutboundRule) -> HttpClient:
+        """This client (the same pool) for one operation: every request it sends passes
+        `rule` first, so no driver can forget the outbound rule."""
+        bound = copy.copy(self)
+        bound.rule = rule
+        return bound
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -302,6 +331,7 @@ class HttpClient:
         max_body: int = MAX_BODY,
         keep_origin: bool = False,
         networks: tuple[IPNetwork, ...] | None = None,
+        secret_headers: Iterable[str] = (),
     ) -> HttpResponse:
         """Send one request, following redirects hop by hop; raise RegistryError on failure.
 
@@ -310,7 +340,8 @@ class HttpClient:
         is refused instead of followed.  `networks`: the internal networks every
         hop may reach (a URL a server handed us: a realm, an upload Location);
         None means the first hop may reach any allowed network and redirects
-        only the allowed networks the first host is in.
+        only the allowed networks the first host is in.  `secret_headers`: more
+        header names (besides `outbound.SECRET_HEADERS`) that carry a credential.
         """
         current = httpx.URL(url)
         if params:
@@ -324,10 +355,14 @@ class HttpClient:
             extra.setdefault("Content-Type", "application/json")
         auth = authorization
         hop_networks = networks
+        marked = tuple(secret_headers)
+        rule = self.rule
         for _hop in range(self.config.max_redirects + 1):
             request_headers = dict(extra)
             if auth is not None:
                 request_headers["Authorization"] = auth
+            if rule is not None:
+                rule.check(current, request_headers, body, service.phrase)
             extensions: dict[str, Any] = {TLS_EXTENSION: tls}
             if hop_networks is not None:
                 extensions[NETWORKS_EXTENSION] = hop_networks
@@ -365,7 +400,22 @@ class HttpClient:
                         "across origins, so the redirect was not followed. If "
                         f"{origin_of(target)} is the registry, use it as the URL.",
                     )
+                carried = auth is not None or any(
+                    is_secret_header(name, value, marked, rule) for name, value in extra.items()
+                )
+                if (rule is not None and rule.holds_secret(body)) or (
+                    carried and method not in ("GET", "HEAD")
+                ):
+                    # A change made with credentials cannot be done by a host they are not
+                    # sent to: its answer (a 2xx "deleted") would speak for nothing.
+                    raise RegistryError(
+                        ErrorKind.REFUSED_TARGET,
+                        f"{service.capitalised} redirected from {origin_of(current)} to "
+                        f"{origin_of(target)}, another origin; a {method} with credentials is "
+                        "never redirected across origins, so it was not followed.",
+                    )
                 auth = None
+                extra = strip_secret_headers(extra, marked, rule)
             if hop_networks is None:
                 hop_networks = await self.networks_of(httpx.URL(url))
             if response.status == 303 or (

@@ -29,7 +29,7 @@ from registry.auth import (
 )
 from registry.config import IPNetwork
 from registry.errors import ErrorKind, RegistryError, secret_forms, server_text
-from registry.http import HttpClient, HttpResponse, Service, Stats
+from registry.http import HttpClient, HttpResponse, Service, Stats, confirms_deletion
 from registry.ratelimit import rate_limit_error
 from registry.target import Credentials, OriginPins, TlsOptions
 from registry.urlguard import RegistryUrl, origin_of
@@ -502,6 +502,13 @@ class OciSession:
             )
         if status == 429 or status >= 500:
             return self._server_error(response)
+        if 200 <= status < 300:
+            return RegistryError(
+                ErrorKind.REGISTRY_ERROR,
+                f"{self.service.capitalised} answered HTTP {status} to a {action} request on "
+                f"{repository} with a body that does not confirm it (a web page?); it is not "
+                "counted as done.",
+            )
         return RegistryError(
             ErrorKind.REGISTRY_ERROR,
             f"{self.service.capitalised} answered HTTP {status} to a {action} request on "
@@ -631,7 +638,11 @@ class OciSession:
 
     async def list_tags(self, repository: str, grant: Grant) -> list[str]:
         """Every tag, following same-origin `Link: rel=next` pages (bounded: at most
-        `_MAX_TAG_PAGES` pages and `MAX_TAGS` tags, else UNSUPPORTED_OPERATION)."""
+        `_MAX_TAG_PAGES` pages and `MAX_TAGS` tags, else UNSUPPORTED_OPERATION).
+
+        Deleting trusts this list, so anything that is not a complete, readable tag list
+        (a body cut at the size cap, a web page, `"tags": null`, a next page elsewhere)
+        fails with PROTOCOL before anything is deleted, rather than reading as "no tags"."""
         url: str | None = self.base.endpoint(f"/v2/{repository}/tags/list")
         params: list[tuple[str, str]] | None = [("n", str(_TAG_PAGE))]
         tags: dict[str, None] = {}  # a set that keeps the registry's order
@@ -643,23 +654,47 @@ class OciSession:
             )
             if response.status != 200:
                 raise self.access_error(response, repository, "pull")
-            try:
-                data = response.json()
-            except ValueError:
-                data = None
-            page = data.get("tags") if isinstance(data, dict) else None
-            if isinstance(page, list):
-                for tag in page:
-                    if isinstance(tag, str):
-                        tags[tag] = None
-                        if len(tags) > MAX_TAGS:
-                            raise RegistryError(
-                                ErrorKind.UNSUPPORTED_OPERATION,
-                                f"{repository} has more than {MAX_TAGS:,} tags; nothing was "
-                                "deleted. Delete it in the registry itself.",
-                            )
+            for tag in self._tag_page(response, repository):
+                tags[tag] = None
+                if len(tags) > MAX_TAGS:
+                    raise RegistryError(
+                        ErrorKind.UNSUPPORTED_OPERATION,
+                        f"{repository} has more than {MAX_TAGS:,} tags; nothing was "
+                        "deleted. Delete it in the registry itself.",
+                    )
             url, params = self._next_page(response), None
+        else:
+            if url is not None:
+                raise RegistryError(
+                    ErrorKind.UNSUPPORTED_OPERATION,
+                    f"{repository}'s tag list goes on for more than {_MAX_TAG_PAGES} pages; "
+                    "nothing was deleted. Delete it in the registry itself.",
+                )
         return list(tags)
+
+    def _unreadable(self, repository: str, why: str) -> RegistryError:
+        return RegistryError(
+            ErrorKind.PROTOCOL,
+            f"The registry's tag list of {repository} could not be read ({why}); nothing was "
+            "deleted.",
+        )
+
+    def _tag_page(self, response: HttpResponse, repository: str) -> list[str]:
+        """The tags of one page of a tag list; PROTOCOL unless it is the spec's
+        `{"name": ..., "tags": [string, ...]}`."""
+        if response.truncated:
+            raise self._unreadable(repository, "it is larger than the size limit")
+        try:
+            data = response.json()
+        except ValueError:
+            what = "a web page" if "html" in response.content_type else "not JSON"
+            raise self._unreadable(repository, f"the answer was {what}") from None
+        page = data.get("tags") if isinstance(data, dict) else None
+        if not isinstance(page, list):
+            raise self._unreadable(repository, "it holds no list of tags")
+        if not all(isinstance(tag, str) for tag in page):
+            raise self._unreadable(repository, "it lists something other than tag names")
+        return page
 
     def _next_page(self, response: HttpResponse) -> str | None:
         match = _LINK_RE.search(response.headers.get("link", ""))
@@ -668,7 +703,12 @@ class OciSession:
         target = httpx.URL(response.url).join(match.group(1))
         port = target.port or (443 if target.scheme == "https" else 80)
         if (target.scheme, target.host, port) != self.base.origin:
-            return None
+            # the rest of the list is not read: deleting what was read would be a guess
+            raise RegistryError(
+                ErrorKind.PROTOCOL,
+                f"The registry's tag list continues at {origin_of(target)}, another origin; "
+                "it was not followed, so nothing was deleted.",
+            )
         return str(target)
 
     async def head_manifest(self, repository: str, grant: Grant) -> HttpResponse | None:
@@ -734,7 +774,7 @@ class OciSession:
                 repository,
                 grant,
             )
-            if response.status in (200, 202, 204, 404):
+            if response.status == 404 or confirms_deletion(response):
                 deleted += 1
                 continue
             error = self.access_error(response, repository, "delete")
@@ -744,7 +784,50 @@ class OciSession:
                     f"{error.message} ({deleted} of {len(digests)} manifests were deleted.)",
                 )
             raise error
+        if tags:
+            await self._verify_gone(repository, grant, tags)
         return deleted
+
+    async def _verify_gone(self, repository: str, grant: Grant, tags: list[str]) -> None:
+        """Read the tag list again: a registry that accepted every DELETE but still lists
+        the tags did not delete them (only what is verified gone counts as deleted)."""
+        response, grant = await self._authorized(
+            "GET",
+            self.base.endpoint(f"/v2/{repository}/tags/list"),
+            repository,
+            grant,
+            params=[("n", str(_TAG_PAGE))],
+            headers={"Accept": "application/json"},
+        )
+        if response.status == 404:
+            return  # the repository is gone with its last manifest
+        if response.status != 200:
+            raise RegistryError(
+                ErrorKind.REGISTRY_ERROR,
+                f"{self.service.capitalised} accepted the deletion of {repository}, but reading "
+                f"its tag list again answered HTTP {response.status}; whether it is gone is "
+                "not known, so it is not counted as deleted.",
+            )
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        listed = data.get("tags") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not isinstance(listed, list | None):
+            raise RegistryError(
+                ErrorKind.PROTOCOL,
+                f"{self.service.capitalised} accepted the deletion of {repository}, but its tag "
+                "list could not be read again to confirm it, so it is not counted as deleted.",
+            )
+        wanted = set(tags)
+        remaining = [tag for tag in listed or [] if isinstance(tag, str) and tag in wanted]
+        if remaining:
+            shown = ", ".join(server_text(str(t)) for t in remaining[:3])
+            raise RegistryError(
+                ErrorKind.REGISTRY_ERROR,
+                f"{self.service.capitalised} accepted the deletion of {repository}, but still "
+                f"lists {len(remaining)} of its tags ({shown}): they were not deleted.",
+            )
 
 
 def _looks_like_json(response: HttpResponse) -> bool:

@@ -24,8 +24,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from registry.drivers import Account, Driver, Location, Operation, ToolCheckBase
-from registry.errors import DELETED, ErrorKind, RegistryError, refusal
+from registry.errors import ErrorKind, RegistryError, refusal
 from registry.hostedapi import JsonApi, json_dict, server_message
+from registry.http import confirms_deletion
 from registry.kinds import QUAY_REGISTRY_URL, RegistryType
 from registry.oci import Ping, check_repository_name
 from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE
@@ -110,7 +111,7 @@ class QuayApi:
 
     async def delete(self, repository: str) -> None:
         response = await self.api.request("DELETE", self._path(repository))
-        if response.status in DELETED:
+        if confirms_deletion(response):
             return
         raise refusal(
             response.status,

@@ -144,8 +144,18 @@ class RegistryService:
     ) -> None:
         await self.aclose()
 
-    def _operation(self) -> Operation:
-        return Operation(self._http, self.config, self._tokens)
+    def _operation(
+        self, target: RepositoryTarget | None = None, tool: HarborTool | None = None
+    ) -> Operation:
+        """A new operation whose outbound rule binds `target`'s (or `tool`'s) credentials to
+        the origins they were saved for, before anything is sent."""
+        op = Operation(self._http, self.config, self._tokens)
+        if target is not None:
+            driver = self._drivers[RegistryType(target.type)]
+            op.bind_target(target, driver.provider_origins())
+        if tool is not None:
+            op.bind_tool(tool)
+        return op
 
     async def _attempt(self, op: Operation, test: Awaitable[None]) -> RegistryError | None:
         """Run a test's steps within the operation's time limit; the error that ended them
@@ -225,7 +235,7 @@ class RegistryService:
     async def connection_test(self, target: RepositoryTarget) -> ConnectionTestResult:
         """Test reachability, credentials, pull and (unless pull-only) push; never raises
         for registry failures."""
-        op = self._operation()
+        op = self._operation(target)
         op.remember(target.credentials)
         if target.tool is not None:
             op.remember(target.tool.credentials)
@@ -271,7 +281,7 @@ class RegistryService:
     async def create_repository(self, target: RepositoryTarget) -> str:
         """Create a new repository (Harbor: its project); returns a message for the user."""
         driver = self._drivers[RegistryType(target.type)]
-        op = self._operation()
+        op = self._operation(target)
         if not type_info(target.type).can_create:
             raise driver.unsupported("be created")
         return await self._bounded(op, driver.create(op, target), self.config.operation_timeout)
@@ -286,7 +296,7 @@ class RegistryService:
     async def delete_repository(self, target: RepositoryTarget) -> None:
         """Delete the repository in the image registry; raises RegistryError if it cannot."""
         driver = self._drivers[RegistryType(target.type)]
-        op = self._operation()
+        op = self._operation(target)
         if not type_info(target.type).can_delete_in_ir:
             raise driver.unsupported("be deleted in the registry")
         await self._bounded(
@@ -297,7 +307,7 @@ class RegistryService:
 
     async def test_tool(self, tool: HarborTool) -> ConnectionTestResult:
         """Test a registered tool: steps `reachable` (its API answers) and `authenticated`."""
-        op = self._operation()
+        op = self._operation(tool=tool)
         op.remember(tool.credentials)
         check: ToolCheckBase
         if tool.kind is RegistryType.GITLAB:
@@ -320,13 +330,13 @@ class RegistryService:
 
     async def list_harbor_projects(self, tool: HarborTool, query: str = "") -> list[str]:
         """Project names visible to the tool's account, matching `query` (at most 100)."""
-        op = self._operation()
+        op = self._operation(tool=tool)
         api = HarborApi(op, tool_base(tool), tool.tls, tool.credentials)
         return await self._bounded(op, api.list_projects(query), self.config.operation_timeout)
 
     async def list_harbor_repositories(self, tool: HarborTool, project: str) -> list[str]:
         """Repository names (`project/name`) in a Harbor project (at most 100)."""
-        op = self._operation()
+        op = self._operation(tool=tool)
         api = HarborApi(op, tool_base(tool), tool.tls, tool.credentials)
         return await self._bounded(
             op, api.list_repositories(project), self.config.operation_timeout
