@@ -64,6 +64,9 @@ class Action(StrEnum):
     TOOL_REGISTER = "tool-register"
     TOOL_EDIT = "tool-edit"
     TOOL_REMOVE = "tool-remove"
+    TOOL_GRANT = "tool-grant"
+    TOOL_UNGRANT = "tool-ungrant"
+    CHECK = "check"
     ROTATE_KEYS = "rotate-keys"
     SNOOZE = "snooze"
 

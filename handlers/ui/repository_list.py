@@ -53,6 +53,9 @@ def row_blocks(row: RepositoryRow, rights: EntryRights) -> list[Block]:
     if row.username:
         status += f"  ·  account {escape(row.username)}"
     status += alert_status(row)
+    if row.needs_account:
+        # Its tool's account is not spent here (no grant covers it) and it has none of its own.
+        status += f"  ·  :warning: {escape(row.needs_account)}"
     choices = [
         (action, label)
         for action, label, allowed in (
