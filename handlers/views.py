@@ -160,6 +160,7 @@ async def add_submitted(sub: Submission[AddMeta]) -> None:
     actor = await sub.actor()
     try:
         repositories.check_form(rt, actor, form)
+        await repositories.check_tool_account(rt, actor, form, channel_id=meta.channel_id)
     except InvalidInput as error:
         await _field_errors(sub.ack, error, view)
         return

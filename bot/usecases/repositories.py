@@ -347,6 +347,20 @@ def _require_account_for_create(built: FormTarget) -> None:
         )
 
 
+async def check_tool_account(
+    rt: Runtime, actor: Actor, form: RepositoryForm, *, channel_id: str
+) -> None:
+    """The database half of the checks before a modal acks: `Create new` through a tool
+    that is not granted here needs the user's own account (a field error under Username,
+    before anything is sent anywhere)."""
+    async with rt.sessions() as session:
+        project = await projects_store.get_by_channel(session, actor.team_id, channel_id)
+        # The form as typed: `_form_target` validates it (a validated Quay form carries
+        # a default registry URL that is not what the user typed).
+        built = await _form_target(rt, session, actor.team_id, form, project)
+    _require_account_for_create(built)
+
+
 def passed_recently(rt: Runtime, form: RepositoryForm, passed: PassedTest | None) -> bool:
     """Whether Save may skip the test: these exact values passed it under 15 minutes ago."""
     if passed is None or not passed.fingerprint:
@@ -460,8 +474,14 @@ async def save_repository(
                 raise InvalidInput(
                     {Field.REPOSITORY: f"{error.message} Choose Use existing repository."}
                 ) from None
+            why = (
+                f" ({permissions.not_granted(built.tool.name, form.repository)})"
+                if built.tool is not None and not built.tool_account.granted
+                else ""
+            )
             raise RegistryOperationFailed(
-                f"Could not create it in the registry: {error.message}", error_kind=error.kind.value
+                f"Could not create it in the registry: {error.message}{why}",
+                error_kind=error.kind.value,
             ) from None
         created = True
 

@@ -200,30 +200,42 @@ async def test_a_passing_test_older_than_15_minutes_is_run_again_at_save(
     await flow.next_call("chat.postMessage")
 
 
-async def test_a_member_cannot_create_a_harbor_project_with_the_tools_account(
+async def test_no_one_creates_a_harbor_project_with_the_tools_account_outside_a_grant(
     flow: Flow, harbor: HarborStandIn, secrets: list[str]
 ) -> None:
+    """Create new with no account of one's own spends the tool's account: refused under
+    Username within the ack, for a member and (since issue 18) for a workspace admin too,
+    until a workspace admin grants the namespace to the project; then either may."""
     secrets.append(ADMIN_PASSWORD)
     await register_tool(flow, harbor, "harbor-guarded")
     await flow.create_project("harbor-create-rule")
-    view = await flow.open_modal("add", user_id="UMEMBER")
-    new = await flow.choose(view, "Repository creation", "new", user_id="UMEMBER")
-    tool_id = next(
-        b["element"]["options"][0]["value"] for b in new["blocks"] if b["block_id"] == ids.B_TOOL
-    )
-    values = add_values(new, tool=tool_id, creation="new", repository="sneaky/app")
-    answer = await flow.submit(new, values, user_id="UMEMBER")
-    assert answer["response_action"] == "errors"
-    assert "enter your Harbor username" in answer["errors"][ids.B_USERNAME]
+    for who in ("UMEMBER", "UWSADMIN"):
+        view = await flow.open_modal("add", user_id=who)
+        new = await flow.choose(view, "Repository creation", "new", user_id=who)
+        tool_id = next(
+            o["value"]
+            for b in new["blocks"]
+            if b["block_id"] == ids.B_TOOL
+            for o in b["element"]["options"]
+            if o["text"]["text"].startswith("harbor-guarded")
+        )
+        values = add_values(new, tool=tool_id, creation="new", repository="sneaky/app")
+        answer = await flow.submit(new, values, user_id=who)
+        assert answer["response_action"] == "errors"
+        assert (
+            "harbor-guarded is not granted to this project for sneaky/app"
+            in (answer["errors"][ids.B_USERNAME])
+        )
     assert "sneaky" not in harbor.projects
     assert await flow.repositories() == []
 
-    # A workspace admin may: the project is created with the tool's account (the test
-    # that follows then reports what an anonymous pull can do, as for any entry).
-    view = await flow.open_modal("add", user_id="UWSADMIN")
-    new = await flow.choose(view, "Repository creation", "new", user_id="UWSADMIN")
+    # Granted `allowed` to this project: the project is created with the tool's account
+    # (the test that follows then reports what an anonymous pull can do, as for any entry).
+    await flow.grant("harbor-guarded", "harbor-create-rule", "allowed")
+    view = await flow.open_modal("add", user_id="UMEMBER")
+    new = await flow.choose(view, "Repository creation", "new", user_id="UMEMBER")
     values = add_values(new, tool=tool_id, creation="new", repository="allowed/app")
-    answer = await flow.submit(new, values, user_id="UWSADMIN")
+    answer = await flow.submit(new, values, user_id="UMEMBER")
     assert answer["response_action"] == "update"
     await flow.until_update(lambda v: "Saved" in texts(v) or "Not saved" in texts(v))
     assert "allowed" in harbor.projects
