@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import alerts, checks, projects, repositories, tools
-from bot.usecases.errors import UseCaseError
+from bot.usecases.errors import TooSoon, UseCaseError
 from bot.usecases.forms import Creation
 from handlers.alerts import channel_problem
 from handlers.audit import audit_command
@@ -187,10 +187,22 @@ async def _list(call: Invocation) -> None:
 
 async def _check(call: Invocation) -> None:
     rt, actor, channel_id = call.runtime, await call.actor(), call.channel_id
-    project = await projects.get_project(rt, team_id=actor.team_id, channel_id=channel_id)
-    await call.answer(f"Testing every repository of *{escape(project.name)}*…")
     try:
-        summary = await checks.check_project(rt, actor, channel_id=channel_id)
+        ticket = await checks.start_check(rt, actor, channel_id=channel_id)
+    except TooSoon as error:  # this person started one under a minute ago
+        await call.answer(f":hourglass: {escape(error.message)}")
+        return
+    name = escape(ticket.project_name)
+    if ticket.joined:
+        by = "you" if ticket.started_by == actor.user_id else f"<@{escape(ticket.started_by)}>"
+        await call.answer(
+            f"A check of every repository of *{name}* (started by {by}) is running: its "
+            "summary follows."
+        )
+    else:
+        await call.answer(f"Testing every repository of *{name}*…")
+    try:
+        summary = await ticket.summary()
     except UseCaseError as error:  # e.g. a saved secret no configured key decrypts
         await call.answer(f":x: {escape(error.message)}")
         return
