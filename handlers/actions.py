@@ -44,7 +44,14 @@ from handlers.ui.fields import errors_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
 from handlers.ui.repository_form import AddMeta
 from handlers.ui.repository_list import list_blocks, list_text
-from handlers.ui.tools import ToolMeta, tool_grants_modal, tool_modal, tool_remove_modal
+from handlers.ui.tools import (
+    ToolMeta,
+    tool_grants_modal,
+    tool_modal,
+    tool_remove_modal,
+    tools_blocks,
+    tools_text,
+)
 from registry import RegistryType
 
 log = logging.getLogger("handlers.actions")
@@ -434,4 +441,27 @@ async def grant_remove(
         client,
         str(view.get("id")),
         tool_grants_modal(grants, status=":wastebasket: Removed the grant."),
+    )
+
+
+@listeners.action(re.compile(rf"^{ids.A_TOOLS_PAGE}_(prev|next)$"))
+async def tools_page(
+    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    """Previous / Next under `/imagerepo tools`: that page replaces the message."""
+    await ack()
+    number = row_id(action_value(body))
+    if number is None:
+        return
+    click = Click(deps, client, body, respond)
+    actor = await click.actor()
+    page = await tools.tools_page(deps.runtime, actor, number)
+    await safe_call(
+        "respond",
+        click.respond(
+            text=tools_text(page),
+            blocks=tools_blocks(page, is_admin=tools.may_manage(actor)),
+            replace_original=True,
+            response_type="ephemeral",
+        ),
     )

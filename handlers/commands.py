@@ -28,7 +28,7 @@ from handlers.ui.common import code, escape
 from handlers.ui.help import HELP
 from handlers.ui.repository_form import AddMeta, add_modal
 from handlers.ui.repository_list import check_summary_text, list_blocks, list_text
-from handlers.ui.tools import tools_blocks
+from handlers.ui.tools import tools_blocks, tools_text
 from registry import RegistryType
 from storage.enums import RepositoryAccess
 
@@ -212,11 +212,8 @@ async def _check(call: Invocation) -> None:
 
 async def _tools(call: Invocation) -> None:
     actor = await call.actor()
-    registered = await tools.list_tools(call.runtime, actor)
-    await call.answer(
-        f"{len(registered)} registered tools",
-        blocks=tools_blocks(registered, is_admin=tools.may_manage(actor)),
-    )
+    page = await tools.tools_page(call.runtime, actor)
+    await call.answer(tools_text(page), blocks=tools_blocks(page, is_admin=tools.may_manage(actor)))
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {

@@ -13,13 +13,25 @@ from storage.errors import DuplicateError, NotFoundError
 from storage.models import ImageRepository, RegisteredTool
 
 
-async def list_for_team(session: AsyncSession, team_id: str) -> list[RegisteredTool]:
-    rows = await session.scalars(
+async def list_for_team(
+    session: AsyncSession, team_id: str, *, offset: int = 0, limit: int | None = None
+) -> list[RegisteredTool]:
+    query = (
         select(RegisteredTool)
         .where(RegisteredTool.team_id == team_id)
-        .order_by(RegisteredTool.name)
+        .order_by(RegisteredTool.name, RegisteredTool.id)
+        .offset(offset)
     )
-    return list(rows)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(await session.scalars(query))
+
+
+async def count_for_team(session: AsyncSession, team_id: str) -> int:
+    count = await session.scalar(
+        select(func.count(RegisteredTool.id)).where(RegisteredTool.team_id == team_id)
+    )
+    return int(count or 0)
 
 
 async def get(session: AsyncSession, tool_id: int, *, team_id: str) -> RegisteredTool:

@@ -8,6 +8,7 @@ name so the registry layer sees the same `Credentials` shape for every kind."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 
@@ -195,6 +196,33 @@ async def list_tools(rt: Runtime, actor: Actor) -> list[ToolInfo]:
     async with rt.sessions() as session:
         rows = await tools.list_for_team(session, actor.team_id)
     return [await _info(rt, row) for row in rows]
+
+
+TOOLS_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class ToolPage:
+    tools: tuple[ToolInfo, ...]
+    page: int
+    pages: int
+    total: int
+
+
+async def tools_page(rt: Runtime, actor: Actor, page: int = 1) -> ToolPage:
+    """One page of `/imagerepo tools` (a page out of range is clamped, so a stale
+    Previous / Next still shows something)."""
+    async with rt.sessions() as session:
+        total = await tools.count_for_team(session, actor.team_id)
+        pages = max(1, math.ceil(total / TOOLS_PAGE_SIZE))
+        page = min(max(page, 1), pages)
+        rows = await tools.list_for_team(
+            session,
+            actor.team_id,
+            offset=(page - 1) * TOOLS_PAGE_SIZE,
+            limit=TOOLS_PAGE_SIZE,
+        )
+    return ToolPage(tuple([await _info(rt, row) for row in rows]), page, pages, total)
 
 
 @audit.audited(Action.TOOL_REGISTER)

@@ -3,10 +3,10 @@ register or edit one (its fields follow the chosen `Tool type`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
     ButtonElement,
     CheckboxesElement,
@@ -20,7 +20,14 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.usecases.permissions import REFUSE_TOOLS
-from bot.usecases.tools import TOKEN_ACCOUNTS, ToolField, ToolGrants, ToolInfo, tool_label
+from bot.usecases.tools import (
+    TOKEN_ACCOUNTS,
+    ToolField,
+    ToolGrants,
+    ToolInfo,
+    ToolPage,
+    tool_label,
+)
 from handlers import ids, metadata
 from handlers.ui.common import (
     button_row,
@@ -60,13 +67,44 @@ _TOKEN_HINT = {
 }
 
 
-def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
+def tools_text(page: ToolPage) -> str:
+    return f"{page.total} registered tools (page {page.page} of {page.pages})"
+
+
+def _tools_pager(page: ToolPage) -> list[Block]:
+    """Previous / Next under a page of tools (their value: the page to show)."""
+    if page.pages <= 1:
+        return []
+    buttons: list[ButtonElement] = []
+    if page.page > 1:
+        buttons.append(
+            ButtonElement(
+                text=plain("Previous"),
+                action_id=f"{ids.A_TOOLS_PAGE}_prev",
+                value=str(page.page - 1),
+            )
+        )
+    if page.page < page.pages:
+        buttons.append(
+            ButtonElement(
+                text=plain("Next"), action_id=f"{ids.A_TOOLS_PAGE}_next", value=str(page.page + 1)
+            )
+        )
+    return [
+        context("tools_pages", f"Page {page.page} of {page.pages}  ·  {page.total} tools"),
+        ActionsBlock(block_id="tools_pager", elements=buttons),
+    ]
+
+
+def tools_blocks(page: ToolPage, *, is_admin: bool) -> list[Block]:
+    """At most 1 + 20 + 2 + 1 = 24 blocks (Slack: 50 per message)."""
+    tools = page.tools
     blocks: list[Block] = [
         section("tools_title", "*Registered tools (Harbor, GitLab and Quay instances)*"),
     ]
     if not tools:
         blocks.append(context("tools_empty", "No Harbor, GitLab or Quay instance is registered."))
-    for tool in tools[:20]:
+    for tool in tools:
         if tool.token_only:
             account = "API token"
         else:
@@ -92,6 +130,7 @@ def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
                 ],
             )
         blocks.append(SectionBlock(block_id=f"tool_{tool.id}", text=md(text), accessory=accessory))
+    blocks += _tools_pager(page)
     if is_admin:
         register = "Register Harbor, GitLab or Quay"
         blocks.append(button_row("tools_actions", register, ids.A_TOOL_REGISTER, style="primary"))

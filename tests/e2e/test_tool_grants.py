@@ -244,3 +244,62 @@ async def test_grants_are_for_workspace_admins_and_each_change_is_audited(
     assert "Not granted to any project yet" in texts(after)
     trail = await flow.command_reply("audit", user_id="UWSADMIN")
     assert "tool-grant" in trail and "tool-ungrant" in trail, trail
+
+
+async def test_tools_list_pages_with_previous_and_next(
+    flow: Flow, harbor: HarborStandIn, secrets: list[str]
+) -> None:
+    """Issue 19, item 5: `/imagerepo tools` showed 20 tools and no way to the others."""
+    from storage import tools as stored
+    from storage.accounts import EnteredAccount
+    from storage.crypto import SecretBox
+    from storage.db import create_engine, session_factory, transaction
+
+    box = SecretBox([flow.bot.secret_keys])
+    engine = create_engine(flow.database_url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            for number in range(25):
+                await stored.add(
+                    session,
+                    box,
+                    team_id="T1",
+                    name=f"zz-page-{number:02d}",
+                    url=harbor.url,
+                    account=EnteredAccount(None, None),
+                    created_by="UWSADMIN",
+                )
+    finally:
+        await engine.dispose()
+
+    flow.standin.set_user("UWSADMIN", is_admin=True)
+    seen: list[str] = []
+    await flow.command("tools", user_id="UWSADMIN")
+    reply = await flow.next_response()
+    pages = 0
+    while True:
+        pages += 1
+        blocks = reply.params["blocks"]
+        names = [
+            b["text"]["text"].split("*")[1]
+            for b in blocks
+            if b.get("block_id", "").startswith("tool_") and b.get("type") == "section"
+        ]
+        assert 0 < len(names) <= 20
+        seen += names
+        pager = next((b for b in blocks if b.get("block_id") == "tools_pager"), None)
+        nexts = [e for e in (pager or {}).get("elements", []) if e["text"]["text"] == "Next"]
+        if not nexts:
+            break
+        if pages > 1:
+            assert any(e["text"]["text"] == "Previous" for e in pager["elements"])  # type: ignore[index]
+        await flow.client.action(
+            [button_action(nexts[0]["action_id"], "tools_pager", value=nexts[0]["value"])],
+            user_id="UWSADMIN",
+            message={"type": "message", "ts": "7.7", "blocks": blocks},
+        )
+        reply = await flow.next_response()
+        assert reply.params.get("replace_original") in (True, "true")
+    assert pages >= 2
+    assert [n for n in seen if n.startswith("zz-page-")] == [f"zz-page-{n:02d}" for n in range(25)]
+    assert len(seen) == len(set(seen))
