@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,7 +10,7 @@ from storage import accounts
 from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox
 from storage.errors import DuplicateError, NotFoundError
-from storage.models import ImageRepository, RegisteredTool
+from storage.models import ImageRepository, RegisteredTool, ToolGrant
 
 
 async def list_for_team(
@@ -113,4 +113,7 @@ async def remove(session: AsyncSession, row: RegisteredTool) -> None:
             f"{row.name} is used by {in_use} saved repositor{'y' if in_use == 1 else 'ies'}; "
             "delete those first."
         )
+    # Its grants go with it (the foreign key cascades too): a tool registered later that
+    # gets the same id must never inherit where this one's account could be spent.
+    await session.execute(delete(ToolGrant).where(ToolGrant.tool_id == row.id))
     await session.delete(row)
