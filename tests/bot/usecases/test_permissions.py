@@ -322,3 +322,64 @@ def test_the_tool_account_is_spent_only_inside_a_grant_of_that_tool() -> None:
     assert not permissions.tool_account(grants, 1, "victim/prod/api").granted  # type: ignore[arg-type]
     assert not permissions.tool_account([], 1, "team-a/api").granted
     assert not permissions.tool_account(grants, None, "team-a/api").granted  # type: ignore[arg-type]
+
+
+async def test_an_entry_that_relied_on_its_tools_account_needs_one_until_granted(
+    rt: Runtime,
+) -> None:
+    """Entries saved before grants existed (migration 0006 adds none): one through a tool
+    with no account of its own is marked in the list and built without the tool's
+    account; a grant fixes it at once, and an own account never needed one."""
+    await projects.create_project(rt, actor(ADMIN), channel_id="COLD", name="old")
+    async with transaction(rt.sessions) as session:
+        from storage import tools as stored_tools
+
+        tool = await stored_tools.add(
+            session,
+            rt.box,
+            team_id=TEAM,
+            name="gitlab-old",
+            url="http://127.0.0.1:9",
+            account=EnteredAccount("api-token", "glpat-tool-secret"),
+            created_by=WS_ADMIN,
+            tool_type="gitlab",
+        )
+        await session.flush()
+        project = await projects.load_project(session, TEAM, "COLD")
+        ids = []
+        for repository, account in (
+            ("victim/prod/api", EnteredAccount(None, None)),
+            ("mine/app", EnteredAccount("dev", "glpat-dev")),
+        ):
+            row = await stored.add(
+                session,
+                rt.box,
+                NewRepository(
+                    project_id=project.id,
+                    access=RepositoryAccess.APP,
+                    registry_type="gitlab",
+                    registry_url="http://127.0.0.1:9",
+                    repository=repository,
+                    added_by=ADDER,
+                    account=account,
+                    tool_id=tool.id,
+                ),
+            )
+            await session.flush()
+            ids.append(row.id)
+        tool_id = int(tool.id)
+
+    async def state() -> list[tuple[str | None, bool]]:
+        async with rt.sessions() as session:
+            rows = [await stored.get(session, i) for i in ids]
+            return [
+                (
+                    repositories.row_view(r).needs_account,
+                    repositories.saved_target(rt, r).tool.credentials is not None,  # type: ignore[union-attr]
+                )
+                for r in rows
+            ]
+
+    assert await state() == [(permissions.NEEDS_ACCOUNT, False), (None, False)]
+    await tools.add_grant(rt, actor(WS_ADMIN), tool_id, project_name="old", namespace="victim/")
+    assert await state() == [(None, True), (None, False)]
