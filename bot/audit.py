@@ -31,6 +31,7 @@ from bot.usecases.errors import (
     PermissionDenied,
     RegistryOperationFailed,
     SecretUnavailable,
+    TooSoon,
     UseCaseError,
 )
 from registry import ConnectionTestResult
@@ -64,6 +65,9 @@ class Action(StrEnum):
     TOOL_REGISTER = "tool-register"
     TOOL_EDIT = "tool-edit"
     TOOL_REMOVE = "tool-remove"
+    TOOL_GRANT = "tool-grant"
+    TOOL_UNGRANT = "tool-ungrant"
+    CHECK = "check"
     ROTATE_KEYS = "rotate-keys"
     SNOOZE = "snooze"
 
@@ -170,6 +174,8 @@ def _outcome_of(error: UseCaseError) -> tuple[str, str | None] | None:
     """(outcome, error kind) for errors worth a record; None for typos and stale clicks."""
     if isinstance(error, PermissionDenied):
         return Outcome.REFUSED, "permission"
+    if isinstance(error, TooSoon):
+        return Outcome.REFUSED, "rate_limited"
     result = getattr(error, "result", None)
     if isinstance(result, ConnectionTestResult):  # ConnectionTestFailed
         kind = result.error_kind.value if result.error_kind is not None else "test_failed"

@@ -46,9 +46,13 @@ def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
 
     deps = Deps(runtime)
 
-    async def provide_deps(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
-        """Every listener names `deps` among its parameters; Bolt fills it from the context."""
+    async def provide_deps(
+        context: AsyncBoltContext, body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Every listener names `deps` among its parameters; Bolt fills it from the context.
+        Signed metadata this request writes or reads is bound to its user (issue 18, 7)."""
         context["deps"] = deps
+        metadata.bind_request(body if isinstance(body, dict) else {})
         await next()
 
     app.use(provide_deps)

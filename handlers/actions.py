@@ -23,7 +23,7 @@ from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, UseCaseError
 from bot.usecases.forms import Creation, RepositoryForm
 from bot.usecases.permissions import EntryAction
-from handlers import add_flow, ids
+from handlers import add_flow, ids, metadata
 from handlers.add_flow import AddContext
 from handlers.click import Click, from_home, menu, row_button
 from handlers.delivery import deliver_outbox
@@ -44,7 +44,14 @@ from handlers.ui.fields import errors_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
 from handlers.ui.repository_form import AddMeta
 from handlers.ui.repository_list import list_blocks, list_text
-from handlers.ui.tools import tool_modal, tool_remove_modal
+from handlers.ui.tools import (
+    ToolMeta,
+    tool_grants_modal,
+    tool_modal,
+    tool_remove_modal,
+    tools_blocks,
+    tools_text,
+)
 from registry import RegistryType
 
 log = logging.getLogger("handlers.actions")
@@ -57,6 +64,7 @@ TOOL_ACTIONS = {
     ids.TOOL_MENU_EDIT: Action.TOOL_EDIT,
     ids.TOOL_MENU_REMOVE: Action.TOOL_REMOVE,
     ids.TOOL_MENU_TEST: Action.CONNECTION_TEST,
+    ids.TOOL_MENU_GRANTS: Action.TOOL_GRANT,
 }
 
 
@@ -387,6 +395,13 @@ async def tool_menu(click: Click, kind: str, tool_id: int) -> None:
         await click.open(tool_modal(tool))
     elif kind == ids.TOOL_MENU_REMOVE:
         await click.open(tool_remove_modal(tool))
+    elif kind == ids.TOOL_MENU_GRANTS:
+        try:
+            grants = await tools.tool_grants(rt, actor, tool_id)
+        except UseCaseError as error:
+            await click.tell(error.message)
+            return
+        await click.open(tool_grants_modal(grants))
     elif kind == ids.TOOL_MENU_TEST:
         opened = await _test_in_modal(click, f"*{escape(tool.name)}* ({code(tool.url)})")
         try:
@@ -395,3 +410,58 @@ async def tool_menu(click: Click, kind: str, tool_id: int) -> None:
         except UseCaseError as error:
             text = f":x: {escape(error.message)}"
         await _show_result(click, opened, text)
+
+
+@listeners.action(ids.A_GRANT_REMOVE)
+async def grant_remove(
+    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    """A grant's Remove button in a tool's Grants modal: the tool comes from the modal's
+    signed metadata, the grant from the button (which must belong to that tool)."""
+    await ack()
+    click = Click(deps, client, body, respond)
+    view = view_of(body)
+    tool_part, _, grant_part = action_value(body).partition(":")
+    grant_id = row_id(grant_part)
+    try:
+        meta = ToolMeta.load(str(view.get("private_metadata") or ""))
+    except ValueError:
+        await click.tell(metadata.FORGED)
+        return
+    if grant_id is None or row_id(tool_part) != meta.tool_id or not meta.tool_id:
+        await click.tell(metadata.FORGED)
+        return
+    rt, actor = deps.runtime, await click.actor()
+    try:
+        grants = await tools.remove_grant(rt, actor, meta.tool_id, grant_id)
+    except UseCaseError as error:
+        await click.tell(escape(error.message))
+        return
+    await deps.views.update(
+        client,
+        str(view.get("id")),
+        tool_grants_modal(grants, status=":wastebasket: Removed the grant."),
+    )
+
+
+@listeners.action(re.compile(rf"^{ids.A_TOOLS_PAGE}_(prev|next)$"))
+async def tools_page(
+    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
+) -> None:
+    """Previous / Next under `/imagerepo tools`: that page replaces the message."""
+    await ack()
+    number = row_id(action_value(body))
+    if number is None:
+        return
+    click = Click(deps, client, body, respond)
+    actor = await click.actor()
+    page = await tools.tools_page(deps.runtime, actor, number)
+    await safe_call(
+        "respond",
+        click.respond(
+            text=tools_text(page),
+            blocks=tools_blocks(page, is_admin=tools.may_manage(actor)),
+            replace_original=True,
+            response_type="ephemeral",
+        ),
+    )

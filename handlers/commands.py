@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import alerts, checks, projects, repositories, tools
-from bot.usecases.errors import UseCaseError
+from bot.usecases.errors import TooSoon, UseCaseError
 from bot.usecases.forms import Creation
 from handlers.alerts import channel_problem
 from handlers.audit import audit_command
@@ -28,7 +28,7 @@ from handlers.ui.common import code, escape
 from handlers.ui.help import HELP
 from handlers.ui.repository_form import AddMeta, add_modal
 from handlers.ui.repository_list import check_summary_text, list_blocks, list_text
-from handlers.ui.tools import tools_blocks
+from handlers.ui.tools import tools_blocks, tools_text
 from registry import RegistryType
 from storage.enums import RepositoryAccess
 
@@ -187,10 +187,22 @@ async def _list(call: Invocation) -> None:
 
 async def _check(call: Invocation) -> None:
     rt, actor, channel_id = call.runtime, await call.actor(), call.channel_id
-    project = await projects.get_project(rt, team_id=actor.team_id, channel_id=channel_id)
-    await call.answer(f"Testing every repository of *{escape(project.name)}*…")
     try:
-        summary = await checks.check_project(rt, actor, channel_id=channel_id)
+        ticket = await checks.start_check(rt, actor, channel_id=channel_id)
+    except TooSoon as error:  # this person started one under a minute ago
+        await call.answer(f":hourglass: {escape(error.message)}")
+        return
+    name = escape(ticket.project_name)
+    if ticket.joined:
+        by = "you" if ticket.started_by == actor.user_id else f"<@{escape(ticket.started_by)}>"
+        await call.answer(
+            f"A check of every repository of *{name}* (started by {by}) is running: its "
+            "summary follows."
+        )
+    else:
+        await call.answer(f"Testing every repository of *{name}*…")
+    try:
+        summary = await ticket.summary()
     except UseCaseError as error:  # e.g. a saved secret no configured key decrypts
         await call.answer(f":x: {escape(error.message)}")
         return
@@ -200,11 +212,8 @@ async def _check(call: Invocation) -> None:
 
 async def _tools(call: Invocation) -> None:
     actor = await call.actor()
-    registered = await tools.list_tools(call.runtime, actor)
-    await call.answer(
-        f"{len(registered)} registered tools",
-        blocks=tools_blocks(registered, is_admin=tools.may_manage(actor)),
-    )
+    page = await tools.tools_page(call.runtime, actor)
+    await call.answer(tools_text(page), blocks=tools_blocks(page, is_admin=tools.may_manage(actor)))
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {

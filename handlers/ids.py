@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.messages import ACTION_TEST_FROM_ALERT
 from bot.usecases.forms import Field
-from bot.usecases.tools import ToolField
+from bot.usecases.tools import GrantField, ToolField
 
 # -- views (callback ids) ---------------------------------------------------
 VIEW_ADD = "repository_add"
@@ -107,6 +107,20 @@ A_TOOL_OPTIONS = "tool_options_choice"
 TOOL_MENU_TEST = "test"
 TOOL_MENU_EDIT = "edit"
 TOOL_MENU_REMOVE = "remove"
+TOOL_MENU_GRANTS = "grants"
+# -- tool grants (the Grants modal of a tool) ------------------------------------------
+VIEW_TOOL_GRANTS = "tool_grants"
+B_GRANT_PROJECT = "grant_project"
+A_GRANT_PROJECT = "grant_project_input"
+B_GRANT_NAMESPACE = "grant_namespace"
+A_GRANT_NAMESPACE = "grant_namespace_input"
+A_GRANT_REMOVE = "grant_remove"
+A_TOOLS_PAGE = "tools_page"
+
+GRANT_FIELD_BLOCKS: dict[str, str] = {
+    GrantField.PROJECT: B_GRANT_PROJECT,
+    GrantField.NAMESPACE: B_GRANT_NAMESPACE,
+}
 
 TOOL_FIELD_BLOCKS: dict[str, str] = {
     ToolField.NAME: B_TOOL_NAME,

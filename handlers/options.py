@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import tools
 from handlers import ids
+from handlers.add_flow import meta_of
 from handlers.deps import Deps
 from handlers.guard import Listeners
 from handlers.payload import selected_value
@@ -33,10 +34,17 @@ async def harbor_projects(
         await ack(options=[])
         return
     query = str(body.get("value") or "").strip()[:100]
+    meta = meta_of(view)  # the modal's channel: only its project's grants are listed
     try:
         actor = await deps.actor(client, body)
         names = await asyncio.wait_for(
-            tools.harbor_projects(deps.runtime, actor, int(tool_value), query),
+            tools.harbor_projects(
+                deps.runtime,
+                actor,
+                int(tool_value),
+                query,
+                channel_id=meta.channel_id if meta is not None else None,
+            ),
             SUGGEST_TIMEOUT,
         )
     except Exception as error:

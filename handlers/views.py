@@ -49,7 +49,13 @@ from handlers.ui.manage import (
     describe,
 )
 from handlers.ui.repository_form import AddMeta, saved_modal
-from handlers.ui.tools import ToolMeta, tool_modal, tool_remove_modal
+from handlers.ui.tools import (
+    GRANTS_TITLE,
+    ToolMeta,
+    tool_grants_modal,
+    tool_modal,
+    tool_remove_modal,
+)
 
 log = logging.getLogger("handlers.views")
 
@@ -154,6 +160,7 @@ async def add_submitted(sub: Submission[AddMeta]) -> None:
     actor = await sub.actor()
     try:
         repositories.check_form(rt, actor, form)
+        await repositories.check_tool_account(rt, actor, form, channel_id=meta.channel_id)
     except InvalidInput as error:
         await _field_errors(sub.ack, error, view)
         return
@@ -429,3 +436,38 @@ async def tool_remove_submitted(sub: Submission[ToolMeta]) -> None:
         await _update_with(sub.ack, view_out)
         return
     await sub.notice(f":wastebasket: Removed the registered tool *{escape(name)}*.")
+
+
+@listeners.view(ids.VIEW_TOOL_GRANTS)
+@_signed(GRANTS_TITLE, ToolMeta.load)
+async def grant_submitted(sub: Submission[ToolMeta]) -> None:
+    """`Add grant`: saved (and audited) before the ack, which shows the grants again."""
+    tool_id = sub.meta.tool_id
+    if not tool_id:
+        await sub.notice(metadata.FORGED)
+        return
+    view = sub.view
+    rt, actor = sub.runtime, await sub.actor()
+    project_name = text_value(view, ids.B_GRANT_PROJECT, ids.A_GRANT_PROJECT)
+    namespace = text_value(view, ids.B_GRANT_NAMESPACE, ids.A_GRANT_NAMESPACE)
+    try:
+        grants = await tools.add_grant(
+            rt, actor, tool_id, project_name=project_name, namespace=namespace
+        )
+    except InvalidInput as error:
+        await sub.ack(
+            response_action="errors",
+            errors=field_errors(error.errors, ids.GRANT_FIELD_BLOCKS, view, ids.B_GRANT_PROJECT),
+        )
+        return
+    except UseCaseError as error:
+        await sub.notice(escape(error.message))
+        return
+    added = grants.grants
+    shown = next((g for g in added if g.project_name == project_name.strip()), None)
+    status = (
+        f":white_check_mark: Granted to *{escape(shown.project_name)}*."
+        if shown is not None
+        else ":white_check_mark: Granted."
+    )
+    await _update_with(sub.ack, tool_grants_modal(grants, status=status))

@@ -310,3 +310,24 @@ async def count(
         *_conditions(team_id=team_id, project=project, since=since)
     )
     return int(await session.scalar(query) or 0)
+
+
+async def last_started(
+    session: AsyncSession,
+    *,
+    team_id: str,
+    user_id: str,
+    action: str,
+    project: str,
+    since: datetime,
+) -> datetime | None:
+    """When `user_id` last did `action` (successfully) in `project`, if at or after `since`
+    (the rate limit of `/imagerepo check` reads it: the trail is shared by every instance)."""
+    return await session.scalar(
+        select(func.max(AuditRecord.occurred_at)).where(
+            *_conditions(team_id=team_id, project=project, since=since),
+            AuditRecord.user_id == user_id,
+            AuditRecord.action == action,
+            AuditRecord.outcome == Outcome.OK,
+        )
+    )

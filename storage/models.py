@@ -91,6 +91,12 @@ class Project(Base):
     admins: Mapped[list[ProjectAdmin]] = relationship(
         back_populates="project", cascade="all, delete-orphan", lazy="selectin"
     )
+    # Where a registered tool's own account may be spent for this project (DESIGN.md
+    # "Registered tools: whose account, and where"); loaded with the project, so that
+    # every target built from an entry decides with the grants as they are now.
+    tool_grants: Mapped[list[ToolGrant]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", passive_deletes=True
+    )
 
 
 class ProjectAdmin(Base):
@@ -131,6 +137,23 @@ class RegisteredTool(AccountColumns, Base):
     url: Mapped[str] = mapped_column(String(2048))
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ToolGrant(Base):
+    """A workspace admin's grant: the tool's own account may be spent for the project's
+    repositories inside `namespace` (a Harbor project, a GitLab group or project, a Quay
+    organization; `team-a/` or `team-a` cover `team-a/...`, `team-*` any namespace
+    starting `team-`). Nothing else ever spends a tool's account."""
+
+    __tablename__ = "tool_grants"
+    __table_args__ = (UniqueConstraint("tool_id", "project_id", "namespace"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tool_id: Mapped[int] = mapped_column(ForeignKey("registered_tools.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    namespace: Mapped[str] = mapped_column(String(255))
+    granted_by: Mapped[str] = mapped_column(String(32))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ImageRepository(AccountColumns, Base):

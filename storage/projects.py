@@ -16,6 +16,16 @@ async def get_by_channel(session: AsyncSession, team_id: str, channel_id: str) -
     )
 
 
+async def get_by_name(session: AsyncSession, team_id: str, name: str) -> Project | None:
+    return await session.scalar(
+        select(Project).where(Project.team_id == team_id, Project.name == name)
+    )
+
+
+async def get(session: AsyncSession, project_id: int) -> Project | None:
+    return await session.get(Project, project_id)
+
+
 async def create(
     session: AsyncSession, *, team_id: str, channel_id: str, name: str, created_by: str
 ) -> Project:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,16 +10,28 @@ from storage import accounts
 from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox
 from storage.errors import DuplicateError, NotFoundError
-from storage.models import ImageRepository, RegisteredTool
+from storage.models import ImageRepository, RegisteredTool, ToolGrant
 
 
-async def list_for_team(session: AsyncSession, team_id: str) -> list[RegisteredTool]:
-    rows = await session.scalars(
+async def list_for_team(
+    session: AsyncSession, team_id: str, *, offset: int = 0, limit: int | None = None
+) -> list[RegisteredTool]:
+    query = (
         select(RegisteredTool)
         .where(RegisteredTool.team_id == team_id)
-        .order_by(RegisteredTool.name)
+        .order_by(RegisteredTool.name, RegisteredTool.id)
+        .offset(offset)
     )
-    return list(rows)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(await session.scalars(query))
+
+
+async def count_for_team(session: AsyncSession, team_id: str) -> int:
+    count = await session.scalar(
+        select(func.count(RegisteredTool.id)).where(RegisteredTool.team_id == team_id)
+    )
+    return int(count or 0)
 
 
 async def get(session: AsyncSession, tool_id: int, *, team_id: str) -> RegisteredTool:
@@ -101,4 +113,7 @@ async def remove(session: AsyncSession, row: RegisteredTool) -> None:
             f"{row.name} is used by {in_use} saved repositor{'y' if in_use == 1 else 'ies'}; "
             "delete those first."
         )
+    # Its grants go with it (the foreign key cascades too): a tool registered later that
+    # gets the same id must never inherit where this one's account could be spent.
+    await session.execute(delete(ToolGrant).where(ToolGrant.tool_id == row.id))
     await session.delete(row)

@@ -51,3 +51,11 @@ class RegistryOperationFailed(UseCaseError):
     def __init__(self, message: str, *, error_kind: str | None = None) -> None:
         super().__init__(message)
         self.error_kind = error_kind
+
+
+class TooSoon(UseCaseError):
+    """The same person asked for the same thing again too soon; `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

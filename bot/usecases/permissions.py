@@ -14,6 +14,8 @@ belongs to no channel), for projects the user administers or added to.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -22,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.usecases.actor import Actor
 from bot.usecases.errors import NotFound, PermissionDenied
 from storage import projects, repositories
-from storage.models import ImageRepository, Project
+from storage.models import ImageRepository, Project, ToolGrant
 
 ASK_AN_ADMIN = "Ask one of them, or ask to be made an admin with `/imagerepo project admin add`."
 
@@ -50,11 +52,7 @@ REFUSE_CHANGE_ACCOUNT = (
     "Only this project's admins or the person who added the repository can change its account."
 )
 REFUSE_TOOLS = "Only workspace admins and owners can register, test, edit or remove tools."
-REFUSE_TOOL_ACCOUNT = (
-    "Creating a Harbor project with the registered tool's own account is for workspace "
-    "admins: enter your Harbor username and password or token (it needs the right to "
-    "create projects)."
-)
+REFUSE_GRANTS = "Only workspace admins and owners can see or change where a tool is granted."
 
 
 @dataclass(frozen=True)
@@ -137,17 +135,91 @@ def require_tools_admin(actor: Actor) -> None:
         raise PermissionDenied(REFUSE_TOOLS)
 
 
-def may_create_with_tool_account(actor: Actor) -> bool:
-    """Creating a Harbor project without one's own credentials uses the tool's admin
-    account: only those who may manage that tool may spend its rights."""
-    return may_manage_tools(actor)
+def require_grants_admin(actor: Actor) -> None:
+    """Grants decide where a tool's account is spent: workspace admins only."""
+    if not may_manage_tools(actor):
+        raise PermissionDenied(REFUSE_GRANTS)
 
 
-def may_create_through_tool(actor: Actor, *, own_account: bool) -> bool:
-    """`Create new` with a registered tool (Harbor, GitLab, Quay): the Harbor rule for
-    every kind. With one's own account (which the new entry keeps and is tested with)
-    anyone may; without one, only those who may manage the tool."""
-    return own_account or may_create_with_tool_account(actor)
+# -- whose account a request spends (DESIGN.md "Registered tools: whose account, and where")
+#
+# A registered tool (Harbor, GitLab, Quay) holds an account with rights over many teams'
+# repositories. It is spent (Connection Test, re-check, Create new, delete in IR, the
+# robot-expiry lookup) only for a repository inside a namespace a workspace admin granted
+# to the entry's project. Everywhere else a request through the tool carries the account
+# its user typed and nothing more: the target is built without the tool's account, so no
+# driver can reach for it. Creating a project, being its admin, typing any username and
+# password, or ticking "Save even if the connection test fails" changes none of this.
+
+NAMESPACE = re.compile(r"^(\*|[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*(/|\*|/\*)?)$")
+MAX_NAMESPACE = 255
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """What is wrong with a namespace a workspace admin typed (None: fine)."""
+    if not namespace:
+        return "Enter a namespace, e.g. team-a (a Harbor project, GitLab group or Quay org)."
+    if len(namespace) > MAX_NAMESPACE:
+        return f"At most {MAX_NAMESPACE} characters."
+    if not NAMESPACE.match(namespace):
+        return (
+            "Lowercase path components joined by /, e.g. team-a, team-a/ or group/subgroup; "
+            "a trailing * covers names starting so (team-*), * alone the whole tool."
+        )
+    return None
+
+
+def normalize_namespace(namespace: str) -> str:
+    return namespace.strip().lower()
+
+
+def covers(namespace: str, repository: str) -> bool:
+    """Whether a granted namespace covers a repository path: `team-a` and `team-a/` cover
+    `team-a/...` (never `team-ab/...`), `team-*` covers names starting `team-`, `*` all."""
+    name = repository.strip().lower()
+    if not name or namespace_problem(namespace) or "//" in name or name.startswith("/"):
+        return False
+    if namespace.endswith("*"):
+        return name.startswith(namespace[:-1])
+    root = namespace.rstrip("/")
+    return name == root or name.startswith(root + "/")
+
+
+@dataclass(frozen=True)
+class ToolAccount:
+    """Whether a request through a registered tool may spend the tool's own account."""
+
+    granted: bool
+    namespace: str | None = None  # the grant that allows it
+
+    @property
+    def audit_note(self) -> str:
+        if self.granted:
+            return f"tool account (granted {self.namespace})"
+        return "own account only (tool not granted here)"
+
+
+def tool_account(grants: Iterable[ToolGrant], tool_id: int | None, repository: str) -> ToolAccount:
+    """THE decision: `grants` are the entry's project's (Project.tool_grants, read with the
+    project, so a grant or a removal takes effect on the next request)."""
+    if tool_id is None:
+        return ToolAccount(False)
+    for grant in grants:
+        if grant.tool_id == tool_id and covers(grant.namespace, repository):
+            return ToolAccount(True, grant.namespace)
+    return ToolAccount(False)
+
+
+def not_granted(tool_name: str, repository: str) -> str:
+    """Why the tool's account was not used, worded for the person who asked."""
+    return (
+        f"The registered tool {tool_name} is not granted to this project for {repository}, "
+        "so its account is not used here; only an account of your own that passes its test "
+        "works (or ask a workspace admin to grant the namespace in `/imagerepo tools`)."
+    )
+
+
+NEEDS_ACCOUNT = "needs an account: the tool is not granted here"
 
 
 async def is_project_admin(session: AsyncSession, actor: Actor, project_id: int) -> bool:

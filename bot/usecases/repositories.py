@@ -49,6 +49,7 @@ from registry import (
     origin_of,
     type_info,
 )
+from storage import projects as projects_store
 from storage import repositories, tools
 from storage.accounts import EnteredAccount
 from storage.crypto import SecretKeyError
@@ -100,6 +101,10 @@ class RepositoryRow:
     snoozed_until: datetime | None = None
     snooze_until_recovered: bool = False
     credential_expires_at: datetime | None = None
+    # Set (the list says it) for an entry through a registered tool that has no account of
+    # its own while the tool is not granted for it: its checks cannot pass until a
+    # workspace admin grants the namespace or someone enters an account (Change account).
+    needs_account: str | None = None
 
 
 NO_RIGHTS = EntryRights(may_test=True, may_change_account=False, may_delete=False)
@@ -139,8 +144,23 @@ class SaveOutcome:
     created_in_registry: bool
 
 
+def _has_own_account(row: ImageRepository) -> bool:
+    return bool(row.username and row.secret_ciphertext)
+
+
+def tool_account_of(row: ImageRepository) -> permissions.ToolAccount:
+    """Whether the entry's tool may spend its own account for it (the grants of its
+    project as loaded with the row: decided at use time, never stored)."""
+    return permissions.tool_account(row.project.tool_grants, row.tool_id, row.repository)
+
+
 def row_view(row: ImageRepository) -> RepositoryRow:
     registry_type = RegistryType(row.registry_type)
+    needs_account = (
+        permissions.NEEDS_ACCOUNT
+        if row.tool is not None and not _has_own_account(row) and not tool_account_of(row).granted
+        else None
+    )
     return RepositoryRow(
         id=row.id,
         project_id=row.project_id,
@@ -161,6 +181,7 @@ def row_view(row: ImageRepository) -> RepositoryRow:
         snoozed_until=row.snoozed_until,
         snooze_until_recovered=row.snooze_until_recovered,
         credential_expires_at=row.credential_expires_at,
+        needs_account=needs_account,
     )
 
 
@@ -184,8 +205,10 @@ def repository_secret(rt: Runtime, row: ImageRepository) -> str | None:
         raise SecretUnavailable(f"The saved credentials cannot be used: {error}") from None
 
 
-def harbor_tool(rt: Runtime, tool: RegisteredTool) -> HarborTool:
-    secret = tool_secret(rt, tool)
+def harbor_tool(rt: Runtime, tool: RegisteredTool, *, with_account: bool = True) -> HarborTool:
+    """The tool as the registry layer sees it. `with_account=False`: its URL, TLS and kind
+    only, so no driver can spend its account (permissions.tool_account decides)."""
+    secret = tool_secret(rt, tool) if with_account else None
     credentials = Credentials(tool.username, secret) if tool.username and secret else None
     return HarborTool(
         url=tool.url,
@@ -204,8 +227,10 @@ def saved_pins(row: ImageRepository) -> OriginPins | None:
 
 def saved_target(rt: Runtime, row: ImageRepository) -> RepositoryTarget:
     """The target of a saved entry: always its saved URL and pinned origins (stored
-    secrets go nowhere else)."""
+    secrets go nowhere else); its tool's account only where a grant of its project covers
+    it (every test, re-check and delete is built here)."""
     secret = repository_secret(rt, row)
+    spend_tool = tool_account_of(row).granted
     credentials = Credentials(row.username, secret) if row.username and secret else None
     return RepositoryTarget(
         type=RegistryType(row.registry_type),
@@ -214,15 +239,28 @@ def saved_target(rt: Runtime, row: ImageRepository) -> RepositoryTarget:
         credentials=credentials,
         pull_only=row.access == RepositoryAccess.PULL_ONLY,
         tls=_tls(row.tls_verify, row.ca_bundle_pem),
-        tool=harbor_tool(rt, row.tool) if row.tool is not None else None,
+        tool=harbor_tool(rt, row.tool, with_account=spend_tool) if row.tool is not None else None,
         pins=saved_pins(row),
     )
 
 
+@dataclass(frozen=True)
+class FormTarget:
+    form: RepositoryForm
+    target: RepositoryTarget
+    tool: RegisteredTool | None
+    tool_account: permissions.ToolAccount
+
+
 async def _form_target(
-    rt: Runtime, session: AsyncSession, team_id: str, form: RepositoryForm
-) -> tuple[RepositoryForm, RepositoryTarget]:
-    """Validate the form and build the target it describes.
+    rt: Runtime,
+    session: AsyncSession,
+    team_id: str,
+    form: RepositoryForm,
+    project: Project | None,
+) -> FormTarget:
+    """Validate the form and build the target it describes, with the tool's account only
+    where `project` (the modal's) holds a grant covering the repository.
 
     A registered tool must be of the form's type. A Harbor or Quay tool gives the registry
     its URL (Quay's API lives on the registry's host); a GitLab tool's URL is the GitLab
@@ -264,6 +302,10 @@ async def _form_target(
             )
     assert form.registry_url is not None
     credentials = Credentials(form.username, form.secret) if form.username and form.secret else None
+    grants = project.tool_grants if project is not None else ()
+    decision = permissions.tool_account(
+        grants, tool.id if tool is not None else None, form.repository
+    )
     target = RepositoryTarget(
         type=RegistryType(form.registry_type),
         registry_url=form.registry_url,
@@ -271,9 +313,9 @@ async def _form_target(
         credentials=credentials,
         pull_only=form.access is RepositoryAccess.PULL_ONLY,
         tls=_tls(not form.insecure, form.ca_bundle_pem),
-        tool=harbor_tool(rt, tool) if tool is not None else None,
+        tool=harbor_tool(rt, tool, with_account=decision.granted) if tool is not None else None,
     )
-    return form, target
+    return FormTarget(form, target, tool, decision)
 
 
 def form_fingerprint(rt: Runtime, form: RepositoryForm) -> str:
@@ -286,17 +328,37 @@ def form_fingerprint(rt: Runtime, form: RepositoryForm) -> str:
 
 
 def check_form(rt: Runtime, actor: Actor, form: RepositoryForm) -> RepositoryForm:
-    """Every check that needs no network, for a modal's field errors before it acks:
-    the values, and whether this user may create with the registered tool's account."""
-    form = validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
+    """Every check that needs no network, for a modal's field errors before it acks.
+    (Whose account a registered tool spends needs the project's grants: `_form_target`.)"""
+    return validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
+
+
+def _require_account_for_create(built: FormTarget) -> None:
+    """`Create new` through a tool not granted here: only the user's own account may
+    create, so without one nothing is tried (and the tool's account never is)."""
     if (
-        form.creation is Creation.NEW
-        and form.tool_id is not None
-        and type_info(RegistryType(form.registry_type)).takes_registered_tool
-        and not permissions.may_create_through_tool(actor, own_account=bool(form.username))
+        built.form.creation is Creation.NEW
+        and built.tool is not None
+        and not built.tool_account.granted
+        and built.target.credentials is None
     ):
-        raise InvalidInput({Field.USERNAME: permissions.REFUSE_TOOL_ACCOUNT})
-    return form
+        raise InvalidInput(
+            {Field.USERNAME: permissions.not_granted(built.tool.name, built.form.repository)}
+        )
+
+
+async def check_tool_account(
+    rt: Runtime, actor: Actor, form: RepositoryForm, *, channel_id: str
+) -> None:
+    """The database half of the checks before a modal acks: `Create new` through a tool
+    that is not granted here needs the user's own account (a field error under Username,
+    before anything is sent anywhere)."""
+    async with rt.sessions() as session:
+        project = await projects_store.get_by_channel(session, actor.team_id, channel_id)
+        # The form as typed: `_form_target` validates it (a validated Quay form carries
+        # a default registry URL that is not what the user typed).
+        built = await _form_target(rt, session, actor.team_id, form, project)
+    _require_account_for_create(built)
 
 
 def passed_recently(rt: Runtime, form: RepositoryForm, passed: PassedTest | None) -> bool:
@@ -335,7 +397,14 @@ async def test_form(
     but the audit record, of the project of `channel_id`, the modal's channel)."""
     check_form(rt, actor, form)
     async with rt.sessions() as session:
-        form, target = await _form_target(rt, session, actor.team_id, form)
+        project = (
+            await projects_store.get_by_channel(session, actor.team_id, channel_id)
+            if channel_id
+            else None
+        )
+        built = await _form_target(rt, session, actor.team_id, form, project)
+    _require_account_for_create(built)
+    form, target = built.form, built.target
     if form.creation is Creation.NEW:
         # The repository does not exist yet; what can be proven now is the account.
         target = replace(target, pull_only=True)
@@ -387,12 +456,14 @@ async def save_repository(
     check_form(rt, actor, form)
     async with rt.sessions() as session:
         project = await load_project(session, actor.team_id, channel_id)
-        form, target = await _form_target(rt, session, actor.team_id, form)
+        built = await _form_target(rt, session, actor.team_id, form, project)
+        form, target = built.form, built.target
         if form.save_unhealthy:
             await permissions.require_project_admin(
                 session, actor, project.id, ProjectAction.SAVE_FAILING
             )
     project_id = project.id
+    _require_account_for_create(built)
 
     created = False
     if form.creation is Creation.NEW:
@@ -403,8 +474,14 @@ async def save_repository(
                 raise InvalidInput(
                     {Field.REPOSITORY: f"{error.message} Choose Use existing repository."}
                 ) from None
+            why = (
+                f" ({permissions.not_granted(built.tool.name, form.repository)})"
+                if built.tool is not None and not built.tool_account.granted
+                else ""
+            )
             raise RegistryOperationFailed(
-                f"Could not create it in the registry: {error.message}", error_kind=error.kind.value
+                f"Could not create it in the registry: {error.message}{why}",
+                error_kind=error.kind.value,
             ) from None
         created = True
 
@@ -451,7 +528,13 @@ async def save_repository(
             view = row_view(row)
             await audit.record(
                 session,
-                audit.for_repository(rt, actor, audit.save_action(form.access, result), row),
+                audit.for_repository(
+                    rt,
+                    actor,
+                    audit.save_action(form.access, result),
+                    row,
+                    detail=built.tool_account.audit_note if built.tool is not None else None,
+                ),
             )
     except DuplicateError as error:
         suffix = (
@@ -554,6 +637,10 @@ async def get_for_delete(
         view = row_view(row)
         if not view.can_delete_in_ir:
             return view
+        if view.needs_account and view.tool_name:
+            return replace(
+                view, delete_blocker=permissions.not_granted(view.tool_name, view.repository)
+            )
         try:
             target = saved_target(rt, row)
         except SecretUnavailable as error:
@@ -680,7 +767,17 @@ async def delete_repository(
         )
         view = row_view(row)
         target = saved_target(rt, row) if also_in_registry else None
+        spent = tool_account_of(row)
+        tool_name = row.tool.name if row.tool is not None else None
+        own_account = _has_own_account(row)
     if target is not None:
+        if tool_name is not None and not spent.granted and not own_account:
+            raise RegistryOperationFailed(
+                f"{permissions.not_granted(tool_name, view.repository)} This entry has no "
+                "account of its own, so nothing was deleted in the registry; the entry stays "
+                "in the list (untick the box to remove it from the list only).",
+                error_kind=ErrorKind.PERMISSION_DENIED.value,
+            )
         if not view.can_delete_in_ir:
             raise RegistryOperationFailed(
                 f"{view.type_label} repositories cannot be deleted in the registry from here; "
@@ -712,7 +809,11 @@ async def delete_repository(
         await audit.record(
             session,
             audit.for_repository(
-                rt, actor, Action.DELETE_IN_IR if target is not None else Action.DELETE, row
+                rt,
+                actor,
+                Action.DELETE_IN_IR if target is not None else Action.DELETE,
+                row,
+                detail=spent.audit_note if target is not None and tool_name else None,
             ),
         )
     rt.outbox_ready.set()

@@ -8,6 +8,7 @@ name so the registry layer sees the same `Credentials` shape for every kind."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 
@@ -29,6 +30,8 @@ from registry import (
     type_info,
 )
 from storage import accounts, tools
+from storage import grants as grants_store
+from storage import projects as projects_store
 from storage.accounts import EnteredAccount
 from storage.db import transaction
 from storage.errors import DuplicateError, NotFoundError
@@ -195,6 +198,33 @@ async def list_tools(rt: Runtime, actor: Actor) -> list[ToolInfo]:
     return [await _info(rt, row) for row in rows]
 
 
+TOOLS_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class ToolPage:
+    tools: tuple[ToolInfo, ...]
+    page: int
+    pages: int
+    total: int
+
+
+async def tools_page(rt: Runtime, actor: Actor, page: int = 1) -> ToolPage:
+    """One page of `/imagerepo tools` (a page out of range is clamped, so a stale
+    Previous / Next still shows something)."""
+    async with rt.sessions() as session:
+        total = await tools.count_for_team(session, actor.team_id)
+        pages = max(1, math.ceil(total / TOOLS_PAGE_SIZE))
+        page = min(max(page, 1), pages)
+        rows = await tools.list_for_team(
+            session,
+            actor.team_id,
+            offset=(page - 1) * TOOLS_PAGE_SIZE,
+            limit=TOOLS_PAGE_SIZE,
+        )
+    return ToolPage(tuple([await _info(rt, row) for row in rows]), page, pages, total)
+
+
 @audit.audited(Action.TOOL_REGISTER)
 async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
     """Test the instance with its account first; a tool that does not answer is not saved."""
@@ -296,16 +326,147 @@ async def test_tool(rt: Runtime, actor: Actor, tool_id: int) -> ConnectionTestRe
     return result
 
 
-async def harbor_projects(rt: Runtime, actor: Actor, tool_id: int, query: str = "") -> list[str]:
-    """Projects offered in the add modal's external select (Harbor may hold thousands)."""
+async def harbor_projects(
+    rt: Runtime, actor: Actor, tool_id: int, query: str = "", *, channel_id: str | None = None
+) -> list[str]:
+    """Projects offered in the add modal's external select (Harbor may hold thousands).
+
+    Listing spends the tool's account, so it runs only for the modal's project when a
+    grant of this tool covers some namespace there, and offers only the projects those
+    grants cover (the names of other teams' projects are not shown)."""
     async with rt.sessions() as session:
         try:
             row = await tools.get(session, tool_id, team_id=actor.team_id)
         except NotFoundError:
             return []
+        project = (
+            await projects_store.get_by_channel(session, actor.team_id, channel_id)
+            if channel_id
+            else None
+        )
+        namespaces = [
+            g.namespace for g in (project.tool_grants if project else ()) if g.tool_id == row.id
+        ]
     if (row.tool_type or RegistryType.HARBOR.value) != RegistryType.HARBOR.value:
         return []
+    if not namespaces:
+        return []
     try:
-        return await rt.registry.list_harbor_projects(harbor_tool(rt, row), query)
+        names = await rt.registry.list_harbor_projects(harbor_tool(rt, row), query)
     except RegistryError:
         return []
+    return [name for name in names if any(permissions.covers(ns, f"{name}/x") for ns in namespaces)]
+
+
+# -- grants: where the tool's own account may be spent ----------------------------------
+
+
+class GrantField:
+    PROJECT = "grant_project"
+    NAMESPACE = "grant_namespace"
+
+
+@dataclass(frozen=True)
+class GrantInfo:
+    id: int
+    project_name: str
+    namespace: str
+    granted_by: str
+
+
+@dataclass(frozen=True)
+class ToolGrants:
+    tool: ToolInfo
+    grants: tuple[GrantInfo, ...]
+
+
+@audit.audited(Action.TOOL_GRANT)
+async def tool_grants(rt: Runtime, actor: Actor, tool_id: int) -> ToolGrants:
+    """A tool's grants, for the Grants modal (workspace admins only)."""
+    permissions.require_grants_admin(actor)
+    row = await _team_tool(rt, actor, tool_id)
+    async with rt.sessions() as session:
+        found = await grants_store.of_tool(session, row.id)
+        infos = tuple(
+            GrantInfo(g.id, project.name, g.namespace, g.granted_by) for g, project in found
+        )
+    return ToolGrants(await _info(rt, row), infos)
+
+
+@audit.audited(Action.TOOL_GRANT)
+async def add_grant(
+    rt: Runtime, actor: Actor, tool_id: int, *, project_name: str, namespace: str
+) -> ToolGrants:
+    """Grant the tool's account to a project for a namespace; audited with both."""
+    permissions.require_grants_admin(actor)
+    namespace = permissions.normalize_namespace(namespace)
+    errors: dict[str, str] = {}
+    if problem := permissions.namespace_problem(namespace):
+        errors[GrantField.NAMESPACE] = problem
+    project_name = project_name.strip()
+    if not project_name:
+        errors[GrantField.PROJECT] = "Enter the project's name."
+    if errors:
+        raise InvalidInput(errors)
+    async with transaction(rt.sessions) as session:
+        try:
+            row = await tools.get(session, tool_id, team_id=actor.team_id)
+        except NotFoundError as error:
+            raise NotFound(str(error)) from None
+        project = await projects_store.get_by_name(session, actor.team_id, project_name)
+        if project is None:
+            raise InvalidInput(
+                {GrantField.PROJECT: f"No project named {project_name!r} in this workspace."}
+            )
+        try:
+            await grants_store.add(
+                session,
+                tool_id=row.id,
+                project_id=project.id,
+                namespace=namespace,
+                granted_by=actor.user_id,
+            )
+        except DuplicateError as error:
+            raise InvalidInput({GrantField.NAMESPACE: str(error)}) from None
+        await audit.record(
+            session,
+            audit.for_tool(
+                rt,
+                actor,
+                Action.TOOL_GRANT,
+                row,
+                project=project.name,
+                target_repository=namespace,
+                detail=f"tool {row.name} granted to {project.name} for {namespace}",
+            ),
+        )
+    return await tool_grants(rt, actor, tool_id)
+
+
+@audit.audited(Action.TOOL_UNGRANT)
+async def remove_grant(rt: Runtime, actor: Actor, tool_id: int, grant_id: int) -> ToolGrants:
+    """Take a grant back: the tool's account stops being spent there at the next request."""
+    permissions.require_grants_admin(actor)
+    async with transaction(rt.sessions) as session:
+        try:
+            row = await tools.get(session, tool_id, team_id=actor.team_id)
+            grant = await grants_store.get(session, grant_id, tool_id=row.id)
+        except NotFoundError as error:
+            raise NotFound(str(error)) from None
+        project = await projects_store.get(session, grant.project_id)
+        project_name = project.name if project is not None else "?"
+        namespace = grant.namespace
+        await grants_store.remove(session, grant)
+        await audit.record(
+            session,
+            audit.for_tool(
+                rt,
+                actor,
+                Action.TOOL_UNGRANT,
+                row,
+                project=project_name,
+                target_repository=namespace,
+                detail=f"tool {row.name} no longer granted to {project_name} for {namespace}",
+            ),
+        )
+    return await tool_grants(rt, actor, tool_id)

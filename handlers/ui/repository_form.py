@@ -257,8 +257,8 @@ def _hosted_tool_block(registry_type: RegistryType, tools: Sequence[ToolInfo]) -
         label=label(Field.TOOL),
         optional=True,
         hint=plain(
-            f"Its API token {what} for Create new and deletes in IR; your account below "
-            "is the one saved and tested.",
+            f"Its API token {what} and deletes in IR only in namespaces granted to this "
+            "project; elsewhere only your account below is used.",
             150,
         ),
         element=StaticSelectElement(

@@ -56,6 +56,9 @@ def row_blocks(row: RepositoryRow, rights: EntryRights) -> list[Block]:
     status += alert_status(row)
     if row.health == "healthy" and (pulls := quota_note(row.last_message)):
         status += f"  ·  {pulls}"  # Docker Hub's quota from the last test: digits and words only
+    if row.needs_account:
+        # Its tool's account is not spent here (no grant covers it) and it has none of its own.
+        status += f"  ·  :warning: {escape(row.needs_account)}"
     choices = [
         (action, label)
         for action, label, allowed in (

@@ -3,11 +3,12 @@ register or edit one (its fields follow the chosen `Tool type`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     CheckboxesElement,
     InputBlock,
     Option,
@@ -19,7 +20,14 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.usecases.permissions import REFUSE_TOOLS
-from bot.usecases.tools import TOKEN_ACCOUNTS, ToolField, ToolInfo, tool_label
+from bot.usecases.tools import (
+    TOKEN_ACCOUNTS,
+    ToolField,
+    ToolGrants,
+    ToolInfo,
+    ToolPage,
+    tool_label,
+)
 from handlers import ids, metadata
 from handlers.ui.common import (
     button_row,
@@ -59,13 +67,44 @@ _TOKEN_HINT = {
 }
 
 
-def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
+def tools_text(page: ToolPage) -> str:
+    return f"{page.total} registered tools (page {page.page} of {page.pages})"
+
+
+def _tools_pager(page: ToolPage) -> list[Block]:
+    """Previous / Next under a page of tools (their value: the page to show)."""
+    if page.pages <= 1:
+        return []
+    buttons: list[ButtonElement] = []
+    if page.page > 1:
+        buttons.append(
+            ButtonElement(
+                text=plain("Previous"),
+                action_id=f"{ids.A_TOOLS_PAGE}_prev",
+                value=str(page.page - 1),
+            )
+        )
+    if page.page < page.pages:
+        buttons.append(
+            ButtonElement(
+                text=plain("Next"), action_id=f"{ids.A_TOOLS_PAGE}_next", value=str(page.page + 1)
+            )
+        )
+    return [
+        context("tools_pages", f"Page {page.page} of {page.pages}  ·  {page.total} tools"),
+        ActionsBlock(block_id="tools_pager", elements=buttons),
+    ]
+
+
+def tools_blocks(page: ToolPage, *, is_admin: bool) -> list[Block]:
+    """At most 1 + 20 + 2 + 1 = 24 blocks (Slack: 50 per message)."""
+    tools = page.tools
     blocks: list[Block] = [
         section("tools_title", "*Registered tools (Harbor, GitLab and Quay instances)*"),
     ]
     if not tools:
         blocks.append(context("tools_empty", "No Harbor, GitLab or Quay instance is registered."))
-    for tool in tools[:20]:
+    for tool in tools:
         if tool.token_only:
             account = "API token"
         else:
@@ -86,10 +125,12 @@ def tools_blocks(tools: Sequence[ToolInfo], *, is_admin: bool) -> list[Block]:
                 options=[
                     Option(value=f"{ids.TOOL_MENU_TEST}:{tool.id}", text=plain("Connection Test")),
                     Option(value=f"{ids.TOOL_MENU_EDIT}:{tool.id}", text=plain("Edit")),
+                    Option(value=f"{ids.TOOL_MENU_GRANTS}:{tool.id}", text=plain("Grants")),
                     Option(value=f"{ids.TOOL_MENU_REMOVE}:{tool.id}", text=plain("Remove")),
                 ],
             )
         blocks.append(SectionBlock(block_id=f"tool_{tool.id}", text=md(text), accessory=accessory))
+    blocks += _tools_pager(page)
     if is_admin:
         register = "Register Harbor, GitLab or Quay"
         blocks.append(button_row("tools_actions", register, ids.A_TOOL_REGISTER, style="primary"))
@@ -277,5 +318,76 @@ def tool_remove_modal(tool: ToolInfo, *, status: str | None = None) -> View:
         submit="Remove",
         private_metadata=ToolMeta(tool.id, tool.kind).dump(),
         blocks=[section("tool_remove_intro", text)],
+        status=status,
+    )
+
+
+GRANTS_TITLE = "Tool grants"
+# A modal holds at most 100 blocks: the grants shown, then the add form and the status.
+MAX_GRANTS_SHOWN = 80
+
+
+def tool_grants_modal(grants: ToolGrants, *, status: str | None = None) -> View:
+    """Where the tool's own account may be spent: one row per grant (project, namespace)
+    with a Remove button, and a form to add one (Submit: `Add grant`)."""
+    tool = grants.tool
+    blocks: list[Block] = [
+        section(
+            "grants_intro",
+            f"*{escape(tool.name)}* ({tool_label(tool.kind)}, {code(tool.url)}): its own "
+            "account is used (Connection Test, re-checks, Create new, delete in IR) only for "
+            "repositories inside a namespace granted to the entry's project. Elsewhere an "
+            "entry through it works only with the account its user typed.",
+        )
+    ]
+    if not grants.grants:
+        blocks.append(context("grants_empty", "Not granted to any project yet."))
+    for grant in grants.grants[:MAX_GRANTS_SHOWN]:
+        blocks.append(
+            SectionBlock(
+                block_id=f"grant_{grant.id}",
+                text=md(
+                    f"*{escape(grant.project_name)}*  ·  {code(grant.namespace)}  ·  "
+                    f"granted by <@{escape(grant.granted_by)}>"
+                ),
+                accessory=ButtonElement(
+                    action_id=ids.A_GRANT_REMOVE,
+                    text=plain("Remove"),
+                    value=f"{tool.id}:{grant.id}",
+                ),
+            )
+        )
+    if len(grants.grants) > MAX_GRANTS_SHOWN:
+        blocks.append(
+            context("grants_more", f"{len(grants.grants) - MAX_GRANTS_SHOWN} more not shown.")
+        )
+    blocks += [
+        InputBlock(
+            block_id=ids.B_GRANT_PROJECT,
+            label=plain("Project"),
+            hint=plain("The project's name, as in /imagerepo project create NAME.", 150),
+            element=PlainTextInputElement(action_id=ids.A_GRANT_PROJECT, max_length=80),
+        ),
+        InputBlock(
+            block_id=ids.B_GRANT_NAMESPACE,
+            label=plain("Namespace"),
+            hint=plain(
+                "A Harbor project, GitLab group or project, or Quay organization: team-a "
+                "covers team-a/...; team-* covers names starting team-.",
+                150,
+            ),
+            element=PlainTextInputElement(
+                action_id=ids.A_GRANT_NAMESPACE,
+                max_length=255,
+                placeholder=plain("team-a"),
+            ),
+        ),
+    ]
+    return form_modal(
+        ids.VIEW_TOOL_GRANTS,
+        title=GRANTS_TITLE,
+        submit="Add grant",
+        private_metadata=ToolMeta(tool.id, tool.kind).dump(),
+        blocks=blocks,
         status=status,
     )

@@ -219,9 +219,53 @@ class Flow:
 
         return await self.db(rows)
 
-    async def create_project(self, name: str) -> None:
-        reply = await self.command_reply(f"project create {name}")
+    async def create_project(self, name: str, **kwargs: Any) -> None:
+        reply = await self.command_reply(f"project create {name}", **kwargs)
         assert "is its admin" in reply, reply
+
+    async def tool_grants(self, tool: str, admin: str = "UWSADMIN") -> JsonDict:
+        """Open the Grants modal of the registered tool named `tool`, as a workspace admin
+        (from `/imagerepo tools`, the tool row's menu)."""
+        from tests.support.slack_requests import overflow_action
+
+        self.standin.set_user(admin, is_admin=True)
+        await self.command("tools", user_id=admin)
+        blocks = (await self.next_response()).params["blocks"]
+        row = next(
+            b
+            for b in blocks
+            if b.get("block_id", "").startswith("tool_")
+            and b.get("accessory")
+            and f"*{tool}*" in b["text"]["text"]
+        )
+        menu = row["accessory"]
+        value = next(o["value"] for o in menu["options"] if o["text"]["text"] == "Grants")
+        await self.client.action(
+            [overflow_action(menu["action_id"], row["block_id"], value, text="Grants")],
+            user_id=admin,
+        )
+        call = await self.next_call("views.open")
+        assert call.ok, call.response
+        return dict(call.response["view"])
+
+    async def grant(
+        self, tool: str, project: str, namespace: str, admin: str = "UWSADMIN"
+    ) -> JsonDict:
+        """A workspace admin grants `tool`'s own account to `project` for `namespace`, the
+        way a person does it (tools list -> Grants -> Add grant); returns the updated modal.
+        Since issue 18 a tool's account is spent only inside such a grant."""
+        from tests.support.slack_requests import plain_text_value, values_by_label
+
+        view = await self.tool_grants(tool, admin)
+        values = values_by_label(
+            view,
+            {"Project": plain_text_value(project), "Namespace": plain_text_value(namespace)},
+        )
+        answer = await self.submit(view, values, user_id=admin)
+        assert answer.get("response_action") == "update", answer
+        assert f"Granted to *{project}*" in texts(answer["view"]), texts(answer["view"])
+        # `response_action: update` replaces the open view: same id, new content.
+        return {**view, **answer["view"], "id": view.get("id")}
 
 
 def bot_process(

@@ -72,6 +72,7 @@ async def test_the_modal_has_the_console_fields_and_reshapes_by_type(
     metadata = json.loads(harbor["private_metadata"])
     assert set(metadata) == {
         "k",  # which modal's metadata this is (signed with it)
+        "u",  # whom it was issued for (another user's request cannot use it)
         "access",
         "channel_id",
         "registry_type",
@@ -284,8 +285,21 @@ async def test_an_admin_may_save_a_failing_repository_on_purpose(
         password="unreachable-pass-e2e",
         options=[ids.OPT_SAVE_UNHEALTHY],
     )
-    # A member who is not a project admin may not.
-    answer = await flow.submit(view, values, user_id="UMEMBER")
+    # A member who is not a project admin may not (in a modal of their own: U1's modal
+    # is U1's, issue 18 item 7).
+    theirs = await flow.open_modal("add", user_id="UMEMBER")
+    answer = await flow.submit(
+        theirs,
+        add_values(
+            theirs,
+            url=closed_url(),
+            repository="team/offline",
+            username="ci",
+            password="unreachable-pass-e2e",
+            options=[ids.OPT_SAVE_UNHEALTHY],
+        ),
+        user_id="UMEMBER",
+    )
     refused = await flow.next_update()
     assert "Only this project's admins" in texts(refused)
     answer = await flow.submit(view, values)

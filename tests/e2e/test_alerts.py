@@ -349,7 +349,7 @@ async def saved_harbor_repository(
 ) -> int:
     """A Harbor repository of a registered tool (its admin account reads the robots), saved
     with a robot account, as the add modal saves one."""
-    from storage import projects, tools
+    from storage import grants, projects, tools
 
     box = SecretBox([key])
     async with transaction(db) as session:
@@ -363,6 +363,15 @@ async def saved_harbor_repository(
             url=harbor.url,
             account=EnteredAccount("admin", ADMIN_PASSWORD),
             created_by="U1",
+        )
+        await session.flush()
+        # The tool's admin account reads the robots only where it is granted (issue 18).
+        await grants.add(
+            session,
+            tool_id=tool.id,
+            project_id=project.id,
+            namespace=repository.split("/")[0],
+            granted_by="UWSADMIN",
         )
         row = ImageRepository(
             project_id=project.id,

@@ -185,11 +185,12 @@ async def test_a_passing_test_older_than_15_minutes_is_run_again_at_save(
     keys = metadata._keys  # this test process signs as the bot does, then stops
     metadata.configure(SecretBox([flow.bot.secret_keys]))
     try:
-        data = metadata.unseal("add", passed["private_metadata"])
-        assert data["fp"] and abs(data["fp_at"] - time.time()) < 60
-        # 16 minutes later (the same metadata, stamped as the bot would have then).
-        older = {**data, "fp_at": data["fp_at"] - 16 * 60}
-        passed["private_metadata"] = metadata.seal("add", older)
+        with metadata.issued_for("U1"):  # as the bot seals it, bound to the modal's user
+            data = metadata.unseal("add", passed["private_metadata"])
+            assert data["fp"] and abs(data["fp_at"] - time.time()) < 60
+            # 16 minutes later (the same metadata, stamped as the bot would have then).
+            older = {**data, "fp_at": data["fp_at"] - 16 * 60}
+            passed["private_metadata"] = metadata.seal("add", older)
     finally:
         metadata._keys = keys
     answer = await flow.submit(passed, values)
@@ -200,30 +201,76 @@ async def test_a_passing_test_older_than_15_minutes_is_run_again_at_save(
     await flow.next_call("chat.postMessage")
 
 
-async def test_a_member_cannot_create_a_harbor_project_with_the_tools_account(
+async def test_no_one_creates_a_harbor_project_with_the_tools_account_outside_a_grant(
     flow: Flow, harbor: HarborStandIn, secrets: list[str]
 ) -> None:
+    """Create new with no account of one's own spends the tool's account: refused under
+    Username within the ack, for a member and (since issue 18) for a workspace admin too,
+    until a workspace admin grants the namespace to the project; then either may."""
     secrets.append(ADMIN_PASSWORD)
     await register_tool(flow, harbor, "harbor-guarded")
     await flow.create_project("harbor-create-rule")
-    view = await flow.open_modal("add", user_id="UMEMBER")
-    new = await flow.choose(view, "Repository creation", "new", user_id="UMEMBER")
-    tool_id = next(
-        b["element"]["options"][0]["value"] for b in new["blocks"] if b["block_id"] == ids.B_TOOL
-    )
-    values = add_values(new, tool=tool_id, creation="new", repository="sneaky/app")
-    answer = await flow.submit(new, values, user_id="UMEMBER")
-    assert answer["response_action"] == "errors"
-    assert "enter your Harbor username" in answer["errors"][ids.B_USERNAME]
+    for who in ("UMEMBER", "UWSADMIN"):
+        view = await flow.open_modal("add", user_id=who)
+        new = await flow.choose(view, "Repository creation", "new", user_id=who)
+        tool_id = next(
+            o["value"]
+            for b in new["blocks"]
+            if b["block_id"] == ids.B_TOOL
+            for o in b["element"]["options"]
+            if o["text"]["text"].startswith("harbor-guarded")
+        )
+        values = add_values(new, tool=tool_id, creation="new", repository="sneaky/app")
+        answer = await flow.submit(new, values, user_id=who)
+        assert answer["response_action"] == "errors"
+        assert (
+            "harbor-guarded is not granted to this project for sneaky/app"
+            in (answer["errors"][ids.B_USERNAME])
+        )
     assert "sneaky" not in harbor.projects
     assert await flow.repositories() == []
 
-    # A workspace admin may: the project is created with the tool's account (the test
-    # that follows then reports what an anonymous pull can do, as for any entry).
-    view = await flow.open_modal("add", user_id="UWSADMIN")
-    new = await flow.choose(view, "Repository creation", "new", user_id="UWSADMIN")
+    # Granted `allowed` to this project: the project is created with the tool's account
+    # (the test that follows then reports what an anonymous pull can do, as for any entry).
+    await flow.grant("harbor-guarded", "harbor-create-rule", "allowed")
+    view = await flow.open_modal("add", user_id="UMEMBER")
+    new = await flow.choose(view, "Repository creation", "new", user_id="UMEMBER")
     values = add_values(new, tool=tool_id, creation="new", repository="allowed/app")
-    answer = await flow.submit(new, values, user_id="UWSADMIN")
+    answer = await flow.submit(new, values, user_id="UMEMBER")
     assert answer["response_action"] == "update"
     await flow.until_update(lambda v: "Saved" in texts(v) or "Not saved" in texts(v))
     assert "allowed" in harbor.projects
+
+
+async def test_another_members_submission_of_u1s_signed_add_modal_is_refused(
+    flow: Flow, registry: RegistryServer, secrets: list[str]
+) -> None:
+    """Issue 18, item 7: signed metadata is bound to the person it was issued for. U9
+    submits the add modal U1 opened (its metadata untouched, correctly signed): refused
+    like a forgery, nothing saved; U1's own submission of it still saves."""
+    secrets.append(PASSWORD)
+    await flow.create_project("bound-meta")
+    registry.client(USER, PASSWORD).push_image("bound/app")
+    view = await flow.open_modal("add")  # U1's modal in U1's channel
+    view = await flow.choose(view, "Repository type", "registry")
+    values = add_values(
+        view, url=registry.url, repository="bound/app", username=USER, password=PASSWORD
+    )
+    answer = await flow.submit(view, values, user_id="U9")
+    assert answer["response_action"] == "update"
+    assert "did not come from this app" in texts(answer["view"])
+    assert await flow.repositories() == []
+    # A button of U1's modal clicked by U9 (Connection Test): nothing is tested for U9.
+    flow.skip_seen("views.update")
+    await flow.click(view, "Connection Test", values, user_id="U9")
+    clicked_at = flow.seen["views.update"]
+
+    answer = await flow.submit(view, values)
+    assert "did not come from this app" not in texts(answer.get("view") or {}), answer
+    saved = await flow.until_update(lambda v: "Saved" in texts(v) or "Not saved" in texts(v))
+    assert "Saved the app repository `bound/app`" in texts(saved), texts(saved)
+    (row,) = await flow.repositories()
+    assert row.added_by == "U1"
+    # U9's click tested nothing: no update of the modal ever said "Testing the connection".
+    later = flow.standin.calls_to("views.update")[clicked_at:]
+    assert not [c for c in later if "Testing the connection" in texts(c.response.get("view") or {})]

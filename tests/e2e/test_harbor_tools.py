@@ -138,6 +138,7 @@ async def test_harbor_repositories_use_existing_create_new_and_delete_in_ir(
     secrets.extend([ADMIN_PASSWORD, "dev-pass-1", "maint-pass-1", "newbie-pass-1"])
     await register_tool(flow, harbor, "harbor-apps")
     await flow.create_project("harbor-e2e")
+    await flow.grant("harbor-apps", "harbor-e2e", "*")  # the whole instance, for this project
     view = await flow.open_modal("add")
     assert find_input(view, "Repository type").element["initial_option"]["value"] == "harbor"
     for label in ("Repository creation", "Registered tool", "Harbor project", "Repository"):

@@ -143,6 +143,7 @@ async def test_quay_create_new_through_the_tool_and_delete_in_ir(
 ) -> None:
     secrets.extend([quay.robot[1], quay.admin_token])
     await flow.create_project("quay-tools")
+    await flow.grant("quay-acme", "quay-tools", "acme")  # the tool's token works in acme/
     view = await flow.open_modal("add")
     # Harbor lists Harbor tools only: none registered, although GitLab and Quay tools are.
     assert "Registered tool" not in labels(view) and "No Harbor instance" in texts(view)
@@ -184,6 +185,7 @@ async def test_gitlab_create_new_checks_the_project_and_deletes_through_the_tool
     secrets.extend([dev[1], gitlab.credentials("maint")[1]])
     gitlab.add_project("team/svc")
     await flow.create_project("gitlab-tools")
+    await flow.grant("gitlab-main", "gitlab-tools", "team")  # the tool's token works in team/
     view = await flow.open_modal("add")
     view = await flow.choose(view, "Repository type", "gitlab")
     tool = find_input(view, "Registered tool")

@@ -32,7 +32,7 @@ from bot.usecases.forms import (
     url_problem,
 )
 from bot.usecases.repositories import RepositoryPage, RepositoryRow, SaveOutcome
-from bot.usecases.tools import ToolInfo
+from bot.usecases.tools import GrantInfo, ToolGrants, ToolInfo, ToolPage
 from handlers import ids
 from handlers.field_errors import field_errors
 from handlers.ui.common import notice_view, url_check_text
@@ -42,7 +42,13 @@ from handlers.ui.help import HELP
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal
 from handlers.ui.repository_form import AddMeta, add_modal, harbor_project_options, saved_modal
 from handlers.ui.repository_list import check_summary_text, home_view, list_blocks, list_text
-from handlers.ui.tools import tool_modal, tool_remove_modal, tools_blocks
+from handlers.ui.tools import (
+    tool_grants_modal,
+    tool_modal,
+    tool_remove_modal,
+    tools_blocks,
+    tools_text,
+)
 from handlers.views import _saved_text
 from registry import (
     ALL_TYPES,
@@ -321,8 +327,16 @@ def test_tool_modals_and_list() -> None:
         check_view(tool_modal(tool(1), status=status))
         check_view(tool_remove_modal(tool(2), status=status))
     for is_admin in (True, False):
-        blocks = tools_blocks([tool(i) for i in range(1, 101)], is_admin=is_admin)
-        check_message("100 registered tools", blocks)
+        for number in (1, 3, 5):  # 100 tools, 20 a page: first, middle, last
+            shown = ToolPage(tuple(tool(i) for i in range(1, 21)), number, 5, 100)
+            blocks = tools_blocks(shown, is_admin=is_admin)
+            check_message(tools_text(shown), blocks)
+    # A worst-case grants modal: 200 grants (80 shown), the longest names.
+    grants = ToolGrants(
+        tool(1),
+        tuple(GrantInfo(i, "p" * 80, "n" * 254 + "/", ACTOR) for i in range(200)),
+    )
+    check_view(tool_grants_modal(grants, status=result_text(failing_result(ErrorKind.TLS_ERROR))))
 
 
 # -- the list, the Home tab, /imagerepo check --------------------------------------

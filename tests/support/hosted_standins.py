@@ -60,6 +60,9 @@ class _Base(RegistryBehindApi):
         self.api = ThreadedHttpServer(self._checked)
         self.registry = RegistryServer(workdir / f"{self.provider}-registry", token_server=self)  # type: ignore[arg-type]
         self.digests: dict[str, list[str]] = {}
+        # Every API request as (method, path, the token it carried: GitLab's PRIVATE-TOKEN
+        # or a Bearer), so a test can tell whose account the bot spent.
+        self.api_log: list[tuple[str, str, str | None]] = []
 
     @contextmanager
     def running(self) -> Iterator[Self]:
@@ -116,6 +119,8 @@ class _Base(RegistryBehindApi):
         raise NotImplementedError
 
     def _checked(self, request: Request) -> Response:
+        token = request.headers.get("private-token") or _bearer(request)
+        self.api_log.append((request.method, request.raw_path, token))
         response = self._api(request)
         self.contract.check(request, response)
         return response

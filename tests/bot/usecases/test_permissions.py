@@ -72,7 +72,6 @@ def test_each_refusal_has_one_sentence(action: EntryAction, sentence: str) -> No
 @pytest.mark.parametrize(("user", "allowed"), [(MEMBER, False), (ADMIN, False), (WS_ADMIN, True)])
 def test_tools_and_their_account_are_for_workspace_admins(user: str, allowed: bool) -> None:
     assert permissions.may_manage_tools(actor(user)) is allowed
-    assert permissions.may_create_with_tool_account(actor(user)) is allowed
 
 
 @pytest.fixture
@@ -195,20 +194,60 @@ def harbor_new(tool_id: int, **values: object) -> RepositoryForm:
     return replace(form, **values)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    ("user", "username", "refused"),
-    [(MEMBER, None, True), (MEMBER, "dev", False), (WS_ADMIN, None, False)],
-)
-def test_creating_in_harbor_with_the_tools_account_is_for_workspace_admins(
-    rt: Runtime, user: str, username: str | None, refused: bool
+async def test_create_new_without_an_own_account_needs_a_grant_even_for_admins(
+    rt: Runtime,
 ) -> None:
-    form = harbor_new(1, username=username, secret="pw" if username else None)
-    if not refused:
-        assert repositories.check_form(rt, actor(user), form).creation is Creation.NEW
-        return
-    with pytest.raises(InvalidInput) as info:
-        repositories.check_form(rt, actor(user), form)
-    assert "enter your Harbor username" in info.value.errors[Field.USERNAME]
+    """Create new through a tool with no account of one's own: refused under Username
+    (before anything is sent) unless a grant of the modal's project covers the repository;
+    being the project's admin, or a workspace admin, is not a grant. Grants are for
+    workspace admins only, and one grant lends nothing outside its namespace."""
+    await projects.create_project(rt, actor(ADMIN), channel_id="CGR", name="grants")
+    async with transaction(rt.sessions) as session:
+        from storage import tools as stored_tools
+
+        row = await stored_tools.add(
+            session,
+            rt.box,
+            team_id=TEAM,
+            name="harbor-g",
+            url="http://127.0.0.1:9",
+            account=EnteredAccount("admin", "Harbor12345"),
+            created_by=WS_ADMIN,
+        )
+        await session.flush()
+        tool_id = int(row.id)
+    form = harbor_new(tool_id)
+    for who in (MEMBER, ADMIN, WS_ADMIN):
+        with pytest.raises(InvalidInput) as info:
+            await repositories.test_form(rt, actor(who), form, channel_id="CGR")
+        assert (
+            "harbor-g is not granted to this project for team/app"
+            in (info.value.errors[Field.USERNAME])
+        )
+    with pytest.raises(PermissionDenied, match="Only workspace admins"):
+        await tools.add_grant(rt, actor(ADMIN), tool_id, project_name="grants", namespace="team")
+    with pytest.raises(InvalidInput) as bad:
+        await tools.add_grant(rt, actor(WS_ADMIN), tool_id, project_name="nope", namespace="Team A")
+    assert set(bad.value.errors) == {tools.GrantField.NAMESPACE}
+    with pytest.raises(InvalidInput) as unknown:
+        await tools.add_grant(rt, actor(WS_ADMIN), tool_id, project_name="nope", namespace="team")
+    assert "No project named 'nope'" in unknown.value.errors[tools.GrantField.PROJECT]
+    granted = await tools.add_grant(
+        rt, actor(WS_ADMIN), tool_id, project_name="grants", namespace="team/"
+    )
+    assert [(g.project_name, g.namespace) for g in granted.grants] == [("grants", "team/")]
+    # Granted: the test runs with the tool's account (nothing listens there: it fails).
+    assert not (await repositories.test_form(rt, actor(MEMBER), form, channel_id="CGR")).ok
+    # Outside the namespace: still refused.
+    with pytest.raises(InvalidInput):
+        await repositories.test_form(
+            rt, actor(MEMBER), replace(form, repository="other/app"), channel_id="CGR"
+        )
+    # Taken back: refused again at once (grants are read at use time).
+    after = await tools.remove_grant(rt, actor(WS_ADMIN), tool_id, granted.grants[0].id)
+    assert after.grants == ()
+    with pytest.raises(InvalidInput):
+        await repositories.test_form(rt, actor(MEMBER), form, channel_id="CGR")
 
 
 async def test_a_passing_test_lets_save_skip_it_for_15_minutes_only(
@@ -236,3 +275,111 @@ async def test_a_passing_test_lets_save_skip_it_for_15_minutes_only(
         )
         # A re-test shows its steps; a shortcut says "the test you just ran passed".
         assert (outcome.result is not None) is retested
+
+
+# -- whose account a request spends: the tool-account rule (issue 18, item 1) ------------
+
+
+class _Grant:
+    """A grant as the rule reads it (storage.models.ToolGrant's two fields)."""
+
+    def __init__(self, tool_id: int, namespace: str) -> None:
+        self.tool_id = tool_id
+        self.namespace = namespace
+
+
+@pytest.mark.parametrize(
+    ("namespace", "repository", "covered"),
+    [
+        ("team-a", "team-a/app", True),
+        ("team-a/", "team-a/sub/app", True),
+        ("team-a", "team-ab/app", False),  # a name boundary, never a bare prefix
+        ("team-a", "victim/prod/api", False),
+        ("team-*", "team-x/app", True),
+        ("team-*", "victim/team-x", False),
+        ("group/project", "group/project", True),  # GitLab: the project's root image
+        ("group/project", "group/projectx/api", False),
+        ("*", "anything/at/all", True),
+        ("team-a", "TEAM-A/app", True),  # GitLab paths are case-insensitive
+    ],
+)
+def test_a_granted_namespace_covers_only_its_own_paths(
+    namespace: str, repository: str, covered: bool
+) -> None:
+    assert permissions.covers(namespace, repository) is covered
+
+
+@pytest.mark.parametrize("bad", ["", "Team A", "team/../victim", "../x", "a//b", "*x", "/abs"])
+def test_a_namespace_that_is_no_path_is_refused_where_typed(bad: str) -> None:
+    assert permissions.namespace_problem(permissions.normalize_namespace(bad)) is not None
+
+
+def test_the_tool_account_is_spent_only_inside_a_grant_of_that_tool() -> None:
+    grants = [_Grant(1, "team-a"), _Grant(2, "victim")]
+    allowed = permissions.tool_account(grants, 1, "team-a/api")  # type: ignore[arg-type]
+    assert allowed.granted and allowed.namespace == "team-a"
+    # Another tool's grant never lends this tool's account.
+    assert not permissions.tool_account(grants, 1, "victim/prod/api").granted  # type: ignore[arg-type]
+    assert not permissions.tool_account([], 1, "team-a/api").granted
+    assert not permissions.tool_account(grants, None, "team-a/api").granted  # type: ignore[arg-type]
+
+
+async def test_an_entry_that_relied_on_its_tools_account_needs_one_until_granted(
+    rt: Runtime,
+) -> None:
+    """Entries saved before grants existed (migration 0006 adds none): one through a tool
+    with no account of its own is marked in the list and built without the tool's
+    account; a grant fixes it at once, and an own account never needed one."""
+    await projects.create_project(rt, actor(ADMIN), channel_id="COLD", name="old")
+    async with transaction(rt.sessions) as session:
+        from storage import tools as stored_tools
+
+        tool = await stored_tools.add(
+            session,
+            rt.box,
+            team_id=TEAM,
+            name="gitlab-old",
+            url="http://127.0.0.1:9",
+            account=EnteredAccount("api-token", "glpat-tool-secret"),
+            created_by=WS_ADMIN,
+            tool_type="gitlab",
+        )
+        await session.flush()
+        project = await projects.load_project(session, TEAM, "COLD")
+        ids = []
+        for repository, account in (
+            ("victim/prod/api", EnteredAccount(None, None)),
+            ("mine/app", EnteredAccount("dev", "glpat-dev")),
+        ):
+            row = await stored.add(
+                session,
+                rt.box,
+                NewRepository(
+                    project_id=project.id,
+                    access=RepositoryAccess.APP,
+                    registry_type="gitlab",
+                    registry_url="http://127.0.0.1:9",
+                    repository=repository,
+                    added_by=ADDER,
+                    account=account,
+                    tool_id=tool.id,
+                ),
+            )
+            await session.flush()
+            ids.append(row.id)
+        tool_id = int(tool.id)
+
+    async def state() -> list[tuple[str | None, bool]]:
+        async with rt.sessions() as session:
+            rows = [await stored.get(session, i) for i in ids]
+            return [
+                (
+                    repositories.row_view(r).needs_account,
+                    repositories.saved_target(rt, r).tool.credentials is not None,  # type: ignore[union-attr]
+                )
+                for r in rows
+            ]
+
+    assert await state() == [(permissions.NEEDS_ACCOUNT, False), (None, False)]
+    await tools.add_grant(rt, actor(WS_ADMIN), tool_id, project_name="old", namespace="victim/")
+    assert await state() == [(None, True), (None, False)]
