@@ -140,6 +140,7 @@ class _Book:
     pending: dict[str, None] = field(default_factory=dict)  # ordered set, not asked yet
     waiting: asyncio.Future[_Outcome] | None = None  # settles when `pending` was asked
     running: bool = False
+    scheduled: bool = False  # a launch is due at the loop's next turn
     alone: bool = False
 
 
@@ -276,11 +277,15 @@ class PassCache:
         waiting = book.waiting
         book.pending[scope] = None
         book.flights[scope] = waiting
-        if not book.running:
-            self._launch(book)
+        if not book.running and not book.scheduled:
+            # At the loop's next turn, not now: the entries woken together (by the shared
+            # ping's answer, say) all add their scopes first and go in one request.
+            book.scheduled = True
+            asyncio.get_running_loop().call_soon(self._launch, book)
         return waiting
 
     def _launch(self, book: _Book) -> None:
+        book.scheduled = False
         if self._closed or book.running or not book.pending:
             return
         scopes = list(book.pending)
