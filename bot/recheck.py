@@ -70,6 +70,10 @@ MIN_TICK_SECONDS = 0.2
 WRITE_BATCH = 200
 SHARD_SIZE = 10
 LEASE_VARIABLE = "IMAGEREPO_RECHECK_LEASE"
+CLAIM_AHEAD = 0.5
+"""Rows claimed beyond the free slots, as a fraction of the concurrency."""
+CLAIM_REFILL = 0.2
+"""A new claim starts once this fraction of the concurrency has been used up."""
 
 
 def instance_id() -> str:
@@ -246,8 +250,8 @@ class Rechecker:
         concurrency = self.config.concurrency
         # Claimed ahead of free slots, so a slot that frees up starts its next test at
         # once instead of after a claim's round trips to the database.
-        target = concurrency + max(1, concurrency // 2)
-        refill = max(1, concurrency // 5)
+        target = concurrency + max(1, int(concurrency * CLAIM_AHEAD))
+        refill = max(1, int(concurrency * CLAIM_REFILL))
         exhausted = False
         try:
             while True:

@@ -158,3 +158,37 @@ async def test_a_token_that_runs_out_during_the_pass_is_asked_for_again(
     assert (await registry_service.connection_test(entry, shared)).ok
     assert len(requests) == before + 2
     shared.close()
+
+
+async def test_a_token_for_one_registry_never_serves_another_behind_the_same_realm(
+    registry_service: RegistryService, registry_ca: TestCA, tmp_path: Path
+) -> None:
+    require_registry_binary()
+    token_server = TokenServer(registry_ca, users=default_token_users())
+    token_server.start()
+    first = RegistryServer(tmp_path / "first", token_server=token_server)
+    second = RegistryServer(tmp_path / "second", token_server=token_server)
+    try:
+        for server in (first, second):
+            server.start()
+            server.client("pusher", "pusher-pass-1").push_image("team/api")
+        shared = PassCache()
+        before = len(token_server.requests)
+
+        results = await asyncio.gather(
+            *(
+                registry_service.connection_test(target(server.url, "team/api", PUSHER), shared)
+                for server in (first, second, first, second)
+            )
+        )
+
+        assert all(r.ok for r in results), [r.message for r in results]
+        # Same realm, service, account and repository: still one token per registry,
+        # each asked for by that registry's own entries (and one ping each).
+        assert len(token_server.requests) == before + 2
+        assert shared.pings == 2 and shared.token_requests == 2
+        shared.close()
+    finally:
+        first.stop()
+        second.stop()
+        token_server.stop()

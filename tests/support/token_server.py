@@ -95,6 +95,10 @@ class TokenServer:
         return self._server.url
 
     @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
     def realm(self) -> str:
         return f"{self.public_url or self._server.url}/token"
 
