@@ -390,9 +390,7 @@ def main() -> None:
                 realm_proxy = stack.enter_context(LatencyProxy(token_server.port, LATENCY))
                 token_server.public_url = realm_proxy.url  # the realm the registry names
                 registry = RegistryServer(Path(workdir), token_server=token_server)
-
-                def realm_count() -> int:
-                    return len(token_server.requests)
+                realm_count = token_server.requests.__len__
             else:
                 registry = RegistryServer(Path(workdir), htpasswd={user: password})
             registry.start()
