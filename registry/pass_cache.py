@@ -194,10 +194,12 @@ class PassCache:
         held = self._pings.get(key)
         if held is not None:
             task, settled = held
-            stale = (
-                task.done()
-                and task.exception() is not None
-                and self._clock() - settled[0] > FAILED_PING_REUSE
+            stale = task.done() and (
+                task.cancelled()
+                or (
+                    task.exception() is not None
+                    and self._clock() - settled[0] > FAILED_PING_REUSE
+                )
             )
             if not stale:
                 return await asyncio.shield(task)
