@@ -66,6 +66,10 @@ ECR_KEY_ID, ECR_SECRET = "AKIABENCHKEY0000001", "bench-secret-access-key-0000000
 ECR_REGION = "us-east-1"
 
 
+class WorkerTimeout(Exception):
+    """A measured instance ran past WORKER_TIMEOUT (the row says so; the bench goes on)."""
+
+
 @dataclass
 class Run:
     n: int
@@ -243,7 +247,8 @@ def measure(
             except subprocess.TimeoutExpired:
                 for p in workers:
                     p.kill()
-                raise SystemExit(f"a worker ran past {WORKER_TIMEOUT} s") from None
+                    p.wait()
+                raise WorkerTimeout(f"a worker ran past {WORKER_TIMEOUT:.0f} s") from None
             if process.returncode != 0:
                 raise SystemExit(f"a worker failed ({process.returncode})")
             results.append(json.loads(out.strip().splitlines()[-1]))
@@ -316,24 +321,28 @@ def _check(run: Run) -> None:
 
 def _bench(
     auth: str,
-    sizes: list[int],
+    n: int,
     url: str,
     key: str,
     env: dict[str, str],
     realm_count: Callable[[], int] | None,
     codes: list[str],
 ) -> None:
-    """Per size: each code (base, shared) with one instance, then with two."""
-    for n in sizes:
-        for instances in (1, 2):
-            for code in codes:
-                run_env = {**env, "BENCH_BASELINE": "1" if code == "base" else "0"}
+    """One size: each code (base, shared) with one instance, then with two."""
+    for instances in (1, 2):
+        for code in codes:
+            run_env = {**env, "BENCH_BASELINE": "1" if code == "base" else "0"}
+            began = time.monotonic()
+            try:
                 run = measure(n, instances, url, key, run_env, realm_count)
-                _check(run)
-                one = _ONE.get((auth, code, n)) if instances == 2 else None
-                if instances == 1:
-                    _ONE[(auth, code, n)] = run
-                print(_row(auth, code, run, one), flush=True)
+            except WorkerTimeout as timeout:
+                print(f"{auth:>6} {code:>6} {n:>6} {instances:>4}  {timeout}", flush=True)
+                continue
+            _check(run)
+            one = _ONE.get((auth, code, n)) if instances == 2 else None
+            if instances == 1:
+                _ONE[(auth, code, n)] = run
+            print(_row(auth, code, run, one), f"({time.monotonic() - began:.0f} s)", flush=True)
 
 
 _ONE: dict[tuple[str, str, int], Run] = {}
@@ -375,8 +384,9 @@ def main() -> None:
     kinds = ["basic", "bearer"] if args.auth == "both" else [args.auth]
     if args.ecr:
         kinds = ["ecr"]
-    for auth in kinds:
-        with tempfile.TemporaryDirectory() as workdir, contextlib.ExitStack() as stack:
+    with tempfile.TemporaryDirectory() as workdir, contextlib.ExitStack() as stack:
+        setups = []
+        for auth in kinds:
             user, password, env = USER, PASSWORD, {}
             realm_count: Callable[[], int] | None = None
             if auth == "ecr":
@@ -389,17 +399,20 @@ def main() -> None:
                 stack.callback(token_server.stop)
                 realm_proxy = stack.enter_context(LatencyProxy(token_server.port, LATENCY))
                 token_server.public_url = realm_proxy.url  # the realm the registry names
-                registry = RegistryServer(Path(workdir), token_server=token_server)
+                registry = RegistryServer(Path(workdir) / auth, token_server=token_server)
                 realm_count = token_server.requests.__len__
             else:
-                registry = RegistryServer(Path(workdir), htpasswd={user: password})
+                registry = RegistryServer(Path(workdir) / auth, htpasswd={user: password})
             registry.start()
             stack.callback(registry.stop)
             pusher = registry.client(user, password)
             for i in range(REPOSITORIES):
                 pusher.push_image(f"team/app-{i}")
             proxy = stack.enter_context(LatencyProxy(registry.port, LATENCY))
-            _bench(auth, sizes, proxy.url, key, env, realm_count, codes)
+            setups.append((auth, proxy.url, env, realm_count))
+        for n in sizes:  # every kind at the small size first: the large one may time out
+            for auth, url, env, realm_count in setups:
+                _bench(auth, n, url, key, env, realm_count, codes)
     print(f"total {time.monotonic() - began:.0f} s")
 
 
