@@ -192,3 +192,29 @@ async def test_a_token_for_one_registry_never_serves_another_behind_the_same_rea
         first.stop()
         second.stop()
         token_server.stop()
+
+
+async def test_many_repositories_of_one_credential_go_in_token_requests_of_bounded_size(
+    registry_service: RegistryService, token_registry: TokenRegistry
+) -> None:
+    # 120 repositories with 180-character names: one request would be a 27 KB URL.
+    names = [f"team/{'x' * 170}-{i:03d}" for i in range(120)]
+    shared = PassCache()
+    requests = token_registry.token_server.requests
+    before = len(requests)
+
+    results = await asyncio.gather(
+        *(
+            registry_service.connection_test(target(token_registry.url, n, PUSHER), shared)
+            for n in names
+        )
+    )
+
+    # Not pushed: each entry gets its own "does not exist", none a token error.
+    assert {r.error_kind for r in results} == {"repository_not_found"}
+    asked = requests[before:]
+    assert 3 <= len(asked) <= 5  # split by URL size (8 KB), not one request per entry
+    assert all(len(r.target) <= 8000 for r in asked), [len(r.target) for r in asked]
+    scopes = [s for r in asked for s in r.query["scope"]]
+    assert sorted(scopes) == sorted(f"repository:{n}:pull" for n in names)
+    shared.close()
