@@ -196,10 +196,7 @@ class PassCache:
             task, settled = held
             stale = task.done() and (
                 task.cancelled()
-                or (
-                    task.exception() is not None
-                    and self._clock() - settled[0] > FAILED_PING_REUSE
-                )
+                or (task.exception() is not None and self._clock() - settled[0] > FAILED_PING_REUSE)
             )
             if not stale:
                 return await asyncio.shield(task)
