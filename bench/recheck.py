@@ -25,7 +25,8 @@ loopback; each worker is killed if it runs past WORKER_TIMEOUT.
 
 Knobs for experiments (environment of the bench): BENCH_SHARD_SIZE (tests in flight
 per connection pool, bot.recheck.SHARD_SIZE), BENCH_CLAIM="ahead,refill" (claim sizes
-as fractions of the concurrency), BENCH_ONE_POOL=1 (the runtime's single client),
+as fractions of the concurrency), BENCH_MAX_SCOPES (scopes per shared token
+request, registry.pass_cache.MAX_SCOPES), BENCH_ONE_POOL=1 (the runtime's single client),
 BENCH_PROFILE=FILE (a cProfile per instance), BENCH_DEBUG=1 (each worker's figures).
 
 Every run also prints `mints`: the registry credentials minted during the pass
@@ -121,6 +122,10 @@ async def _worker(database_url: str, key: str, start_at: float) -> dict[str, flo
         import bot.recheck
 
         bot.recheck.SHARD_SIZE = int(os.environ["BENCH_SHARD_SIZE"])
+    if os.environ.get("BENCH_MAX_SCOPES"):  # scopes per shared token request
+        import registry.pass_cache
+
+        registry.pass_cache.MAX_SCOPES = int(os.environ["BENCH_MAX_SCOPES"])
     if os.environ.get("BENCH_CLAIM"):  # "ahead,refill" fractions of the concurrency
         import bot.recheck
 
