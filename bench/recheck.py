@@ -1,20 +1,33 @@
 """Benchmark of a full scheduled re-check pass (bench/README.md has the figures).
 
 N saved connections (N = 1,000 and 10,000) on a real registry (Debian's
-docker-registry, htpasswd auth) behind a loopback proxy that adds 50 ms to every
-round trip; PostgreSQL on 127.0.0.1:5432. Each measured instance is its own
-process (`--worker`), so its peak RSS is its own, and runs exactly what `serve`
+docker-registry) with HTTP Basic (htpasswd) or Bearer tokens (the test token
+server, tests/support/token_server.py), each behind a loopback proxy that adds 50
+ms to every round trip; PostgreSQL on 127.0.0.1:5432. Each measured instance is its
+own process (`--worker`), so its peak RSS is its own, and runs exactly what `serve`
 runs for a pass (bot.recheck.Rechecker: leased claims, connection tests at
 concurrency 50, results written through health.apply_result).
 
-Printed per run: the time for the full pass, the floor N x round trips x
-latency / (concurrency x instances), their ratio, peak RSS, and for two
-instances the speed-up over one. Everything is loopback; each worker is killed
-if it runs past WORKER_TIMEOUT, so the whole bench stays within a few minutes.
+Each row is measured twice in the same run: `base`, every entry tested on its own
+(`Rechecker(share=False)`: its own ping and token, the code path before issue #24)
+and `shared`, the pass's pings and tokens shared (`registry.pass_cache`).
 
-    .venv/bin/python bench/recheck.py            # N = 1000 and 10000
-    .venv/bin/python bench/recheck.py --n 2000   # other sizes
+Printed per run: the time for the full pass; the protocol floor, one round trip
+per entry, N x 1 x latency / (concurrency x instances), and the ratio to it; the
+requests per entry to the registry and to the token realm (the realm's are counted
+by the token server itself; the registry's are all the pass's round trips minus
+those); peak RSS; for two instances the speed-up over one. Everything is
+loopback; each worker is killed if it runs past WORKER_TIMEOUT.
+
+    .venv/bin/python bench/recheck.py            # N = 1000 and 10000, Basic and Bearer
+    .venv/bin/python bench/recheck.py --n 2000 --auth bearer   # other sizes, one kind
     .venv/bin/python bench/recheck.py --ecr --n 1000   # Amazon ECR entries (moto as the API)
+
+Knobs for experiments (environment of the bench): BENCH_SHARD_SIZE (tests in flight
+per connection pool, bot.recheck.SHARD_SIZE), BENCH_CLAIM="ahead,refill" (claim sizes
+as fractions of the concurrency), BENCH_MAX_SCOPES (scopes per shared token
+request, registry.pass_cache.MAX_SCOPES), BENCH_ONE_POOL=1 (the runtime's single client),
+BENCH_PROFILE=FILE (a cProfile per instance), BENCH_DEBUG=1 (each worker's figures).
 
 Every run also prints `mints`: the registry credentials minted during the pass
 (GetAuthorizationToken calls for --ecr; 0 for plain registries).  With --ecr all
@@ -37,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +61,14 @@ LATENCY = 0.05
 CONCURRENCY = 50
 REPOSITORIES = 100  # distinct repositories pushed; N connections spread over N / 100 projects
 USER, PASSWORD = "bench", "bench-pass-1"
-WORKER_TIMEOUT = 150.0
+WORKER_TIMEOUT = 300.0
 SHARDED = os.environ.get("BENCH_ONE_POOL", "") == ""  # BENCH_ONE_POOL=1: the runtime's client
 ECR_KEY_ID, ECR_SECRET = "AKIABENCHKEY0000001", "bench-secret-access-key-00000000000"
 ECR_REGION = "us-east-1"
+
+
+class WorkerTimeout(Exception):
+    """A measured instance ran past WORKER_TIMEOUT (the row says so; the bench goes on)."""
 
 
 @dataclass
@@ -63,11 +81,21 @@ class Run:
     rss_mb: list[float]
     not_recorded: int
     mints: int = 0
+    realm_requests: int = 0
+    cpu: float = 0.0
 
     @property
     def floor(self) -> float:
-        per_test = self.round_trips / max(self.recorded, 1)
-        return self.n * per_test * LATENCY / (CONCURRENCY * self.instances)
+        """The protocol's minimum: one round trip per entry (its access check)."""
+        return self.n * 1 * LATENCY / (CONCURRENCY * self.instances)
+
+    @property
+    def registry_per_entry(self) -> float:
+        return (self.round_trips - self.realm_requests) / max(self.recorded, 1)
+
+    @property
+    def realm_per_entry(self) -> float:
+        return self.realm_requests / max(self.recorded, 1)
 
     @property
     def ratio(self) -> float:
@@ -90,6 +118,19 @@ async def _worker(database_url: str, key: str, start_at: float) -> dict[str, flo
         aws_region=os.environ.get("AWS_REGION"),
     )
     rt = Runtime.create(settings)
+    if os.environ.get("BENCH_SHARD_SIZE"):  # tests in flight per pool (bot.recheck)
+        import bot.recheck
+
+        bot.recheck.SHARD_SIZE = int(os.environ["BENCH_SHARD_SIZE"])
+    if os.environ.get("BENCH_MAX_SCOPES"):  # scopes per shared token request
+        import registry.pass_cache
+
+        registry.pass_cache.MAX_SCOPES = int(os.environ["BENCH_MAX_SCOPES"])
+    if os.environ.get("BENCH_CLAIM"):  # "ahead,refill" fractions of the concurrency
+        import bot.recheck
+
+        ahead, refill = os.environ["BENCH_CLAIM"].split(",")
+        bot.recheck.CLAIM_AHEAD, bot.recheck.CLAIM_REFILL = float(ahead), float(refill)
     shards = registry_shards(settings, CONCURRENCY) if SHARDED else None
     minting = (shards or [rt.registry])[0].minting
     if os.environ.get("BENCH_ECR"):
@@ -99,7 +140,12 @@ async def _worker(database_url: str, key: str, start_at: float) -> dict[str, flo
         minting.clock = lambda: pinned
         if not shards:
             rt.registry.minting.clock = minting.clock
-    rechecker = Rechecker(rt, RecheckConfig.from_settings(settings, env={}), registries=shards)
+    rechecker = Rechecker(
+        rt,
+        RecheckConfig.from_settings(settings, env={}),
+        registries=shards,
+        share=os.environ.get("BENCH_BASELINE") != "1",
+    )
     if os.environ.get("BENCH_DEFAULT_GC") != "1":
         from server import memory
 
@@ -174,7 +220,12 @@ async def _seed(database_url: str, key: str, registry_url: str, n: int, ecr: boo
 
 
 def measure(
-    n: int, instances: int, registry_url: str, key: str, env: dict[str, str] | None = None
+    n: int,
+    instances: int,
+    registry_url: str,
+    key: str,
+    env: dict[str, str] | None = None,
+    realm_count: Callable[[], int] | None = None,
 ) -> Run:
     from storage.migrate import upgrade
     from tests.support.databases import fresh_postgres_database
@@ -184,6 +235,7 @@ def measure(
         ecr = bool(env and env.get("BENCH_ECR"))
         asyncio.run(_seed(database_url, key, registry_url, n, ecr))
         start_at = time.time() + 3.0  # every worker imported and connected by then
+        realm_before = realm_count() if realm_count else 0
         workers = [
             subprocess.Popen(
                 [sys.executable, __file__, "--worker", database_url, key, str(start_at)],
@@ -200,7 +252,8 @@ def measure(
             except subprocess.TimeoutExpired:
                 for p in workers:
                     p.kill()
-                raise SystemExit(f"a worker ran past {WORKER_TIMEOUT} s") from None
+                    p.wait()
+                raise WorkerTimeout(f"a worker ran past {WORKER_TIMEOUT:.0f} s") from None
             if process.returncode != 0:
                 raise SystemExit(f"a worker failed ({process.returncode})")
             results.append(json.loads(out.strip().splitlines()[-1]))
@@ -215,6 +268,8 @@ def measure(
         rss_mb=[round(r["rss_mb"], 1) for r in results],
         not_recorded=int(sum(r["not_recorded"] for r in results)),
         mints=int(sum(r.get("mints", 0) for r in results)),
+        realm_requests=(realm_count() - realm_before) if realm_count else 0,
+        cpu=sum(r["cpu"] for r in results),
     )
 
 
@@ -248,18 +303,77 @@ def _start_moto(stack: contextlib.ExitStack) -> tuple[str, dict[str, str]]:
     return password, env
 
 
+HEADER = (
+    f"{'auth':>6} {'code':>6} {'N':>6} {'inst':>4} {'pass s':>8} {'floor s':>8} {'ratio':>6} "
+    f"{'reg/e':>6} {'realm/e':>7} {'cpu s':>6} {'peak RSS MB':>14} {'speed-up':>8} {'mints':>5}"
+)
+
+
+def _row(auth: str, code: str, run: Run, one: Run | None) -> str:
+    speedup = f"{one.seconds / run.seconds:.2f}x" if one is not None else ""
+    return (
+        f"{auth:>6} {code:>6} {run.n:>6} {run.instances:>4} {run.seconds:>8.2f} "
+        f"{run.floor:>8.2f} {run.ratio:>6.2f} {run.registry_per_entry:>6.3f} "
+        f"{run.realm_per_entry:>7.3f} {run.cpu:>6.1f} "
+        f"{'/'.join(str(r) for r in run.rss_mb):>14} {speedup:>8} {run.mints:>5}"
+    )
+
+
+def _check(run: Run) -> None:
+    if run.recorded != run.n or run.not_recorded:
+        raise SystemExit(f"{run.recorded} of {run.n} recorded, {run.not_recorded} not")
+
+
+def _bench(
+    auth: str,
+    n: int,
+    url: str,
+    key: str,
+    env: dict[str, str],
+    realm_count: Callable[[], int] | None,
+    codes: list[str],
+) -> None:
+    """One size: each code (base, shared) with one instance, then with two."""
+    for instances in (1, 2):
+        for code in codes:
+            run_env = {**env, "BENCH_BASELINE": "1" if code == "base" else "0"}
+            began = time.monotonic()
+            try:
+                run = measure(n, instances, url, key, run_env, realm_count)
+            except WorkerTimeout as timeout:
+                print(f"{auth:>6} {code:>6} {n:>6} {instances:>4}  {timeout}", flush=True)
+                continue
+            _check(run)
+            one = _ONE.get((auth, code, n)) if instances == 2 else None
+            if instances == 1:
+                _ONE[(auth, code, n)] = run
+            print(_row(auth, code, run, one), f"({time.monotonic() - began:.0f} s)", flush=True)
+
+
+_ONE: dict[tuple[str, str, int], Run] = {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="scheduled re-check pass benchmark")
     parser.add_argument("--n", type=int, action="append", help="connections (repeatable)")
     parser.add_argument("--ecr", action="store_true", help="Amazon ECR entries, moto as the API")
+    parser.add_argument(
+        "--auth", choices=("basic", "bearer", "both"), default="both", help="registry auth"
+    )
+    parser.add_argument(
+        "--code", choices=("base", "shared", "both"), default="both", help="which code path"
+    )
     args = parser.parse_args()
     sizes = args.n or [1000, 10000]
+    codes = ["base", "shared"] if args.code == "both" else [args.code]
 
     from cryptography.fernet import Fernet
 
     from tests.bot.recheck.latency_proxy import LatencyProxy
+    from tests.support.certs import TestCA
     from tests.support.databases import postgres_available
     from tests.support.registry_server import RegistryServer, registry_available
+    from tests.support.token_server import TokenServer, TokenUser
 
     if not registry_available() or not postgres_available():
         raise SystemExit("needs Debian's docker-registry and PostgreSQL on 127.0.0.1:5432")
@@ -268,43 +382,42 @@ def main() -> None:
     print(
         f"machine: {os.cpu_count()} cores, {platform.machine()}, "
         f"Python {platform.python_version()}; latency {LATENCY * 1000:.0f} ms per round trip, "
-        f"concurrency {CONCURRENCY} per instance, PostgreSQL"
+        f"concurrency {CONCURRENCY} per instance, PostgreSQL; floor = N x 1 round trip x "
+        "latency / (concurrency x instances); reg/e, realm/e: requests per entry"
     )
+    print(HEADER, flush=True)
+    kinds = ["basic", "bearer"] if args.auth == "both" else [args.auth]
+    if args.ecr:
+        kinds = ["ecr"]
     with tempfile.TemporaryDirectory() as workdir, contextlib.ExitStack() as stack:
-        user, password, env = USER, PASSWORD, {}
-        if args.ecr:
-            user, password, env = "AWS", *_start_moto(stack)
-        registry = RegistryServer(Path(workdir), htpasswd={user: password})
-        registry.start()
-        try:
+        setups = []
+        for auth in kinds:
+            user, password, env = USER, PASSWORD, {}
+            realm_count: Callable[[], int] | None = None
+            if auth == "ecr":
+                user, password, env = "AWS", *_start_moto(stack)
+            if auth == "bearer":
+                token_server = TokenServer(
+                    TestCA(), users={USER: TokenUser(PASSWORD, {"*": {"pull", "push"}})}
+                )
+                token_server.start()
+                stack.callback(token_server.stop)
+                realm_proxy = stack.enter_context(LatencyProxy(token_server.port, LATENCY))
+                token_server.public_url = realm_proxy.url  # the realm the registry names
+                registry = RegistryServer(Path(workdir) / auth, token_server=token_server)
+                realm_count = token_server.requests.__len__
+            else:
+                registry = RegistryServer(Path(workdir) / auth, htpasswd={user: password})
+            registry.start()
+            stack.callback(registry.stop)
             pusher = registry.client(user, password)
             for i in range(REPOSITORIES):
                 pusher.push_image(f"team/app-{i}")
-            with LatencyProxy(registry.port, LATENCY) as proxy:
-                header = (
-                    f"{'N':>6} {'inst':>4} {'pass s':>8} {'floor s':>8} {'ratio':>6} "
-                    f"{'rt/test':>7} {'peak RSS MB':>14} {'speed-up':>8} {'mints':>5}"
-                )
-                print(header)
-                for n in sizes:
-                    one = measure(n, 1, proxy.url, key, env)
-                    two = measure(n, 2, proxy.url, key, env)
-                    for run in (one, two):
-                        speedup = f"{one.seconds / two.seconds:.2f}x" if run is two else ""
-                        print(
-                            f"{run.n:>6} {run.instances:>4} {run.seconds:>8.2f} "
-                            f"{run.floor:>8.2f} {run.ratio:>6.2f} "
-                            f"{run.round_trips / max(run.recorded, 1):>7.2f} "
-                            f"{'/'.join(str(r) for r in run.rss_mb):>14} {speedup:>8} "
-                            f"{run.mints:>5}",
-                            flush=True,
-                        )
-                        if run.recorded != run.n or run.not_recorded:
-                            raise SystemExit(
-                                f"{run.recorded} of {run.n} recorded, {run.not_recorded} not"
-                            )
-        finally:
-            registry.stop()
+            proxy = stack.enter_context(LatencyProxy(registry.port, LATENCY))
+            setups.append((auth, proxy.url, env, realm_count))
+        for n in sizes:  # every kind at the small size first: the large one may time out
+            for auth, url, env, realm_count in setups:
+                _bench(auth, n, url, key, env, realm_count, codes)
     print(f"total {time.monotonic() - began:.0f} s")
 
 

@@ -15,6 +15,12 @@ claimed row starts its test at once, so the lease only has to outlast one
 test (not a queue behind the semaphore), and the pipeline stays full, which
 is what keeps a pass close to N x round trips x latency / concurrency.
 
+Why a pass shares one `registry.pass_cache.PassCache` between its tests: the
+entries of a pass mostly share a few registries and credentials, so `/v2/` is
+asked once per registry and a token realm once per credential for all its
+repositories (the claimed rows are announced to it as they are claimed); each
+entry then costs about one request, its own access check (issue #24).
+
 Why results are written in small batches by one writer: a connection test
 ends every few milliseconds at full speed, and one transaction per result
 would make the database, not the registries, the bottleneck. Each row in a
@@ -45,6 +51,7 @@ from bot.usecases import health
 from bot.usecases.repositories import saved_target
 from registry import ConnectionTestResult, RegistryService, RepositoryTarget
 from registry.minting import MintCache
+from registry.pass_cache import PassCache
 from storage import repositories, schedule
 from storage.db import transaction
 from storage.enums import CheckTrigger
@@ -63,6 +70,10 @@ MIN_TICK_SECONDS = 0.2
 WRITE_BATCH = 200
 SHARD_SIZE = 10
 LEASE_VARIABLE = "IMAGEREPO_RECHECK_LEASE"
+CLAIM_AHEAD = 0.5
+"""Rows claimed beyond the free slots, as a fraction of the concurrency."""
+CLAIM_REFILL = 0.2
+"""A new claim starts once this fraction of the concurrency has been used up."""
 
 
 def instance_id() -> str:
@@ -159,7 +170,8 @@ class PassStats:
     notified: int = 0
     lost: int = 0  # deleted meanwhile, lease lost, or credentials changed meanwhile
     errors: int = 0
-    round_trips: int = 0
+    round_trips: int = 0  # every request of the pass, the shared ones included
+    shared_requests: int = 0  # pings and token requests made once for many entries
     seconds: float = 0.0
 
 
@@ -181,7 +193,10 @@ class Rechecker:
         *,
         owner: str | None = None,
         registries: Sequence[RegistryService] | None = None,
+        share: bool = True,
     ) -> None:
+        """`share=False` tests every entry on its own (its own ping and token), as
+        before pass caches existed: the benchmark's baseline."""
         self.rt = rt
         self.config = config
         self.owner = owner or instance_id()
@@ -189,6 +204,7 @@ class Rechecker:
         self._registries: list[RegistryService] = list(registries or [rt.registry])
         self._load = [0] * len(self._registries)
         self._pass: asyncio.Task[PassStats] | None = None
+        self.share = share
         self._stopping = False
         self._last_prune = 0.0
         self.total = PassStats()
@@ -224,6 +240,7 @@ class Rechecker:
         """
         started = time.perf_counter()
         stats = PassStats()
+        shared = PassCache() if self.share else None
         writer = _Writer(self, stats)
         writer_task = asyncio.create_task(writer.run(), name="recheck-writer")
         in_flight: set[asyncio.Task[None]] = set()
@@ -233,13 +250,13 @@ class Rechecker:
         concurrency = self.config.concurrency
         # Claimed ahead of free slots, so a slot that frees up starts its next test at
         # once instead of after a claim's round trips to the database.
-        target = concurrency + max(1, concurrency // 2)
-        refill = max(1, concurrency // 5)
+        target = concurrency + max(1, int(concurrency * CLAIM_AHEAD))
+        refill = max(1, int(concurrency * CLAIM_REFILL))
         exhausted = False
         try:
             while True:
                 while ready and len(in_flight) < concurrency:
-                    in_flight.add(asyncio.create_task(self._test(ready.popleft(), writer)))
+                    in_flight.add(asyncio.create_task(self._test(ready.popleft(), writer, shared)))
                 held = len(ready) + len(in_flight)
                 if (
                     claiming is None
@@ -261,6 +278,8 @@ class Rechecker:
                     stats.claimed += claimed
                     exhausted = claimed < wanted
                     ready.extend(jobs)
+                    if shared is not None:
+                        self._announce(shared, jobs)
                 in_flight -= done
         finally:
             pending: list[asyncio.Task[Any]] = [*in_flight, *([claiming] if claiming else [])]
@@ -271,6 +290,10 @@ class Rechecker:
                 await self._release([job.repository_id for job in ready])
             writer.close()
             await asyncio.gather(writer_task, return_exceptions=True)
+            if shared is not None:
+                shared.close()  # its pings and tokens serve this pass only
+                stats.shared_requests = shared.stats.round_trips
+                stats.round_trips += shared.stats.round_trips
             stats.seconds = time.perf_counter() - started
         if stats.claimed:
             metrics.RECHECK_PASS_SECONDS.observe(stats.seconds)
@@ -349,13 +372,13 @@ class Rechecker:
             await self._postpone(unusable)
         return jobs, len(ids)
 
-    async def _test(self, job: Job, writer: _Writer) -> None:
+    async def _test(self, job: Job, writer: _Writer, shared: PassCache | None) -> None:
         result: ConnectionTestResult | None
         try:
             shard = self._load.index(min(self._load))
             self._load[shard] += 1
             try:
-                result = await self._registries[shard].connection_test(job.target)
+                result = await self._registries[shard].connection_test(job.target, shared)
             finally:
                 self._load[shard] -= 1
         except Exception:
@@ -364,6 +387,14 @@ class Rechecker:
             result = None
         outcome = _Outcome(job=job, result=result, checked_at=utcnow())
         await writer.submit(outcome)
+
+    def _announce(self, shared: PassCache, jobs: list[Job]) -> None:
+        """Tell the pass cache what was claimed, so its tokens are fetched together."""
+        for job in jobs:
+            try:
+                self._registries[0].expect(shared, job.target)
+            except Exception as error:  # only a lost prefetch: the test asks for itself
+                log.debug("repository #%d not announced: %s", job.repository_id, _reason(error))
 
     async def _release(self, ids: list[int]) -> None:
         try:
@@ -395,6 +426,7 @@ class Rechecker:
             "lost",
             "errors",
             "round_trips",
+            "shared_requests",
         ):
             setattr(self.total, name, getattr(self.total, name) + getattr(stats, name))
         self.total.seconds += stats.seconds

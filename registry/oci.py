@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import httpx
 
+from registry import pass_cache
 from registry.auth import (
     Challenge,
+    Token,
     TokenCache,
     TokenKey,
     parse_token_response,
@@ -49,6 +51,10 @@ MANIFEST_TYPES = ", ".join(
     )
 )
 _MAX_TAG_PAGES = 100
+# Answers to a request made with a re-check pass's shared token that mean "not this
+# token" (401 insufficient_scope, 403 DENIED, or a header too large for a proxy):
+# the request is made again with a token for that repository alone.
+_NOT_ENOUGH = frozenset({400, 401, 403, 431})
 _TAG_PAGE = 100
 # Deleting reads every tag (then one manifest request per tag): a repository with
 # more tags than this is refused before anything is deleted, and a hostile page
@@ -148,6 +154,7 @@ class Grant:
     push_refused: bool = False
     detail: str = ""
     actions: tuple[str, ...] = ()
+    shared: bool = False  # a re-check pass's token for several repositories (pass_cache)
 
 
 class OciSession:
@@ -196,14 +203,16 @@ class OciSession:
         content: bytes | None = None,
         keep_origin: bool = False,
         handed: bool = False,
+        stats: Stats | None = None,
     ) -> HttpResponse:
         """`handed`: the URL came from a server's answer (a realm, an upload Location),
-        so it may reach only the allowed internal networks the registry is in."""
+        so it may reach only the allowed internal networks the registry is in. `stats`:
+        where the round trip is counted (a re-check pass's shared request: the pass's)."""
         return await self.http.request(
             method,
             url,
             tls=self.tls,
-            stats=self.stats,
+            stats=stats or self.stats,
             service=service or self.service,
             authorization=authorization,
             headers=headers,
@@ -246,7 +255,18 @@ class OciSession:
         return self._ping
 
     async def ping(self) -> Ping:
-        """`GET /v2/`: prove this is a registry API and learn the auth scheme."""
+        """`GET /v2/`: prove this is a registry API and learn the auth scheme; in a
+        re-check pass, asked once per registry and shared (`pass_cache`)."""
+        shared = pass_cache.current()
+        if shared is None:
+            return await self._ask_ping(self.stats)
+        key = pass_cache.PingKey(
+            self.base.base, self.tls, self.credentials is not None, self.service.phrase
+        )
+        self._ping = await shared.ping(key, self._ask_ping)
+        return self._ping
+
+    async def _ask_ping(self, stats: Stats) -> Ping:
         url = self.base.endpoint("/v2/")
         # With credentials, this answer decides where the password goes: a redirect
         # to another origin is refused, never trusted.
@@ -255,6 +275,7 @@ class OciSession:
             url,
             headers={"Accept": "application/json"},
             keep_origin=self.credentials is not None,
+            stats=stats,
         )
         api_version = response.headers.get("docker-distribution-api-version", "")
         if response.status == 200:
@@ -305,12 +326,15 @@ class OciSession:
 
     # -- authentication -----------------------------------------------------
 
-    async def authorize(self, repository: str, actions: Sequence[str]) -> Grant:
+    async def authorize(
+        self, repository: str, actions: Sequence[str], *, alone: bool = False
+    ) -> Grant:
         """The Authorization header for `repository` with `actions` (pull, push, delete).
 
         For Bearer this fetches (or reuses) a token.  A token server may refuse
         outright when push is asked of a read-only account (Docker Hub does):
-        then we retry with the other actions and mark push as refused.
+        then we retry with the other actions and mark push as refused.  `alone`:
+        never the re-check pass's shared token (it was not enough for this one).
         """
         ping = self._ping or await self.ping()
         actions = tuple(actions)
@@ -327,7 +351,7 @@ class OciSession:
             )
         assert ping.challenge is not None
         try:
-            return await self._token_grant(ping.challenge, repository, actions)
+            return await self._token_grant(ping.challenge, repository, actions, alone=alone)
         except RegistryError as exc:
             fallback = [a for a in actions if a != "push"]
             if (
@@ -336,7 +360,7 @@ class OciSession:
                 and self.credentials is not None
                 and exc.kind in (ErrorKind.AUTHENTICATION_FAILED, ErrorKind.PERMISSION_DENIED)
             ):
-                grant = await self._token_grant(ping.challenge, repository, fallback)
+                grant = await self._token_grant(ping.challenge, repository, fallback, alone=True)
                 return Grant(
                     grant.authorization,
                     cached=grant.cached,
@@ -387,16 +411,17 @@ class OciSession:
         )
 
     async def _token_grant(
-        self, challenge: Challenge, repository: str, actions: Sequence[str]
+        self, challenge: Challenge, repository: str, actions: Sequence[str], *, alone: bool = False
     ) -> Grant:
         realm = self._realm(challenge)
         service_name = challenge.service or ""
         scope = repository_scope(repository, actions)
+        fingerprint = secret_fingerprint(self.credentials)
         key = TokenKey(
             realm=str(realm),
             service=service_name,
             username=self.credentials.username if self.credentials else "",
-            fingerprint=secret_fingerprint(self.credentials),
+            fingerprint=fingerprint,
             scopes=(scope,),
         )
         who = self.credentials.username if self.credentials else "anonymous"
@@ -409,9 +434,44 @@ class OciSession:
                 detail=f"token for {who} (cached)",
                 actions=tuple(actions),
             )
+        shared = None if alone else pass_cache.current()
+        if shared is not None:
+            book = pass_cache.BookKey(
+                pass_cache.CredentialKey(self.base.base, self.tls, fingerprint),
+                str(realm),
+                service_name,
+                origin_of(realm),
+            )
+
+            async def fetch(scopes: list[str], stats: Stats) -> Token:
+                return await self._ask_token(realm, service_name, scopes, stats)
+
+            value = await shared.token(book, scope, fetch)
+            if value is not None:
+                self.secrets.add(value)
+                return Grant(
+                    f"Bearer {value}",
+                    detail=f"token for {who} from {realm} (one request for this re-check's "
+                    "repositories)",
+                    actions=tuple(actions),
+                    shared=True,
+                )
+        token = await self._ask_token(realm, service_name, [scope], self.stats)
+        self.secrets.add(token.value)
+        self.tokens.put(key, token)
+        return Grant(
+            f"Bearer {token.value}",
+            detail=f"token for {who} from {realm}",
+            actions=tuple(actions),
+        )
+
+    async def _ask_token(
+        self, realm: httpx.URL, service_name: str, scopes: list[str], stats: Stats
+    ) -> Token:
+        """One token request for `scopes` (one `scope` parameter each, token.md)."""
         token_service = Service(f"the token service at {realm}")
         params = [("service", service_name)] if service_name else []
-        params.append(("scope", scope))
+        params.extend(("scope", scope) for scope in scopes)
         response = await self._request(
             "GET",
             str(realm),
@@ -420,6 +480,7 @@ class OciSession:
             headers={"Accept": "application/json"},
             params=params,
             handed=True,
+            stats=stats,
         )
         if response.status == 200:
             try:
@@ -432,19 +493,15 @@ class OciSession:
                     f"{token_service.capitalised} answered without a token.",
                 )
             self.secrets.add(token.value)
-            self.tokens.put(key, token)
-            return Grant(
-                f"Bearer {token.value}",
-                detail=f"token for {who} from {realm}",
-                actions=tuple(actions),
-            )
+            return token
         if response.status == 401:
             raise login_error(token_service, self.credentials, codes=describe_codes(response))
         if response.status == 403:
+            asked = scopes[0] if len(scopes) == 1 else f"{len(scopes)} repositories"
             raise RegistryError(
                 ErrorKind.PERMISSION_DENIED,
                 f"{token_service.capitalised} refused a token for "
-                f"{scope}{describe_codes(response)}.",
+                f"{asked}{describe_codes(response)}.",
             )
         if response.status == 404:
             raise RegistryError(
@@ -544,6 +601,15 @@ class OciSession:
             method, url, authorization=grant.authorization, headers=headers, params=params,
             content=content,
         )  # fmt: skip
+        if grant.shared and response.status in _NOT_ENOUGH:
+            # The pass's shared token did not cover this repository (the realm grants
+            # the intersection, silently): ask for this one alone, so a forbidden
+            # repository gets its own answer and cannot fail the others.
+            grant = await self.authorize(repository, grant.actions or ("pull",), alone=True)
+            response = await self._request(
+                method, url, authorization=grant.authorization, headers=headers, params=params,
+                content=content,
+            )  # fmt: skip
         if response.status != 401 or self._ping is None or self._ping.scheme != "none":
             return response, grant
         chosen = select_challenge(

@@ -17,12 +17,19 @@ from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
+from registry import pass_cache
 from registry.acr import AcrDriver
-from registry.auth import TokenCache
+from registry.auth import TokenCache, repository_scope, secret_fingerprint
 from registry.checks import ConnectionTest, describe_scheme, step_names
 from registry.config import RegistryConfig
 from registry.dockerhub import DockerHubDriver
-from registry.drivers import Driver, ImageRegistryDriver, Operation, ToolCheckBase
+from registry.drivers import (
+    Driver,
+    ImageRegistryDriver,
+    MintingDriver,
+    Operation,
+    ToolCheckBase,
+)
 from registry.ecr import EcrDriver
 from registry.errors import ErrorKind, RegistryError, scrub
 from registry.gar import GarDriver
@@ -232,9 +239,32 @@ class RegistryService:
 
     # -- Connection Test ----------------------------------------------------
 
-    async def connection_test(self, target: RepositoryTarget) -> ConnectionTestResult:
+    def expect(self, shared: pass_cache.PassCache, target: RepositoryTarget) -> None:
+        """Announce a re-check pass's claimed entry, so that its token scope rides along in
+        its credential's next shared token request. No network; entries whose registry
+        password is minted (cloud types) or unknown yet are left to ask when they run."""
+        driver = self._drivers[RegistryType(target.type)]
+        if isinstance(driver, MintingDriver):
+            return
+        try:
+            location = driver.located(target)
+        except RegistryError:
+            return  # the test itself reports it
+        actions = ("pull",) if target.pull_only else ("pull", "push")
+        where = pass_cache.CredentialKey(
+            location.base.base, location.tls, secret_fingerprint(target.credentials)
+        )
+        shared.expect(where, repository_scope(location.repository, actions), target.pins)
+
+    async def connection_test(
+        self, target: RepositoryTarget, shared: pass_cache.PassCache | None = None
+    ) -> ConnectionTestResult:
         """Test reachability, credentials, pull and (unless pull-only) push; never raises
-        for registry failures."""
+        for registry failures. `shared`: a re-check pass's pings and tokens (pass_cache)."""
+        with pass_cache.sharing(shared):
+            return await self._connection_test(target)
+
+    async def _connection_test(self, target: RepositoryTarget) -> ConnectionTestResult:
         op = self._operation(target)
         op.remember(target.credentials)
         if target.tool is not None:

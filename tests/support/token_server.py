@@ -1,7 +1,9 @@
 """A Docker registry token server for tests (distribution's `docs/spec/auth/token.md`).
 
 It checks HTTP Basic credentials, grants the intersection of the requested
-actions and the user's rights (silently, like real token servers), and signs
+actions and the user's rights (silently, like real token servers), for every
+`scope` parameter of the request (a client may ask for many repositories at
+once), and signs
 an ES256 JWT whose `x5c` header carries a certificate issued by the test CA,
 which the registry is configured to trust (`auth.token.rootcertbundle`).
 
@@ -83,6 +85,9 @@ class TokenServer:
         self.rate_limited_until: float | None = None
         self.before_token: Callable[[], None] | None = None
         self.issued = 0
+        # Where the registry tells clients to ask (`realm`): this server's own URL unless
+        # something stands in front of it (the re-check bench puts a latency proxy there).
+        self.public_url: str | None = None
         self._server = ThreadedHttpServer(self._handle)
 
     # -- lifecycle ----------------------------------------------------------
@@ -92,8 +97,12 @@ class TokenServer:
         return self._server.url
 
     @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
     def realm(self) -> str:
-        return f"{self._server.url}/token"
+        return f"{self.public_url or self._server.url}/token"
 
     @property
     def requests(self) -> list[Request]:
@@ -144,6 +153,13 @@ class TokenServer:
             if known is None or password not in {known.password, *known.other_passwords}:
                 return _unauthorized("incorrect username or password")
             user = name
+        # distribution docs/spec/auth/token.md ("Requesting a Token"): `scope` "should be
+        # specified multiple times if there is more than one scope entry", and the server
+        # "will take the intersection of the set of requested actions on each resource and
+        # the set of actions that the client has in fact been granted. If the client only
+        # has a subset of the requested access it must not be considered an error". So:
+        # one `access` entry per scope, possibly with no actions; never a refusal (except
+        # in `strict_push` mode, which copies Docker Hub's read-only tokens).
         access = []
         for scope in request.query.get("scope", []):
             kind, _, rest = scope.partition(":")

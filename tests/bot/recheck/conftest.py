@@ -35,7 +35,12 @@ class ScriptedRegistry:
         self.max_in_flight = 0
         self.during_test: Callable[[RepositoryTarget], object] | None = None
 
-    async def connection_test(self, target: RepositoryTarget) -> ConnectionTestResult:
+    def expect(self, shared: object, target: RepositoryTarget) -> None:
+        """A claimed entry announced to the pass (the real client prefetches its token)."""
+
+    async def connection_test(
+        self, target: RepositoryTarget, shared: object = None
+    ) -> ConnectionTestResult:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
