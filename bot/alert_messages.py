@@ -24,7 +24,8 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.messages import ChannelMessage, describe, humanize, slack_date
+from bot.messages import ChannelMessage, describe, humanize, plural, slack_date
+from bot.slacktext import clip_mrkdwn, code, mrkdwn
 from storage.models import ImageRepository
 
 # Actions on the alert; handlers/alerts.py listens for them.
@@ -47,8 +48,19 @@ SNOOZE_CHOICES = (
 )
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# How much of a registry's error an alert quotes (escaped characters).
+REASON_MAX = 1500
+# How much of an account's name an expiry warning shows (escaped, backticks included).
+USERNAME_MAX = 300
+
+
+def _section(block_id: str, text: str) -> SectionBlock:
+    """A section cut to Slack's 3,000 characters (never inside an entity or a token)."""
+    return SectionBlock(block_id=block_id, text=MarkdownTextObject(text=clip_mrkdwn(text)))
+
+
+def _context(block_id: str, text: str) -> ContextBlock:
+    return ContextBlock(block_id=block_id, elements=[MarkdownTextObject(text=clip_mrkdwn(text))])
 
 
 def snooze_text(repo: ImageRepository, now: datetime) -> str | None:
@@ -84,27 +96,20 @@ def _actions(repo: ImageRepository, *, snooze: bool = True) -> ActionsBlock:
 def failing_alert(repo: ImageRepository, *, since: datetime, now: datetime) -> ChannelMessage:
     """The incident's message while it lasts: the latest error and "failing since"."""
     kind = (repo.last_error_kind or "error").replace("_", " ")
-    reason = _escape(repo.last_message or "the connection test failed")
+    reason = mrkdwn(repo.last_message or "the connection test failed", REASON_MAX)
     text = (
         f":red_circle: The connection to {describe(repo)} is failing ({kind}) "
         f"since {slack_date(since)}."
     )
     detail = (
-        f"Latest error: {reason[:1500]}\n{repo.consecutive_failures} failed check(s) in a row, "
+        f"Latest error: {reason}\n"
+        f"{plural(repo.consecutive_failures, 'failed check')} in a row, "
         f"the last {slack_date(repo.last_checked_at or now)}."
     )
-    blocks: list[Block] = [
-        SectionBlock(block_id="failing", text=MarkdownTextObject(text=text)),
-        ContextBlock(block_id="reason", elements=[MarkdownTextObject(text=detail)]),
-    ]
+    blocks: list[Block] = [_section("failing", text), _context("reason", detail)]
     snoozed = snooze_text(repo, now)
     if snoozed:
-        blocks.append(
-            ContextBlock(
-                block_id="snoozed",
-                elements=[MarkdownTextObject(text=f":zzz: {snoozed}: no new alert meanwhile.")],
-            )
-        )
+        blocks.append(_context("snoozed", f":zzz: {snoozed}: no new alert meanwhile."))
     blocks.append(_actions(repo))
     return ChannelMessage(text=text, blocks=blocks)
 
@@ -116,9 +121,7 @@ def recovered_alert(repo: ImageRepository, *, since: datetime, now: datetime) ->
         f"{slack_date(since)} and recovered {slack_date(now)}: down for "
         f"{humanize(now - since)}."
     )
-    return ChannelMessage(
-        text=text, blocks=[SectionBlock(block_id="recovered", text=MarkdownTextObject(text=text))]
-    )
+    return ChannelMessage(text=text, blocks=[_section("recovered", text)])
 
 
 def recovered_reply(repo: ImageRepository, *, failing_for: timedelta) -> ChannelMessage:
@@ -126,9 +129,7 @@ def recovered_reply(repo: ImageRepository, *, failing_for: timedelta) -> Channel
         f":large_green_circle: The connection to {describe(repo)} recovered after "
         f"{humanize(failing_for)}."
     )
-    return ChannelMessage(
-        text=text, blocks=[SectionBlock(block_id="recovered", text=MarkdownTextObject(text=text))]
-    )
+    return ChannelMessage(text=text, blocks=[_section("recovered", text)])
 
 
 def expiry_days(expires_at: datetime, now: datetime) -> int:
@@ -142,32 +143,26 @@ def expiry_warning(
 ) -> ChannelMessage:
     """The expiry incident's message (7 days before) and its thread reply (1 day before)."""
     days = expiry_days(expires_at, now)
-    account = f"`{_escape(repo.username)}`" if repo.username else "The account"
+    account = code(repo.username, USERNAME_MAX) if repo.username else "The account"
     text = (
         f":hourglass_flowing_sand: {account} used for {describe(repo)} expires in "
         f"{days} day{'s' if days != 1 else ''} ({slack_date(expires_at)}). "
         "Change the account before then."
     )
-    blocks: list[Block] = [
-        SectionBlock(block_id=f"expiry_{threshold}", text=MarkdownTextObject(text=text))
-    ]
+    blocks: list[Block] = [_section(f"expiry_{threshold}", text)]
     blocks.append(_actions(repo, snooze=False))
     return ChannelMessage(text=text, blocks=blocks)
 
 
 def expiry_replaced(repo: ImageRepository) -> ChannelMessage:
     text = f":white_check_mark: The account used for {describe(repo)} was replaced or renewed."
-    return ChannelMessage(
-        text=text, blocks=[SectionBlock(block_id="expiry_done", text=MarkdownTextObject(text=text))]
-    )
+    return ChannelMessage(text=text, blocks=[_section("expiry_done", text)])
 
 
 def test_reply(user_id: str, result_text: str) -> ChannelMessage:
     """A Connection Test run from the alert, in its thread."""
-    text = f"<@{user_id}> ran a connection test:\n{result_text}"[:3000]
-    return ChannelMessage(
-        text=text, blocks=[SectionBlock(block_id="test_result", text=MarkdownTextObject(text=text))]
-    )
+    text = clip_mrkdwn(f"<@{user_id}> ran a connection test:\n{result_text}")
+    return ChannelMessage(text=text, blocks=[_section("test_result", text)])
 
 
 def late_note(queued_at: datetime) -> ContextBlock:

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.slacktext import TEXT_MAX, clip_mrkdwn, code, escape
+from bot.slacktext import TEXT_MAX, clip_mrkdwn, code, mrkdwn
 from registry import RegistryType, type_info
 from storage.enums import RepositoryAccess
 from storage.models import ImageRepository
@@ -65,8 +65,27 @@ def humanize(duration: timedelta) -> str:
     return f"{seconds} s"
 
 
+# How much of a repository path and of a registry URL a channel message shows (escaped
+# characters, backticks included): a sentence keeps its end (times, what to do) within
+# Slack's 3,000 characters even with the longest values a form accepted.
+REPOSITORY_MAX = 600
+URL_MAX = 900
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """ "1 image repository", "2 image repositories", "1 failed check", "3 failed checks"."""
+    if count == 1:
+        return f"{count} {singular}"
+    if plural_form is None:
+        if singular.endswith("y") and singular[-2:-1] not in ("a", "e", "o", "u"):
+            plural_form = singular[:-1] + "ies"
+        else:
+            plural_form = singular + "s"
+    return f"{count:,} {plural_form}"
+
+
 def describe(repo: ImageRepository) -> str:
-    return f"{code(repo.repository)} on {code(repo.registry_url)}"
+    return f"{code(repo.repository, REPOSITORY_MAX)} on {code(repo.registry_url, URL_MAX)}"
 
 
 def _section(block_id: str, text: str) -> SectionBlock:
@@ -92,7 +111,7 @@ def repository_deleted(repo: ImageRepository, *, user_id: str, in_registry: bool
 
 def repository_failing(repo: ImageRepository, *, since: datetime) -> ChannelMessage:
     kind = (repo.last_error_kind or "error").replace("_", " ")
-    reason = clip_mrkdwn(escape(repo.last_message or "the connection test failed"), TEXT_MAX)
+    reason = mrkdwn(repo.last_message or "the connection test failed", TEXT_MAX)
     text = (
         f":red_circle: The connection to {describe(repo)} is failing ({kind}) "
         f"since {slack_date(since)}."

@@ -74,19 +74,34 @@ def escape(text: str) -> str:
     return "".join(part if index % 2 else _neutralise(part) for index, part in enumerate(parts))
 
 
+def mrkdwn(text: str, limit: int | None = None) -> str:
+    """The text boundary for mrkdwn prose: `escape`, then cut to `limit` characters of the
+    escaped text (never inside an entity), ending with "…" when it was longer."""
+    return clip_escaped(escape(text), limit)
+
+
+def plain_text(text: str, limit: int | None = None) -> str:
+    """The text boundary for plain_text objects: Slack shows them as typed (no entities,
+    no formatting), so only the length is cut, by characters, with "…"."""
+    return clip(text, limit)
+
+
 def code(text: str, limit: int | None = None) -> str:
-    """A value shown as inline code (repository paths, URLs): exact characters, no markup.
+    """The text boundary for an inline code span (repository paths, URLs, user names):
+    exact characters, no markup. `limit` counts the whole span, backticks included.
 
     Slack does not format inside a code span, so only `&<>` are escaped and a
-    backtick (which would close the span) is swapped.
+    backtick (which would close the span) is swapped; the cut comes after escaping.
     """
-    value = clip(text, limit) if limit is not None else text
-    return "`" + escape_html(value).replace("`", _LOOKALIKE["`"]) + "`"
+    inner = escape_html(text).replace("`", _LOOKALIKE["`"])
+    if limit is not None:
+        inner = clip_escaped(inner, max(limit - 2, 1))  # a limit under 3 still shows "`…`"
+    return "`" + inner + "`"
 
 
 def name(text: str, limit: int | None = None) -> str:
-    """`escape` after cutting the raw value to `limit` characters."""
-    return escape(clip(text, limit) if limit is not None else text)
+    """`mrkdwn` under its older name."""
+    return mrkdwn(text, limit)
 
 
 def clip(text: str, limit: int | None) -> str:
@@ -94,6 +109,14 @@ def clip(text: str, limit: int | None) -> str:
     if limit is None or len(text) <= limit:
         return text
     return text[: max(limit - 1, 0)] + ELLIPSIS
+
+
+def clip_escaped(text: str, limit: int | None) -> str:
+    """Escaped text (no markup of its own) cut to `limit` characters, never inside an
+    `&amp;` / `&lt;` / `&gt;` entity, ending with "…" when it was longer."""
+    if limit is None or len(text) <= limit:
+        return text
+    return _OPEN_ENTITY.sub("", text[: max(limit - 1, 0)]) + ELLIPSIS
 
 
 _OPEN_ENTITY = re.compile(r"&[a-z]*$")

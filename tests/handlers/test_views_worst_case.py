@@ -21,10 +21,11 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot import messages
+from bot import alert_messages, messages
 from bot.slacktext import ELLIPSIS, MESSAGE_TEXT_MAX, TEXT_MAX, escape
 from bot.usecases.checks import CheckSummary
 from bot.usecases.forms import (
+    MAX_HOST,
     MAX_REPOSITORY,
     MAX_URL,
     Creation,
@@ -73,8 +74,12 @@ INJECTIONS = ("<http", "<@U666", "<!channel", "*bold*", "_it_", "~s~", "`code`")
 
 # The largest values the use cases accept.
 REPOSITORY = "team/" + "a" * (MAX_REPOSITORY - len("team/"))
+ACCEPTED_URL = "https://" + ".".join(["h" * 63] * 4)[:MAX_HOST] + ":65535"
+# The largest a stored row holds: entries (and tools) saved before the host-name rule.
 _HOST = ".".join(["h" * 63] * 32)
 URL = ("https://" + _HOST)[: MAX_URL - len(":5000")].rstrip(".") + ":5000"
+# Issue 19: accepted before the host-name rule; once escaped, 6,000 characters of `&amp;`.
+HOSTILE_URL = "https://" + "&" * 1200 + ".example"
 USERNAME = ("robot$ci_" + HOSTILE * 4)[:255]
 PROJECT = "p_-." + "프" * 0 + "x" * 76  # project names: [A-Za-z0-9._-]{1,80}
 TOOL_NAME = "Harbor_main-" + "t" * 68  # tool names: 80 of letters, digits, space . _ -
@@ -88,7 +93,9 @@ def detail(kind: ErrorKind) -> str:
 
 def test_the_inputs_are_the_largest_the_product_accepts() -> None:
     assert len(REPOSITORY) == MAX_REPOSITORY and REPOSITORY_NAME.match(REPOSITORY)
-    assert len(URL) == MAX_URL and url_problem(URL) is None
+    assert len(ACCEPTED_URL) == 8 + MAX_HOST + 6 and url_problem(ACCEPTED_URL) is None
+    # Longer URLs need a longer host, which is no DNS name: refused where typed.
+    assert url_problem(URL) is not None and url_problem(HOSTILE_URL) is not None
     assert all(390 <= len(detail(kind)) <= 400 for kind in ErrorKind)
 
 
@@ -369,6 +376,64 @@ def test_channel_messages_at_their_longest() -> None:
         messages.repository_recovered(repo, failing_for=timedelta(days=400)),
     ):
         check_message(message.text, message.blocks)
+
+
+def _alerted_repositories() -> Iterator[ImageRepository]:
+    """Stored entries at their worst: the longest URL a row holds, the hostile `&` URL of
+    issue 19, user names of `&`s and of backticks, a registry error full of mrkdwn."""
+    for url in (URL, HOSTILE_URL, ACCEPTED_URL):
+        for username in ("&" * 255, "`" * 255, USERNAME):
+            repo = image_repository()
+            repo.registry_url = url
+            repo.username = username
+            repo.consecutive_failures = 1_000_000
+            repo.last_checked_at = datetime(2026, 1, 2, tzinfo=UTC)
+            repo.snoozed_by = ACTOR
+            repo.snooze_until_recovered = True
+            yield repo
+
+
+def test_alerts_at_their_longest_are_valid_and_inert() -> None:
+    """Issue 19, 1: an alert whose escaped URL is over 3,000 characters was refused by
+    slack_sdk, so the channel never heard of the failing entry."""
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    now = datetime(2026, 1, 9, tzinfo=UTC)
+    for repo in _alerted_repositories():
+        for message in (
+            alert_messages.failing_alert(repo, since=since, now=now),
+            alert_messages.recovered_alert(repo, since=since, now=now),
+            alert_messages.recovered_reply(repo, failing_for=timedelta(days=3)),
+            alert_messages.expiry_warning(repo, expires_at=now, now=since, threshold=7),
+            alert_messages.expiry_replaced(repo),
+            messages.repository_failing(repo, since=since),
+        ):
+            check_message(message.text, message.blocks)
+            first = message.blocks[0].to_dict()["text"]["text"]
+            # the sentence keeps its end: the cut is inside the values, not the words
+            assert first.endswith("."), first[-80:]
+    reply = alert_messages.test_reply(ACTOR, result_text(failing_result(ErrorKind.TLS_ERROR)))
+    check_message(reply.text, reply.blocks)
+
+
+def test_a_registry_cannot_format_an_alert() -> None:
+    repo = image_repository()
+    repo.last_message = "*bold* _it_ ~strike~ `code` &amp; <@U666>"
+    repo.consecutive_failures = 1
+    alert = alert_messages.failing_alert(
+        repo, since=datetime(2026, 1, 1, tzinfo=UTC), now=datetime(2026, 1, 2, tzinfo=UTC)
+    )
+    reason = alert.blocks[1].to_dict()["elements"][0]["text"]
+    assert "*bold*" not in reason and "`code`" not in reason and "&amp;amp;" in reason
+    assert "\n1 failed check in a row" in reason
+
+
+def test_clipping_after_escaping_never_cuts_an_entity() -> None:
+    from bot.slacktext import code, mrkdwn
+
+    for limit in range(3, 40):
+        for text in (mrkdwn("&" * 50, limit), code("&" * 50, limit), mrkdwn("a<>" * 20, limit)):
+            assert len(text) <= limit and text.endswith((ELLIPSIS, f"{ELLIPSIS}`"))
+            assert re.fullmatch(r"`?(?:&amp;|&lt;|&gt;|a)*…`?", text), text
 
 
 # -- Harbor project suggestions -------------------------------------------------------

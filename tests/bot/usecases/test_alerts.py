@@ -125,7 +125,7 @@ async def test_an_incident_is_one_message_edited_then_recovered_in_its_thread(
     [edit] = standin.calls_to("chat.update")
     assert edit.params["ts"] == alert.response["ts"]
     assert "TLS handshake failed" in str(edit.params["blocks"])
-    assert "3 failed check(s) in a row" in str(edit.params["blocks"])
+    assert "3 failed checks in a row" in str(edit.params["blocks"])
     # The recovery: a reply in the alert's thread, and the alert edited to say so.
     await _apply(rt, repo_id, OK, start + timedelta(minutes=3))
     await _deliver_all(rt, client)
