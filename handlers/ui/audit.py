@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock, HeaderBlock
 from slack_sdk.models.views import View
 
+from bot.messages import plural
 from bot.slacktext import clip_mrkdwn
 from bot.usecases.audit import AuditPage, AuditRow
 from handlers.ui.common import context, escape, plain, section, when
@@ -41,7 +42,7 @@ def record_text(row: AuditRow, *, with_project: bool = False) -> str:
 
 
 def audit_text(page: AuditPage) -> str:
-    return f"Audit trail of {page.project_name}: {page.total} record(s)"
+    return f"Audit trail of {page.project_name}: {plural(page.total, 'record')}"
 
 
 def audit_blocks(page: AuditPage) -> list[Block]:
@@ -57,7 +58,8 @@ def audit_blocks(page: AuditPage) -> list[Block]:
     blocks.append(
         context(
             "audit_page",
-            f"Page {page.page} of {page.pages}  ·  {page.total} record(s), newest first  ·  "
+            f"Page {page.page} of {page.pages}  ·  {plural(page.total, 'record')}, "
+            "newest first  ·  "
             "`imagerepo-bot audit --project` prints them all",
         )
     )

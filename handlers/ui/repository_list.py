@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.messages import access_text
+from bot.messages import access_text, plural
 from bot.slacktext import MESSAGE_TEXT_MAX, clip, clip_mrkdwn
 from bot.usecases.checks import CheckSummary
 from bot.usecases.permissions import EntryRights
@@ -105,7 +105,9 @@ def pager(project_id: int, page: RepositoryPage) -> list[Block]:
             )
         )
     return [
-        context("pages", f"Page {page.page} of {page.pages}  ·  {page.total} repositories"),
+        context(
+            "pages", f"Page {page.page} of {page.pages}  ·  {plural(page.total, 'repository')}"
+        ),
         ActionsBlock(block_id="pager", elements=buttons),
     ]
 
@@ -135,7 +137,8 @@ def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> lis
 
 
 def list_text(project_name: str, page: RepositoryPage) -> str:
-    return f"{page.total} image repositories in {project_name} (page {page.page} of {page.pages})"
+    count = plural(page.total, "image repository")
+    return f"{count} in {project_name} (page {page.page} of {page.pages})"
 
 
 def home_metadata(project_id: int | None) -> str:
@@ -201,8 +204,11 @@ def check_summary_text(summary: CheckSummary) -> str:
     if summary.total == 0:
         return "There is no repository to check yet: add one with `/imagerepo add`."
     if not summary.failing:
-        return f":large_green_circle: All {summary.total} connections passed."
-    lines = [f":red_circle: {len(summary.failing)} of {summary.total} connections failed:"]
+        if summary.total == 1:
+            return ":large_green_circle: The connection passed."
+        return f":large_green_circle: All {summary.total:,} connections passed."
+    total = plural(summary.total, "connection")
+    lines = [f":red_circle: {len(summary.failing):,} of {total} failed:"]
     for row in summary.failing[:CHECK_SUMMARY_ROWS]:
         reason = escape(clip(row.last_message or row.last_error_kind or "failed", 200))
         lines.append(f"• {code(row.repository)} on {code(row.registry_url, 200)}: {reason}")

@@ -212,9 +212,14 @@ async def test_connection_test_shows_testing_then_which_step_failed(
     assert message.params["channel"] == flow.channel_id
     assert "team/app" in message.params["text"] and "<@U1>" in message.params["text"]
     rows = await flow.repositories()
-    # The test that passed a moment ago is not repeated; the scheduler checks it soon.
+    # The test that passed a moment ago is not repeated: it is the entry's first check, so
+    # the list agrees with the channel's "connection test passed" (issue 19).
+    assert "connection test passed" in message.params["text"]
     assert [(r.repository, r.username, r.access) for r in rows] == [("team/app", USER, "app")]
-    assert rows[0].health in ("unknown", "healthy")
+    assert rows[0].health == "healthy" and rows[0].last_checked_at is not None
+    listed = texts(await flow.list_blocks())
+    assert "healthy" in listed and "not checked yet" not in listed
+    assert "last check never" not in listed
     assert rows[0].secret_ciphertext and PASSWORD not in rows[0].secret_ciphertext
 
 
