@@ -30,7 +30,7 @@ from handlers.guard import Listeners
 from handlers.payload import chosen_value, row_id, team_of
 from handlers.slack_calls import safe_call
 from handlers.ui.alerts import snoozed_text
-from handlers.ui.common import escape, test_result_text
+from handlers.ui.common import mrkdwn, test_result_text
 
 log = logging.getLogger("handlers.alerts")
 
@@ -95,7 +95,7 @@ async def test_from_alert(click: Click, repository_id: int) -> None:
     try:
         result = await repositories.test_saved(rt, actor, click.place, repository_id)
     except UseCaseError as error:
-        await _answer(click.respond, f":x: {escape(error.message)}")
+        await _answer(click.respond, f":x: {mrkdwn(error.message)}")
         return
     reply = alert_messages.test_reply(actor.user_id, test_result_text(result))
     channel, ts = thread
@@ -130,7 +130,7 @@ async def snooze_from_alert(
     try:
         snoozed = await alerts.snooze(deps.runtime, actor, place_of(body), repository_id, choice)
     except UseCaseError as error:
-        await _answer(respond, f":x: {escape(error.message)}")
+        await _answer(respond, f":x: {mrkdwn(error.message)}")
         return
     await deliver_outbox(deps.runtime)
     await _answer(respond, snoozed_text(snoozed))

@@ -24,7 +24,7 @@ from handlers.guard import Listeners
 from handlers.invocation import Invocation, Subcommand
 from handlers.slack_calls import safe_call
 from handlers.ui.alerts import invite_hint
-from handlers.ui.common import code, escape
+from handlers.ui.common import code, mrkdwn
 from handlers.ui.help import HELP
 from handlers.ui.repository_form import AddMeta, add_modal
 from handlers.ui.repository_list import check_summary_text, list_blocks, list_text
@@ -61,7 +61,7 @@ async def imagerepo(
     try:
         await handler(Invocation(deps, client, command, respond, words[1:]))
     except UseCaseError as error:
-        await safe_call("respond", respond(text=escape(error.message)))
+        await safe_call("respond", respond(text=mrkdwn(error.message)))
     except Exception:
         log.exception("/imagerepo %s failed", sub)
         await safe_call(
@@ -85,10 +85,10 @@ async def _create_project(call: Invocation, name: str) -> None:
     try:
         info = await projects.create_project(rt, actor, channel_id=channel_id, name=name)
     except UseCaseError as error:
-        await call.answer(escape(error.message))
+        await call.answer(mrkdwn(error.message))
         return
     text = (
-        f"Project *{escape(info.name)}* now belongs to this channel; "
+        f"Project *{mrkdwn(info.name)}* now belongs to this channel; "
         f"<@{actor.user_id}> is its admin. Add repositories with "
         "`/imagerepo add` or `/imagerepo add-pull`."
     )
@@ -188,11 +188,11 @@ async def _list(call: Invocation) -> None:
 async def _check(call: Invocation) -> None:
     rt, actor, channel_id = call.runtime, await call.actor(), call.channel_id
     project = await projects.get_project(rt, team_id=actor.team_id, channel_id=channel_id)
-    await call.answer(f"Testing every repository of *{escape(project.name)}*…")
+    await call.answer(f"Testing every repository of *{mrkdwn(project.name)}*…")
     try:
         summary = await checks.check_project(rt, actor, channel_id=channel_id)
     except UseCaseError as error:  # e.g. a saved secret no configured key decrypts
-        await call.answer(f":x: {escape(error.message)}")
+        await call.answer(f":x: {mrkdwn(error.message)}")
         return
     await deliver_outbox(rt)
     await call.answer(check_summary_text(summary))

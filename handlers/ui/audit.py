@@ -11,7 +11,7 @@ from slack_sdk.models.views import View
 from bot.messages import plural
 from bot.slacktext import clip_mrkdwn
 from bot.usecases.audit import AuditPage, AuditRow
-from handlers.ui.common import context, escape, plain, section, when
+from handlers.ui.common import context, mrkdwn, plain, section, when
 
 A_AUDIT_PREV = "audit_page_prev"
 A_AUDIT_NEXT = "audit_page_next"
@@ -22,22 +22,22 @@ OUTCOME_ICONS = {"ok": ":white_check_mark:", "refused": ":no_entry:", "failed": 
 
 def record_text(row: AuditRow, *, with_project: bool = False) -> str:
     """Two lines: when, who, what, outcome; then the target and the credential's digest."""
-    who = f"<@{escape(row.user_id)}>" if row.user_id.startswith(("U", "W")) else escape(row.user_id)
+    who = f"<@{mrkdwn(row.user_id)}>" if row.user_id.startswith(("U", "W")) else mrkdwn(row.user_id)
     if row.user_name:
-        who += f" ({escape(row.user_name)})"
-    outcome = f"{OUTCOME_ICONS.get(row.outcome, '')} {escape(row.outcome)}".strip()
+        who += f" ({mrkdwn(row.user_name)})"
+    outcome = f"{OUTCOME_ICONS.get(row.outcome, '')} {mrkdwn(row.outcome)}".strip()
     if row.error_kind:
-        outcome += f" ({escape(row.error_kind)})"
-    project = f"  ·  {escape(row.project)}" if with_project and row.project else ""
-    first = f"{when(row.occurred_at)}  ·  {who}  ·  *{escape(row.action)}*{project}  ·  {outcome}"
-    target = [escape(part) for part in (row.target_url, row.target_repository) if part]
+        outcome += f" ({mrkdwn(row.error_kind)})"
+    project = f"  ·  {mrkdwn(row.project)}" if with_project and row.project else ""
+    first = f"{when(row.occurred_at)}  ·  {who}  ·  *{mrkdwn(row.action)}*{project}  ·  {outcome}"
+    target = [mrkdwn(part) for part in (row.target_url, row.target_repository) if part]
     if row.target_repository:
         target[-1] = f"`{target[-1]}`"
     details = [" ".join(target)] if target else []
     if row.fingerprint:
-        details.append(f"credential `{escape(row.fingerprint)}`")
+        details.append(f"credential `{mrkdwn(row.fingerprint)}`")
     if row.detail:
-        details.append(escape(row.detail[:300]))
+        details.append(mrkdwn(row.detail, 300))
     return clip_mrkdwn(first + ("\n" + "  ·  ".join(details) if details else ""))
 
 

@@ -27,7 +27,7 @@ from bot.slacktext import OPTION_VALUE_MAX
 from bot.usecases.forms import Creation, Field
 from bot.usecases.tools import ToolInfo
 from handlers import ids, metadata
-from handlers.ui.common import button_row, code, context, escape, form_modal, plain, section
+from handlers.ui.common import button_row, code, context, form_modal, mrkdwn, plain, section
 from handlers.ui.fields import HARBOR_PROJECT, OPTIONS, ca_bundle_input, label, secret_input
 from registry import ALL_TYPES, RegistryType, type_info
 from registry.kinds import TypeInfo
@@ -144,7 +144,7 @@ def _type_section(meta: AddMeta, info: TypeInfo, project_name: str) -> list[Bloc
         else "The connection test checks *pull and push* access (CI pushes here)."
     )
     return [
-        section(ids.B_INTRO, f"Add an {kind} to project *{escape(project_name)}*. {purpose}"),
+        section(ids.B_INTRO, f"Add an {kind} to project *{mrkdwn(project_name)}*. {purpose}"),
         InputBlock(
             block_id=ids.B_TYPE,
             label=label(Field.REGISTRY_TYPE),

@@ -23,13 +23,13 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.messages import access_text, plural
-from bot.slacktext import MESSAGE_TEXT_MAX, clip, clip_mrkdwn
+from bot.slacktext import MESSAGE_TEXT_MAX, clip_mrkdwn
 from bot.usecases.checks import CheckSummary
 from bot.usecases.permissions import EntryRights
 from bot.usecases.repositories import RepositoryPage, RepositoryRow
 from handlers import ids, metadata
 from handlers.ui.alerts import alert_status, blocked_notice
-from handlers.ui.common import code, context, escape, health_label, md, plain, section, when
+from handlers.ui.common import code, context, health_label, md, mrkdwn, plain, section, when
 
 
 def menu_value(action: str, repository_id: int) -> str:
@@ -42,16 +42,16 @@ def page_value(project_id: int, page: int) -> str:
 
 def row_blocks(row: RepositoryRow, rights: EntryRights) -> list[Block]:
     """The row's menu offers what `rights` (from bot.usecases.permissions) allow."""
-    where = f"Harbor *{escape(row.tool_name)}* " if row.tool_name else ""
+    where = f"Harbor *{mrkdwn(row.tool_name)}* " if row.tool_name else ""
     text = (
         f"*{code(row.repository)}*  ·  {row.type_label}  ·  {access_text(row.access)}\n"
         f"{where}{code(row.registry_url)}"
     )
     status = f"{health_label(row.health)}  ·  last check {when(row.last_checked_at)}"
     if row.health == "failing" and row.last_message:
-        status += f"  ·  {escape(row.last_message[:300])}"
+        status += f"  ·  {mrkdwn(row.last_message, 300)}"
     if row.username:
-        status += f"  ·  account {escape(row.username)}"
+        status += f"  ·  account {mrkdwn(row.username)}"
     status += alert_status(row)
     choices = [
         (action, label)
@@ -117,7 +117,7 @@ def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> lis
     blocks: list[Block] = [
         section(
             "list_title",
-            f"*Image repositories of {escape(project_name)}*"
+            f"*Image repositories of {mrkdwn(project_name)}*"
             + (f"  ({page.total})" if page.total else ""),
         )
     ]
@@ -210,7 +210,7 @@ def check_summary_text(summary: CheckSummary) -> str:
     total = plural(summary.total, "connection")
     lines = [f":red_circle: {len(summary.failing):,} of {total} failed:"]
     for row in summary.failing[:CHECK_SUMMARY_ROWS]:
-        reason = escape(clip(row.last_message or row.last_error_kind or "failed", 200))
+        reason = mrkdwn(row.last_message or row.last_error_kind or "failed", 200)
         lines.append(f"• {code(row.repository)} on {code(row.registry_url, 200)}: {reason}")
     if len(summary.failing) > CHECK_SUMMARY_ROWS:
         more = len(summary.failing) - CHECK_SUMMARY_ROWS

@@ -471,3 +471,14 @@ def test_escaping_keeps_names_readable() -> None:
     assert clip_mrkdwn("abc &amp; def", 8) == "abc …"
     assert clip_mrkdwn("at <!date^1^{date}|2026> x", 10) == "at …"
     assert clip_mrkdwn("see `team/app` now", 9) == "see …"
+
+
+def test_a_tool_name_cannot_format_the_saved_modal() -> None:
+    """Issue 19, 2: the tool's name went unescaped into "It was created in ..."."""
+    from dataclasses import replace
+
+    named = replace(row(3), tool_name="_main_ *prod* Harbor")
+    text = _saved_text(SaveOutcome(repository=named, result=None, created_in_registry=True))
+    assert "It was created in" in text
+    assert_no_injection(text.replace("_main_", "_it_"))
+    assert "*prod*" not in text
