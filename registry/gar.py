@@ -11,17 +11,11 @@ any internal URL.
 Registry URL `https://LOCATION-docker.pkg.dev`, repository
 `PROJECT/REPOSITORY/IMAGE`.  Create new is `repositories.create` (docker
 format) and delete in IR deletes the image's package, both on the Artifact
-Registry API (`IMAGEREPO_GOOGLE_API_URL`).  Both answer a long-running
-Operation, not the result ("The returned Operation will finish once the
-repository has been created", REST reference of projects.locations.repositories
-.create; packages.delete likewise): the outcome is the operation's `done` with
-`error` (a google.rpc.Status: failure) or without (success), polled with
-`operations.get` (`GET /v1/{name}`) with growing pauses, bounded in time.
+Registry API (`IMAGEREPO_GOOGLE_API_URL`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
@@ -50,18 +44,6 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_USER = "oauth2accesstoken"
 KEY_USERS = ("_json_key", "_json_key_base64")
 MISSING_ROLE = "The service account is missing roles/artifactregistry.{} on the repository."
-# Polling a long-running operation: first pause, growth, longest pause, total wait.
-POLL_FIRST = 0.25
-POLL_FACTOR = 2.0
-POLL_LONGEST = 5.0
-POLL_BUDGET = 60.0
-# google.rpc.Code values an operation's error carries, and what they mean here.
-_RPC_KINDS = {
-    5: ErrorKind.REPOSITORY_NOT_FOUND,  # NOT_FOUND
-    6: ErrorKind.ALREADY_EXISTS,  # ALREADY_EXISTS
-    7: ErrorKind.PERMISSION_DENIED,  # PERMISSION_DENIED
-    16: ErrorKind.AUTHENTICATION_FAILED,  # UNAUTHENTICATED
-}
 
 
 @dataclass(frozen=True)
@@ -292,7 +274,6 @@ class GarDriver(MintingDriver):
             raise self._failure(
                 response, f"repository {place.repository}", "artifactregistry.admin"
             )
-        await self._outcome(op, target, response, f"creating repository {place.repository}")
         return (
             f"Created Artifact Registry repository {place.repository} in {place.project} "
             f"({place.location}); the image {place.image} appears on the first push."
@@ -311,50 +292,3 @@ class GarDriver(MintingDriver):
                 f"package {place.image} in {place.repository}",
                 "artifactregistry.repoAdmin",
             )
-        if response.status != 204:
-            await self._outcome(
-                op, target, response, f"deleting package {place.image} in {place.repository}"
-            )
-
-    async def _outcome(
-        self, op: Operation, target: RepositoryTarget, response: HttpResponse, what: str
-    ) -> None:
-        """Wait for the long-running Operation `response` carries; raise if it failed.
-
-        Polls `operations.get` with pauses of 0.25 s doubling up to 5 s, for at most
-        POLL_BUDGET seconds; an operation still running then is reported as such (it may
-        yet finish: the console shows it)."""
-        operation = json_dict(response)
-        name = operation.get("name")
-        pause = POLL_FIRST
-        waited = 0.0
-        while not operation.get("done"):
-            if not isinstance(name, str) or not name.strip("/"):
-                raise RegistryError(
-                    ErrorKind.PROTOCOL,
-                    f"Artifact Registry accepted {what} but named no operation to follow.",
-                )
-            if waited >= POLL_BUDGET:
-                raise RegistryError(
-                    ErrorKind.TIMEOUT,
-                    f"Artifact Registry had not finished {what} after {POLL_BUDGET:.0f} s "
-                    f"(operation {server_text(name)}); it may still finish, see the console.",
-                )
-            await asyncio.sleep(pause)
-            waited += pause
-            pause = min(pause * POLL_FACTOR, POLL_LONGEST)
-            polled = await self._api(op, target, "GET", "/v1/" + quote(name.strip("/")))
-            if polled.status != 200:
-                raise self._failure(polled, f"operation {name}", "artifactregistry.reader")
-            operation = json_dict(polled)
-        error = operation.get("error")
-        if isinstance(error, dict):
-            code = error.get("code")
-            message = error.get("message")
-            said = server_text(message) if isinstance(message, str) and message else "no reason"
-            kind = (
-                _RPC_KINDS.get(code, ErrorKind.REGISTRY_ERROR)
-                if isinstance(code, int)
-                else (ErrorKind.REGISTRY_ERROR)
-            )
-            raise RegistryError(kind, f"Artifact Registry failed {what}: {said}.")
