@@ -303,6 +303,29 @@ async def test_an_admin_may_save_a_failing_repository_on_purpose(
     assert [r.health for r in await flow.repositories()] == ["failing"]
 
 
+async def test_a_hostile_host_is_refused_under_registry_url_even_when_saved_anyway(
+    flow: Flow, secrets: list[str]
+) -> None:
+    """Issue 19: `https://` + 1,200 `&` + `.example` was saved (with "Save even if the
+    connection test fails") and its alerts never reached the channel."""
+    secrets.append("hostile-pass-e2e")
+    await flow.create_project("hostile-e2e")
+    view = await flow.open_modal("add")
+    values = add_values(
+        view,
+        url="https://" + "&" * 1200 + ".example",
+        repository="team/app",
+        username="ci",
+        password="hostile-pass-e2e",
+        options=[ids.OPT_SAVE_UNHEALTHY],
+    )
+    answer = await flow.submit(view, values)
+    assert answer.get("response_action") == "errors", answer
+    assert set(answer["errors"]) == {find_input(view, "Registry URL").block_id}
+    assert "must be a DNS name" in answer["errors"][find_input(view, "Registry URL").block_id]
+    assert await flow.repositories() == []
+
+
 async def test_docker_hub_uses_the_configured_registry_and_library_names(
     flow: Flow, registry: RegistryServer, secrets: list[str]
 ) -> None:
