@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ContextBlock,
     DividerBlock,
+    ExternalDataSelectElement,
     HeaderBlock,
     Option,
     OverflowMenuElement,
@@ -155,6 +156,38 @@ def home_project(text: str) -> int | None:
     return project_id if isinstance(project_id, int) and project_id > 0 else None
 
 
+# Options of a static select, and of one block_suggestion answer (Block Kit reference).
+SELECT_OPTIONS_MAX = 100
+
+
+def project_options(projects: Sequence[tuple[int, str]], query: str = "") -> list[Option]:
+    """Home's project choices whose name holds the typed text, 100 at most."""
+    wanted = query.strip().lower()
+    return [
+        Option(value=str(pid), text=plain(name)) for pid, name in projects if wanted in name.lower()
+    ][:SELECT_OPTIONS_MAX]
+
+
+def _project_select(
+    projects: Sequence[tuple[int, str]], selected: int | None
+) -> StaticSelectElement | ExternalDataSelectElement:
+    """Up to 100 projects: a static select. More: an external select (options from
+    block_suggestion, handlers/options.py) starting on the project shown, so every
+    project can be chosen and the one past the 100th is shown as itself."""
+    shown = dict(projects)
+    initial = selected if selected in shown else projects[0][0]
+    initial_option = Option(value=str(initial), text=plain(shown[initial]))
+    if len(projects) <= SELECT_OPTIONS_MAX:
+        return StaticSelectElement(
+            action_id=ids.A_HOME_PROJECT,
+            options=project_options(projects),
+            initial_option=initial_option,
+        )
+    return ExternalDataSelectElement(
+        action_id=ids.A_HOME_PROJECT, initial_option=initial_option, min_query_length=0
+    )
+
+
 def home_view(
     projects: Sequence[tuple[int, str]],
     selected: int | None,
@@ -170,15 +203,11 @@ def home_view(
             )
         )
         return View(type="home", callback_id="home", blocks=blocks)
-    options = [Option(value=str(pid), text=plain(name)) for pid, name in projects[:100]]
-    initial = next((o for o in options if o.value == str(selected)), options[0])
     blocks.append(
         SectionBlock(
             block_id=ids.B_HOME_PROJECT,
             text=md("*Project*"),
-            accessory=StaticSelectElement(
-                action_id=ids.A_HOME_PROJECT, options=options, initial_option=initial
-            ),
+            accessory=_project_select(projects, selected),
         )
     )
     blocks.append(DividerBlock(block_id="home_divider"))

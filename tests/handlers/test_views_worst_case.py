@@ -482,3 +482,35 @@ def test_a_tool_name_cannot_format_the_saved_modal() -> None:
     assert "It was created in" in text
     assert_no_injection(text.replace("_main_", "_it_"))
     assert "*prod*" not in text
+
+
+def test_more_than_100_tools_of_a_kind_are_chosen_from_an_external_select() -> None:
+    """Issue 19, 5: a tool select showed the first 100 tools of a kind."""
+    from handlers.ui.repository_form import tool_options, tools_of_type
+    from tests.support.slack_api import validate_options_answer
+
+    many = [tool(i) for i in range(1, 151)]
+    meta = AddMeta(
+        access=RepositoryAccess.APP.value, channel_id="C1", registry_type="harbor", fp=""
+    )
+    data = check_view(add_modal(meta, project_name=PROJECT, tools=many, dockerhub_url=URL))
+    [select] = [b["element"] for b in data["blocks"] if b["block_id"] == ids.B_TOOL]
+    assert select["type"] == "external_select" and "options" not in select
+    answer = {"options": [o.to_dict() for o in tool_options(tools_of_type(many, "harbor"))]}
+    assert len(answer["options"]) == 100 and validate_options_answer(answer) == []
+    typed = tool_options(many, "t150")
+    assert [o.value for o in typed] == ["150"]
+    few = check_view(add_modal(meta, project_name=PROJECT, tools=many[:100], dockerhub_url=URL))
+    [select] = [b["element"] for b in few["blocks"] if b["block_id"] == ids.B_TOOL]
+    assert select["type"] == "static_select" and len(select["options"]) == 100
+
+
+def test_home_with_150_projects_starts_on_the_one_shown() -> None:
+    projects = [(i, f"{PROJECT[:70]}{i:03d}") for i in range(1, 151)]
+    data = check_view(home_view(projects, 130, page(1)), kind="home")
+    [select] = [b["accessory"] for b in data["blocks"] if b["block_id"] == ids.B_HOME_PROJECT]
+    assert select["type"] == "external_select"
+    assert select["initial_option"]["value"] == "130"
+    few = check_view(home_view(projects[:100], 99, page(1)), kind="home")
+    [select] = [b["accessory"] for b in few["blocks"] if b["block_id"] == ids.B_HOME_PROJECT]
+    assert select["type"] == "static_select" and select["initial_option"]["value"] == "99"
