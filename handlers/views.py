@@ -16,7 +16,6 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.messages import access_text
 from bot.runtime import Runtime
 from bot.usecases import repositories, tools
 from bot.usecases.actor import Actor
@@ -38,6 +37,7 @@ from handlers.field_errors import field_errors
 from handlers.guard import ListenerFn, Listeners
 from handlers.home import publish_home
 from handlers.payload import checked_values, selected_value, text_value
+from handlers.ui.channel import access_text
 from handlers.ui.common import code, mrkdwn, notice_view, test_result_text
 from handlers.ui.fields import errors_text
 from handlers.ui.manage import (

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit, messages, outbox
+from bot import audit, notices, outbox
 from bot.audit import Action
 from bot.runtime import Runtime
 from bot.usecases import health, permissions
@@ -473,8 +473,10 @@ async def save_repository(
             if result is not None or watched is not None:
                 # Just tested: the schedule takes over one interval from now.
                 row.next_check_at = utcnow() + timedelta(seconds=rt.settings.recheck_interval)
-            note = messages.repository_added(
-                row, user_id=actor.user_id, healthy=result is None or result.ok
+            note = notices.RepositoryAdded(
+                notices.EntryFacts.of(row),
+                user_id=actor.user_id,
+                healthy=result is None or result.ok,
             )
             await outbox.notify(session, row.project, note, key=_message_key("added", row))
             view = row_view(row)
@@ -733,8 +735,8 @@ async def delete_repository(
             row = await repositories.get(session, repository_id)
         except NotFoundError:
             raise NotFound("That repository was deleted meanwhile.") from None
-        note = messages.repository_deleted(
-            row, user_id=actor.user_id, in_registry=target is not None
+        note = notices.RepositoryDeleted(
+            notices.EntryFacts.of(row), user_id=actor.user_id, in_registry=target is not None
         )
         await outbox.notify(session, row.project, note, key=_message_key("deleted", row))
         await repositories.remove(session, row)

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock, HeaderBlock
 from slack_sdk.models.views import View
 
-from bot.messages import plural
-from bot.slacktext import clip_mrkdwn
 from bot.usecases.audit import AuditPage, AuditRow
+from handlers.ui.channel import plural
 from handlers.ui.common import context, mrkdwn, plain, section, when
+from handlers.ui.text import clip_mrkdwn
 
 A_AUDIT_PREV = "audit_page_prev"
 A_AUDIT_NEXT = "audit_page_next"

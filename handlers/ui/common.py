@@ -1,6 +1,6 @@
 """Small pieces shared by the builders: text objects, results, status lines.
 
-Escaping and cutting live in `bot.slacktext` (shared with the channel messages).
+Escaping and cutting live in `handlers.ui.text` (shared with the channel messages).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.messages import slack_date
-from bot.slacktext import HINT_MAX as HINT_MAX  # re-exported for the builders
-from bot.slacktext import INPUT_MAX, OPTION_TEXT_MAX, TEXT_MAX, clip_mrkdwn
-from bot.slacktext import clip as clip
-from bot.slacktext import code as code
-from bot.slacktext import escape as escape  # handlers/ui/tools.py still says escape
-from bot.slacktext import mrkdwn as mrkdwn
 from handlers import ids
+from handlers.ui.channel import slack_date
+from handlers.ui.text import HINT_MAX as HINT_MAX  # re-exported for the builders
+from handlers.ui.text import INPUT_MAX, OPTION_TEXT_MAX, TEXT_MAX, clip_mrkdwn
+from handlers.ui.text import clip as clip
+from handlers.ui.text import code as code
+from handlers.ui.text import escape as escape  # handlers/ui/tools.py still says escape
+from handlers.ui.text import mrkdwn as mrkdwn
 from registry import ConnectionTestResult, UrlCheckResult
 
 STEP_LABELS = {

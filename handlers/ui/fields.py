@@ -11,10 +11,10 @@ from collections.abc import Mapping
 
 from slack_sdk.models.blocks import InputBlock, PlainTextInputElement, PlainTextObject
 
-from bot.slacktext import mrkdwn
 from bot.usecases.forms import MAX_SECRET, Field
 from bot.usecases.tools import ToolField
 from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, plain
+from handlers.ui.text import mrkdwn
 
 FIELD_LABELS: dict[str, str] = {
     Field.REGISTRY_TYPE: "Repository type",

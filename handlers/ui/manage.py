@@ -13,11 +13,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.messages import access_text
 from bot.usecases.forms import Field
 from bot.usecases.permissions import Place
 from bot.usecases.repositories import RepositoryRow
 from handlers import ids, metadata
+from handlers.ui.channel import access_text
 from handlers.ui.common import code, form_modal, mrkdwn, plain, section
 from handlers.ui.fields import label, secret_input
 

@@ -23,12 +23,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.slacktext import OPTION_VALUE_MAX
 from bot.usecases.forms import Creation, Field
 from bot.usecases.tools import ToolInfo
 from handlers import ids, metadata
 from handlers.ui.common import button_row, code, context, form_modal, mrkdwn, plain, section
 from handlers.ui.fields import HARBOR_PROJECT, OPTIONS, ca_bundle_input, label, secret_input
+from handlers.ui.text import OPTION_VALUE_MAX
 from registry import ALL_TYPES, RegistryType, type_info
 from registry.kinds import TypeInfo
 from storage.enums import RepositoryAccess

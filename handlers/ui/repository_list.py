@@ -23,14 +23,14 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.messages import access_text, plural
-from bot.slacktext import MESSAGE_TEXT_MAX, clip_mrkdwn
 from bot.usecases.checks import CheckSummary
 from bot.usecases.permissions import EntryRights
 from bot.usecases.repositories import RepositoryPage, RepositoryRow
 from handlers import ids, metadata
 from handlers.ui.alerts import alert_status, blocked_notice
+from handlers.ui.channel import access_text, plural
 from handlers.ui.common import code, context, health_label, md, mrkdwn, plain, section, when
+from handlers.ui.text import MESSAGE_TEXT_MAX, clip_mrkdwn
 
 
 def menu_value(action: str, repository_id: int) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.messages import plural
 from bot.usecases.checks import CheckSummary
+from handlers.ui.channel import plural
 from handlers.ui.repository_list import check_summary_text, list_text
 from registry.results import step_failed
 from tests.handlers.test_views_worst_case import page

@@ -12,6 +12,7 @@ every mrkdwn text is checked for injected links, mentions and formatting.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,8 +22,8 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot import alert_messages, messages
-from bot.slacktext import ELLIPSIS, MESSAGE_TEXT_MAX, TEXT_MAX, escape
+from bot import notices
+from bot.outbox import Outgoing
 from bot.usecases.checks import CheckSummary
 from bot.usecases.forms import (
     MAX_HOST,
@@ -35,7 +36,10 @@ from bot.usecases.forms import (
 from bot.usecases.repositories import RepositoryPage, RepositoryRow, SaveOutcome
 from bot.usecases.tools import ToolInfo
 from handlers import ids
+from handlers.delivery import call_of
 from handlers.field_errors import field_errors
+from handlers.ui.channel import render
+from handlers.ui.channel import test_reply as thread_reply  # not a test
 from handlers.ui.common import notice_view, url_check_text
 from handlers.ui.common import test_result_text as result_text  # not a test
 from handlers.ui.fields import errors_text
@@ -43,6 +47,7 @@ from handlers.ui.help import HELP
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal
 from handlers.ui.repository_form import AddMeta, add_modal, harbor_project_options, saved_modal
 from handlers.ui.repository_list import check_summary_text, home_view, list_blocks, list_text
+from handlers.ui.text import ELLIPSIS, MESSAGE_TEXT_MAX, TEXT_MAX, escape
 from handlers.ui.tools import tool_modal, tool_remove_modal, tools_blocks
 from handlers.views import _saved_text
 from registry import (
@@ -60,7 +65,7 @@ from registry import (
     type_info,
 )
 from registry.oci import REPOSITORY_NAME
-from storage.enums import RepositoryAccess
+from storage.enums import OutboxKind, RepositoryAccess
 from storage.models import ImageRepository
 from tests.support.slack_api import validate_message, validate_response_action, validate_view
 from tests.support.slack_limits import rule
@@ -366,15 +371,32 @@ def test_check_summary_with_150_failing_connections() -> None:
 # -- channel messages ---------------------------------------------------------------
 
 
-def test_channel_messages_at_their_longest() -> None:
-    repo = image_repository()
+def every_notice(repo: ImageRepository) -> list[notices.Notice]:
+    """Every channel message bot/ can queue about `repo`, as the outbox stores it (through
+    `notices.dump` / `notices.load`, so the round trip is tested too)."""
     since = datetime(2026, 1, 1, tzinfo=UTC)
-    for message in (
-        messages.repository_added(repo, user_id=ACTOR, healthy=False),
-        messages.repository_deleted(repo, user_id=ACTOR, in_registry=True),
-        messages.repository_failing(repo, since=since),
-        messages.repository_recovered(repo, failing_for=timedelta(days=400)),
-    ):
+    now = datetime(2026, 1, 9, tzinfo=UTC)
+    entry = notices.EntryFacts.of(repo)
+    every: list[notices.Notice] = [
+        notices.RepositoryAdded(entry, user_id=ACTOR, healthy=False),
+        notices.RepositoryAdded(entry, user_id=ACTOR, healthy=True),
+        notices.RepositoryDeleted(entry, user_id=ACTOR, in_registry=True),
+        notices.RepositoryDeleted(entry, user_id=ACTOR, in_registry=False),
+        notices.FailingAlert(entry, since=since, now=now),
+        notices.RecoveredAlert(entry, since=since, now=now),
+        notices.RecoveredReply(entry, failing_for=timedelta(days=400)),
+        notices.ExpiryWarning(entry, expires_at=now, now=since, threshold=7),
+        notices.ExpiryWarning(entry, expires_at=now, now=since, threshold=1, in_thread=True),
+        notices.ExpiryReplaced(entry),
+    ]
+    stored = [notices.load(json.loads(notices.dump(n))) for n in every]
+    assert stored == every
+    return every
+
+
+def test_channel_messages_at_their_longest() -> None:
+    for notice in every_notice(image_repository()):
+        message = render(notice)
         check_message(message.text, message.blocks)
 
 
@@ -396,22 +418,28 @@ def _alerted_repositories() -> Iterator[ImageRepository]:
 def test_alerts_at_their_longest_are_valid_and_inert() -> None:
     """Issue 19, 1: an alert whose escaped URL is over 3,000 characters was refused by
     slack_sdk, so the channel never heard of the failing entry."""
-    since = datetime(2026, 1, 1, tzinfo=UTC)
-    now = datetime(2026, 1, 9, tzinfo=UTC)
     for repo in _alerted_repositories():
-        for message in (
-            alert_messages.failing_alert(repo, since=since, now=now),
-            alert_messages.recovered_alert(repo, since=since, now=now),
-            alert_messages.recovered_reply(repo, failing_for=timedelta(days=3)),
-            alert_messages.expiry_warning(repo, expires_at=now, now=since, threshold=7),
-            alert_messages.expiry_replaced(repo),
-            messages.repository_failing(repo, since=since),
-        ):
+        for notice in every_notice(repo):
+            message = render(notice)
             check_message(message.text, message.blocks)
             first = message.blocks[0].to_dict()["text"]["text"]
             # the sentence keeps its end: the cut is inside the values, not the words
             assert first.endswith("."), first[-80:]
-    reply = alert_messages.test_reply(ACTOR, result_text(failing_result(ErrorKind.TLS_ERROR)))
+            late = call_of(
+                Outgoing(
+                    kind=OutboxKind.REPLY,
+                    channel_id="C1",
+                    notice=notice,
+                    legacy_text="",
+                    legacy_blocks=None,
+                    anchor_ts="1.2",
+                    late=True,
+                    queued_at=datetime(2026, 1, 1, tzinfo=UTC),
+                )
+            )[1]
+            check_message(late["text"], None)
+            assert validate_message(late) is None
+    reply = thread_reply(ACTOR, result_text(failing_result(ErrorKind.TLS_ERROR)))
     check_message(reply.text, reply.blocks)
 
 
@@ -419,8 +447,12 @@ def test_a_registry_cannot_format_an_alert() -> None:
     repo = image_repository()
     repo.last_message = "*bold* _it_ ~strike~ `code` &amp; <@U666>"
     repo.consecutive_failures = 1
-    alert = alert_messages.failing_alert(
-        repo, since=datetime(2026, 1, 1, tzinfo=UTC), now=datetime(2026, 1, 2, tzinfo=UTC)
+    alert = render(
+        notices.FailingAlert(
+            notices.EntryFacts.of(repo),
+            since=datetime(2026, 1, 1, tzinfo=UTC),
+            now=datetime(2026, 1, 2, tzinfo=UTC),
+        )
     )
     reason = alert.blocks[1].to_dict()["elements"][0]["text"]
     assert "*bold*" not in reason and "`code`" not in reason and "&amp;amp;" in reason
@@ -428,7 +460,7 @@ def test_a_registry_cannot_format_an_alert() -> None:
 
 
 def test_clipping_after_escaping_never_cuts_an_entity() -> None:
-    from bot.slacktext import code, mrkdwn
+    from handlers.ui.text import code, mrkdwn
 
     for limit in range(3, 40):
         for text in (mrkdwn("&" * 50, limit), code("&" * 50, limit), mrkdwn("a<>" * 20, limit)):
@@ -460,7 +492,7 @@ def test_harbor_project_options_fit_an_option() -> None:
 
 def test_escaping_keeps_names_readable() -> None:
     """Word-inner underscores stay (my_project); only marks that could format are swapped."""
-    from bot.slacktext import clip_mrkdwn, code
+    from handlers.ui.text import clip_mrkdwn, code
 
     assert escape("my_project NAME_UNKNOWN") == "my_project NAME_UNKNOWN"
     assert escape("<@U1> & *b*") == "&lt;@U1&gt; &amp; \u2217b\u2217"

@@ -1,8 +1,9 @@
-"""Text that goes into Slack: escaping and cutting to Slack's lengths, in one place.
+"""The one text boundary to Slack: escaping and cutting to Slack's lengths, in one place.
 
-Every builder (channel messages in `bot.messages`, modals, the list and the App
-Home in `handlers.ui`) puts names, URLs and registry messages into Slack text
-through these helpers, so that
+Every builder in `handlers.ui` (channel messages in `handlers.ui.channel`, modals, the
+list and the App Home) puts user- and registry-supplied text into Slack through one
+function per context: `mrkdwn` (prose), `plain_text` (plain_text objects) and `code`
+(an inline code span), so that
 
 * a name can never inject markup: `&`, `<` and `>` are HTML-escaped (Slack's
   documented escaping, so `<http://x|y>`, `<@U1>` and `<!channel>` stay text),
@@ -10,8 +11,8 @@ through these helpers, so that
   for look-alikes wherever they could open or close bold, italic, strike or code
   (Slack has no backslash escape). Inside a word (`my_project`, `NAME_UNKNOWN`)
   they cannot format, so they are kept and names stay readable;
-* a long value is cut with "…" before Slack would refuse the whole view, and a cut
-  never splits an `&amp;` entity or a `<!date…>` token in half.
+* a long value is cut with "…" before Slack would refuse the whole view, by characters
+  after escaping, and a cut never splits an `&amp;` entity or a `<!date…>` token in half.
 
 The limits below are Slack's published ones (docs.slack.dev Block Kit reference);
 the test stand-in (tests/support/slack_limits.py) holds the cited table and
