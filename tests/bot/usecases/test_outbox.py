@@ -4,6 +4,7 @@ and a Slack failure delays it instead of losing it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -164,3 +165,24 @@ async def test_stopping_mid_post_records_the_post_and_hands_back_the_rest(
         "message/1",
         "message/2",
     ]
+
+
+async def test_a_message_queued_by_the_previous_version_is_still_sent(
+    sessions: async_sessionmaker[AsyncSession], standin: SlackApiStandIn
+) -> None:
+    """Rows queued before notices hold their words and Block Kit: sent as they are."""
+    blocks = [{"type": "section", "block_id": "added", "text": {"type": "mrkdwn", "text": "hi"}}]
+    async with transaction(sessions) as session:
+        session.add(
+            OutboxMessage(
+                dedup_key="old",
+                team_id="T1",
+                channel_id="C1",
+                text="hi",
+                blocks_json=json.dumps(blocks),
+            )
+        )
+    client = AsyncWebClient(token=standin.bot_token, base_url=standin.base_url)
+    assert await outbox.deliver_pending(sessions, SlackPoster(client), owner="a") == 1
+    [call] = standin.calls_to("chat.postMessage")
+    assert call.ok and call.params["text"] == "hi" and call.params["blocks"] == blocks
