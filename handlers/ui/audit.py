@@ -42,7 +42,7 @@ def record_text(row: AuditRow, *, with_project: bool = False) -> str:
 
 
 def audit_text(page: AuditPage) -> str:
-    return f"Audit trail of {page.project_name}: {plural(page.total, 'record')}"
+    return f"Audit trail of {mrkdwn(page.project_name)}: {plural(page.total, 'record')}"
 
 
 def audit_blocks(page: AuditPage) -> list[Block]:

@@ -139,7 +139,7 @@ def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> lis
 
 def list_text(project_name: str, page: RepositoryPage) -> str:
     count = plural(page.total, "image repository")
-    return f"{count} in {project_name} (page {page.page} of {page.pages})"
+    return f"{count} in {mrkdwn(project_name)} (page {page.page} of {page.pages})"
 
 
 def home_metadata(project_id: int | None) -> str:
