@@ -19,6 +19,11 @@ the bare app's; targets: ratio at most 1.5 and p99 under 100 ms.
     .venv/bin/python bench/ack.py                 # 1,000 requests per case
     .venv/bin/python bench/ack.py --requests 2000
     .venv/bin/python bench/ack.py --profile bot.prof   # the bot under cProfile
+    .venv/bin/python bench/ack.py --baseline /tmp/base  # also the code in /tmp/base
+
+`--baseline DIR` runs a third process in the same run: `imagerepo-bot serve` with
+`PYTHONPATH=DIR` (a checkout of an earlier commit, e.g. `git archive dc141f1 | tar -x
+-C DIR`), and prints this code's p99 and CPU per request beside it, as ratios.
 """
 
 from __future__ import annotations
@@ -220,14 +225,41 @@ async def prepare_bot(events_url: str, secret: str, standin: object) -> dict:
     from tests.support.slack_requests import SlackClient
 
     client = SlackClient(events_url, secret, standin=standin, channel_id=CHANNEL)  # type: ignore[arg-type]
+    answered = len(standin.calls_to("response_url"))  # type: ignore[attr-defined]
+    opened_before = len(standin.calls_to("views.open"))  # type: ignore[attr-defined]
     try:
         await client.command("project create bench")
-        await standin.wait_for_async("response_url", 1, timeout=10)  # type: ignore[attr-defined]
+        await standin.wait_for_async("response_url", answered + 1, timeout=10)  # type: ignore[attr-defined]
         await client.command("add")
-        opened = await standin.wait_for_async("views.open", 1, timeout=10)  # type: ignore[attr-defined]
+        opened = await standin.wait_for_async("views.open", opened_before + 1, timeout=10)  # type: ignore[attr-defined]
         return dict(opened[-1].response["view"])
     finally:
         await client.aclose()
+
+
+BASELINE = "baseline bot"
+
+
+def print_baseline(cases: list[Case]) -> None:
+    """This code beside the baseline's, measured in the same run: p99 and CPU ratios."""
+    print()
+    print(
+        "| case | clients | baseline p50 | baseline p99 | bot p50 | bot p99 "
+        "| p99 bot / baseline | CPU ms/request baseline / bot (ratio) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for clients, kind in PLAN:
+        old = next(c for c in cases if (c.app, c.kind, c.clients) == (BASELINE, kind, clients))
+        new = next(
+            c for c in cases if (c.app, c.kind, c.clients) == ("imagerepo-bot", kind, clients)
+        )
+        cpu_ratio = new.cpu_ms_per_request / max(old.cpu_ms_per_request, 1e-9)
+        print(
+            f"| {kind} | {clients} | {old.pct(0.5):.1f} ms | {old.pct(0.99):.1f} ms "
+            f"| {new.pct(0.5):.1f} ms | {new.pct(0.99):.1f} ms "
+            f"| {new.pct(0.99) / old.pct(0.99):.2f} "
+            f"| {old.cpu_ms_per_request:.2f} / {new.cpu_ms_per_request:.2f} ({cpu_ratio:.2f}) |"
+        )
 
 
 def machine() -> str:
@@ -241,6 +273,9 @@ def main() -> int:
     parser.add_argument("--load", nargs=4, metavar=("URL", "SECRET", "CLIENTS", "BODIES"))
     parser.add_argument(
         "--profile", metavar="FILE", help="run the bot under cProfile, write its stats to FILE"
+    )
+    parser.add_argument(
+        "--baseline", metavar="DIR", help="also measure the bot whose code is in DIR (PYTHONPATH)"
     )
     args = parser.parse_args()
     if args.load:
@@ -285,6 +320,16 @@ def main() -> int:
             database_url=sqlite_url(Path(tmp)),
             log_path=Path(tmp) / "bot.log",
         )
+        base: BotProcess | None = None
+        if args.baseline:
+            (Path(tmp) / "base").mkdir()
+            base = BotProcess(
+                slack_api_url=standin.base_url,
+                bot_token=standin.bot_token,
+                database_url=sqlite_url(Path(tmp) / "base"),
+                log_path=Path(tmp) / "base.log",
+                extra_env={"PYTHONPATH": str(Path(args.baseline).resolve())},
+            )
         bare_port = free_port()
         bare = subprocess.Popen(
             [
@@ -306,14 +351,22 @@ def main() -> int:
             add_view = asyncio.run(prepare_bot(bot.events_url, bot.signing_secret, standin))
             targets = {"bare Bolt": bare_url, "imagerepo-bot": bot.events_url}
             pids = {"bare Bolt": bare.pid, "imagerepo-bot": bot._process.pid}  # type: ignore[union-attr]
+            views = {"bare Bolt": add_view, "imagerepo-bot": add_view}
+            if base is not None:
+                base.start()
+                views[BASELINE] = asyncio.run(
+                    prepare_bot(base.events_url, base.signing_secret, standin)
+                )
+                targets[BASELINE] = base.events_url
+                pids[BASELINE] = base._process.pid  # type: ignore[union-attr]
             # Warm both up (imports, auth.test, connections, SQLite pages).
-            for url in targets.values():
+            for app, url in targets.items():
                 for kind in KINDS:
-                    warm = bodies_for(kind, 50, add_view, standin)
+                    warm = bodies_for(kind, 50, views[app], standin)
                     load(url, warm, bot.signing_secret, 10, Path(tmp))
             for clients, kind in PLAN:
                 for app, url in targets.items():
-                    bodies = bodies_for(kind, args.requests, add_view, standin)
+                    bodies = bodies_for(kind, args.requests, views[app], standin)
                     wait_idle(pids[app])  # the last case's work after its acks is done
                     cpu_before = cpu_seconds(pids[app])
                     latencies, errors = load(url, bodies, bot.signing_secret, clients, Path(tmp))
@@ -328,6 +381,8 @@ def main() -> int:
                     )
         finally:
             bot.stop()
+            if base is not None:
+                base.stop()
             bare.send_signal(signal.SIGTERM)
             try:
                 bare.wait(timeout=10)
@@ -366,6 +421,8 @@ def main() -> int:
         )
     print()
     print("targets (p99 <= 1.5 x bare, p99 < 100 ms):", "met" if met else "MISSED")
+    if args.baseline:
+        print_baseline(cases)
     if args.profile:
         import pstats
 

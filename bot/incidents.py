@@ -16,15 +16,23 @@ edited.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import alert_messages, outbox
-from bot.messages import ChannelMessage, describe
+from bot import outbox
+from bot.notices import (
+    EntryFacts,
+    ExpiryReplaced,
+    ExpiryWarning,
+    FailingAlert,
+    PullsLow,
+    RecoveredAlert,
+    RecoveredReply,
+)
 from registry.results import PullQuota
+from storage import incidents as stored
 from storage.enums import IncidentKind
 from storage.models import AlertIncident, ImageRepository
 
@@ -67,7 +75,7 @@ async def open_failing(session: AsyncSession, repo: ImageRepository, now: dateti
     since = repo.failing_since or now
     project = repo.project
     incident = await _open(session, repo, IncidentKind.FAILING, since)
-    note = alert_messages.failing_alert(repo, since=since, now=now)
+    note = FailingAlert(EntryFacts.of(repo), since=since, now=now)
     await outbox.notify(
         session, project, note, key=f"failing:{repo.id}:{since.isoformat()}", incident=incident
     )
@@ -79,8 +87,8 @@ async def refresh_failing(session: AsyncSession, repo: ImageRepository, now: dat
     incident = await current(session, repo)
     if incident is None or incident.kind != IncidentKind.FAILING.value:
         return
-    note = alert_messages.failing_alert(repo, since=incident.started_at, now=now)
-    await outbox.enqueue_edit(session, incident, text=note.text, blocks=note.blocks)
+    note = FailingAlert(EntryFacts.of(repo), since=incident.started_at, now=now)
+    await outbox.enqueue_edit(session, incident, note)
 
 
 async def close_failing(session: AsyncSession, repo: ImageRepository, now: datetime) -> None:
@@ -91,9 +99,9 @@ async def close_failing(session: AsyncSession, repo: ImageRepository, now: datet
         return
     incident.ended_at = now
     since = incident.started_at
-    edited = alert_messages.recovered_alert(repo, since=since, now=now)
-    await outbox.enqueue_edit(session, incident, text=edited.text, blocks=edited.blocks)
-    reply = alert_messages.recovered_reply(repo, failing_for=now - since)
+    entry = EntryFacts.of(repo)
+    await outbox.enqueue_edit(session, incident, RecoveredAlert(entry, since=since, now=now))
+    reply = RecoveredReply(entry, failing_for=now - since)
     await outbox.notify_thread(
         session, incident, reply, key=f"recovered:{repo.id}:{since.isoformat()}"
     )
@@ -103,17 +111,7 @@ EXPIRY_THRESHOLDS = (7, 1)  # days before the credential expires
 
 
 async def _open_expiry(session: AsyncSession, repo: ImageRepository) -> AlertIncident | None:
-    found = await session.scalars(
-        select(AlertIncident)
-        .where(
-            AlertIncident.repository_id == repo.id,
-            AlertIncident.kind == IncidentKind.EXPIRY.value,
-            AlertIncident.ended_at.is_(None),
-        )
-        .order_by(AlertIncident.id.desc())
-        .limit(1)
-    )
-    return found.first()
+    return await stored.open_of_kind(session, repo.id, IncidentKind.EXPIRY)
 
 
 async def note_expiry(
@@ -140,8 +138,7 @@ async def note_expiry(
         previous = await _open_expiry(session, repo)
         if previous is not None:
             previous.ended_at = now
-            note = alert_messages.expiry_replaced(repo)
-            await outbox.enqueue_edit(session, previous, text=note.text, blocks=note.blocks)
+            await outbox.enqueue_edit(session, previous, ExpiryReplaced(EntryFacts.of(repo)))
     if expires_at is None or expires_at <= now:
         return
     left = expires_at - now
@@ -152,7 +149,7 @@ async def note_expiry(
         return
     threshold = min(int(t) for t in new)
     repo.expiry_warned = ",".join(sorted(warned | crossed, key=int, reverse=True))
-    note = alert_messages.expiry_warning(repo, expires_at=expires_at, now=now, threshold=threshold)
+    note = ExpiryWarning(EntryFacts.of(repo), expires_at=expires_at, now=now, threshold=threshold)
     key = f"expiry:{repo.id}:{int(expires_at.timestamp())}:{threshold}"
     project = repo.project
     incident = await _open_expiry(session, repo)
@@ -160,8 +157,8 @@ async def note_expiry(
         incident = await _open(session, repo, IncidentKind.EXPIRY, now)
         await outbox.notify(session, project, note, key=key, incident=incident)
         return
-    await outbox.enqueue_edit(session, incident, text=note.text, blocks=note.blocks)
-    await outbox.notify_thread(session, incident, note, key=key, blocks=note.blocks[:1])
+    await outbox.enqueue_edit(session, incident, note)
+    await outbox.notify_thread(session, incident, replace(note, in_thread=True), key=key)
 
 
 async def note_pull_quota(
@@ -175,11 +172,5 @@ async def note_pull_quota(
     window = quota.window_s or 6 * 3600
     account = hashlib.sha256(f"{repo.registry_url}\n{repo.username or ''}".encode()).hexdigest()
     key = f"pulls:{repo.project_id}:{account[:24]}:{int(now.timestamp()) // window}"
-    text = (
-        f":warning: Docker Hub pulls are running low for the account used by {describe(repo)}: "
-        f"{quota.describe()}. Pulls fail with HTTP 429 once none are left."
-    )
-    message = ChannelMessage(
-        text=text, blocks=[SectionBlock(block_id="pulls_low", text=MarkdownTextObject(text=text))]
-    )
-    await outbox.notify(session, repo.project, message, key=key)
+    note = PullsLow(EntryFacts.of(repo), quota.describe())
+    await outbox.notify(session, repo.project, note, key=key)

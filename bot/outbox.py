@@ -13,6 +13,10 @@ stored (in the same transaction that marks the post sent), so they never
 overtake it, on one instance or many. Edits of one incident are coalesced: a
 new edit rewrites a pending one instead of queueing another.
 
+A row holds what to say as typed data (`bot.notices`, as JSON); sending hands it to a
+`Poster`, which words it and calls the Web API (handlers/delivery.py: only handlers
+speak Slack), and answers what Slack said. The queries live in storage/outbox.py.
+
 What is not retried (FACTS.md, Slack): a channel the bot cannot post in
 (`not_in_channel`, `channel_not_found`, `is_archived`) holds its messages
 (`held_since`) and marks the project, until the bot joins the channel
@@ -29,23 +33,19 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import Block
-from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import metrics
-from bot.alert_messages import late_note
-from bot.messages import ChannelMessage
-from storage.db import in_transaction, transaction
+from bot import metrics, notices
+from bot.notices import Notice
+from storage import outbox as stored
+from storage.db import in_transaction
 from storage.enums import OutboxKind
 from storage.models import AlertIncident, OutboxMessage, Project, utcnow
 
@@ -63,30 +63,61 @@ GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "thread_not
 _token_errors_logged: set[str] = set()
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send, as the `Poster` needs it.
+
+    `notice` is what to say; a row queued by a version before notices holds its words
+    and Block Kit instead (`legacy_text`, `legacy_blocks`). `anchor_ts` is the incident
+    message's ts for an edit (`UPDATE`) or a thread reply (`REPLY`); `late` marks a
+    message held while the bot could not post in the channel (queued at `queued_at`).
+    """
+
+    kind: OutboxKind
+    channel_id: str
+    notice: Notice | None
+    legacy_text: str
+    legacy_blocks: list[Any] | None
+    anchor_ts: str | None
+    late: bool
+    queued_at: datetime
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What Slack answered: `error` None when it took the message (`ts` its timestamp),
+    else its error code (or the exception's name when Slack could not be reached)."""
+
+    error: str | None
+    ts: str | None = None
+
+
+class Poster(Protocol):
+    """Words and sends one message (handlers/delivery.py); never raises for Slack."""
+
+    async def __call__(self, message: Outgoing) -> Answer: ...
+
+
 async def enqueue(
     session: AsyncSession,
     *,
     dedup_key: str,
     team_id: str,
     channel_id: str,
-    text: str,
-    blocks: Sequence[Block] | None = None,
+    notice: Notice,
     kind: OutboxKind = OutboxKind.POST,
     incident_id: int | None = None,
 ) -> bool:
     """Store a message to send; False when one with this key exists (sent or pending)."""
-    exists = await session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)
-    )
-    if exists is not None:
+    if await stored.exists(session, dedup_key):
         return False
-    held = await _blocked_since(session, team_id, channel_id)
+    held = await stored.blocked_since(session, team_id, channel_id)
     row = OutboxMessage(
         dedup_key=dedup_key,
         team_id=team_id,
         channel_id=channel_id,
-        text=text,
-        blocks_json=_blocks_json(blocks),
+        text="",
+        blocks_json=notices.dump(notice),
         kind=kind.value,
         incident_id=incident_id,
         held_since=held,
@@ -102,37 +133,29 @@ async def enqueue(
 async def notify(
     session: AsyncSession,
     project: Project,
-    message: ChannelMessage,
+    notice: Notice,
     *,
     key: str,
     incident: AlertIncident | None = None,
 ) -> bool:
-    """Queue `message` at the top level of the project's channel (the incident's alert
+    """Queue `notice` at the top level of the project's channel (the incident's alert
     when one is given); False when one with this key was queued before."""
     incident_id = incident.id if incident is not None else None
-    return await _queue(session, key, project, message.text, message.blocks, incident_id)
+    return await _queue(session, key, project, notice, incident_id)
 
 
 async def notify_thread(
-    session: AsyncSession,
-    incident: AlertIncident,
-    message: ChannelMessage,
-    *,
-    key: str,
-    blocks: Sequence[Block] | None = None,
+    session: AsyncSession, incident: AlertIncident, notice: Notice, *, key: str
 ) -> bool:
-    """Queue a reply in the incident's thread, in the channel the incident was opened in
-    (`blocks`: instead of the message's own)."""
-    chosen = message.blocks if blocks is None else blocks
-    return await _queue(session, key, incident, message.text, chosen, incident.id)
+    """Queue a reply in the incident's thread, in the channel the incident was opened in."""
+    return await _queue(session, key, incident, notice, incident.id)
 
 
 async def _queue(
     session: AsyncSession,
     key: str,
     place: Project | AlertIncident,
-    text: str,
-    blocks: Sequence[Block] | None,
+    notice: Notice,
     incident_id: int | None,
 ) -> bool:
     """`enqueue` in `place`'s channel: an incident's message goes into its thread (a reply),
@@ -142,153 +165,47 @@ async def _queue(
         dedup_key=key,
         team_id=place.team_id,
         channel_id=place.channel_id,
-        text=text,
-        blocks=blocks,
+        notice=notice,
         kind=OutboxKind.REPLY if isinstance(place, AlertIncident) else OutboxKind.POST,
         incident_id=incident_id,
     )
 
 
-async def enqueue_edit(
-    session: AsyncSession,
-    incident: AlertIncident,
-    *,
-    text: str,
-    blocks: Sequence[Block] | None,
-) -> None:
+async def enqueue_edit(session: AsyncSession, incident: AlertIncident, notice: Notice) -> None:
     """Queue the incident message's new content, coalesced with what is still pending.
 
     While the post itself is unsent, the post is rewritten (Slack then sees one
     message, already up to date); otherwise a pending, unleased edit is rewritten;
     otherwise a new edit is queued (sent after the ones before it, by id).
     """
-    unclaimed = (
-        OutboxMessage.incident_id == incident.id,
-        OutboxMessage.kind.in_([OutboxKind.POST.value, OutboxKind.UPDATE.value]),
-        OutboxMessage.sent_at.is_(None),
-        OutboxMessage.gave_up_at.is_(None),
-        OutboxMessage.lease_owner.is_(None),
-    )
-    latest = await session.scalar(
-        select(OutboxMessage.id).where(*unclaimed).order_by(OutboxMessage.id.desc()).limit(1)
-    )
-    if latest is not None:
-        # Conditional, so a sender that leased the row meanwhile (and read the old
-        # text) is noticed: then a new edit is queued instead.
-        rewritten = await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == latest, *unclaimed)
-            .values(text=text, blocks_json=_blocks_json(blocks))
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(rewritten, "rowcount", 0) == 1:
-            return
+    if await stored.rewrite_pending(session, incident.id, notices.dump(notice)):
+        return
     await enqueue(
         session,
         dedup_key=f"edit:{incident.id}:{secrets.token_hex(8)}",
         team_id=incident.team_id,
         channel_id=incident.channel_id,
-        text=text,
-        blocks=blocks,
+        notice=notice,
         kind=OutboxKind.UPDATE,
         incident_id=incident.id,
     )
 
 
-def _blocks_json(blocks: Sequence[Block] | None) -> str | None:
-    return json.dumps([b.to_dict() for b in blocks]) if blocks else None
-
-
-async def _blocked_since(session: AsyncSession, team_id: str, channel_id: str) -> datetime | None:
-    """When the project's channel stopped taking the bot's messages (None: it takes them)."""
-    value: datetime | None = await session.scalar(
-        select(Project.alerts_blocked_since).where(
-            Project.team_id == team_id, Project.channel_id == channel_id
-        )
+def outgoing(row: OutboxMessage, anchors: dict[int, str]) -> Outgoing:
+    """What the `Poster` gets for a leased row."""
+    content = json.loads(row.blocks_json) if row.blocks_json else None
+    notice = notices.load(content)
+    anchor = anchors.get(row.incident_id or 0) if row.kind != OutboxKind.POST.value else None
+    return Outgoing(
+        kind=OutboxKind(row.kind),
+        channel_id=row.channel_id,
+        notice=notice,
+        legacy_text=row.text,
+        legacy_blocks=content if notice is None and isinstance(content, list) else None,
+        anchor_ts=anchor or ("" if row.kind != OutboxKind.POST.value else None),
+        late=bool(row.late),
+        queued_at=row.created_at,
     )
-    return value
-
-
-def _due_clauses(now: datetime) -> tuple[Any, ...]:
-    anchored = select(AlertIncident.id).where(AlertIncident.message_ts.is_not(None))
-    return (
-        OutboxMessage.sent_at.is_(None),
-        OutboxMessage.held_since.is_(None),
-        OutboxMessage.gave_up_at.is_(None),
-        OutboxMessage.next_attempt_at <= now,
-        or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at < now),
-        # An edit or a thread reply waits until its incident's message has a ts.
-        or_(OutboxMessage.kind == OutboxKind.POST.value, OutboxMessage.incident_id.in_(anchored)),
-    )
-
-
-async def _claim(
-    sessions: async_sessionmaker[AsyncSession], owner: str, limit: int
-) -> list[OutboxMessage]:
-    """Lease up to `limit` due messages to `owner`, oldest first.
-
-    Each lease is a conditional UPDATE (only if still unsent and unleased), so two
-    senders racing for one row cannot both win, on SQLite as on PostgreSQL; on
-    PostgreSQL SKIP LOCKED also keeps them from waiting on each other's rows.
-    """
-    now = utcnow()
-    due = _due_clauses(now)
-    async with transaction(sessions) as session:
-        query = select(OutboxMessage.id).where(*due).order_by(OutboxMessage.id).limit(limit)
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-        candidates = list(await session.scalars(query))
-        claimed: list[int] = []
-        for message_id in candidates:
-            result = await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message_id, *due)
-                .values(lease_owner=owner, lease_expires_at=now + LEASE)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(result, "rowcount", 0) == 1:
-                claimed.append(message_id)
-        if not claimed:
-            return []
-        rows = await session.scalars(
-            select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
-        )
-        return list(rows)
-
-
-async def _anchors(session: AsyncSession, rows: Sequence[OutboxMessage]) -> dict[int, str]:
-    """incident id -> ts of its message, for the edits and replies in `rows`."""
-    wanted = {r.incident_id for r in rows if r.incident_id is not None}
-    if not wanted:
-        return {}
-    found = await session.execute(
-        select(AlertIncident.id, AlertIncident.message_ts).where(AlertIncident.id.in_(wanted))
-    )
-    return {i: ts for i, ts in found.all() if ts}
-
-
-async def _blocked_channels(session: AsyncSession) -> set[tuple[str, str]]:
-    found = await session.execute(
-        select(Project.team_id, Project.channel_id).where(Project.alerts_blocked_since.is_not(None))
-    )
-    return {(t, c) for t, c in found.all()}
-
-
-def _call_kwargs(row: OutboxMessage, anchors: dict[int, str]) -> tuple[str, dict[str, Any]]:
-    kwargs: dict[str, Any] = {"channel": row.channel_id, "text": row.text}
-    blocks: list[Any] | None = json.loads(row.blocks_json) if row.blocks_json else None
-    if row.late and row.kind != OutboxKind.UPDATE.value:
-        kwargs["text"] = f"(Delivered late) {row.text}"[:40000]
-        note = late_note(row.created_at).to_dict()
-        blocks = [note, *(blocks or [])][:50]
-    if blocks:
-        kwargs["blocks"] = blocks
-    if row.kind == OutboxKind.UPDATE.value:
-        kwargs["ts"] = anchors.get(row.incident_id or 0, "")
-        return "chat_update", kwargs
-    if row.kind == OutboxKind.REPLY.value:
-        kwargs["thread_ts"] = anchors.get(row.incident_id or 0, "")
-    return "chat_postMessage", kwargs
 
 
 def _log_token_failure(error: str) -> None:
@@ -305,32 +222,32 @@ def _log_token_failure(error: str) -> None:
 
 async def deliver_pending(
     sessions: async_sessionmaker[AsyncSession],
-    client: AsyncWebClient,
+    post: Poster,
     *,
     owner: str,
     limit: int = 50,
 ) -> int:
     """Send what is due; returns how many were sent. Never raises for Slack failures."""
     sent = 0
-    rows = await _claim(sessions, owner, limit)
+    rows = await stored.claim(sessions, owner, limit, LEASE)
     if not rows:
         return 0
     # Read again on a new connection if the database cut this one: the rows are leased
     # now, and giving up here would hold them until the lease runs out.
-    anchors = await in_transaction(sessions, partial(_anchors, rows=rows))
-    blocked = await in_transaction(sessions, _blocked_channels)
+    anchors = await in_transaction(sessions, partial(stored.anchors, rows=rows))
+    blocked = await in_transaction(sessions, stored.blocked_channels)
     token_error: str | None = None
     for index, row in enumerate(rows):
         try:
             outcome = await _to_the_end(
-                _deliver_one(sessions, client, row, owner, anchors, blocked, token_error)
+                _deliver_one(sessions, post, row, owner, anchors, blocked, token_error)
             )
         except asyncio.CancelledError:
             # Stopping (shutdown, a timeout): the rows not tried yet go back at once
             # instead of waiting for their lease to run out.
             unsent = [r.id for r in rows[index:]]
             with contextlib.suppress(Exception):
-                await _to_the_end(in_transaction(sessions, partial(_release, owner, unsent)))
+                await _to_the_end(in_transaction(sessions, partial(stored.release, owner, unsent)))
             raise
         if outcome.error in TOKEN_ERRORS and not outcome.skipped:
             token_error = outcome.error
@@ -341,7 +258,7 @@ async def deliver_pending(
 
 async def _deliver_one(
     sessions: async_sessionmaker[AsyncSession],
-    client: AsyncWebClient,
+    post: Poster,
     row: OutboxMessage,
     owner: str,
     anchors: dict[int, str],
@@ -355,7 +272,7 @@ async def _deliver_one(
     elif (row.team_id, row.channel_id) in blocked:
         outcome = _Outcome("channel_blocked", None, skipped=True)
     else:
-        outcome = await _send(client, row, anchors)
+        outcome = await _send(post, row, anchors)
         if outcome.error in TOKEN_ERRORS:
             _log_token_failure(outcome.error)
     # Slack has the message now: its record must land, or it would be sent again
@@ -365,18 +282,12 @@ async def _deliver_one(
     return outcome
 
 
-async def _send(client: AsyncWebClient, row: OutboxMessage, anchors: dict[int, str]) -> _Outcome:
-    method, kwargs = _call_kwargs(row, anchors)
+async def _send(post: Poster, row: OutboxMessage, anchors: dict[int, str]) -> _Outcome:
     try:
-        if method == "chat_update":
-            response = await client.chat_update(**kwargs)
-        else:
-            response = await client.chat_postMessage(**kwargs)
-    except SlackApiError as exc:
-        return _Outcome(str(exc.response.get("error", "slack_error")), None, skipped=False)
-    except Exception as exc:  # connection refused, timeout: retry later
+        answer = await post(outgoing(row, anchors))
+    except Exception as exc:  # a Poster that broke its promise: retry later
         return _Outcome(type(exc).__name__, None, skipped=False)
-    return _Outcome(None, str(response.get("ts") or "") or None, skipped=False)
+    return _Outcome(answer.error, answer.ts if answer.error is None else None, skipped=False)
 
 
 async def _to_the_end(step: Awaitable[T]) -> T:
@@ -390,16 +301,6 @@ async def _to_the_end(step: Awaitable[T]) -> T:
         with contextlib.suppress(Exception):
             await task
         raise
-
-
-async def _release(owner: str, ids: Sequence[int], session: AsyncSession) -> None:
-    """Hand back leases of `owner` on messages it did not try to send."""
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
 
 
 @dataclass(frozen=True)
@@ -479,9 +380,7 @@ async def _record(
 async def _mark_blocked(
     session: AsyncSession, team_id: str, channel_id: str, error: str, now: datetime
 ) -> None:
-    project = await session.scalar(
-        select(Project).where(Project.team_id == team_id, Project.channel_id == channel_id)
-    )
+    project = await stored.project_of_channel(session, team_id, channel_id)
     if project is not None and project.alerts_blocked_since is None:
         project.alerts_blocked_since = now
         project.alerts_blocked_error = error[:32]
@@ -489,27 +388,9 @@ async def _mark_blocked(
 
 async def release_held(session: AsyncSession, *, team_id: str, channel_id: str) -> int:
     """The bot can post in the channel again: send what was held, oldest first, marked late."""
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.team_id == team_id,
-            OutboxMessage.channel_id == channel_id,
-            OutboxMessage.held_since.is_not(None),
-            OutboxMessage.sent_at.is_(None),
-        )
-        .values(held_since=None, late=True, next_attempt_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return await stored.release_held(session, team_id=team_id, channel_id=channel_id)
 
 
 async def pending_count(session: AsyncSession) -> int:
     """Rows not sent and not given up (held ones included): zero means nothing is lost."""
-    from sqlalchemy import func
-
-    value = await session.scalar(
-        select(func.count(OutboxMessage.id)).where(
-            OutboxMessage.sent_at.is_(None), OutboxMessage.gave_up_at.is_(None)
-        )
-    )
-    return int(value or 0)
+    return await stored.pending_count(session)

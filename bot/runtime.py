@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.keys import secret_box
+from bot.outbox import Poster
 from bot.settings import Settings
 from registry import RegistryConfig, RegistryService
 from storage.crypto import SecretBox
@@ -26,8 +26,9 @@ class Runtime:
     registry: RegistryService
     # Set after a channel message is queued, so the outbox sender runs without waiting.
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
-    # The Web API client, set by server.app when the Slack app is built (None in the CLI).
-    slack: AsyncWebClient | None = None
+    # Sends the outbox's channel messages (handlers.delivery.SlackPoster over the Web API
+    # client), set by server.app when the Slack app is built (None in the CLI).
+    poster: Poster | None = None
     # True while this process's scheduler sends the outbox (listeners then leave it to it).
     outbox_sender_running: bool = False
     # Seconds since the epoch; tests replace it to age a passing Connection Test.

@@ -39,7 +39,7 @@ from handlers.payload import (
     view_of,
 )
 from handlers.slack_calls import JsonDict, safe_call
-from handlers.ui.common import code, escape, notice_view, test_result_text, url_check_text
+from handlers.ui.common import code, mrkdwn, notice_view, test_result_text, url_check_text
 from handlers.ui.fields import errors_text
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
 from handlers.ui.repository_form import AddMeta
@@ -181,9 +181,9 @@ async def url_check(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps:
         )
         text = url_check_text(url, result)
     except InvalidInput as error:
-        text = f":warning: {escape(' '.join(error.errors.values()))}"
+        text = f":warning: {mrkdwn(' '.join(error.errors.values()))}"
     except UseCaseError as error:
-        text = f":x: {escape(error.message)}"
+        text = f":x: {mrkdwn(error.message)}"
     await modal.show(checking, url_check=text)
 
 
@@ -212,7 +212,7 @@ async def connection_test(
     except InvalidInput as error:
         text = _fix_first(error)
     except UseCaseError as error:
-        text = f":x: {escape(error.message)}"
+        text = f":x: {mrkdwn(error.message)}"
     else:
         text = test_result_text(result)
         if result.ok:
@@ -271,7 +271,7 @@ async def _refresh_list(click: Click, project_id: int, number: int) -> None:
         )
     except UseCaseError as error:
         await safe_call(
-            "respond", click.respond(text=escape(error.message), replace_original=False)
+            "respond", click.respond(text=mrkdwn(error.message), replace_original=False)
         )
         return
     await safe_call(
@@ -321,14 +321,14 @@ async def _test_saved(click: Click, repository_id: int, *, refresh_list: bool = 
     try:
         row = await repositories.get_repository(rt, actor, place, repository_id)
     except UseCaseError as error:
-        await click.tell(escape(error.message))
+        await click.tell(mrkdwn(error.message))
         return
     opened = await _test_in_modal(click, describe(row))
     try:
         result = await repositories.test_saved(rt, actor, place, repository_id)
         text = f"{describe(row)}\n" + test_result_text(result)
     except UseCaseError as error:
-        text = f":x: {escape(error.message)}"
+        text = f":x: {mrkdwn(error.message)}"
     if not await _show_result(click, opened, text):
         await click.tell(text)
     await deliver_outbox(rt)
@@ -353,7 +353,7 @@ async def open_manage(click: Click, kind: str, repository_id: int) -> None:
             row = await repositories.get_for_delete(rt, actor, place, repository_id)
             modal = delete_modal
     except UseCaseError as error:
-        await click.tell(escape(error.message))
+        await click.tell(mrkdwn(error.message))
         return
     meta = ManageMeta(
         repository_id=repository_id,
@@ -375,7 +375,7 @@ async def tool_register(
     try:
         await tools.start_registration(deps.runtime, await click.actor())
     except UseCaseError as error:
-        await click.tell(error.message)
+        await click.tell(mrkdwn(error.message))
         return
     await click.open(tool_modal(None))
 
@@ -389,7 +389,7 @@ async def tool_menu(click: Click, kind: str, tool_id: int) -> None:
             rt, actor, tool_id, purpose=TOOL_ACTIONS.get(kind, Action.TOOL_EDIT)
         )
     except UseCaseError as error:
-        await click.tell(error.message)
+        await click.tell(mrkdwn(error.message))
         return
     if kind == ids.TOOL_MENU_EDIT:
         await click.open(tool_modal(tool))
@@ -403,12 +403,12 @@ async def tool_menu(click: Click, kind: str, tool_id: int) -> None:
             return
         await click.open(tool_grants_modal(grants))
     elif kind == ids.TOOL_MENU_TEST:
-        opened = await _test_in_modal(click, f"*{escape(tool.name)}* ({code(tool.url)})")
+        opened = await _test_in_modal(click, f"*{mrkdwn(tool.name)}* ({code(tool.url)})")
         try:
             result = await tools.test_tool(rt, actor, tool_id)
-            text = test_result_text(result, heading=f"Connection test of {escape(tool.name)}")
+            text = test_result_text(result, heading=f"Connection test of {mrkdwn(tool.name)}")
         except UseCaseError as error:
-            text = f":x: {escape(error.message)}"
+            text = f":x: {mrkdwn(error.message)}"
         await _show_result(click, opened, text)
 
 
@@ -435,7 +435,7 @@ async def grant_remove(
     try:
         grants = await tools.remove_grant(rt, actor, meta.tool_id, grant_id)
     except UseCaseError as error:
-        await click.tell(escape(error.message))
+        await click.tell(mrkdwn(error.message))
         return
     await deps.views.update(
         client,

@@ -18,7 +18,6 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import alert_messages
 from bot.usecases import alerts, repositories
 from bot.usecases.errors import UseCaseError
 from handlers import ids
@@ -30,7 +29,8 @@ from handlers.guard import Listeners
 from handlers.payload import chosen_value, row_id, team_of
 from handlers.slack_calls import safe_call
 from handlers.ui.alerts import snoozed_text
-from handlers.ui.common import escape, test_result_text
+from handlers.ui.channel import test_reply
+from handlers.ui.common import mrkdwn, test_result_text
 
 log = logging.getLogger("handlers.alerts")
 
@@ -85,7 +85,7 @@ async def channel_problem(client: AsyncWebClient, channel_id: str) -> str | None
     return None
 
 
-@listeners.action(alert_messages.ACTION_ALERT_TEST)
+@listeners.action(ids.A_ALERT_TEST_IN_THREAD)
 @row_button
 async def test_from_alert(click: Click, repository_id: int) -> None:
     thread = _alert_thread(click.body)
@@ -95,9 +95,9 @@ async def test_from_alert(click: Click, repository_id: int) -> None:
     try:
         result = await repositories.test_saved(rt, actor, click.place, repository_id)
     except UseCaseError as error:
-        await _answer(click.respond, f":x: {escape(error.message)}")
+        await _answer(click.respond, f":x: {mrkdwn(error.message)}")
         return
-    reply = alert_messages.test_reply(actor.user_id, test_result_text(result))
+    reply = test_reply(actor.user_id, test_result_text(result))
     channel, ts = thread
     await safe_call(
         "chat.postMessage",
@@ -111,13 +111,13 @@ async def test_from_alert(click: Click, repository_id: int) -> None:
     await deliver_outbox(rt)
 
 
-@listeners.action(alert_messages.ACTION_ALERT_ACCOUNT)
+@listeners.action(ids.A_ALERT_ACCOUNT)
 @row_button
 async def account_from_alert(click: Click, repository_id: int) -> None:
     await open_manage(click, ids.MENU_ACCOUNT, repository_id)
 
 
-@listeners.action(alert_messages.ACTION_ALERT_SNOOZE)
+@listeners.action(ids.A_ALERT_SNOOZE)
 async def snooze_from_alert(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
@@ -130,7 +130,7 @@ async def snooze_from_alert(
     try:
         snoozed = await alerts.snooze(deps.runtime, actor, place_of(body), repository_id, choice)
     except UseCaseError as error:
-        await _answer(respond, f":x: {escape(error.message)}")
+        await _answer(respond, f":x: {mrkdwn(error.message)}")
         return
     await deliver_outbox(deps.runtime)
     await _answer(respond, snoozed_text(snoozed))

@@ -17,6 +17,7 @@ from handlers.invocation import Invocation
 from handlers.payload import action_row_id, channel_of
 from handlers.slack_calls import safe_call
 from handlers.ui.audit import audit_blocks, audit_text
+from handlers.ui.common import mrkdwn
 
 listeners = Listeners()
 
@@ -37,7 +38,7 @@ async def audit_page(
     try:
         await _show_trail(deps, client, body, respond, channel_of(body) or "", page, replace=True)
     except UseCaseError as error:
-        await safe_call("respond", respond(text=error.message, replace_original=False))
+        await safe_call("respond", respond(text=mrkdwn(error.message), replace_original=False))
 
 
 async def _show_trail(

@@ -24,7 +24,7 @@ from handlers.guard import Listeners
 from handlers.invocation import Invocation, Subcommand
 from handlers.slack_calls import safe_call
 from handlers.ui.alerts import invite_hint
-from handlers.ui.common import code, escape
+from handlers.ui.common import code, mrkdwn
 from handlers.ui.help import HELP
 from handlers.ui.repository_form import AddMeta, add_modal
 from handlers.ui.repository_list import check_summary_text, list_blocks, list_text
@@ -61,7 +61,7 @@ async def imagerepo(
     try:
         await handler(Invocation(deps, client, command, respond, words[1:]))
     except UseCaseError as error:
-        await safe_call("respond", respond(text=escape(error.message)))
+        await safe_call("respond", respond(text=mrkdwn(error.message)))
     except Exception:
         log.exception("/imagerepo %s failed", sub)
         await safe_call(
@@ -85,10 +85,10 @@ async def _create_project(call: Invocation, name: str) -> None:
     try:
         info = await projects.create_project(rt, actor, channel_id=channel_id, name=name)
     except UseCaseError as error:
-        await call.answer(escape(error.message))
+        await call.answer(mrkdwn(error.message))
         return
     text = (
-        f"Project *{escape(info.name)}* now belongs to this channel; "
+        f"Project *{mrkdwn(info.name)}* now belongs to this channel; "
         f"<@{actor.user_id}> is its admin. Add repositories with "
         "`/imagerepo add` or `/imagerepo add-pull`."
     )
@@ -190,11 +190,11 @@ async def _check(call: Invocation) -> None:
     try:
         ticket = await checks.start_check(rt, actor, channel_id=channel_id)
     except TooSoon as error:  # this person started one under a minute ago
-        await call.answer(f":hourglass: {escape(error.message)}")
+        await call.answer(f":hourglass: {mrkdwn(error.message)}")
         return
-    name = escape(ticket.project_name)
+    name = mrkdwn(ticket.project_name)
     if ticket.joined:
-        by = "you" if ticket.started_by == actor.user_id else f"<@{escape(ticket.started_by)}>"
+        by = "you" if ticket.started_by == actor.user_id else f"<@{mrkdwn(ticket.started_by)}>"
         await call.answer(
             f"A check of every repository of *{name}* (started by {by}) is running: its "
             "summary follows."
@@ -204,7 +204,7 @@ async def _check(call: Invocation) -> None:
     try:
         summary = await ticket.summary()
     except UseCaseError as error:  # e.g. a saved secret no configured key decrypts
-        await call.answer(f":x: {escape(error.message)}")
+        await call.answer(f":x: {mrkdwn(error.message)}")
         return
     await deliver_outbox(rt)
     await call.answer(check_summary_text(summary))

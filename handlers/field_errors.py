@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from handlers.payload import input_block_ids
+from handlers.ui.text import plain_text
 
 
 def field_errors(
@@ -23,4 +24,5 @@ def field_errors(
         if block_id not in present:
             block_id = fallback if fallback in present else next(iter(present), fallback)
         out[block_id] = (out[block_id] + " " + message) if block_id in out else message
-    return {k: v[:2000] for k, v in out.items()}
+    # Slack shows a field error as typed, up to 2,000 characters (cut with "…").
+    return {k: plain_text(v, 2000) for k, v in out.items()}

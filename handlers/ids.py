@@ -6,7 +6,6 @@ user typed in a block only while its block_id stays the same).
 
 from __future__ import annotations
 
-from bot.messages import ACTION_TEST_FROM_ALERT
 from bot.usecases.forms import Field
 from bot.usecases.tools import GrantField, ToolField
 
@@ -68,11 +67,17 @@ FIELD_BLOCKS: dict[str, str] = {
     Field.CA_BUNDLE: B_CA_BUNDLE,
 }
 
+# -- an incident's alert in the channel (handlers/alerts.py) -------------------
+A_ALERT_TEST_IN_THREAD = "alert_test_in_thread"
+A_ALERT_ACCOUNT = "alert_change_account"
+A_ALERT_SNOOZE = "alert_snooze"
+
 # -- list (message and App Home) -------------------------------------------
 A_ROW_MENU = "repository_menu"
 A_PAGE = "list_page"
 A_HOME_PROJECT = "home_project_select"
-A_ALERT_TEST = ACTION_TEST_FROM_ALERT
+# The Connection Test button of alerts posted by versions before incidents (still answered).
+A_ALERT_TEST = "alert_connection_test"
 B_HOME_PROJECT = "home_project"
 MENU_TEST = "test"
 MENU_ACCOUNT = "account"

@@ -1,4 +1,8 @@
-"""block_suggestion listeners: options of external selects (Harbor projects)."""
+"""block_suggestion listeners: options of external selects (Harbor projects; registered
+tools and Home's projects once there are more than a static select's 100).
+
+Each answer holds at most 100 options, filtered by what the user typed (Slack shows
+none of a longer answer)."""
 
 from __future__ import annotations
 
@@ -9,13 +13,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.usecases import tools
+from bot.usecases import home, tools
 from handlers import ids
 from handlers.add_flow import meta_of
 from handlers.deps import Deps
 from handlers.guard import Listeners
 from handlers.payload import selected_value
-from handlers.ui.repository_form import harbor_project_options
+from handlers.ui.repository_form import harbor_project_options, tool_options, tools_of_type
+from handlers.ui.repository_list import project_options
 
 log = logging.getLogger("handlers.options")
 SUGGEST_TIMEOUT = 2.5  # Slack waits 3 s for the options
@@ -51,3 +56,41 @@ async def harbor_projects(
         log.warning("Harbor project suggestions failed: %s", type(error).__name__)
         names = []
     await ack(options=harbor_project_options(names))
+
+
+@listeners.options(ids.A_TOOL)
+async def registered_tools(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps
+) -> None:
+    """The add modal's tool select beyond 100 tools of a kind: those matching the text."""
+    view = body.get("view") or {}
+    meta = meta_of(view)
+    if meta is None:
+        await ack(options=[])
+        return
+    registry_type = selected_value(view, ids.B_TYPE, ids.A_TYPE) or meta.registry_type
+    query = str(body.get("value") or "")[:100]
+    try:
+        actor = await deps.actor(client, body)
+        registered = await asyncio.wait_for(tools.list_tools(deps.runtime, actor), SUGGEST_TIMEOUT)
+        options = tool_options(tools_of_type(registered, registry_type), query)
+    except Exception as error:
+        log.warning("tool suggestions failed: %s", type(error).__name__)
+        options = []
+    await ack(options=options)
+
+
+@listeners.options(ids.A_HOME_PROJECT)
+async def home_projects(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps
+) -> None:
+    """Home's project select beyond 100 projects: the ones this user may see, by the text."""
+    query = str(body.get("value") or "")[:100]
+    try:
+        actor = await deps.actor(client, body)
+        entries = await asyncio.wait_for(home.team_projects(deps.runtime, actor), SUGGEST_TIMEOUT)
+        options = project_options([(p.id, p.name) for p in entries], query)
+    except Exception as error:
+        log.warning("project suggestions failed: %s", type(error).__name__)
+        options = []
+    await ack(options=options)

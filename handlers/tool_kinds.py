@@ -14,7 +14,7 @@ from bot.usecases.errors import UseCaseError
 from handlers import ids, metadata
 from handlers.deps import Deps
 from handlers.guard import Listeners
-from handlers.ui.common import notice_view
+from handlers.ui.common import mrkdwn, notice_view
 from handlers.ui.tools import ToolMeta, tool_modal
 from registry import TOOL_TYPES
 
@@ -45,7 +45,7 @@ async def tool_kind_chosen(
         await tools.start_registration(deps.runtime, actor)
     except UseCaseError as error:
         await deps.views.update(
-            client, str(view.get("id")), notice_view("Registered tools", error.message)
+            client, str(view.get("id")), notice_view("Registered tools", mrkdwn(error.message))
         )
         return
     await deps.views.update(

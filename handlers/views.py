@@ -16,7 +16,6 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.messages import access_text
 from bot.runtime import Runtime
 from bot.usecases import repositories, tools
 from bot.usecases.actor import Actor
@@ -38,7 +37,8 @@ from handlers.field_errors import field_errors
 from handlers.guard import ListenerFn, Listeners
 from handlers.home import publish_home
 from handlers.payload import checked_values, selected_value, text_value
-from handlers.ui.common import code, escape, notice_view, test_result_text
+from handlers.ui.channel import access_text
+from handlers.ui.common import code, mrkdwn, notice_view, test_result_text
 from handlers.ui.fields import errors_text
 from handlers.ui.manage import (
     ACCOUNT_TITLE,
@@ -140,7 +140,7 @@ def _saved_text(outcome: SaveOutcome) -> str:
         f"{code(row.repository)} on {code(row.registry_url)} ({row.type_label})."
     ]
     if outcome.created_in_registry:
-        lines.append(f"It was created in {row.tool_name or row.type_label}.")
+        lines.append(f"It was created in {mrkdwn(row.tool_name or row.type_label)}.")
     if outcome.result is not None:
         lines.append(test_result_text(outcome.result))
     else:
@@ -167,7 +167,7 @@ async def add_submitted(sub: Submission[AddMeta]) -> None:
     try:
         ctx = await add_flow.load_context(rt, actor, meta)
     except UseCaseError as error:
-        await sub.notice(escape(error.message))
+        await sub.notice(mrkdwn(error.message))
         return
     save = _AddSave(sub.deps, actor, meta, form, ctx, view)
     if form.creation is Creation.EXISTING and repositories.passed_recently(rt, form, save.passed):
@@ -231,7 +231,7 @@ class _AddSave:
             await _field_errors(ack, error, self.view)
             return
         except UseCaseError as error:
-            await _update_with(ack, self.modal(f":x: Not saved: {escape(error.message)}"))
+            await _update_with(ack, self.modal(f":x: Not saved: {mrkdwn(error.message)}"))
             return
         await _update_with(ack, saved_modal(self.meta, _saved_text(outcome)))
         await deliver_outbox(self.deps.runtime)
@@ -243,14 +243,14 @@ class _AddSave:
             outcome = await self._save()
         except ConnectionTestFailed as error:
             status, result = (
-                f":x: Not saved. {escape(error.message)}",
+                f":x: Not saved. {mrkdwn(error.message)}",
                 test_result_text(error.result),
             )
             return self.modal(status, result), False
         except InvalidInput as error:
             return self.modal(":x: Not saved:\n" + errors_text(error.errors)), False
         except UseCaseError as error:
-            return self.modal(f":x: Not saved: {escape(error.message)}"), False
+            return self.modal(f":x: Not saved: {mrkdwn(error.message)}"), False
         except Exception:
             log.exception("saving a repository failed")
             status = ":x: Not saved: something went wrong on our side (it was logged)."
@@ -274,7 +274,7 @@ async def _entry(
     try:
         row = await get(sub.runtime, actor, sub.meta.place, sub.meta.repository_id)
     except UseCaseError as error:
-        await sub.notice(escape(error.message))
+        await sub.notice(mrkdwn(error.message))
         return None
     await _update_with(sub.ack, build(row, sub.meta, status=working))
     return actor, row
@@ -315,12 +315,12 @@ async def account_submitted(sub: Submission[ManageMeta]) -> None:
     except ConnectionTestFailed as error:
         status = test_result_text(error.result) + "\n:x: The saved account was not changed."
     except UseCaseError as error:
-        status = f":x: {escape(error.message)}"
+        status = f":x: {mrkdwn(error.message)}"
     else:
         await _changed(
             sub,
             f":white_check_mark: The account of {describe(row)} is now "
-            f"*{escape(username)}*.\n" + test_result_text(result),
+            f"*{mrkdwn(username)}*.\n" + test_result_text(result),
             row.project_id,
         )
         return
@@ -343,7 +343,7 @@ async def delete_submitted(sub: Submission[ManageMeta]) -> None:
             sub.runtime, actor, meta.place, meta.repository_id, also_in_registry=also
         )
     except UseCaseError as error:
-        await sub.show(delete_modal(row, meta, status=f":x: {escape(error.message)}"))
+        await sub.show(delete_modal(row, meta, status=f":x: {mrkdwn(error.message)}"))
         return
     done = "and in the image registry" if also else "(the image registry keeps the repository)"
     deleted = f":wastebasket: Deleted {describe(row)} from the list {done}."
@@ -389,7 +389,7 @@ async def tool_submitted(sub: Submission[ToolMeta]) -> None:
         else:
             current = await tools.tool_for_edit(rt, actor, tool_id)
     except UseCaseError as error:
-        await sub.notice(escape(error.message))
+        await sub.notice(mrkdwn(error.message))
         return
     testing = ":hourglass_flowing_sand: Testing the instance…"
     await _update_with(sub.ack, tool_modal(current, status=testing, kind=kind))
@@ -399,15 +399,15 @@ async def tool_submitted(sub: Submission[ToolMeta]) -> None:
         else:
             saved = await tools.update_tool(rt, actor, tool_id, form)
     except ConnectionTestFailed as error:
-        status = test_result_text(error.result) + f"\n:x: {escape(error.message)}"
+        status = test_result_text(error.result) + f"\n:x: {mrkdwn(error.message)}"
     except InvalidInput as error:
-        status = ":x: " + escape("; ".join(error.errors.values()))
+        status = ":x: " + mrkdwn("; ".join(error.errors.values()))
     except UseCaseError as error:
-        status = f":x: {escape(error.message)}"
+        status = f":x: {mrkdwn(error.message)}"
     else:
         verb = "Registered" if tool_id is None else "Saved"
         text = (
-            f":white_check_mark: {verb} *{escape(saved.name)}* ({code(saved.url)}). "
+            f":white_check_mark: {verb} *{mrkdwn(saved.name)}* ({code(saved.url)}). "
             "Projects can now choose it as the Registered tool of a "
             f"{saved.kind_label} repository."
         )
@@ -429,13 +429,13 @@ async def tool_remove_submitted(sub: Submission[ToolMeta]) -> None:
     except UseCaseError as error:
         current = next((t for t in await tools.list_tools(rt, actor) if t.id == tool_id), None)
         view_out = (
-            tool_remove_modal(current, status=f":x: {escape(error.message)}")
+            tool_remove_modal(current, status=f":x: {mrkdwn(error.message)}")
             if current is not None
-            else notice_view(REMOVE_TITLE, escape(error.message))
+            else notice_view(REMOVE_TITLE, mrkdwn(error.message))
         )
         await _update_with(sub.ack, view_out)
         return
-    await sub.notice(f":wastebasket: Removed the registered tool *{escape(name)}*.")
+    await sub.notice(f":wastebasket: Removed the registered tool *{mrkdwn(name)}*.")
 
 
 @listeners.view(ids.VIEW_TOOL_GRANTS)
@@ -461,12 +461,12 @@ async def grant_submitted(sub: Submission[ToolMeta]) -> None:
         )
         return
     except UseCaseError as error:
-        await sub.notice(escape(error.message))
+        await sub.notice(mrkdwn(error.message))
         return
     added = grants.grants
     shown = next((g for g in added if g.project_name == project_name.strip()), None)
     status = (
-        f":white_check_mark: Granted to *{escape(shown.project_name)}*."
+        f":white_check_mark: Granted to *{mrkdwn(shown.project_name)}*."
         if shown is not None
         else ":white_check_mark: Granted."
     )

@@ -12,6 +12,20 @@ STEP_AUTHENTICATED = "authenticated"
 STEP_PULL = "pull"
 STEP_PUSH = "push"
 
+# A failed test's summary names the step in words, not as its code name (issue 19:
+# "reachable failed: ..." read like a program's output).
+STEP_FAILED = {
+    STEP_REACHABLE: "Not reachable",
+    STEP_AUTHENTICATED: "Sign-in failed",
+    STEP_PULL: "Pull failed",
+    STEP_PUSH: "Push failed",
+}
+
+
+def step_failed(step: str) -> str:
+    """ "Not reachable", "Sign-in failed", ...: the words before a failed test's reason."""
+    return STEP_FAILED.get(step, f"{step.capitalize()} failed")
+
 
 @dataclass(frozen=True)
 class CheckStep:

@@ -46,6 +46,7 @@ from registry.results import (
     CheckStep,
     ConnectionTestResult,
     UrlCheckResult,
+    step_failed,
 )
 from registry.target import HarborTool, RepositoryTarget, TlsOptions
 from registry.urlguard import parse_url
@@ -102,7 +103,7 @@ def _test_result(
     return ConnectionTestResult(
         steps=_assemble(names, check.steps, check.current, error, op.secrets),
         error_kind=error.kind if error else None,
-        message=passed if error is None else f"{check.current} failed: {error.message}",
+        message=passed if error is None else f"{step_failed(check.current)}: {error.message}",
         latency_ms=_elapsed_ms(start),
         round_trips=op.stats.round_trips,
         auth_scheme=entry.auth_scheme if entry else None,

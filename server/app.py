@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.runtime import Runtime
+from handlers.delivery import SlackPoster
 from server import memory
 from server.asgi import SLACK_PATH, Router
 from storage.db import ping
@@ -44,9 +45,10 @@ def create_slack_client(token: str, base_url: str) -> AsyncWebClient:
 
 def create_bolt_app(runtime: Runtime) -> AsyncApp:
     token, signing_secret = runtime.settings.require_slack_credentials()
-    runtime.slack = create_slack_client(token, runtime.settings.slack_api_url)
+    client = create_slack_client(token, runtime.settings.slack_api_url)
+    runtime.poster = SlackPoster(client)
     app = AsyncApp(
-        client=runtime.slack,
+        client=client,
         signing_secret=signing_secret,
         # Ack first, then work: listeners call ack() and keep running (Slack's 3 s limit).
         process_before_response=False,
@@ -66,11 +68,10 @@ def create_asgi_app(
 
     async def startup() -> None:
         nonlocal socket_mode_task
-        if runtime.slack is not None:
-            # Without a session slack_sdk opens (and closes) a connection per Web API call.
-            runtime.slack.session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=runtime.slack.timeout)
-            )
+        # Without a session slack_sdk opens (and closes) a connection per Web API call.
+        bolt.client.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=bolt.client.timeout)
+        )
         if runtime.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -88,8 +89,8 @@ def create_asgi_app(
             if socket_mode_task is not None:
                 socket_mode_task.cancel()
         finally:
-            if runtime.slack is not None and runtime.slack.session is not None:
-                await runtime.slack.session.close()
+            if bolt.client.session is not None:
+                await bolt.client.session.close()
             await runtime.aclose()
 
     async def health() -> bool:

@@ -121,7 +121,7 @@ async def stop(runtime: Runtime) -> None:
     for service in background.registries:
         with contextlib.suppress(Exception):
             await service.aclose()
-    if runtime.slack is not None:
+    if runtime.poster is not None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
                 deliver_due(runtime, owner=background.owner), FINAL_DELIVERY_SECONDS
@@ -147,15 +147,15 @@ async def prune_audit(runtime: Runtime) -> None:
 
 async def deliver_due(runtime: Runtime, *, owner: str) -> int:
     """Send every channel message that is due now; how many were sent."""
-    client = runtime.slack
-    if client is None:
+    poster = runtime.poster
+    if poster is None:
         return 0
     total = 0
     # Rounds until one sends nothing: a post sent in one round makes its incident's
     # edits and thread replies due in the next. Bounded, in case of a steady stream.
     for _ in range(MAX_ROUNDS):
         sent = await outbox.deliver_pending(
-            runtime.sessions, client, owner=owner, limit=OUTBOX_BATCH
+            runtime.sessions, poster, owner=owner, limit=OUTBOX_BATCH
         )
         total += sent
         if sent == 0:

@@ -10,10 +10,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot import audit, incidents, outbox
-from bot.alert_messages import SNOOZE_CHOICES, SnoozeChoice
 from bot.audit import Action
 from bot.runtime import Runtime
 from bot.usecases import permissions
@@ -26,6 +25,23 @@ from storage.errors import NotFoundError
 from storage.models import ImageRepository, utcnow
 
 INVITE_HINT = "channel alerts cannot be delivered: invite @imagerepo (`/invite @imagerepo`)"
+
+
+@dataclass(frozen=True)
+class SnoozeChoice:
+    """A Snooze menu choice: its value in the alert's select, its name in the audit trail
+    and how long it lasts (None: until it recovers). The menu's words: handlers/ui."""
+
+    value: str
+    label: str
+    duration: timedelta | None
+
+
+SNOOZE_CHOICES = (
+    SnoozeChoice("1h", "1 hour", timedelta(hours=1)),
+    SnoozeChoice("1d", "1 day", timedelta(days=1)),
+    SnoozeChoice("recovered", "Until it recovers", None),
+)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -25,6 +27,12 @@ MAX_USERNAME = 255
 MAX_SECRET = 3000
 MAX_URL = 2048
 MAX_CA_BUNDLE = 64 * 1024
+# A host name (RFC 1035 section 2.3.4, RFC 1123 section 2.1): labels of 1..63 characters,
+# 253 in all (without the root dot). Letters, digits and hyphens; an underscore is kept
+# for the internal names some sites give their registries (`docker_registry.internal`).
+MAX_HOST = 253
+MAX_LABEL = 63
+_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")
 
 
 class Creation(StrEnum):
@@ -69,6 +77,36 @@ def normalize_url(value: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 
+def host_problem(host: str) -> str | None:
+    """Why `host` (as urlsplit gives it: lowercase, IPv6 without brackets) is neither a DNS
+    name nor an IP literal, or None when it is one. International names go through IDNA
+    (`registry.bücher.example` is `registry.xn--bcher-kva.example`)."""
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_host = ""
+    labels = ascii_host.removesuffix(".").split(".")
+    if len(ascii_host.removesuffix(".")) > MAX_HOST:
+        return (
+            f"The host name must be a DNS name of at most {MAX_HOST} characters "
+            "(e.g. registry.example.com) or an IP address."
+        )
+    if not all(len(label) <= MAX_LABEL and _LABEL.fullmatch(label) for label in labels):
+        return (
+            "The host name must be a DNS name (letters, digits and hyphens, "
+            f"parts of 1 to {MAX_LABEL} characters between dots, e.g. registry.example.com) "
+            "or an IP address."
+        )
+    if all(label.isdigit() for label in labels):
+        return "The host looks like an IP address but is not one (each part 0 to 255)."
+    return None
+
+
 def url_problem(value: str) -> str | None:
     """Why this is not a registry base URL, or None when it is one."""
     if len(value) > MAX_URL:
@@ -82,6 +120,8 @@ def url_problem(value: str) -> str | None:
         return "Use an http:// or https:// URL, e.g. https://registry.example.com."
     if not parts.hostname:
         return "The URL has no host name."
+    if problem := host_problem(parts.hostname):
+        return problem
     if parts.username or parts.password:
         return "Put the credentials in Username and Password, not in the URL."
     if parts.query or parts.fragment:

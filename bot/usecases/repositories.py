@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit, messages, outbox
+from bot import audit, notices, outbox
 from bot.audit import Action
 from bot.runtime import Runtime
 from bot.usecases import health, permissions
@@ -361,6 +361,21 @@ async def check_tool_account(
     _require_account_for_create(built)
 
 
+def watched_test(rt: Runtime, passed: PassedTest) -> tuple[ConnectionTestResult, datetime]:
+    """The Connection Test the user watched pass in the modal, as the entry's first check
+    (issue 19: otherwise the list said "not checked yet" while the channel said "passed"),
+    and when it ran (never later than now, whatever the clocks say)."""
+    ran = datetime.fromtimestamp(min(passed.at, rt.clock()), UTC)
+    result = ConnectionTestResult(
+        steps=(),
+        error_kind=None,
+        message="Connection test passed in the modal before Save.",
+        latency_ms=0.0,
+        round_trips=0,
+    )
+    return result, ran
+
+
 def passed_recently(rt: Runtime, form: RepositoryForm, passed: PassedTest | None) -> bool:
     """Whether Save may skip the test: these exact values passed it under 15 minutes ago."""
     if passed is None or not passed.fingerprint:
@@ -486,7 +501,10 @@ async def save_repository(
         created = True
 
     result: ConnectionTestResult | None = None
-    if created or not passed_recently(rt, form, passed):
+    watched = None
+    if passed is not None and not created and passed_recently(rt, form, passed):
+        watched = watched_test(rt, passed)
+    else:
         result = await rt.registry.connection_test(target)
         if not result.ok and not form.save_unhealthy:
             hint = (
@@ -519,10 +537,23 @@ async def save_repository(
             await session.refresh(row, ["project", "tool"])
             if result is not None:
                 await _apply_result(rt, session, row, result, CheckTrigger.SAVE)
+            elif watched is not None:
+                watched_result, ran = watched
+                await health.apply_result(
+                    session,
+                    row,
+                    watched_result,
+                    trigger=CheckTrigger.SAVE,
+                    alert_after=rt.settings.alert_after,
+                    now=ran,
+                )
+            if result is not None or watched is not None:
                 # Just tested: the schedule takes over one interval from now.
                 row.next_check_at = utcnow() + timedelta(seconds=rt.settings.recheck_interval)
-            note = messages.repository_added(
-                row, user_id=actor.user_id, healthy=result is None or result.ok
+            note = notices.RepositoryAdded(
+                notices.EntryFacts.of(row),
+                user_id=actor.user_id,
+                healthy=result is None or result.ok,
             )
             await outbox.notify(session, row.project, note, key=_message_key("added", row))
             view = row_view(row)
@@ -801,8 +832,8 @@ async def delete_repository(
             row = await repositories.get(session, repository_id)
         except NotFoundError:
             raise NotFound("That repository was deleted meanwhile.") from None
-        note = messages.repository_deleted(
-            row, user_id=actor.user_id, in_registry=target is not None
+        note = notices.RepositoryDeleted(
+            notices.EntryFacts.of(row), user_id=actor.user_id, in_registry=target is not None
         )
         await outbox.notify(session, row.project, note, key=_message_key("deleted", row))
         await repositories.remove(session, row)

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import ContextBlock
 
-from bot.alert_messages import expiry_days
 from bot.usecases.alerts import INVITE_HINT, Snoozed
 from bot.usecases.repositories import RepositoryRow
-from handlers.ui.common import context, when
+from handlers.ui.channel import expiry_days, plural
+from handlers.ui.common import code, context, when
 
 
 def alert_status(row: RepositoryRow, now: datetime | None = None) -> str:
@@ -26,7 +26,7 @@ def alert_status(row: RepositoryRow, now: datetime | None = None) -> str:
             out += f"  ·  :warning: credential expired {when(row.credential_expires_at)}"
         else:
             days = expiry_days(row.credential_expires_at, now)
-            out += f"  ·  credential expires in {days} day{'s' if days != 1 else ''}"
+            out += f"  ·  credential expires in {plural(days, 'day')}"
     return out
 
 
@@ -36,8 +36,8 @@ def blocked_notice() -> ContextBlock:
 
 def snoozed_text(snoozed: Snoozed) -> str:
     if snoozed.until is None:
-        return f"Alerts for `{snoozed.repository}` are snoozed until it recovers."
-    return f"Alerts for `{snoozed.repository}` are snoozed until {when(snoozed.until)}."
+        return f"Alerts for {code(snoozed.repository, 600)} are snoozed until it recovers."
+    return f"Alerts for {code(snoozed.repository, 600)} are snoozed until {when(snoozed.until)}."
 
 
 def invite_hint() -> str:

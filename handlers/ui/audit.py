@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock, HeaderBlock
 from slack_sdk.models.views import View
 
-from bot.slacktext import clip_mrkdwn
 from bot.usecases.audit import AuditPage, AuditRow
-from handlers.ui.common import context, escape, plain, section, when
+from handlers.ui.channel import plural
+from handlers.ui.common import context, mrkdwn, plain, section, when
+from handlers.ui.text import clip_mrkdwn
 
 A_AUDIT_PREV = "audit_page_prev"
 A_AUDIT_NEXT = "audit_page_next"
@@ -21,27 +22,27 @@ OUTCOME_ICONS = {"ok": ":white_check_mark:", "refused": ":no_entry:", "failed": 
 
 def record_text(row: AuditRow, *, with_project: bool = False) -> str:
     """Two lines: when, who, what, outcome; then the target and the credential's digest."""
-    who = f"<@{escape(row.user_id)}>" if row.user_id.startswith(("U", "W")) else escape(row.user_id)
+    who = f"<@{mrkdwn(row.user_id)}>" if row.user_id.startswith(("U", "W")) else mrkdwn(row.user_id)
     if row.user_name:
-        who += f" ({escape(row.user_name)})"
-    outcome = f"{OUTCOME_ICONS.get(row.outcome, '')} {escape(row.outcome)}".strip()
+        who += f" ({mrkdwn(row.user_name)})"
+    outcome = f"{OUTCOME_ICONS.get(row.outcome, '')} {mrkdwn(row.outcome)}".strip()
     if row.error_kind:
-        outcome += f" ({escape(row.error_kind)})"
-    project = f"  ·  {escape(row.project)}" if with_project and row.project else ""
-    first = f"{when(row.occurred_at)}  ·  {who}  ·  *{escape(row.action)}*{project}  ·  {outcome}"
-    target = [escape(part) for part in (row.target_url, row.target_repository) if part]
+        outcome += f" ({mrkdwn(row.error_kind)})"
+    project = f"  ·  {mrkdwn(row.project)}" if with_project and row.project else ""
+    first = f"{when(row.occurred_at)}  ·  {who}  ·  *{mrkdwn(row.action)}*{project}  ·  {outcome}"
+    target = [mrkdwn(part) for part in (row.target_url, row.target_repository) if part]
     if row.target_repository:
         target[-1] = f"`{target[-1]}`"
     details = [" ".join(target)] if target else []
     if row.fingerprint:
-        details.append(f"credential `{escape(row.fingerprint)}`")
+        details.append(f"credential `{mrkdwn(row.fingerprint)}`")
     if row.detail:
-        details.append(escape(row.detail[:300]))
+        details.append(mrkdwn(row.detail, 300))
     return clip_mrkdwn(first + ("\n" + "  ·  ".join(details) if details else ""))
 
 
 def audit_text(page: AuditPage) -> str:
-    return f"Audit trail of {page.project_name}: {page.total} record(s)"
+    return f"Audit trail of {mrkdwn(page.project_name)}: {plural(page.total, 'record')}"
 
 
 def audit_blocks(page: AuditPage) -> list[Block]:
@@ -57,7 +58,8 @@ def audit_blocks(page: AuditPage) -> list[Block]:
     blocks.append(
         context(
             "audit_page",
-            f"Page {page.page} of {page.pages}  ·  {page.total} record(s), newest first  ·  "
+            f"Page {page.page} of {page.pages}  ·  {plural(page.total, 'record')}, "
+            "newest first  ·  "
             "`imagerepo-bot audit --project` prints them all",
         )
     )

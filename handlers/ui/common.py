@@ -1,6 +1,6 @@
 """Small pieces shared by the builders: text objects, results, status lines.
 
-Escaping and cutting live in `bot.slacktext` (shared with the channel messages).
+Escaping and cutting live in `handlers.ui.text` (shared with the channel messages).
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.messages import slack_date
-from bot.slacktext import HINT_MAX as HINT_MAX  # re-exported for the builders
-from bot.slacktext import INPUT_MAX, OPTION_TEXT_MAX, TEXT_MAX, clip_mrkdwn
-from bot.slacktext import clip as clip
-from bot.slacktext import code as code
-from bot.slacktext import escape as escape
 from handlers import ids
+from handlers.ui.channel import slack_date
+from handlers.ui.text import HINT_MAX as HINT_MAX  # re-exported for the builders
+from handlers.ui.text import INPUT_MAX, OPTION_TEXT_MAX, TEXT_MAX, clip_mrkdwn
+from handlers.ui.text import clip as clip
+from handlers.ui.text import code as code
+from handlers.ui.text import escape as escape  # handlers/ui/tools.py still says escape
+from handlers.ui.text import mrkdwn as mrkdwn
 from registry import ConnectionTestResult, UrlCheckResult
 
 STEP_LABELS = {
@@ -76,7 +77,7 @@ def test_result_text(result: ConnectionTestResult, *, heading: str = "Connection
         failed = result.failed_step
         where = f" at *{STEP_LABELS.get(failed.name, failed.name)}*" if failed else ""
         kind = f" ({result.error_kind.value.replace('_', ' ')})" if result.error_kind else ""
-        lines = [f":x: *{heading} failed*{where}{kind}: {escape(result.message)}"]
+        lines = [f":x: *{heading} failed*{where}{kind}: {mrkdwn(result.message)}"]
     for step in result.steps:
         label = STEP_LABELS.get(step.name, step.name)
         if step.skipped:
@@ -85,7 +86,7 @@ def test_result_text(result: ConnectionTestResult, *, heading: str = "Connection
             mark = ":white_check_mark:"
         else:
             mark = ":x:"
-        detail = f" — {escape(step.detail)}" if step.detail else ""
+        detail = f" — {mrkdwn(step.detail)}" if step.detail else ""
         lines.append(f"{mark} {label}{detail}")
     return clip_mrkdwn("\n".join(lines))
 
@@ -97,13 +98,13 @@ def url_check_text(url: str, result: UrlCheckResult) -> str:
             "basic": "asks for a user name and password (Basic)",
             "bearer": "uses token authentication (Bearer)",
         }.get(result.auth_scheme or "", result.auth_scheme or "unknown sign-in")
-        realm = f", token service {escape(result.realm)}" if result.realm else ""
+        realm = f", token service {mrkdwn(result.realm)}" if result.realm else ""
         return clip_mrkdwn(
             f":white_check_mark: *URL Check:* {code(url)} is a registry: {scheme}{realm}. "
-            f"{escape(result.message)}"
+            f"{mrkdwn(result.message)}"
         )
     kind = f" ({result.error_kind.value.replace('_', ' ')})" if result.error_kind else ""
-    return clip_mrkdwn(f":x: *URL Check failed*{kind}: {escape(result.message)}")
+    return clip_mrkdwn(f":x: *URL Check failed*{kind}: {mrkdwn(result.message)}")
 
 
 def button_row(

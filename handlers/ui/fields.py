@@ -11,10 +11,10 @@ from collections.abc import Mapping
 
 from slack_sdk.models.blocks import InputBlock, PlainTextInputElement, PlainTextObject
 
-from bot.slacktext import escape
 from bot.usecases.forms import MAX_SECRET, Field
 from bot.usecases.tools import ToolField
 from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, plain
+from handlers.ui.text import mrkdwn
 
 FIELD_LABELS: dict[str, str] = {
     Field.REGISTRY_TYPE: "Repository type",
@@ -69,4 +69,4 @@ def ca_bundle_input(block_id: str, action_id: str, hint: str) -> InputBlock:
 
 def errors_text(errors: Mapping[str, str]) -> str:
     """Field errors as a bulleted list, each under its field's label."""
-    return "\n".join(f"• *{FIELD_LABELS.get(k, k)}*: {escape(v)}" for k, v in errors.items())
+    return "\n".join(f"• *{FIELD_LABELS.get(k, k)}*: {mrkdwn(v)}" for k, v in errors.items())

@@ -13,12 +13,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.messages import access_text
 from bot.usecases.forms import Field
 from bot.usecases.permissions import Place
 from bot.usecases.repositories import RepositoryRow
 from handlers import ids, metadata
-from handlers.ui.common import code, escape, form_modal, plain, section
+from handlers.ui.channel import access_text
+from handlers.ui.common import code, form_modal, mrkdwn, plain, section
 from handlers.ui.fields import label, secret_input
 
 ACCOUNT_TITLE = "Edit authentication"  # Slack: 24 characters at most
@@ -101,7 +101,7 @@ def delete_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = N
             section(
                 ids.B_DELETE_IN_IR,
                 f":no_entry: The saved account cannot delete it in the registry: "
-                f"{escape(row.delete_blocker)} Delete removes it from this list only; the "
+                f"{mrkdwn(row.delete_blocker)} Delete removes it from this list only; the "
                 "registry keeps it.",
             )
         )

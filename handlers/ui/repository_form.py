@@ -23,12 +23,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.slacktext import OPTION_VALUE_MAX
 from bot.usecases.forms import Creation, Field
 from bot.usecases.tools import ToolInfo
 from handlers import ids, metadata
-from handlers.ui.common import button_row, code, context, escape, form_modal, plain, section
+from handlers.ui.common import button_row, code, context, form_modal, mrkdwn, plain, section
 from handlers.ui.fields import HARBOR_PROJECT, OPTIONS, ca_bundle_input, label, secret_input
+from handlers.ui.text import OPTION_VALUE_MAX
 from registry import ALL_TYPES, RegistryType, type_info
 from registry.kinds import TypeInfo
 from storage.enums import RepositoryAccess
@@ -96,6 +96,36 @@ def harbor_project_options(names: Sequence[str]) -> list[Option]:
     return [Option(value=name, text=plain(name)) for name in fitting[:SELECT_OPTIONS_MAX]]
 
 
+def tool_options(tools: Sequence[ToolInfo], query: str = "") -> list[Option]:
+    """A tool select's options: the tools whose name or URL holds the typed text, 100 at
+    most (a static select's and a block_suggestion answer's limit)."""
+    wanted = query.strip().lower()
+    chosen = [t for t in tools if wanted in t.name.lower() or wanted in t.url.lower()]
+    return [_option(str(t.id), f"{t.name} ({t.url})") for t in chosen[:SELECT_OPTIONS_MAX]]
+
+
+def tool_select(
+    tools: Sequence[ToolInfo], placeholder: str
+) -> StaticSelectElement | ExternalDataSelectElement:
+    """Up to 100 tools of a kind: a static select. More: an external select whose options
+    come from block_suggestion (handlers/options.py), filtered by what the user types,
+    so the 101st tool can be chosen too."""
+    if len(tools) <= SELECT_OPTIONS_MAX:
+        return StaticSelectElement(
+            action_id=ids.A_TOOL, placeholder=plain(placeholder), options=tool_options(tools)
+        )
+    return ExternalDataSelectElement(
+        action_id=ids.A_TOOL, placeholder=plain(placeholder), min_query_length=0
+    )
+
+
+def tools_of_type(tools: Sequence[ToolInfo], registry_type: str) -> list[ToolInfo]:
+    """Only tools of the chosen type: Harbor tools for Harbor, GitLab for GitLab, Quay for
+    Quay; none for a type that takes no registered tool."""
+    info = type_info(registry_type)
+    return [t for t in tools if t.kind == info.type.value] if info.takes_registered_tool else []
+
+
 def title_for(meta: AddMeta) -> str:
     return "Add pull-only repository" if meta.pull_only else "Add image repository"
 
@@ -116,8 +146,7 @@ def add_modal(
 ) -> View:
     """The whole modal: its sections in order, each built by its own function."""
     info = type_info(meta.registry_type)
-    # Only tools of the chosen type: Harbor tools for Harbor, GitLab for GitLab, Quay for Quay.
-    tools = [t for t in tools if t.kind == info.type.value] if info.takes_registered_tool else []
+    tools = tools_of_type(tools, meta.registry_type)
     blocks: list[Block] = [
         *_type_section(meta, info, project_name),
         _creation_section(meta, info),
@@ -144,7 +173,7 @@ def _type_section(meta: AddMeta, info: TypeInfo, project_name: str) -> list[Bloc
         else "The connection test checks *pull and push* access (CI pushes here)."
     )
     return [
-        section(ids.B_INTRO, f"Add an {kind} to project *{escape(project_name)}*. {purpose}"),
+        section(ids.B_INTRO, f"Add an {kind} to project *{mrkdwn(project_name)}*. {purpose}"),
         InputBlock(
             block_id=ids.B_TYPE,
             label=label(Field.REGISTRY_TYPE),
@@ -218,13 +247,7 @@ def _tool_blocks(meta: AddMeta, tools: Sequence[ToolInfo]) -> list[Block]:
         InputBlock(
             block_id=ids.B_TOOL,
             label=label(Field.TOOL),
-            element=StaticSelectElement(
-                action_id=ids.A_TOOL,
-                placeholder=plain("Choose a Harbor instance"),
-                options=[
-                    _option(str(t.id), f"{t.name} ({t.url})") for t in tools[:SELECT_OPTIONS_MAX]
-                ],
-            ),
+            element=tool_select(tools, "Choose a Harbor instance"),
         )
     ]
     if meta.creation != Creation.NEW.value:
@@ -261,11 +284,7 @@ def _hosted_tool_block(registry_type: RegistryType, tools: Sequence[ToolInfo]) -
             "project; elsewhere only your account below is used.",
             150,
         ),
-        element=StaticSelectElement(
-            action_id=ids.A_TOOL,
-            placeholder=plain("None: your own token"),
-            options=[_option(str(t.id), f"{t.name} ({t.url})") for t in tools[:SELECT_OPTIONS_MAX]],
-        ),
+        element=tool_select(tools, "None: your own token"),
     )
 
 

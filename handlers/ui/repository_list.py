@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ContextBlock,
     DividerBlock,
+    ExternalDataSelectElement,
     HeaderBlock,
     Option,
     OverflowMenuElement,
@@ -22,14 +23,14 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.messages import access_text
-from bot.slacktext import MESSAGE_TEXT_MAX, clip, clip_mrkdwn
 from bot.usecases.checks import CheckSummary
 from bot.usecases.permissions import EntryRights
 from bot.usecases.repositories import RepositoryPage, RepositoryRow
 from handlers import ids, metadata
 from handlers.ui.alerts import alert_status, blocked_notice
-from handlers.ui.common import code, context, escape, health_label, md, plain, section, when
+from handlers.ui.channel import access_text, plural
+from handlers.ui.common import code, context, health_label, md, mrkdwn, plain, section, when
+from handlers.ui.text import MESSAGE_TEXT_MAX, clip_mrkdwn
 from registry.dockerhub import quota_note
 
 
@@ -43,22 +44,22 @@ def page_value(project_id: int, page: int) -> str:
 
 def row_blocks(row: RepositoryRow, rights: EntryRights) -> list[Block]:
     """The row's menu offers what `rights` (from bot.usecases.permissions) allow."""
-    where = f"Harbor *{escape(row.tool_name)}* " if row.tool_name else ""
+    where = f"Harbor *{mrkdwn(row.tool_name)}* " if row.tool_name else ""
     text = (
         f"*{code(row.repository)}*  ·  {row.type_label}  ·  {access_text(row.access)}\n"
         f"{where}{code(row.registry_url)}"
     )
     status = f"{health_label(row.health)}  ·  last check {when(row.last_checked_at)}"
     if row.health == "failing" and row.last_message:
-        status += f"  ·  {escape(row.last_message[:300])}"
+        status += f"  ·  {mrkdwn(row.last_message, 300)}"
     if row.username:
-        status += f"  ·  account {escape(row.username)}"
+        status += f"  ·  account {mrkdwn(row.username)}"
     status += alert_status(row)
     if row.health == "healthy" and (pulls := quota_note(row.last_message)):
         status += f"  ·  {pulls}"  # Docker Hub's quota from the last test: digits and words only
     if row.needs_account:
         # Its tool's account is not spent here (no grant covers it) and it has none of its own.
-        status += f"  ·  :warning: {escape(row.needs_account)}"
+        status += f"  ·  :warning: {mrkdwn(row.needs_account)}"
     choices = [
         (action, label)
         for action, label, allowed in (
@@ -111,7 +112,9 @@ def pager(project_id: int, page: RepositoryPage) -> list[Block]:
             )
         )
     return [
-        context("pages", f"Page {page.page} of {page.pages}  ·  {page.total} repositories"),
+        context(
+            "pages", f"Page {page.page} of {page.pages}  ·  {plural(page.total, 'repository')}"
+        ),
         ActionsBlock(block_id="pager", elements=buttons),
     ]
 
@@ -121,7 +124,7 @@ def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> lis
     blocks: list[Block] = [
         section(
             "list_title",
-            f"*Image repositories of {escape(project_name)}*"
+            f"*Image repositories of {mrkdwn(project_name)}*"
             + (f"  ({page.total})" if page.total else ""),
         )
     ]
@@ -141,7 +144,8 @@ def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> lis
 
 
 def list_text(project_name: str, page: RepositoryPage) -> str:
-    return f"{page.total} image repositories in {project_name} (page {page.page} of {page.pages})"
+    count = plural(page.total, "image repository")
+    return f"{count} in {mrkdwn(project_name)} (page {page.page} of {page.pages})"
 
 
 def home_metadata(project_id: int | None) -> str:
@@ -156,6 +160,38 @@ def home_project(text: str) -> int | None:
     except metadata.ForgedMetadata:
         return None
     return project_id if isinstance(project_id, int) and project_id > 0 else None
+
+
+# Options of a static select, and of one block_suggestion answer (Block Kit reference).
+SELECT_OPTIONS_MAX = 100
+
+
+def project_options(projects: Sequence[tuple[int, str]], query: str = "") -> list[Option]:
+    """Home's project choices whose name holds the typed text, 100 at most."""
+    wanted = query.strip().lower()
+    return [
+        Option(value=str(pid), text=plain(name)) for pid, name in projects if wanted in name.lower()
+    ][:SELECT_OPTIONS_MAX]
+
+
+def _project_select(
+    projects: Sequence[tuple[int, str]], selected: int | None
+) -> StaticSelectElement | ExternalDataSelectElement:
+    """Up to 100 projects: a static select. More: an external select (options from
+    block_suggestion, handlers/options.py) starting on the project shown, so every
+    project can be chosen and the one past the 100th is shown as itself."""
+    shown = dict(projects)
+    initial = selected if selected in shown else projects[0][0]
+    initial_option = Option(value=str(initial), text=plain(shown[initial]))
+    if len(projects) <= SELECT_OPTIONS_MAX:
+        return StaticSelectElement(
+            action_id=ids.A_HOME_PROJECT,
+            options=project_options(projects),
+            initial_option=initial_option,
+        )
+    return ExternalDataSelectElement(
+        action_id=ids.A_HOME_PROJECT, initial_option=initial_option, min_query_length=0
+    )
 
 
 def home_view(
@@ -173,15 +209,11 @@ def home_view(
             )
         )
         return View(type="home", callback_id="home", blocks=blocks)
-    options = [Option(value=str(pid), text=plain(name)) for pid, name in projects[:100]]
-    initial = next((o for o in options if o.value == str(selected)), options[0])
     blocks.append(
         SectionBlock(
             block_id=ids.B_HOME_PROJECT,
             text=md("*Project*"),
-            accessory=StaticSelectElement(
-                action_id=ids.A_HOME_PROJECT, options=options, initial_option=initial
-            ),
+            accessory=_project_select(projects, selected),
         )
     )
     blocks.append(DividerBlock(block_id="home_divider"))
@@ -207,10 +239,13 @@ def check_summary_text(summary: CheckSummary) -> str:
     if summary.total == 0:
         return "There is no repository to check yet: add one with `/imagerepo add`."
     if not summary.failing:
-        return f":large_green_circle: All {summary.total} connections passed."
-    lines = [f":red_circle: {len(summary.failing)} of {summary.total} connections failed:"]
+        if summary.total == 1:
+            return ":large_green_circle: The connection passed."
+        return f":large_green_circle: All {summary.total:,} connections passed."
+    total = plural(summary.total, "connection")
+    lines = [f":red_circle: {len(summary.failing):,} of {total} failed:"]
     for row in summary.failing[:CHECK_SUMMARY_ROWS]:
-        reason = escape(clip(row.last_message or row.last_error_kind or "failed", 200))
+        reason = mrkdwn(row.last_message or row.last_error_kind or "failed", 200)
         lines.append(f"• {code(row.repository)} on {code(row.registry_url, 200)}: {reason}")
     if len(summary.failing) > CHECK_SUMMARY_ROWS:
         more = len(summary.failing) - CHECK_SUMMARY_ROWS

@@ -213,9 +213,14 @@ async def test_connection_test_shows_testing_then_which_step_failed(
     assert message.params["channel"] == flow.channel_id
     assert "team/app" in message.params["text"] and "<@U1>" in message.params["text"]
     rows = await flow.repositories()
-    # The test that passed a moment ago is not repeated; the scheduler checks it soon.
+    # The test that passed a moment ago is not repeated: it is the entry's first check, so
+    # the list agrees with the channel's "connection test passed" (issue 19).
+    assert "connection test passed" in message.params["text"]
     assert [(r.repository, r.username, r.access) for r in rows] == [("team/app", USER, "app")]
-    assert rows[0].health in ("unknown", "healthy")
+    assert rows[0].health == "healthy" and rows[0].last_checked_at is not None
+    listed = texts(await flow.list_blocks())
+    assert "healthy" in listed and "not checked yet" not in listed
+    assert "last check never" not in listed
     assert rows[0].secret_ciphertext and PASSWORD not in rows[0].secret_ciphertext
 
 
@@ -310,6 +315,29 @@ async def test_an_admin_may_save_a_failing_repository_on_purpose(
     message = await flow.next_call("chat.postMessage")
     assert "without a passing connection test" in message.params["text"]
     assert [r.health for r in await flow.repositories()] == ["failing"]
+
+
+async def test_a_hostile_host_is_refused_under_registry_url_even_when_saved_anyway(
+    flow: Flow, secrets: list[str]
+) -> None:
+    """Issue 19: `https://` + 1,200 `&` + `.example` was saved (with "Save even if the
+    connection test fails") and its alerts never reached the channel."""
+    secrets.append("hostile-pass-e2e")
+    await flow.create_project("hostile-e2e")
+    view = await flow.open_modal("add")
+    values = add_values(
+        view,
+        url="https://" + "&" * 1200 + ".example",
+        repository="team/app",
+        username="ci",
+        password="hostile-pass-e2e",
+        options=[ids.OPT_SAVE_UNHEALTHY],
+    )
+    answer = await flow.submit(view, values)
+    assert answer.get("response_action") == "errors", answer
+    assert set(answer["errors"]) == {find_input(view, "Registry URL").block_id}
+    assert "must be a DNS name" in answer["errors"][find_input(view, "Registry URL").block_id]
+    assert await flow.repositories() == []
 
 
 async def test_docker_hub_uses_the_configured_registry_and_library_names(

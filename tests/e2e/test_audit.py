@@ -407,7 +407,7 @@ async def test_the_audit_command_pages_for_admins_and_home_shows_recent_records(
     first = (await flow.next_response()).params
     blocks = first["blocks"]
     assert len(blocks) <= 50
-    assert "Page 1 of 3" in texts(blocks) and "41 record(s)" in texts(blocks)
+    assert "Page 1 of 3" in texts(blocks) and "41 records" in texts(blocks)
     assert "`team/app39`" in texts(blocks) and "credential `0123456789ab`" in texts(blocks)
     assert "Alice &lt;Admin&gt; &amp; co" in texts(blocks)  # mrkdwn escaped
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b.get("type") == "section")

@@ -113,3 +113,48 @@ async def test_requests_without_a_valid_signature_are_refused(
     assert (await flow.client.post_unsigned(body)).status_code == 401
     assert (await flow.client.post_tampered(body)).status_code == 401
     assert flow.standin.calls == []
+
+
+async def test_home_chooses_among_more_than_100_projects(
+    flow: Flow, standin: SlackApiStandIn
+) -> None:
+    """Issue 19, 5: Home showed the first 100 projects; the 101st could not be chosen."""
+    from handlers import ids
+    from tests.support.slack_requests import external_select_action
+
+    USER = "UMANYPROJECTS"  # sees only the projects it created (not a workspace admin)
+
+    for number in range(101):
+        reply = await flow.command_reply(
+            f"project create many-{number:03d}", channel_id=f"CM{number}", user_id=USER
+        )
+        assert "is its admin" in reply, reply
+    await flow.client.home_opened(user_id=USER)
+    await flow.next_call("views.publish")
+    home = standin.home_view(USER)
+    [select] = [b["accessory"] for b in home["blocks"] if b["block_id"] == ids.B_HOME_PROJECT]
+    assert select["type"] == "external_select"
+    assert select["initial_option"]["text"]["text"] == "many-000"
+
+    # Options come from block_suggestion, 100 at most, filtered by the typed text.
+    every = await flow.client.suggest(
+        ids.A_HOME_PROJECT, ids.B_HOME_PROJECT, "", view=home, user_id=USER
+    )
+    assert len(every.json()["options"]) == 100
+    typed = await flow.client.suggest(
+        ids.A_HOME_PROJECT, ids.B_HOME_PROJECT, "-100", view=home, user_id=USER
+    )
+    [last] = typed.json()["options"]
+    assert last["text"]["text"] == "many-100"
+
+    # Choosing the 101st shows it, not project 1.
+    await flow.client.action(
+        [external_select_action(ids.A_HOME_PROJECT, ids.B_HOME_PROJECT, last["value"])],
+        view=home,
+        user_id=USER,
+    )
+    await flow.next_call("views.publish")
+    shown = standin.home_view(USER)
+    [select] = [b["accessory"] for b in shown["blocks"] if b["block_id"] == ids.B_HOME_PROJECT]
+    assert select["initial_option"]["value"] == last["value"]
+    assert "Image repositories of many-100" in texts(shown)

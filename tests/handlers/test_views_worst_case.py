@@ -12,6 +12,7 @@ every mrkdwn text is checked for injected links, mentions and formatting.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,10 +22,11 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot import messages
-from bot.slacktext import ELLIPSIS, MESSAGE_TEXT_MAX, TEXT_MAX, escape
+from bot import notices
+from bot.outbox import Outgoing
 from bot.usecases.checks import CheckSummary
 from bot.usecases.forms import (
+    MAX_HOST,
     MAX_REPOSITORY,
     MAX_URL,
     Creation,
@@ -34,7 +36,10 @@ from bot.usecases.forms import (
 from bot.usecases.repositories import RepositoryPage, RepositoryRow, SaveOutcome
 from bot.usecases.tools import GrantInfo, ToolGrants, ToolInfo, ToolPage
 from handlers import ids
+from handlers.delivery import call_of
 from handlers.field_errors import field_errors
+from handlers.ui.channel import render
+from handlers.ui.channel import test_reply as thread_reply  # not a test
 from handlers.ui.common import notice_view, url_check_text
 from handlers.ui.common import test_result_text as result_text  # not a test
 from handlers.ui.fields import errors_text
@@ -42,6 +47,7 @@ from handlers.ui.help import HELP
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal
 from handlers.ui.repository_form import AddMeta, add_modal, harbor_project_options, saved_modal
 from handlers.ui.repository_list import check_summary_text, home_view, list_blocks, list_text
+from handlers.ui.text import ELLIPSIS, MESSAGE_TEXT_MAX, TEXT_MAX, escape
 from handlers.ui.tools import (
     tool_grants_modal,
     tool_modal,
@@ -65,7 +71,7 @@ from registry import (
     type_info,
 )
 from registry.oci import REPOSITORY_NAME
-from storage.enums import RepositoryAccess
+from storage.enums import OutboxKind, RepositoryAccess
 from storage.models import ImageRepository
 from tests.support.slack_api import validate_message, validate_response_action, validate_view
 from tests.support.slack_limits import rule
@@ -79,8 +85,12 @@ INJECTIONS = ("<http", "<@U666", "<!channel", "*bold*", "_it_", "~s~", "`code`")
 
 # The largest values the use cases accept.
 REPOSITORY = "team/" + "a" * (MAX_REPOSITORY - len("team/"))
+ACCEPTED_URL = "https://" + ".".join(["h" * 63] * 4)[:MAX_HOST] + ":65535"
+# The largest a stored row holds: entries (and tools) saved before the host-name rule.
 _HOST = ".".join(["h" * 63] * 32)
 URL = ("https://" + _HOST)[: MAX_URL - len(":5000")].rstrip(".") + ":5000"
+# Issue 19: accepted before the host-name rule; once escaped, 6,000 characters of `&amp;`.
+HOSTILE_URL = "https://" + "&" * 1200 + ".example"
 USERNAME = ("robot$ci_" + HOSTILE * 4)[:255]
 PROJECT = "p_-." + "프" * 0 + "x" * 76  # project names: [A-Za-z0-9._-]{1,80}
 TOOL_NAME = "Harbor_main-" + "t" * 68  # tool names: 80 of letters, digits, space . _ -
@@ -94,7 +104,9 @@ def detail(kind: ErrorKind) -> str:
 
 def test_the_inputs_are_the_largest_the_product_accepts() -> None:
     assert len(REPOSITORY) == MAX_REPOSITORY and REPOSITORY_NAME.match(REPOSITORY)
-    assert len(URL) == MAX_URL and url_problem(URL) is None
+    assert len(ACCEPTED_URL) == 8 + MAX_HOST + 6 and url_problem(ACCEPTED_URL) is None
+    # Longer URLs need a longer host, which is no DNS name: refused where typed.
+    assert url_problem(URL) is not None and url_problem(HOSTILE_URL) is not None
     assert all(390 <= len(detail(kind)) <= 400 for kind in ErrorKind)
 
 
@@ -373,16 +385,101 @@ def test_check_summary_with_150_failing_connections() -> None:
 # -- channel messages ---------------------------------------------------------------
 
 
-def test_channel_messages_at_their_longest() -> None:
-    repo = image_repository()
+def every_notice(repo: ImageRepository) -> list[notices.Notice]:
+    """Every channel message bot/ can queue about `repo`, as the outbox stores it (through
+    `notices.dump` / `notices.load`, so the round trip is tested too)."""
     since = datetime(2026, 1, 1, tzinfo=UTC)
-    for message in (
-        messages.repository_added(repo, user_id=ACTOR, healthy=False),
-        messages.repository_deleted(repo, user_id=ACTOR, in_registry=True),
-        messages.repository_failing(repo, since=since),
-        messages.repository_recovered(repo, failing_for=timedelta(days=400)),
-    ):
+    now = datetime(2026, 1, 9, tzinfo=UTC)
+    entry = notices.EntryFacts.of(repo)
+    every: list[notices.Notice] = [
+        notices.RepositoryAdded(entry, user_id=ACTOR, healthy=False),
+        notices.RepositoryAdded(entry, user_id=ACTOR, healthy=True),
+        notices.RepositoryDeleted(entry, user_id=ACTOR, in_registry=True),
+        notices.RepositoryDeleted(entry, user_id=ACTOR, in_registry=False),
+        notices.FailingAlert(entry, since=since, now=now),
+        notices.RecoveredAlert(entry, since=since, now=now),
+        notices.RecoveredReply(entry, failing_for=timedelta(days=400)),
+        notices.ExpiryWarning(entry, expires_at=now, now=since, threshold=7),
+        notices.ExpiryWarning(entry, expires_at=now, now=since, threshold=1, in_thread=True),
+        notices.ExpiryReplaced(entry),
+    ]
+    stored = [notices.load(json.loads(notices.dump(n))) for n in every]
+    assert stored == every
+    return every
+
+
+def test_channel_messages_at_their_longest() -> None:
+    for notice in every_notice(image_repository()):
+        message = render(notice)
         check_message(message.text, message.blocks)
+
+
+def _alerted_repositories() -> Iterator[ImageRepository]:
+    """Stored entries at their worst: the longest URL a row holds, the hostile `&` URL of
+    issue 19, user names of `&`s and of backticks, a registry error full of mrkdwn."""
+    for url in (URL, HOSTILE_URL, ACCEPTED_URL):
+        for username in ("&" * 255, "`" * 255, USERNAME):
+            repo = image_repository()
+            repo.registry_url = url
+            repo.username = username
+            repo.consecutive_failures = 1_000_000
+            repo.last_checked_at = datetime(2026, 1, 2, tzinfo=UTC)
+            repo.snoozed_by = ACTOR
+            repo.snooze_until_recovered = True
+            yield repo
+
+
+def test_alerts_at_their_longest_are_valid_and_inert() -> None:
+    """Issue 19, 1: an alert whose escaped URL is over 3,000 characters was refused by
+    slack_sdk, so the channel never heard of the failing entry."""
+    for repo in _alerted_repositories():
+        for notice in every_notice(repo):
+            message = render(notice)
+            check_message(message.text, message.blocks)
+            first = message.blocks[0].to_dict()["text"]["text"]
+            # the sentence keeps its end: the cut is inside the values, not the words
+            assert first.endswith("."), first[-80:]
+            late = call_of(
+                Outgoing(
+                    kind=OutboxKind.REPLY,
+                    channel_id="C1",
+                    notice=notice,
+                    legacy_text="",
+                    legacy_blocks=None,
+                    anchor_ts="1.2",
+                    late=True,
+                    queued_at=datetime(2026, 1, 1, tzinfo=UTC),
+                )
+            )[1]
+            check_message(late["text"], None)
+            assert validate_message(late) is None
+    reply = thread_reply(ACTOR, result_text(failing_result(ErrorKind.TLS_ERROR)))
+    check_message(reply.text, reply.blocks)
+
+
+def test_a_registry_cannot_format_an_alert() -> None:
+    repo = image_repository()
+    repo.last_message = "*bold* _it_ ~strike~ `code` &amp; <@U666>"
+    repo.consecutive_failures = 1
+    alert = render(
+        notices.FailingAlert(
+            notices.EntryFacts.of(repo),
+            since=datetime(2026, 1, 1, tzinfo=UTC),
+            now=datetime(2026, 1, 2, tzinfo=UTC),
+        )
+    )
+    reason = alert.blocks[1].to_dict()["elements"][0]["text"]
+    assert "*bold*" not in reason and "`code`" not in reason and "&amp;amp;" in reason
+    assert "\n1 failed check in a row" in reason
+
+
+def test_clipping_after_escaping_never_cuts_an_entity() -> None:
+    from handlers.ui.text import code, mrkdwn
+
+    for limit in range(3, 40):
+        for text in (mrkdwn("&" * 50, limit), code("&" * 50, limit), mrkdwn("a<>" * 20, limit)):
+            assert len(text) <= limit and text.endswith((ELLIPSIS, f"{ELLIPSIS}`"))
+            assert re.fullmatch(r"`?(?:&amp;|&lt;|&gt;|a)*…`?", text), text
 
 
 # -- Harbor project suggestions -------------------------------------------------------
@@ -409,7 +506,7 @@ def test_harbor_project_options_fit_an_option() -> None:
 
 def test_escaping_keeps_names_readable() -> None:
     """Word-inner underscores stay (my_project); only marks that could format are swapped."""
-    from bot.slacktext import clip_mrkdwn, code
+    from handlers.ui.text import clip_mrkdwn, code
 
     assert escape("my_project NAME_UNKNOWN") == "my_project NAME_UNKNOWN"
     assert escape("<@U1> & *b*") == "&lt;@U1&gt; &amp; \u2217b\u2217"
@@ -420,3 +517,46 @@ def test_escaping_keeps_names_readable() -> None:
     assert clip_mrkdwn("abc &amp; def", 8) == "abc …"
     assert clip_mrkdwn("at <!date^1^{date}|2026> x", 10) == "at …"
     assert clip_mrkdwn("see `team/app` now", 9) == "see …"
+
+
+def test_a_tool_name_cannot_format_the_saved_modal() -> None:
+    """Issue 19, 2: the tool's name went unescaped into "It was created in ..."."""
+    from dataclasses import replace
+
+    named = replace(row(3), tool_name="_main_ *prod* Harbor")
+    text = _saved_text(SaveOutcome(repository=named, result=None, created_in_registry=True))
+    assert "It was created in" in text
+    assert_no_injection(text.replace("_main_", "_it_"))
+    assert "*prod*" not in text
+
+
+def test_more_than_100_tools_of_a_kind_are_chosen_from_an_external_select() -> None:
+    """Issue 19, 5: a tool select showed the first 100 tools of a kind."""
+    from handlers.ui.repository_form import tool_options, tools_of_type
+    from tests.support.slack_api import validate_options_answer
+
+    many = [tool(i) for i in range(1, 151)]
+    meta = AddMeta(
+        access=RepositoryAccess.APP.value, channel_id="C1", registry_type="harbor", fp=""
+    )
+    data = check_view(add_modal(meta, project_name=PROJECT, tools=many, dockerhub_url=URL))
+    [select] = [b["element"] for b in data["blocks"] if b["block_id"] == ids.B_TOOL]
+    assert select["type"] == "external_select" and "options" not in select
+    answer = {"options": [o.to_dict() for o in tool_options(tools_of_type(many, "harbor"))]}
+    assert len(answer["options"]) == 100 and validate_options_answer(answer) == []
+    typed = tool_options(many, "t150")
+    assert [o.value for o in typed] == ["150"]
+    few = check_view(add_modal(meta, project_name=PROJECT, tools=many[:100], dockerhub_url=URL))
+    [select] = [b["element"] for b in few["blocks"] if b["block_id"] == ids.B_TOOL]
+    assert select["type"] == "static_select" and len(select["options"]) == 100
+
+
+def test_home_with_150_projects_starts_on_the_one_shown() -> None:
+    projects = [(i, f"{PROJECT[:70]}{i:03d}") for i in range(1, 151)]
+    data = check_view(home_view(projects, 130, page(1)), kind="home")
+    [select] = [b["accessory"] for b in data["blocks"] if b["block_id"] == ids.B_HOME_PROJECT]
+    assert select["type"] == "external_select"
+    assert select["initial_option"]["value"] == "130"
+    few = check_view(home_view(projects[:100], 99, page(1)), kind="home")
+    [select] = [b["accessory"] for b in few["blocks"] if b["block_id"] == ids.B_HOME_PROJECT]
+    assert select["type"] == "static_select" and select["initial_option"]["value"] == "99"

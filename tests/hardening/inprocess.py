@@ -111,9 +111,9 @@ class InProcessBot:
             if left:
                 self.run(asyncio.wait(left, timeout=5))
             self.run(self.runtime.aclose())
-            if self.runtime.slack is not None:
-                session = getattr(self.runtime.slack, "session", None)
-                if session is not None:
-                    self.run(session.close())
+            client = getattr(self.runtime.poster, "client", None)  # handlers' SlackPoster
+            session = getattr(client, "session", None)
+            if session is not None:
+                self.run(session.close())
         finally:
             self.loop.close()

@@ -183,7 +183,7 @@ async def test_channel_messages_wait_out_a_slack_outage_and_arrive_once(
         async def stored_but_unsent() -> bool:
             async def read(session: Any) -> bool:
                 row = await session.scalar(
-                    select(OutboxMessage).where(OutboxMessage.text.contains("`outage/app`"))
+                    select(OutboxMessage).where(OutboxMessage.blocks_json.contains("outage/app"))
                 )
                 return row is not None and row.attempts >= 1 and row.sent_at is None
 

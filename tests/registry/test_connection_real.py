@@ -88,7 +88,7 @@ async def test_basic_wrong_password_fails_at_authenticated(
     )
     assert not result.ok
     assert result.error_kind is ErrorKind.AUTHENTICATION_FAILED
-    assert result.message.startswith("authenticated failed: ")
+    assert result.message.startswith("Sign-in failed: ")
     assert "rejected the username or password for alice" in result.message
     assert lines(result)["reachable"][0] is True
     assert [s.skipped for s in result.steps] == [False, False, True, True]
@@ -113,7 +113,7 @@ async def test_missing_repository_is_repository_not_found(
     )
     assert result.error_kind is ErrorKind.REPOSITORY_NOT_FOUND
     assert result.message == (
-        f"pull failed: Repository {unique_repo} does not exist at {htpasswd_registry.url}."
+        f"Pull failed: Repository {unique_repo} does not exist at {htpasswd_registry.url}."
     )
     assert lines(result)["authenticated"][0] is True
 
@@ -147,7 +147,7 @@ async def test_read_only_registry_refuses_push(
         readonly.stop()
     assert lines(result)["pull"][0] is True
     assert result.error_kind is ErrorKind.PERMISSION_DENIED
-    assert result.message.startswith("push failed: ")
+    assert result.message.startswith("Push failed: ")
     assert "does not accept pushes" in result.message
 
 
@@ -190,7 +190,7 @@ async def test_token_puller_on_an_app_repository_is_denied_push(
     assert result.error_kind is ErrorKind.PERMISSION_DENIED
     assert (
         result.message
-        == f"push failed: Permission denied: user puller may not push to {unique_repo}."
+        == f"Push failed: Permission denied: user puller may not push to {unique_repo}."
     )
     assert lines(result)["pull"][0] is True and lines(result)["authenticated"][0] is True
 
@@ -208,7 +208,7 @@ async def test_token_user_without_pull_is_denied_pull(
         )
     )
     assert result.error_kind is ErrorKind.PERMISSION_DENIED
-    assert result.message.startswith("pull failed: Permission denied: user outsider may not pull")
+    assert result.message.startswith("Pull failed: Permission denied: user outsider may not pull")
 
 
 async def test_token_wrong_password_is_authentication_failed_naming_the_realm(
@@ -218,7 +218,7 @@ async def test_token_wrong_password_is_authentication_failed_naming_the_realm(
         target(token_registry.url, unique_repo, Credentials("pusher", "nope"))
     )
     assert result.error_kind is ErrorKind.AUTHENTICATION_FAILED
-    assert result.message.startswith("authenticated failed: ")
+    assert result.message.startswith("Sign-in failed: ")
     assert (
         f"token service at {token_registry.realm} rejected the username or password"
         in result.message
@@ -258,7 +258,7 @@ async def test_registry_stopped_then_started_again(
     down = await registry_service.connection_test(subject)
     assert down.error_kind is ErrorKind.CONNECTION_REFUSED
     assert down.message == (
-        f"reachable failed: Connection refused by the registry at {server.url}: "
+        f"Not reachable: Connection refused by the registry at {server.url}: "
         f"nothing is listening on 127.0.0.1:{server.port}."
     )
     check = await registry_service.url_check(server.url)
@@ -282,7 +282,7 @@ async def test_registry_stopped_in_the_middle_of_a_test(
         ("authenticated", True),
     ]
     assert result.error_kind is ErrorKind.CONNECTION_REFUSED
-    assert result.message.startswith("pull failed: Connection refused by the registry")
+    assert result.message.startswith("Pull failed: Connection refused by the registry")
 
 
 async def test_token_service_down_names_the_realm(
@@ -295,5 +295,5 @@ async def test_token_service_down_names_the_realm(
     result = await registry_service.connection_test(target(pair.url, unique_repo, PUSHER))
     assert result.error_kind is ErrorKind.CONNECTION_REFUSED
     assert result.message.startswith(
-        f"authenticated failed: Connection refused by the token service at {pair.realm}"
+        f"Sign-in failed: Connection refused by the token service at {pair.realm}"
     )

@@ -92,7 +92,7 @@ async def test_a_missing_repository_is_found_missing_through_the_hub_api(
     assert result.error_kind is ErrorKind.REPOSITORY_NOT_FOUND
     assert (
         result.message
-        == "pull failed: Docker Hub has no repository hubuser/ghost that hubuser can see."
+        == "Pull failed: Docker Hub has no repository hubuser/ghost that hubuser can see."
     )
     assert any(
         r.raw_path == "/v2/namespaces/hubuser/repositories/ghost" for r in dockerhub.api.requests
@@ -108,7 +108,7 @@ async def test_a_missing_repository_is_found_missing_through_the_hub_api(
 async def test_wrong_password(hub_service: RegistryService, dockerhub: DockerHubStandIn) -> None:
     result = await hub_service.connection_test(hub("hubuser/app", Credentials("hubuser", "bad")))
     assert result.error_kind is ErrorKind.AUTHENTICATION_FAILED
-    assert result.message.startswith("authenticated failed: The token service at")
+    assert result.message.startswith("Sign-in failed: The token service at")
 
 
 async def test_rate_limits_tell_when_they_reset(

@@ -68,7 +68,7 @@ async def test_connection_refused(registry_service: RegistryService) -> None:
     result = await registry_service.connection_test(plain(f"http://127.0.0.1:{port}"))
     assert result.error_kind is ErrorKind.CONNECTION_REFUSED
     assert f"nothing is listening on 127.0.0.1:{port}" in result.message
-    assert result.message.startswith("reachable failed: ")
+    assert result.message.startswith("Not reachable: ")
 
 
 async def test_a_registry_that_never_answers_times_out(registry_config: RegistryConfig) -> None:
@@ -87,7 +87,7 @@ async def test_a_server_that_hangs_up_is_a_network_error(registry_service: Regis
         result = await registry_service.connection_test(plain(server.url))
     assert result.error_kind is ErrorKind.NETWORK_ERROR
     assert result.message == (
-        f"reachable failed: The registry at {server.url} closed the connection before answering "
+        f"Not reachable: The registry at {server.url} closed the connection before answering "
         f"(127.0.0.1:{server.port})."
     )
 
@@ -105,7 +105,7 @@ async def test_the_whole_test_is_bounded_in_time(
     async with RegistryService(config) as service:
         result = await service.connection_test(plain(server.url))
     assert result.error_kind is ErrorKind.TIMEOUT
-    assert result.message == "pull failed: Gave up after 0.5 s: the registry is too slow to answer."
+    assert result.message == "Pull failed: Gave up after 0.5 s: the registry is too slow to answer."
     assert [s.ok for s in result.steps][:2] == [True, True]
 
 
@@ -139,7 +139,7 @@ async def test_registry_5xx_is_a_registry_error(
     result = await registry_service.connection_test(plain(server.url))
     assert result.error_kind is ErrorKind.REGISTRY_ERROR
     assert result.message == (
-        f"pull failed: The registry at {server.url} answered HTTP 503 (UNAVAILABLE: storage down)."
+        f"Pull failed: The registry at {server.url} answered HTTP 503 (UNAVAILABLE: storage down)."
     )
 
 

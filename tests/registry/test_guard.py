@@ -66,7 +66,7 @@ async def test_internal_addresses_are_refused_without_a_connection(
     assert "localhost (127.0.0.1)" in by_name.message
     assert metadata.error_kind is ErrorKind.REFUSED_TARGET
     assert "link-local (cloud metadata)" in metadata.message
-    assert metadata.message.startswith("reachable failed: Refused to connect to 169.254.169.254")
+    assert metadata.message.startswith("Not reachable: Refused to connect to 169.254.169.254")
     assert private.error_kind is ErrorKind.REFUSED_TARGET and "a private address" in private.message
 
 
@@ -146,7 +146,7 @@ async def test_token_realms_pass_the_guard_too(
     registry = servers(lambda r: Response.json(401, {}, [("WWW-Authenticate", challenge), *API]))
     result = await registry_service.connection_test(subject(registry.url))
     assert result.error_kind is ErrorKind.REFUSED_TARGET
-    assert result.message.startswith("authenticated failed: Refused to connect to 169.254.169.254")
+    assert result.message.startswith("Sign-in failed: Refused to connect to 169.254.169.254")
     assert "the token service at http://169.254.169.254/token" in result.message
 
 

@@ -77,7 +77,7 @@ async def test_tool_test_pings_and_logs_in(
     wrong = await registry_service.test_tool(tool(harbor, Credentials("admin", "nope")))
     assert wrong.error_kind is ErrorKind.AUTHENTICATION_FAILED
     assert wrong.message == (
-        f"authenticated failed: Harbor at {harbor.url} rejected the username or password for admin."
+        f"Sign-in failed: Harbor at {harbor.url} rejected the username or password for admin."
     )
 
 
@@ -92,7 +92,7 @@ async def test_tool_test_on_something_that_is_not_harbor(
 
     down = await registry_service.test_tool(HarborTool(f"http://127.0.0.1:{free_port()}", ADMIN))
     assert down.error_kind is ErrorKind.CONNECTION_REFUSED
-    assert down.message.startswith("reachable failed: Connection refused by Harbor at")
+    assert down.message.startswith("Not reachable: Connection refused by Harbor at")
 
 
 # -- projects and repositories ----------------------------------------------------
@@ -182,7 +182,7 @@ async def test_connection_tests_on_harbor(
 
     guest_push = await registry_service.connection_test(repo(harbor, "apps/web", GUEST))
     assert guest_push.error_kind is ErrorKind.PERMISSION_DENIED
-    assert guest_push.message.startswith("push failed: Permission denied: user guest may not push")
+    assert guest_push.message.startswith("Push failed: Permission denied: user guest may not push")
 
     guest_pull = await registry_service.connection_test(
         repo(harbor, "apps/web", GUEST, pull_only=True)
@@ -213,7 +213,7 @@ async def test_harbor_repository_existence(
 
     no_project = await registry_service.connection_test(repo(harbor, "ghost/app", DEV))
     assert no_project.error_kind is ErrorKind.REPOSITORY_NOT_FOUND
-    assert no_project.message == "pull failed: Harbor has no project ghost."
+    assert no_project.message == "Pull failed: Harbor has no project ghost."
 
 
 # -- delete in IR ------------------------------------------------------------------

@@ -73,7 +73,7 @@ def test_check_each_hosted_type(standins: tuple[GitHubStandIn, GitLabStandIn, Qu
 
     reader = check(env, github.registry_url, "ghcr", "acme/app", *github.credentials("reader"))
     assert reader.returncode == 1
-    assert reader.stdout.splitlines()[-1].startswith("FAILED (permission_denied): push failed")
+    assert reader.stdout.splitlines()[-1].startswith("FAILED (permission_denied): Push failed")
     assert "write:packages" in reader.stdout
 
     lab = check(env, gitlab.registry_url, "gitlab", "team/app", *gitlab.credentials("readonly"))

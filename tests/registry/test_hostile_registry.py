@@ -119,7 +119,7 @@ async def test_a_changed_token_realm_of_a_pinned_entry_is_refused_without_the_pa
         hostile.realm = f"{other.url}/token"  # the registry now names another host's realm
         refused = await service.connection_test(target(hostile.url, pins=pins))
         assert refused.error_kind is ErrorKind.ORIGIN_CHANGED
-        assert refused.message.startswith("authenticated failed:")
+        assert refused.message.startswith("Sign-in failed:")
         assert f"token service at {other.url}" in refused.message
         assert "enter the password again" in refused.message
         assert not carried_password(other)
@@ -290,7 +290,7 @@ async def test_absurd_rate_limit_headers_end_in_a_rate_limit_error(
     async with RegistryService(config()) as service:
         result = await service.connection_test(target(hostile.url))
     assert result.error_kind is ErrorKind.RATE_LIMITED, result.message
-    assert result.message.startswith("reachable failed: Rate limited by the registry")
+    assert result.message.startswith("Not reachable: Rate limited by the registry")
 
 
 async def test_a_deeply_nested_json_error_body_ends_in_a_registry_error(
@@ -329,7 +329,7 @@ async def test_any_unexpected_exception_ends_in_a_protocol_error_logged_without_
         with caplog.at_level(logging.ERROR, logger="registry.service"):
             result = await service.connection_test(target(hostile.url))
     assert result.error_kind is ErrorKind.PROTOCOL
-    assert result.message.startswith("authenticated failed: The registry's answer could not")
+    assert result.message.startswith("Sign-in failed: The registry's answer could not")
     assert "KeyError" in caplog.text and SECRET not in caplog.text
 
 

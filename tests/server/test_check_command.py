@@ -76,7 +76,7 @@ async def test_failures_exit_1_and_name_the_error_kind(
     )  # fmt: skip
     assert code == 1
     assert lines[1].split()[:2] == ["authenticated", "FAILED"]
-    assert lines[-1].startswith("FAILED (authentication_failed): authenticated failed:")
+    assert lines[-1].startswith("FAILED (authentication_failed): Sign-in failed:")
     assert all("wrong-secret-9" not in line for line in lines)
 
     token_registry.client("admin", "admin-pass-1").push_image(unique_repo)
@@ -87,7 +87,7 @@ async def test_failures_exit_1_and_name_the_error_kind(
     )  # fmt: skip
     assert code == 1
     assert lines[-1] == (
-        "FAILED (permission_denied): push failed: Permission denied: "
+        "FAILED (permission_denied): Push failed: Permission denied: "
         f"user puller may not push to {unique_repo}."
     )
 
@@ -118,7 +118,7 @@ async def test_tls_options(
         "--password-stdin",
     )
     code, lines, _ = await run(registry_config, monkeypatch, capsys, *base, stdin="alice-pass-1")
-    assert code == 1 and lines[-1].startswith("FAILED (tls_error): reachable failed: TLS error")
+    assert code == 1 and lines[-1].startswith("FAILED (tls_error): Not reachable: TLS error")
 
     ca_file = tmp_path / "ca.pem"
     ca_file.write_text(tls_registry.ca_pem or "")
@@ -189,7 +189,7 @@ async def test_harbor_and_docker_hub_types(
     )  # fmt: skip
     assert code == 1
     assert lines[-1].startswith(
-        "FAILED (repository_not_found): pull failed: Docker Hub has no repository"
+        "FAILED (repository_not_found): Pull failed: Docker Hub has no repository"
     )
 
 

@@ -20,6 +20,7 @@ from tests.support.slack_api import (
     SlackApiStandIn,
     validate_blocks,
     validate_message,
+    validate_options_answer,
     validate_response_action,
     validate_view,
 )
@@ -76,8 +77,13 @@ def _view_errors(root: JsonDict) -> list[str]:
 
 
 def _message_errors(root: JsonDict) -> list[str]:
-    refused = validate_message(root)
+    # chat.update: chat.postMessage truncates a long text instead (see its own test)
+    refused = validate_message(root, method="chat.update")
     return [] if refused is None else refused[1]
+
+
+def _options_errors(root: JsonDict) -> list[str]:
+    return validate_options_answer(root)
 
 
 def _in_modal(block: JsonDict, node: JsonDict | None = None) -> Case:
@@ -96,6 +102,9 @@ def template(where: str) -> Case:
     if where == "message":
         root = {"channel": "C1", "text": "hi", "blocks": [section()]}
         return Case(root, root, _message_errors)
+    if where == "block_suggestion":
+        root = {"options": [option("a")]}
+        return Case(root, root, _options_errors)
     if where in ("block", "section", "text_object"):
         block = section()
         return _in_modal(block, block["text"] if where == "text_object" else block)
@@ -205,7 +214,11 @@ def test_rule_accepts_its_bound_and_refuses_one_beyond(r: Rule, bound: str) -> N
 def test_every_rule_cites_a_slack_reference_page() -> None:
     for r in RULES:
         assert r.source.startswith(
-            ("https://docs.slack.dev/reference/", "https://docs.slack.dev/surfaces/")
+            (
+                "https://docs.slack.dev/reference/",
+                "https://docs.slack.dev/surfaces/",
+                "https://docs.slack.dev/interactivity/",
+            )
         ) or r.source.startswith("https://api.slack.com/reference/"), r
 
 
@@ -337,3 +350,64 @@ def test_rule_lookup_by_key() -> None:
     assert rule("message.blocks").max == 50
     with pytest.raises(KeyError):
         rule("no.such.rule")
+
+
+@pytest.mark.parametrize(
+    ("element", "ok"),
+    [
+        ({"type": "static_select", "options": [option("a")], "initial_option": option("a")}, True),
+        ({"type": "static_select", "options": [option("a")], "initial_option": option("b")}, False),
+        (
+            {
+                "type": "static_select",
+                "option_groups": [{"label": pt("G"), "options": [option("a")]}],
+                "initial_option": option("a"),
+            },
+            True,
+        ),
+        ({"type": "radio_buttons", "options": [option("a")], "initial_option": option("z")}, False),
+        ({"type": "checkboxes", "options": [option("a")], "initial_options": [option("a")]}, True),
+        ({"type": "checkboxes", "options": [option("a")], "initial_options": [option("q")]}, False),
+        # the text must match too, not only the value
+        (
+            {
+                "type": "static_select",
+                "options": [option("a")],
+                "initial_option": {"text": pt("Other"), "value": "a"},
+            },
+            False,
+        ),
+    ],
+)
+def test_initial_option_must_be_one_of_the_options(element: JsonDict, ok: bool) -> None:
+    element = {"action_id": "s", **element}
+    if element["type"] == "static_select":
+        element["placeholder"] = pt("Choose")
+    errors = validate_view(modal(input_block(element)))
+    assert (errors == []) is ok, errors
+    assert ok or any(tag("select.initial_option") in e for e in errors)
+
+
+def test_a_block_suggestion_answer_holds_at_most_100_options() -> None:
+    assert validate_options_answer({"options": [option(f"v{i}") for i in range(100)]}) == []
+    too_many = validate_options_answer({"options": [option(f"v{i}") for i in range(101)]})
+    assert any(tag("block_suggestion.options") in e for e in too_many)
+
+
+def test_chat_post_message_truncates_a_long_text(standin: SlackApiStandIn) -> None:
+    client = WebClient(token=standin.bot_token, base_url=standin.base_url, retry_handlers=[])
+    client.chat_postMessage(channel="C1", text="x" * 40_500)
+    assert standin.violations == []
+    assert len(standin.messages[0]["text"]) == 40_000
+
+
+def test_a_response_url_takes_five_messages(standin: SlackApiStandIn) -> None:
+    import httpx
+
+    url = standin.new_response_url()
+    answers = [httpx.post(url, json={"text": f"m{i}"}).json() for i in range(6)]
+    assert [a["ok"] for a in answers] == [True] * 5 + [False]
+    assert answers[5]["error"] == "used_url"
+    assert len(standin.violations) == 1
+    other = standin.new_response_url()
+    assert httpx.post(other, json={"text": "fresh"}).json()["ok"] is True

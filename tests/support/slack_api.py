@@ -109,6 +109,10 @@ NON_INTERACTIVE_ELEMENTS = frozenset({"image", "plain_text", "mrkdwn"})
 # Errors that mean "the bot sent something Slack refuses" (recorded as violations),
 # as opposed to runtime conditions a correct bot meets (hash_conflict, not_found,
 # ratelimited, expired_trigger_id, injected faults).
+# The window of rule response_url.uses (Slack, "Handling user interaction": 5 messages
+# within 30 minutes of the interaction).
+RESPONSE_URL_WINDOW = 30 * 60
+
 CONTRACT_ERRORS = frozenset(
     {
         "invalid_blocks",
@@ -121,6 +125,8 @@ CONTRACT_ERRORS = frozenset(
         "invalid_auth",
         "no_text",
         "msg_too_long",
+        # A response_url used more than Slack allows (rule response_url.uses).
+        "used_url",
     }
 )
 
@@ -495,7 +501,8 @@ def validate_message(
         return "no_text", [
             f"text, blocks or attachments is required {tag('chat.postMessage.content')}"
         ]
-    if text is not None:
+    if text is not None and method != "chat.postMessage":
+        # chat.postMessage truncates a longer text instead (rule message.text).
         too_long = check_value(
             "message.text", text if isinstance(text, str) else str(text), "/text"
         )
@@ -511,6 +518,33 @@ def validate_message(
 
 
 _RESPONSE_ACTIONS = frozenset({"errors", "update", "push", "clear"})
+
+
+def validate_options_answer(answer: Any) -> list[str]:
+    """Whether the bot's answer to a ``block_suggestion`` is one Slack shows.
+
+    ``options`` (or ``option_groups``) of at most 100 items (rule
+    ``block_suggestion.options``), each option as the table wants it (text, value).
+    """
+    if not isinstance(answer, dict):
+        return [f"the answer must be a JSON object {tag('block_suggestion.options')}"]
+    problems: list[str] = []
+    for key in ("options", "option_groups"):
+        items = answer.get(key)
+        if items is None:
+            continue
+        problems += check_value("block_suggestion.options", items, f"/{key}")
+        if not isinstance(items, list):
+            continue
+        for index, item in enumerate(items):
+            where = "option" if key == "options" else "option_group"
+            pointer = f"/{key}/{index}"
+            if isinstance(item, dict):
+                problems += check_node_rules(where, item, pointer)
+                for inner, option in enumerate(item.get("options") or []):
+                    if isinstance(option, dict) and where == "option_group":
+                        problems += check_node_rules("option", option, f"{pointer}/{inner}")
+    return problems
 
 
 def validate_response_action(
@@ -635,6 +669,7 @@ class SlackApiStandIn:
         self._channels: dict[str, JsonDict] = {}
         self._ts = itertools.count(1)
         self._hooks = itertools.count(1)
+        self._response_url_uses: dict[str, list[float]] = {}
 
         self._port: int | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -1025,7 +1060,7 @@ class SlackApiStandIn:
         if self._down == "http_503":
             return _Reply({"ok": False, "error": "service_unavailable"}, status=503)
         if method == "response_url":
-            return self._response_url(params, parse_error)
+            return self._response_url(path, params, parse_error)
         if not path.startswith("/api/") or method not in self._methods:
             return _Reply({"ok": False, "error": "unknown_method", "req_method": method})
 
@@ -1239,7 +1274,8 @@ class SlackApiStandIn:
     def _chat_post_message(self, params: JsonDict) -> JsonDict:
         self._require(params, "channel")
         self._check_post_target(params)
-        text = self._message_text(params)
+        # Slack truncates a longer text rather than refusing it (rule message.text).
+        text = self._message_text(params)[: rule("message.text").max]
         self._check_thread(params)
         ts = self._next_ts()
         message: JsonDict = {
@@ -1355,7 +1391,24 @@ class SlackApiStandIn:
             }
         }
 
-    def _response_url(self, params: JsonDict, parse_error: str | None) -> _Reply:
+    def _response_url(self, path: str, params: JsonDict, parse_error: str | None) -> _Reply:
+        """A post to a ``response_url``: at most 5 within 30 minutes (rule
+        ``response_url.uses``); the 6th is refused (``used_url``: the bot's bug)."""
+        now = time.monotonic()
+        uses = [t for t in self._response_url_uses.get(path, []) if now - t < RESPONSE_URL_WINDOW]
+        limit = rule("response_url.uses").max or 5
+        if len(uses) >= limit:
+            return _Reply(
+                {
+                    "ok": False,
+                    "error": "used_url",
+                    "errors": [
+                        f"this response_url already took {len(uses)} messages "
+                        f"{tag('response_url.uses')}"
+                    ],
+                }
+            )
+        self._response_url_uses[path] = [*uses, now]
         if parse_error is not None:
             return _Reply({"ok": False, "error": parse_error})
         try:

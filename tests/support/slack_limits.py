@@ -70,6 +70,8 @@ POST_MESSAGE = f"{_REF}/methods/chat.postMessage"
 CHAT_UPDATE = f"{_REF}/methods/chat.update"
 VIEWS_UPDATE = f"{_REF}/methods/views.update"
 VIEWS_OPEN = f"{_REF}/methods/views.open"
+EXTERNAL_SELECT = f"{_BK}/block-elements/select-menu-element#external_select"
+INTERACTION = "https://docs.slack.dev/interactivity/handling-user-interaction"
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,8 @@ RULES: tuple[Rule, ...] = (
         40_000,
         None,
         POST_MESSAGE,
-        "longer text is truncated or refused with msg_too_long",
+        "chat.postMessage truncates a longer text to 40,000 characters (it is not refused); "
+        "the stand-in refuses it elsewhere (chat.update, postEphemeral, response_url)",
     ),
     # -- every block / element ----------------------------------------------
     _r("block.block_id", "block", "block_id", "chars", 255, 1, INPUT),
@@ -322,6 +325,39 @@ RULES: tuple[Rule, ...] = (
         None,
         POST_MESSAGE,
         "another message's ts in the same channel, never a reply's",
+    ),
+    _r(
+        "select.initial_option",
+        "element",
+        "initial_option",
+        "special",
+        None,
+        None,
+        SELECT,
+        "initial_option (initial_options) must exactly match one of the element's options "
+        "or option_groups (static_select, multi_static_select, radio_buttons, checkboxes); "
+        "Slack refuses the view or message with invalid_blocks",
+    ),
+    _r(
+        "block_suggestion.options",
+        "block_suggestion",
+        "options",
+        "items",
+        100,
+        None,
+        EXTERNAL_SELECT,
+        "the options an external_select's block_suggestion answer holds (option_groups: "
+        "at most 100 groups); more and Slack shows none",
+    ),
+    _r(
+        "response_url.uses",
+        "method:response_url",
+        "response_url",
+        "special",
+        5,
+        None,
+        INTERACTION,
+        "a response_url takes at most 5 messages within 30 minutes of the interaction",
     ),
     _r(
         "chat.update.target",
@@ -521,7 +557,43 @@ def check_rules(blocks: list[Any], pointer: str) -> list[str]:
                     action_ids.add(action_id)
             if where == "plain_text_input":
                 errors.extend(_initial_value_errors(node, node_pointer))
+            if where in _CHOICE_ELEMENTS:
+                errors.extend(_initial_option_errors(node, node_pointer))
     return errors
+
+
+# Elements whose initial choice must be one of their own options (rule select.initial_option).
+_CHOICE_ELEMENTS = frozenset(
+    {"static_select", "multi_static_select", "radio_buttons", "checkboxes"}
+)
+
+
+def _option_key(option: Any) -> tuple[str, str] | None:
+    """What "exactly matches" compares: the option's value and its text."""
+    if not isinstance(option, dict):
+        return None
+    text = option.get("text")
+    shown = text.get("text") if isinstance(text, dict) else None
+    return (str(option.get("value")), str(shown))
+
+
+def _initial_option_errors(node: JsonDict, pointer: str) -> list[str]:
+    options = [o for o in node.get("options") or [] if isinstance(o, dict)]
+    for group in node.get("option_groups") or []:
+        if isinstance(group, dict):
+            options.extend(o for o in group.get("options") or [] if isinstance(o, dict))
+    offered = {_option_key(o) for o in options}
+    chosen: list[tuple[str, Any]] = []
+    if node.get("initial_option") is not None:
+        chosen.append(("initial_option", node["initial_option"]))
+    for index, option in enumerate(node.get("initial_options") or []):
+        chosen.append((f"initial_options/{index}", option))
+    return [
+        f"{field} {_option_key(option)!r} is not one of the element's options "
+        f"{tag('select.initial_option')} [json-pointer:{pointer}/{field}]"
+        for field, option in chosen
+        if _option_key(option) not in offered
+    ]
 
 
 def _initial_value_errors(node: JsonDict, pointer: str) -> list[str]:

@@ -833,10 +833,26 @@ class SlackClient:
     async def suggest(
         self, action_id: str, block_id: str, value: str, **kwargs: Any
     ) -> httpx.Response:
-        """``block_suggestion``; the HTTP response body holds the options."""
+        """``block_suggestion``; the HTTP response body holds the options.
+
+        The answer is checked as Slack checks it (``validate_options_answer``: at
+        most 100 options); one Slack would not show is recorded as a violation on
+        the stand-in and fails the test here.
+        """
+        from tests.support.slack_api import validate_options_answer
+
         kwargs.setdefault("user_id", self.user_id)
         kwargs.setdefault("team_id", self.team_id)
-        return await self.post(block_suggestion(action_id, block_id, value, **kwargs))
+        response = await self.post(block_suggestion(action_id, block_id, value, **kwargs))
+        if response.status_code == 200 and response.content.strip():
+            problems = validate_options_answer(response.json())
+            if problems:
+                if self.standin is not None:
+                    self.standin.record_violation(
+                        "block_suggestion", "invalid_options", problems, {}
+                    )
+                raise AssertionError(f"Slack would not show these options: {problems}")
+        return response
 
     async def home_opened(self, **kwargs: Any) -> httpx.Response:
         """``app_home_opened`` for this client's user."""

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from bot.recheck import RecheckConfig, Rechecker
 from bot.runtime import Runtime
+from handlers.delivery import SlackPoster
 from registry import RegistryConfig, RegistryService
 from server import scheduling
 from server.app import create_slack_client
@@ -48,7 +49,9 @@ async def real_runtime(runtime: Runtime, slack: SlackApiStandIn) -> AsyncIterato
         )
     )
     rt = replace(
-        runtime, registry=service, slack=create_slack_client(slack.bot_token, slack.base_url)
+        runtime,
+        registry=service,
+        poster=SlackPoster(create_slack_client(slack.bot_token, slack.base_url)),
     )
     try:
         yield rt

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.runtime import Runtime
+from handlers.delivery import SlackPoster
 from server import scheduling
 from server.app import create_slack_client
 from storage.models import ImageRepository, OutboxMessage
@@ -54,7 +55,7 @@ async def test_the_server_jobs_recheck_and_tell_the_channel_once_per_change(
 ) -> None:
     monkeypatch.setattr(scheduling, "registry_shards", lambda *_: [scripted])
     runtime.settings = replace(runtime.settings, recheck_interval=0.5)
-    runtime.slack = create_slack_client(slack.bot_token, slack.base_url)
+    runtime.poster = SlackPoster(create_slack_client(slack.bot_token, slack.base_url))
     project_id = await seed.project(runtime.sessions, channel_id="C-OPS")
     up_ids = await seed.repositories(
         runtime.sessions, runtime.box, project_id=project_id, registry_url=UP, count=3

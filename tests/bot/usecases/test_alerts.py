@@ -15,11 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics, outbox
+from bot.notices import EntryFacts, RepositoryAdded
 from bot.runtime import Runtime
 from bot.usecases import alerts, health
 from bot.usecases.actor import Actor
 from bot.usecases.errors import NotFound
 from bot.usecases.permissions import Place
+from handlers.delivery import SlackPoster
 from registry import ConnectionTestResult, ErrorKind
 from registry.results import CheckStep
 from storage.crypto import SecretBox
@@ -96,7 +98,7 @@ async def _apply(rt: Runtime, repo_id: int, result: ConnectionTestResult, now: d
 
 
 async def _deliver_all(rt: Runtime, client: AsyncWebClient) -> None:
-    while await outbox.deliver_pending(rt.sessions, client, owner="test"):
+    while await outbox.deliver_pending(rt.sessions, SlackPoster(client), owner="test"):
         pass
 
 
@@ -125,7 +127,7 @@ async def test_an_incident_is_one_message_edited_then_recovered_in_its_thread(
     [edit] = standin.calls_to("chat.update")
     assert edit.params["ts"] == alert.response["ts"]
     assert "TLS handshake failed" in str(edit.params["blocks"])
-    assert "3 failed check(s) in a row" in str(edit.params["blocks"])
+    assert "3 failed checks in a row" in str(edit.params["blocks"])
     # The recovery: a reply in the alert's thread, and the alert edited to say so.
     await _apply(rt, repo_id, OK, start + timedelta(minutes=3))
     await _deliver_all(rt, client)
@@ -160,7 +162,7 @@ async def test_an_edit_and_a_reply_wait_for_the_post(
     await _apply(rt, repo_id, OK, start + timedelta(minutes=3))
     # All queued before anything was sent: the first round sends only the post (already
     # rewritten to the latest state, so no edit is needed); the reply waits for its ts.
-    assert await outbox.deliver_pending(rt.sessions, client, owner="test") == 1
+    assert await outbox.deliver_pending(rt.sessions, SlackPoster(client), owner="test") == 1
     [alert] = standin.calls_to("chat.postMessage")
     assert "recovered" in alert.params["text"] and "thread_ts" not in alert.params
     await _deliver_all(rt, client)
@@ -184,7 +186,7 @@ async def test_two_senders_send_the_post_its_edit_and_its_reply_once(
         await _apply(rt, repo_id, OK, now + timedelta(seconds=3))
 
     async def sender(owner: str) -> None:
-        while await outbox.deliver_pending(rt.sessions, client, owner=owner, limit=3):
+        while await outbox.deliver_pending(rt.sessions, SlackPoster(client), owner=owner, limit=3):
             pass
 
     await asyncio.gather(sender("a"), sender("b"), sender("c"))
@@ -283,13 +285,24 @@ async def test_a_refused_token_is_logged_once_counted_and_not_retried_in_a_loop(
     before = metrics.SLACK_TOKEN_FAILURES.labels(error="token_revoked")._value.get()
     async with transaction(rt.sessions) as session:
         for n in range(3):
+            entry = EntryFacts(
+                id=n,
+                access="app",
+                registry_type="registry",
+                registry_url="https://r.example",
+                repository=f"team/m{n}",
+            )
             await outbox.enqueue(
-                session, dedup_key=f"t{n}", team_id="T1", channel_id="C1", text=f"m{n}"
+                session,
+                dedup_key=f"t{n}",
+                team_id="T1",
+                channel_id="C1",
+                notice=RepositoryAdded(entry, user_id="U1", healthy=True),
             )
     standin.fail_next("chat.postMessage", "token_revoked", times=5)
     with caplog.at_level(logging.ERROR, logger="bot.outbox"):
         for _ in range(3):
-            await outbox.deliver_pending(rt.sessions, client, owner="test")
+            await outbox.deliver_pending(rt.sessions, SlackPoster(client), owner="test")
     assert len(standin.calls_to("chat.postMessage")) == 1  # the rest of the batch waits
     assert [r.levelno for r in caplog.records if "token_revoked" in r.message] == [logging.ERROR]
     assert metrics.SLACK_TOKEN_FAILURES.labels(error="token_revoked")._value.get() == before + 1

@@ -53,10 +53,33 @@ def test_docker_hub_official_images_live_under_library() -> None:
         ("https://registry.example.com?x=1", "query"),
         ("https://", "no host name"),
         ("https://registry.example.com:99999", "Not a URL"),
+        # issue 19: hosts that are no DNS name and no IP literal
+        ("https://" + "&" * 1200 + ".example", "must be a DNS name"),
+        ("https://a&b.example.com", "must be a DNS name"),
+        ("https://" + "a" * 64 + ".example.com", "1 to 63 characters"),
+        ("https://" + ".".join(["a" * 63] * 4) + ".com", "at most 253 characters"),
+        ("https://registry..example.com", "must be a DNS name"),
+        ("https://-registry.example.com", "must be a DNS name"),
+        ("https://1.2.3.999:5000", "not one"),
     ],
 )
 def test_bad_urls_are_reported_under_registry_url(url: str, message: str) -> None:
     assert message in errors_of(form(registry_url=url))["registry_url"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://registry.example.com:5000",
+        "http://127.0.0.1:5000",
+        "http://[::1]:5000",
+        "https://registry.bücher.example",  # IDNA
+        "https://docker_registry.internal",
+        "https://" + ".".join(["a" * 63] * 3) + "." + "b" * 61,  # 253 characters
+    ],
+)
+def test_dns_names_and_ip_literals_are_accepted(url: str) -> None:
+    assert validate(form(registry_url=url), dockerhub_url=HUB).registry_url == url.lower()
 
 
 @pytest.mark.parametrize(

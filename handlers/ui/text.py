@@ -1,8 +1,9 @@
-"""Text that goes into Slack: escaping and cutting to Slack's lengths, in one place.
+"""The one text boundary to Slack: escaping and cutting to Slack's lengths, in one place.
 
-Every builder (channel messages in `bot.messages`, modals, the list and the App
-Home in `handlers.ui`) puts names, URLs and registry messages into Slack text
-through these helpers, so that
+Every builder in `handlers.ui` (channel messages in `handlers.ui.channel`, modals, the
+list and the App Home) puts user- and registry-supplied text into Slack through one
+function per context: `mrkdwn` (prose), `plain_text` (plain_text objects) and `code`
+(an inline code span), so that
 
 * a name can never inject markup: `&`, `<` and `>` are HTML-escaped (Slack's
   documented escaping, so `<http://x|y>`, `<@U1>` and `<!channel>` stay text),
@@ -10,8 +11,8 @@ through these helpers, so that
   for look-alikes wherever they could open or close bold, italic, strike or code
   (Slack has no backslash escape). Inside a word (`my_project`, `NAME_UNKNOWN`)
   they cannot format, so they are kept and names stay readable;
-* a long value is cut with "…" before Slack would refuse the whole view, and a cut
-  never splits an `&amp;` entity or a `<!date…>` token in half.
+* a long value is cut with "…" before Slack would refuse the whole view, by characters
+  after escaping, and a cut never splits an `&amp;` entity or a `<!date…>` token in half.
 
 The limits below are Slack's published ones (docs.slack.dev Block Kit reference);
 the test stand-in (tests/support/slack_limits.py) holds the cited table and
@@ -74,19 +75,34 @@ def escape(text: str) -> str:
     return "".join(part if index % 2 else _neutralise(part) for index, part in enumerate(parts))
 
 
+def mrkdwn(text: str, limit: int | None = None) -> str:
+    """The text boundary for mrkdwn prose: `escape`, then cut to `limit` characters of the
+    escaped text (never inside an entity), ending with "…" when it was longer."""
+    return clip_escaped(escape(text), limit)
+
+
+def plain_text(text: str, limit: int | None = None) -> str:
+    """The text boundary for plain_text objects: Slack shows them as typed (no entities,
+    no formatting), so only the length is cut, by characters, with "…"."""
+    return clip(text, limit)
+
+
 def code(text: str, limit: int | None = None) -> str:
-    """A value shown as inline code (repository paths, URLs): exact characters, no markup.
+    """The text boundary for an inline code span (repository paths, URLs, user names):
+    exact characters, no markup. `limit` counts the whole span, backticks included.
 
     Slack does not format inside a code span, so only `&<>` are escaped and a
-    backtick (which would close the span) is swapped.
+    backtick (which would close the span) is swapped; the cut comes after escaping.
     """
-    value = clip(text, limit) if limit is not None else text
-    return "`" + escape_html(value).replace("`", _LOOKALIKE["`"]) + "`"
+    inner = escape_html(text).replace("`", _LOOKALIKE["`"])
+    if limit is not None:
+        inner = clip_escaped(inner, max(limit - 2, 1))  # a limit under 3 still shows "`…`"
+    return "`" + inner + "`"
 
 
 def name(text: str, limit: int | None = None) -> str:
-    """`escape` after cutting the raw value to `limit` characters."""
-    return escape(clip(text, limit) if limit is not None else text)
+    """`mrkdwn` under its older name."""
+    return mrkdwn(text, limit)
 
 
 def clip(text: str, limit: int | None) -> str:
@@ -94,6 +110,14 @@ def clip(text: str, limit: int | None) -> str:
     if limit is None or len(text) <= limit:
         return text
     return text[: max(limit - 1, 0)] + ELLIPSIS
+
+
+def clip_escaped(text: str, limit: int | None) -> str:
+    """Escaped text (no markup of its own) cut to `limit` characters, never inside an
+    `&amp;` / `&lt;` / `&gt;` entity, ending with "…" when it was longer."""
+    if limit is None or len(text) <= limit:
+        return text
+    return _OPEN_ENTITY.sub("", text[: max(limit - 1, 0)]) + ELLIPSIS
 
 
 _OPEN_ENTITY = re.compile(r"&[a-z]*$")
