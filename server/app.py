@@ -24,6 +24,7 @@ import handlers
 from bot.runtime import Runtime
 from server import memory
 from server.asgi import SLACK_PATH, Router
+from server.socket_mode import SocketMode
 from storage.db import ping
 
 log = logging.getLogger(__name__)
@@ -63,19 +64,18 @@ def create_asgi_app(
 ) -> Router:
     bolt = create_bolt_app(runtime)
     socket_mode_task: asyncio.Task[None] | None = None
+    socket_mode: SocketMode | None = None
 
     async def startup() -> None:
-        nonlocal socket_mode_task
+        nonlocal socket_mode_task, socket_mode
         if runtime.slack is not None:
             # Without a session slack_sdk opens (and closes) a connection per Web API call.
             runtime.slack.session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=runtime.slack.timeout)
             )
         if runtime.settings.slack_app_token:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            handler = AsyncSocketModeHandler(bolt, runtime.settings.slack_app_token)
-            socket_mode_task = asyncio.create_task(handler.start_async())  # type: ignore[no-untyped-call]
+            socket_mode = SocketMode(bolt, runtime.settings.slack_app_token)
+            socket_mode_task = asyncio.create_task(socket_mode.connect_async())  # type: ignore[no-untyped-call]
             log.info("Socket Mode: receiving Slack events over a WebSocket")
         if on_startup is not None:
             await on_startup()
@@ -87,13 +87,21 @@ def create_asgi_app(
                 await on_shutdown()
             if socket_mode_task is not None:
                 socket_mode_task.cancel()
+            if socket_mode is not None:
+                await socket_mode.close_async()  # type: ignore[no-untyped-call]
         finally:
             if runtime.slack is not None and runtime.slack.session is not None:
                 await runtime.slack.session.close()
             await runtime.aclose()
 
-    async def health() -> bool:
-        return await ping(runtime.engine)
+    async def health() -> bool | str:
+        if not await ping(runtime.engine):
+            return False
+        if runtime.settings.slack_app_token and (
+            socket_mode is None or not await socket_mode.connected()
+        ):
+            return "Socket Mode disconnected"
+        return True
 
     slack_handler: Any = AsyncSlackRequestHandler(
         bolt, path=SLACK_PATH
