@@ -36,6 +36,22 @@ def new_request_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+def request_id_for_reply() -> str:
+    """The id of the request being served, for a "something went wrong" reply: the user
+    quotes it, the operator finds the log line by it. Outside an HTTP request (Socket
+    Mode, a scheduled job) one is made now, so the lines logged next carry it too."""
+    current = REQUEST_ID.get()
+    if current == "-":
+        current = new_request_id()
+        REQUEST_ID.set(current)
+    return current
+
+
+def went_wrong(lead: str = "Something went wrong on our side") -> str:
+    """The generic failure sentence with the request id to quote (call before logging)."""
+    return f"{lead} (it was logged with request id `{request_id_for_reply()}`). Try again."
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {

@@ -363,3 +363,40 @@ def test_json_is_the_default_off_a_terminal(standin: SlackApiStandIn, tmp_path: 
     ) as process:
         lines = [line for line in process.log().splitlines() if line.strip()]
     assert lines and all(line.startswith("{") for line in lines)
+
+
+# -- 9. the request id in every "something went wrong" reply -----------------------------
+
+
+def test_something_went_wrong_quotes_the_request_id_of_its_log_line(
+    standin: SlackApiStandIn, tmp_path: Path
+) -> None:
+    import json
+    import re
+    import sqlite3
+
+    database = tmp_path / "bot.db"
+    with BotProcess(
+        slack_api_url=standin.base_url,
+        bot_token=standin.bot_token,
+        database_url=f"sqlite:///{database}",
+        log_path=tmp_path / "bot.log",
+    ) as process:
+        # A database broken under the running bot: the listener fails unexpectedly.
+        with sqlite3.connect(database) as connection:
+            connection.execute("DROP TABLE project_admins")
+            connection.execute("DROP TABLE projects")
+        standin.clear()
+        body = slash_command("list", channel_id="CBROKEN", response_url=standin.new_response_url())
+        response = httpx.post(
+            process.events_url, content=body, headers=sign(body, process.signing_secret), timeout=5
+        )
+        assert response.status_code == 200
+        (reply,) = standin.wait_for("response_url", timeout=10)
+        text = str(reply.params.get("text", ""))
+        match = re.search(r"request id `([0-9a-f]{16})`", text)
+        assert match and text.startswith("Something went wrong"), text
+        time.sleep(0.3)
+        entries = [json.loads(line) for line in process.log().splitlines() if line.startswith("{")]
+    failed = [e for e in entries if e["msg"] == "/imagerepo list failed"]
+    assert failed and failed[0]["request_id"] == match.group(1)
