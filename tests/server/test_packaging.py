@@ -87,3 +87,22 @@ def test_the_dockerfile_is_hadolint_clean() -> None:
         [hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_kubernetes_example_in_deploy_md_is_valid_and_complete() -> None:
+    import yaml
+
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    section = text.split("## Kubernetes", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    documents = {doc["kind"]: doc for doc in yaml.safe_load_all(block)}
+    assert {"Secret", "Job", "Deployment", "Service"} <= set(documents)
+    assert "SLACK_SIGNING_SECRET" in documents["Secret"]["stringData"]
+    assert documents["Job"]["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
+    deployment = documents["Deployment"]["spec"]
+    assert deployment["replicas"] == 2
+    (container,) = deployment["template"]["spec"]["containers"]
+    assert container["envFrom"] == [{"secretRef": {"name": "imagerepo-bot"}}]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/healthz"
+    assert documents["Secret"]["stringData"]["DATABASE_URL"].startswith("postgresql://")
