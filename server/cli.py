@@ -48,6 +48,11 @@ def _prepare_sqlite_directory(path: Path) -> None:
     """The directory of an SQLite DATABASE_URL exists and is writable (SQLite also writes
     its -wal and -shm files there), or one line says what to change."""
     directory = path.parent
+    if path.is_dir():
+        raise StartupError(
+            f"DATABASE_URL names {path}, which is a directory: name a file in it, "
+            f"e.g. sqlite:///{path / 'imagerepo.db'}"
+        )
     blocker = next((p for p in (directory, *directory.parents) if p.exists()), None)
     if blocker is not None and not blocker.is_dir():
         raise StartupError(

@@ -194,3 +194,16 @@ def test_a_host_that_is_not_an_address_is_one_line(tmp_path: Path) -> None:
         "imagerepo-bot: METRICS_HOST must be an IP address to listen on, such as 0.0.0.0 "
         "(every interface) or 127.0.0.1, not 'internal.example'"
     )
+
+
+def test_a_sqlite_path_that_is_a_directory_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("migrate", env={"DATABASE_URL": f"sqlite:///{tmp_path}"})
+    assert f"DATABASE_URL names {tmp_path}, which is a directory" in one_error_line(result)
+
+
+def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    for _ in range(3):  # aiosqlite's "Event loop is closed" came now and then
+        result = run_cli("migrate", env={"DATABASE_URL": f"sqlite:///{garbage}"})
+        assert "file is not a database" in one_error_line(result)
