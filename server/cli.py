@@ -135,10 +135,10 @@ def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
             on_startup=lambda: scheduling.start(runtime),
             on_shutdown=lambda: scheduling.stop(runtime),
         )
-        mode = "Socket Mode" if settings.slack_app_token else "HTTP"
+        mode = "Socket Mode" if settings.slack_app_token else "HTTP mode"
         who = f" as {identity.user} in {identity.team}" if identity else ""
         log.info(
-            "imagerepo-bot %s serving: %s mode%s, database %s, listening on %s",
+            "imagerepo-bot %s serving: %s%s, database %s, listening on %s",
             version(),
             mode,
             who,

@@ -228,17 +228,13 @@ def wait_for_health(url: str, status: int, within: float = 30) -> bool:
     return False
 
 
-def test_healthz_answers_503_while_socket_mode_is_disconnected(
+def start_socket_mode_bot(
     standin: SlackApiStandIn, tmp_path: Path
-) -> None:
-    socket_server = SocketModeServer()
-    socket_server.start()
-    standin.socket_mode_url = socket_server.url
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "IMAGEREPO_"))},
         **serve_env(standin, tmp_path, SLACK_APP_TOKEN=standin.app_token),
     }
-    base = f"http://127.0.0.1:{env['PORT']}"
     log_path = tmp_path / "bot.log"
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
@@ -247,16 +243,64 @@ def test_healthz_answers_503_while_socket_mode_is_disconnected(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-        try:
-            assert wait_for_health(base, 200), log_path.read_text()
-            socket_server.stop()
-            assert wait_for_health(base, 503), log_path.read_text()
-            response = httpx.get(f"{base}/healthz", timeout=2)
-            assert response.json() == {"status": "Socket Mode disconnected"}
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=15)
-            standin.socket_mode_url = "ws://127.0.0.1:9/link/"
+    return process, f"http://127.0.0.1:{env['PORT']}", log_path
+
+
+def wait_for_log(path: Path, text: str, within: float = 40) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if text in path.read_text(errors="replace"):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_socket_mode_stops_retrying_once_slack_refuses_the_app_token_mid_run(
+    standin: SlackApiStandIn, tmp_path: Path
+) -> None:
+    socket_server = SocketModeServer()
+    socket_server.start()
+    standin.socket_mode_url = socket_server.url
+    original = standin.app_token
+    process, base, log_path = start_socket_mode_bot(standin, tmp_path)
+    try:
+        assert wait_for_health(base, 200), log_path.read_text()
+        standin.app_token = "xapp-1-the-only-valid-one-now"  # the bot's token was revoked
+        socket_server.stop()
+        refused = "SLACK_APP_TOKEN was refused by Slack (apps.connections.open: invalid_auth)"
+        assert wait_for_log(log_path, refused), log_path.read_text()
+        time.sleep(12)  # more than one reconnect interval: no retry, no traceback
+        text = log_path.read_text()
+        assert text.count(refused) == 1
+        assert "Traceback" not in text and '"trace"' not in text
+        assert process.poll() is None
+        assert health_status(base) == 503
+        opened = [c for c in standin.calls if c.method == "apps.connections.open"]
+        assert len([c for c in opened if c.response.get("error") == "invalid_auth"]) == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        standin.app_token = original
+        standin.socket_mode_url = "ws://127.0.0.1:9/link/"
+
+
+def test_healthz_answers_503_while_socket_mode_is_disconnected(
+    standin: SlackApiStandIn, tmp_path: Path
+) -> None:
+    socket_server = SocketModeServer()
+    socket_server.start()
+    standin.socket_mode_url = socket_server.url
+    process, base, log_path = start_socket_mode_bot(standin, tmp_path)
+    try:
+        assert wait_for_health(base, 200), log_path.read_text()
+        socket_server.stop()
+        assert wait_for_health(base, 503), log_path.read_text()
+        response = httpx.get(f"{base}/healthz", timeout=2)
+        assert response.json() == {"status": "Socket Mode disconnected"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        standin.socket_mode_url = "ws://127.0.0.1:9/link/"
 
 
 # -- 7. --help, --version, LOG_LEVEL, LOG_FORMAT, bind failures ---------------------------
