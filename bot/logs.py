@@ -125,8 +125,9 @@ def configure(level: int | str = logging.INFO, fmt: str = "json") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    quieter = number if number <= logging.DEBUG else max(number, logging.WARNING)
     for name in NOISY:
-        logging.getLogger(name).setLevel(max(number, logging.WARNING))
+        logging.getLogger(name).setLevel(quieter)
     bolt = logging.getLogger("slack_bolt.AsyncApp")
     if not any(isinstance(f, _DropBoltTokenNote) for f in bolt.filters):
         bolt.addFilter(_DropBoltTokenNote())

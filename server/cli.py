@@ -306,14 +306,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        # The other commands print their result; their log says only what went wrong,
-        # unless LOG_LEVEL asks for more.
-        level = (
-            settings.log_level
-            if args.command == "serve" or os.environ.get("LOG_LEVEL")
-            else "warning"
-        )
-        logs.configure(level, settings.log_format if args.command == "serve" else "text")
+        # The other commands print their result for a person: their log says only what
+        # went wrong, as text, unless LOG_LEVEL / LOG_FORMAT ask otherwise (a migration Job).
+        serving = args.command == "serve"
+        level = settings.log_level if serving or os.environ.get("LOG_LEVEL") else "warning"
+        fmt = settings.log_format if serving or os.environ.get("LOG_FORMAT") else "text"
+        logs.configure(level, fmt)
         code: int = args.func(settings, args)
     except (SettingsError, StartupError, SecretKeyError) as error:
         print(f"imagerepo-bot: {error}", file=sys.stderr)

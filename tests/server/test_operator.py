@@ -444,3 +444,29 @@ def test_something_went_wrong_quotes_the_request_id_of_its_log_line(
         entries = [json.loads(line) for line in process.log().splitlines() if line.startswith("{")]
     failed = [e for e in entries if e["msg"] == "/imagerepo list failed"]
     assert failed and failed[0]["request_id"] == match.group(1)
+
+
+def test_slack_unreachable_at_start_is_a_warning_not_a_refusal(tmp_path: Path) -> None:
+    """An outage of Slack must not keep the bot from coming back by itself."""
+    with BotProcess(
+        slack_api_url=f"http://127.0.0.1:{free_port()}/api/",
+        bot_token="xoxb-cannot-be-checked",
+        database_url=sqlite_url(tmp_path),
+        log_path=tmp_path / "bot.log",
+    ) as process:
+        assert health_status(process.base_url) == 200
+        text = process.log()
+    assert "could not ask Slack" in text and "SLACK_BOT_TOKEN" in text
+    assert "xoxb-cannot-be-checked" not in text
+
+
+def test_a_migration_job_can_log_json(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": sqlite_url(tmp_path)}
+    text = run_cli("rotate-keys", env=env)  # warns that it generated a key file
+    assert text.returncode == 0, text.stderr
+    assert "generated a key into" in text.stderr and not text.stderr.startswith("{")
+    debug = run_cli("migrate", env={**env, "LOG_FORMAT": "json", "LOG_LEVEL": "debug"})
+    assert debug.returncode == 0, debug.stderr
+    lines = [line for line in debug.stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith("{") for line in lines)
+    assert '"logger": "alembic' in debug.stderr  # debug shows the libraries' own lines
