@@ -265,6 +265,7 @@ def test_socket_mode_stops_retrying_once_slack_refuses_the_app_token_mid_run(
     process, base, log_path = start_socket_mode_bot(standin, tmp_path)
     try:
         assert wait_for_health(base, 200), log_path.read_text()
+        before = len(standin.calls)
         standin.app_token = "xapp-1-the-only-valid-one-now"  # the bot's token was revoked
         socket_server.stop()
         refused = "SLACK_APP_TOKEN was refused by Slack (apps.connections.open: invalid_auth)"
@@ -275,7 +276,7 @@ def test_socket_mode_stops_retrying_once_slack_refuses_the_app_token_mid_run(
         assert "Traceback" not in text and '"trace"' not in text
         assert process.poll() is None
         assert health_status(base) == 503
-        opened = [c for c in standin.calls if c.method == "apps.connections.open"]
+        opened = [c for c in standin.calls[before:] if c.method == "apps.connections.open"]
         assert len([c for c in opened if c.response.get("error") == "invalid_auth"]) == 1
     finally:
         process.send_signal(signal.SIGTERM)
