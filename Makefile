@@ -2,23 +2,42 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HASH   := $(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
+# `make run` installs the runtime only, from the hash-locked requirements.lock (what the
+# Docker image runs); `make test` adds the development extras (test tools, linters).
+RUN_STAMP := $(VENV)/.installed-run-$(HASH)
+DEV_STAMP := $(VENV)/.installed-dev-$(HASH)
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint typecheck unit bench install test-deps clean
+.PHONY: run test lint typecheck unit bench install test-deps lock clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	rm -f $(VENV)/.installed-*
+
+$(RUN_STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-run-*
 	touch $@
 
-install: $(STAMP)
+$(DEV_STAMP): $(RUN_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-dev-*
+	touch $@
 
-## Install and start the bot (SQLite by default; needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET).
-run: $(STAMP)
+install: $(RUN_STAMP)
+
+## Install the runtime and start the bot (SQLite by default; needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET).
+run: $(RUN_STAMP)
 	$(BIN)/imagerepo-bot serve
+
+## Regenerate requirements.lock after changing the dependencies in pyproject.toml.
+lock: $(DEV_STAMP)
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --build-deps-for=wheel --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements.lock pyproject.toml
 
 ## The registry server the tests start: Debian's docker-registry (CNCF distribution).
 test-deps:
@@ -27,18 +46,19 @@ test-deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends docker-registry; }
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 ## Install what the tests need, lint, type-check, run every test.
-test: $(STAMP) test-deps lint typecheck
+test: $(DEV_STAMP) test-deps lint typecheck
 	$(BIN)/pytest
 
-bench: $(STAMP) test-deps
+bench: $(DEV_STAMP) test-deps
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

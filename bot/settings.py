@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,15 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DOCKERHUB_REGISTRY_URL = "https://registry-1.docker.io"
 DEFAULT_DOCKERHUB_API_URL = "https://hub.docker.com"
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
+
+# Every interface: a container or a host decides what reaches it; HOST narrows it.
+DEFAULT_HOST = "0.0.0.0"  # noqa: S104
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("json", "text")
+# Slack's token kinds by prefix (docs.slack.dev, "Tokens": bot tokens start xoxb-,
+# app-level tokens xapp-, user tokens xoxp-).
+BOT_TOKEN_PREFIX = "xoxb-"
+APP_TOKEN_PREFIX = "xapp-"
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -51,6 +61,10 @@ class Settings:
     github_api_url: str = DEFAULT_GITHUB_API_URL
     port: int = 3000
     metrics_port: int | None = None
+    host: str = DEFAULT_HOST
+    metrics_host: str = DEFAULT_HOST
+    log_level: str = "info"
+    log_format: str = "json"
     aws_region: str | None = None
     google_api_url: str = GOOGLE_API_URL
     google_location: str | None = None
@@ -99,6 +113,10 @@ class Settings:
             ),
             port=port,
             metrics_port=metrics_port,
+            host=_host("HOST", get("HOST")),
+            metrics_host=_host("METRICS_HOST", get("METRICS_HOST")),
+            log_level=_choice("LOG_LEVEL", get("LOG_LEVEL"), LOG_LEVELS, "info"),
+            log_format=_choice("LOG_FORMAT", get("LOG_FORMAT"), LOG_FORMATS, default_log_format()),
             aws_region=get("AWS_REGION") or get("AWS_DEFAULT_REGION"),
             google_api_url=_http_url(
                 "IMAGEREPO_GOOGLE_API_URL", get("IMAGEREPO_GOOGLE_API_URL") or GOOGLE_API_URL
@@ -130,6 +148,19 @@ class Settings:
             )
         assert self.slack_bot_token is not None
         assert self.slack_signing_secret is not None
+        _check_token_kind(
+            "SLACK_BOT_TOKEN",
+            self.slack_bot_token,
+            BOT_TOKEN_PREFIX,
+            "the Bot User OAuth Token (OAuth & Permissions page of the app)",
+        )
+        if self.slack_app_token is not None:
+            _check_token_kind(
+                "SLACK_APP_TOKEN",
+                self.slack_app_token,
+                APP_TOKEN_PREFIX,
+                "an App-Level Token with the connections:write scope (Basic Information page)",
+            )
         return self.slack_bot_token, self.slack_signing_secret
 
     @property
@@ -139,6 +170,47 @@ class Settings:
         if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
             return None
         return Path(url.database)
+
+
+def default_log_format(stream: object = None) -> str:
+    """`text` when a person watches (stderr is a terminal), `json` for a log collector."""
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return "text" if callable(isatty) and isatty() else "json"
+
+
+_TOKEN_KINDS = {"xoxb-": "a bot token", "xapp-": "an app-level token", "xoxp-": "a user token"}
+
+
+def _check_token_kind(name: str, value: str, prefix: str, wanted: str) -> None:
+    """A token of the wrong kind (an xapp- token as the bot token) fails at start, not at
+    the first user's request. The message names the kind found, never the token."""
+    if value.startswith(prefix):
+        return
+    found = next((kind for p, kind in _TOKEN_KINDS.items() if value.startswith(p)), None)
+    what = f"is {found} ({value[:5]}...)" if found else f"does not start with {prefix}"
+    raise SettingsError(f"{name} {what}: use {wanted}, which starts with {prefix}")
+
+
+def _host(name: str, value: str | None) -> str:
+    """An IP address to bind (IPv4 or IPv6); names are refused so the bind is predictable."""
+    if value is None:
+        return DEFAULT_HOST
+    try:
+        return str(ipaddress.ip_address(value.strip("[]")))
+    except ValueError:
+        raise SettingsError(
+            f"{name} must be an IP address to listen on, such as 0.0.0.0 (every interface) "
+            f"or 127.0.0.1, not {value!r}"
+        ) from None
+
+
+def _choice(name: str, value: str | None, choices: tuple[str, ...], default: str) -> str:
+    if value is None:
+        return default
+    if value.lower() not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value.lower()
 
 
 def _validate_database_url(value: str) -> None:

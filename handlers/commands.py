@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.logs import went_wrong
 from bot.usecases import alerts, checks, projects, repositories, tools
 from bot.usecases.errors import TooSoon, UseCaseError
 from bot.usecases.forms import Creation
@@ -63,11 +64,9 @@ async def imagerepo(
     except UseCaseError as error:
         await safe_call("respond", respond(text=mrkdwn(error.message)))
     except Exception:
+        reply = went_wrong()  # sets the request id the log line below carries
         log.exception("/imagerepo %s failed", sub)
-        await safe_call(
-            "respond",
-            respond(text="Something went wrong on our side; it was logged. Try again."),
-        )
+        await safe_call("respond", respond(text=reply))
 
 
 async def _project_cmd(call: Invocation) -> None:

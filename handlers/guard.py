@@ -14,6 +14,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from bot.logs import went_wrong
 from handlers.gate import AFTER_ACK
 
 if TYPE_CHECKING:
@@ -115,6 +116,7 @@ def guarded(listener: ListenerFn) -> ListenerFn:
         try:
             await listener(**kwargs)
         except Exception as error:
+            reply = went_wrong(":x: Something went wrong on our side")
             log.error(
                 "listener %s failed: %s",
                 listener.__name__,
@@ -129,10 +131,7 @@ def guarded(listener: ListenerFn) -> ListenerFn:
 
                 await ack(
                     response_action="update",
-                    view=notice_view(
-                        "Image repositories",
-                        ":x: Something went wrong on our side (it was logged). Try again.",
-                    ),
+                    view=notice_view("Image repositories", reply),
                 )
             else:
                 await ack()

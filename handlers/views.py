@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.logs import went_wrong
 from bot.runtime import Runtime
 from bot.usecases import repositories, tools
 from bot.usecases.actor import Actor
@@ -252,8 +253,8 @@ class _AddSave:
         except UseCaseError as error:
             return self.modal(f":x: Not saved: {mrkdwn(error.message)}"), False
         except Exception:
+            status = went_wrong(":x: Not saved: something went wrong on our side")
             log.exception("saving a repository failed")
-            status = ":x: Not saved: something went wrong on our side (it was logged)."
             return self.modal(status), False
         return saved_modal(self.meta, _saved_text(outcome)), True
 

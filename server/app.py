@@ -25,6 +25,7 @@ from bot.runtime import Runtime
 from handlers.delivery import SlackPoster
 from server import memory
 from server.asgi import SLACK_PATH, Router
+from server.socket_mode import SocketMode
 from storage.db import ping
 
 log = logging.getLogger(__name__)
@@ -65,18 +66,17 @@ def create_asgi_app(
 ) -> Router:
     bolt = create_bolt_app(runtime)
     socket_mode_task: asyncio.Task[None] | None = None
+    socket_mode: SocketMode | None = None
 
     async def startup() -> None:
-        nonlocal socket_mode_task
+        nonlocal socket_mode_task, socket_mode
         # Without a session slack_sdk opens (and closes) a connection per Web API call.
         bolt.client.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=bolt.client.timeout)
         )
         if runtime.settings.slack_app_token:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            handler = AsyncSocketModeHandler(bolt, runtime.settings.slack_app_token)
-            socket_mode_task = asyncio.create_task(handler.start_async())  # type: ignore[no-untyped-call]
+            socket_mode = SocketMode(bolt, runtime.settings.slack_app_token)
+            socket_mode_task = asyncio.create_task(socket_mode.connect_async())  # type: ignore[no-untyped-call]
             log.info("Socket Mode: receiving Slack events over a WebSocket")
         if on_startup is not None:
             await on_startup()
@@ -88,13 +88,21 @@ def create_asgi_app(
                 await on_shutdown()
             if socket_mode_task is not None:
                 socket_mode_task.cancel()
+            if socket_mode is not None:
+                await socket_mode.close_async()  # type: ignore[no-untyped-call]
         finally:
             if bolt.client.session is not None:
                 await bolt.client.session.close()
             await runtime.aclose()
 
-    async def health() -> bool:
-        return await ping(runtime.engine)
+    async def health() -> bool | str:
+        if not await ping(runtime.engine):
+            return False
+        if runtime.settings.slack_app_token and (
+            socket_mode is None or not await socket_mode.connected()
+        ):
+            return "Socket Mode disconnected"
+        return True
 
     slack_handler: Any = AsyncSlackRequestHandler(
         bolt, path=SLACK_PATH

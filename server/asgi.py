@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot import metrics
 from bot.logs import REQUEST_ID, new_request_id
 from handlers.gate import ACKS_IN_FLIGHT
-from server.signature import SlackSignature
+from server.signature import SlackSignature, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,64 @@ SLACK_PATH = "/slack/events"
 MAX_BODY_BYTES = 1024 * 1024
 # Slack sends its whole body at once; a client still sending after 10 s is not Slack.
 BODY_DEADLINE_SECONDS = 10.0
+# A wrong SLACK_SIGNING_SECRET makes every request a 401: say so in the log, at most
+# once a minute (a stranger replaying forged requests must not flood it).
+MISMATCH_WARNING_SECONDS = 60.0
+# Payload kinds Bolt reads `view.type` of (its view_submission/view_closed matchers);
+# a view without one raised KeyError inside Bolt (a 500).
+_VIEW_KINDS = ("view_submission", "view_closed")
+
+
+class MismatchWarning:
+    """The rate-limited log line for requests signed with another secret (never the body)."""
+
+    def __init__(self, every: float = MISMATCH_WARNING_SECONDS) -> None:
+        self._every = every
+        self._last: float | None = None
+        self._since = 0
+
+    def seen(self, now: float | None = None) -> None:
+        current = time.monotonic() if now is None else now
+        self._since += 1
+        if self._last is not None and current - self._last < self._every:
+            return
+        log.warning(
+            "refused %d request(s) with a valid-looking Slack signature made with another "
+            "secret: check that SLACK_SIGNING_SECRET is this app's Signing Secret (Basic "
+            "Information page of the app; it changes when regenerated)",
+            self._since,
+        )
+        self._last, self._since = current, 0
+
+
+def malformed(body: bytes) -> str | None:
+    """Why a signed body cannot be handed to Bolt, or None when it can.
+
+    Parsed the way Bolt parses it (JSON when it starts with `{`, else a form whose
+    `payload` is JSON). Slack never sends 100,000 nested brackets, a 5,000-digit number
+    (int() refuses more than 4,300 digits) or a view without a type; Bolt answered those
+    with a traceback and a 500.
+    """
+    try:
+        text = body.decode("utf-8")
+        if text.startswith("{"):
+            parsed: Any = json.loads(text)
+        else:
+            form = parse_qs(text, keep_blank_values=True)
+            if "payload" not in form:
+                return None
+            parsed = json.loads(form["payload"][0])
+    except RecursionError:
+        return "nested too deeply"
+    except ValueError as error:
+        return f"not valid JSON ({type(error).__name__})"
+    if not isinstance(parsed, dict):
+        return "not a JSON object"
+    if parsed.get("type") in _VIEW_KINDS:
+        view = parsed.get("view")
+        if not isinstance(view, dict) or not isinstance(view.get("type"), str):
+            return f"a {parsed['type']} without a view type"
+    return None
 
 
 async def respond(send: Send, status: int, body: bytes, content_type: str) -> None:
@@ -89,7 +147,7 @@ class Router:
         self,
         slack: ASGIApp,
         *,
-        health: Callable[[], Awaitable[bool]],
+        health: Callable[[], Awaitable[bool | str]],
         on_startup: Callable[[], Awaitable[None]] | None = None,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
         signing_secret: str,
@@ -97,6 +155,7 @@ class Router:
     ) -> None:
         self._slack = slack
         self._signature = SlackSignature(signing_secret)
+        self._mismatch = MismatchWarning()
         self._internal_port = internal_port
         self._health = health
         self._on_startup = on_startup
@@ -116,12 +175,13 @@ class Router:
                 return
             await self._serve_slack(scope, receive, send)
         elif path == "/healthz" and method in ("GET", "HEAD") and internal is not False:
-            healthy = await self._health()
-            await respond_json(
-                send,
-                200 if healthy else 503,
-                {"status": "ok" if healthy else "database unreachable"},
-            )
+            # True: ok; False: the database does not answer; a text: what else is down.
+            health = await self._health()
+            if health is True:
+                await respond_json(send, 200, {"status": "ok"})
+            else:
+                problem = health if isinstance(health, str) else "database unreachable"
+                await respond_json(send, 503, {"status": problem})
         elif path == "/metrics" and method == "GET" and internal is not False:
             await respond(send, 200, generate_latest(), CONTENT_TYPE_LATEST)
         else:
@@ -143,13 +203,21 @@ class Router:
         body = await self._read_body(scope, receive, send)
         if body is None:
             return
-        if not self._signature.verify(scope["headers"], body):
+        verdict = self._signature.check(scope["headers"], body)
+        if verdict is not Verdict.VALID:
+            if verdict is Verdict.MISMATCH:
+                self._mismatch.seen()
             await refuse(send, 401, "invalid request signature")
             return
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
             await refuse(send, 400, "the body is not UTF-8", kind="other")
+            return
+        problem = malformed(body)
+        if problem is not None:
+            log.warning("refused a signed request whose body is %s", problem)
+            await refuse(send, 400, f"the body is {problem}", kind="other")
             return
 
         delivered = False

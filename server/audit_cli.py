@@ -7,6 +7,7 @@ import argparse
 import csv
 import json
 import sys
+import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
@@ -34,6 +35,30 @@ COLUMNS = (
     "record_hash",
 )
 EXIT_BROKEN = 1
+# OWASP "CSV Injection": a cell a spreadsheet would read as a formula starts with one of
+# these; a leading apostrophe makes it text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def printable(text: str) -> str:
+    """`text` with every control and format character (ESC, BEL, CR, DEL, C1 controls,
+    bidi overrides) written as an escape, so names typed in Slack cannot drive the
+    operator's terminal (`\\x1b]0;...` retitles it, `\\x1b[2J` clears it)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch
+        if ch == " " or unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp")
+        else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
+def csv_cell(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: controls escaped, formulas neutralised."""
+    if text.startswith(_FORMULA_STARTS):
+        text = "'" + text
+    return printable(text)
 
 
 def since_date(value: str) -> datetime:
@@ -83,7 +108,7 @@ async def write(records: AsyncIterator[AuditRecord], output_format: str, out: Te
         writer = csv.writer(out)
         writer.writerow(COLUMNS)
         async for record in records:
-            writer.writerow([_value(record, c) for c in COLUMNS])
+            writer.writerow([csv_cell(_value(record, c)) for c in COLUMNS])
         return
     write_table([record async for record in records], out)
 
@@ -91,14 +116,17 @@ async def write(records: AsyncIterator[AuditRecord], output_format: str, out: Te
 def write_table(records: Sequence[AuditRecord], out: TextIO) -> None:
     header = ("TIME (UTC)", "USER", "ACTION", "PROJECT", "TARGET", "OUTCOME", "CREDENTIAL")
     rows = [
-        (
-            _value(r, "occurred_at"),
-            f"{r.user_id} ({r.user_name})" if r.user_name else r.user_id,
-            r.action,
-            r.project or "-",
-            _target(r) or "-",
-            r.outcome + (f" ({r.error_kind})" if r.error_kind else ""),
-            r.fingerprint or "-",
+        tuple(
+            printable(cell)
+            for cell in (
+                _value(r, "occurred_at"),
+                f"{r.user_id} ({r.user_name})" if r.user_name else r.user_id,
+                r.action,
+                r.project or "-",
+                _target(r) or "-",
+                r.outcome + (f" ({r.error_kind})" if r.error_kind else ""),
+                r.fingerprint or "-",
+            )
         )
         for r in records
     ]

@@ -11,6 +11,7 @@ such input is simply not a valid signature.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import re
@@ -26,6 +27,18 @@ _TIMESTAMP = re.compile(rb"[0-9]{1,12}")
 _SIGNATURE = re.compile(rb"v0=[0-9a-f]{64}")
 
 
+class Verdict(enum.Enum):
+    """Why a request was or was not accepted."""
+
+    VALID = "valid"
+    # No signature, two of them, or not in Slack's shape: a stranger, not a misconfiguration.
+    MALFORMED = "malformed"
+    STALE = "stale"
+    # Well-formed and fresh, but keyed with another secret: most often SLACK_SIGNING_SECRET
+    # is not the app's (another app's, or a stale one after "Regenerate").
+    MISMATCH = "mismatch"
+
+
 class SlackSignature:
     """Checks requests against one signing secret."""
 
@@ -35,7 +48,13 @@ class SlackSignature:
     def verify(
         self, headers: Iterable[tuple[bytes, bytes]], body: bytes, *, now: float | None = None
     ) -> bool:
-        """True only for exactly one well-formed, fresh timestamp and a matching signature.
+        """True only for exactly one well-formed, fresh timestamp and a matching signature."""
+        return self.check(headers, body, now=now) is Verdict.VALID
+
+    def check(
+        self, headers: Iterable[tuple[bytes, bytes]], body: bytes, *, now: float | None = None
+    ) -> Verdict:
+        """The verdict on one request.
 
         A header sent twice is refused: Bolt, which checks again, would read another copy.
         """
@@ -43,12 +62,14 @@ class SlackSignature:
         timestamps = [v for k, v in pairs if k.lower() == TIMESTAMP_HEADER]
         signatures = [v for k, v in pairs if k.lower() == SIGNATURE_HEADER]
         if len(timestamps) != 1 or len(signatures) != 1:
-            return False
+            return Verdict.MALFORMED
         timestamp, signature = timestamps[0], signatures[0]
         if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
-            return False
+            return Verdict.MALFORMED
         current = time.time() if now is None else now
         if abs(current - int(timestamp)) > MAX_AGE_SECONDS:
-            return False
+            return Verdict.STALE
         expected = hmac.new(self._secret, b"v0:" + timestamp + b":" + body, hashlib.sha256)
-        return hmac.compare_digest(b"v0=" + expected.hexdigest().encode(), signature)
+        if hmac.compare_digest(b"v0=" + expected.hexdigest().encode(), signature):
+            return Verdict.VALID
+        return Verdict.MISMATCH

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
 
@@ -106,3 +107,54 @@ def test_missing_slack_credentials_say_where_to_get_them() -> None:
         SettingsError, match=r"SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET not set.*manifest\.yml"
     ):
         Settings.from_env({}).require_slack_credentials()
+
+
+def test_bind_addresses_and_log_settings_are_read() -> None:
+    settings = Settings.from_env(
+        {"HOST": "127.0.0.1", "METRICS_HOST": "::1", "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "text"}
+    )
+    assert (settings.host, settings.metrics_host) == ("127.0.0.1", "::1")
+    assert (settings.log_level, settings.log_format) == ("debug", "text")
+    defaults = Settings.from_env({})
+    assert (defaults.host, defaults.metrics_host, defaults.log_level) == (
+        "0.0.0.0",
+        "0.0.0.0",
+        "info",
+    )
+
+
+def test_log_format_defaults_to_text_on_a_terminal_only() -> None:
+    from bot.settings import default_log_format
+
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+    class Pipe:
+        def isatty(self) -> bool:
+            return False
+
+    assert default_log_format(Terminal()) == "text"
+    assert default_log_format(Pipe()) == "json"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HOST": "localhost"}, "HOST must be an IP address"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be one of json, text, not 'xml'"),
+    ],
+)
+def test_bad_bind_or_log_settings_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.from_env(env)
+
+
+def test_a_token_of_the_wrong_kind_is_named_without_the_token() -> None:
+    settings = Settings.from_env(
+        {"SLACK_BOT_TOKEN": "xapp-1-secret-part", "SLACK_SIGNING_SECRET": "sig"}
+    )
+    with pytest.raises(SettingsError) as error:
+        settings.require_slack_credentials()
+    assert "SLACK_BOT_TOKEN is an app-level token" in str(error.value)
+    assert "secret-part" not in str(error.value)

@@ -185,6 +185,63 @@ def test_a_non_ascii_signature_or_a_non_utf8_body_is_refused_without_a_traceback
     assert "Traceback" not in logged and '"level": "error"' not in logged
 
 
+# ------------------------------------------- issue 18, item 6: signed bodies Bolt cannot take
+
+
+def _form_payload(raw_json: str) -> bytes:
+    from urllib.parse import quote
+
+    return b"payload=" + quote(raw_json, safe="").encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _form_payload("[" * 100_000 + "]" * 100_000),
+        b"{" + b'"type": "event_callback", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        _form_payload('{"type": "block_actions", "n": ' + "9" * 5000 + "}"),
+        b'{"type": "event_callback", "event_time": ' + b"7" * 5000 + b"}",
+        _form_payload(
+            json.dumps(
+                {
+                    "type": "view_submission",
+                    "team": {"id": "T1"},
+                    "user": {"id": "U1"},
+                    "view": {"id": "V1", "callback_id": "add_repository", "state": {}},
+                }
+            )
+        ),
+        _form_payload('{"type": "view_closed", "view": "not an object"}'),
+        _form_payload('["a", "list"]'),
+    ],
+    ids=[
+        "100k nested brackets (form)",
+        "100k nested brackets (JSON)",
+        "5000-digit number (form)",
+        "5000-digit number (JSON)",
+        "view_submission without view type",
+        "view_closed with a string view",
+        "payload not an object",
+    ],
+)
+def test_a_signed_body_bolt_cannot_parse_is_400_with_one_log_line(
+    server: BotProcess, body: bytes
+) -> None:
+    since = len(server.log())
+    response = httpx.post(
+        server.events_url, content=body, headers=sign(body, server.signing_secret), timeout=15
+    )
+    assert response.status_code == 400
+    assert "Traceback" not in response.text
+    time.sleep(0.2)
+    logged = [line for line in new_log(server, since).splitlines() if line.strip()]
+    assert len(logged) == 1, logged
+    assert "refused a signed request whose body is" in logged[0]
+    assert '"level": "warning"' in logged[0]
+    assert "Traceback" not in logged[0] and "trace" not in json.loads(logged[0])
+    assert signed_help_works(server)
+
+
 # ---------------------------------------------------------------- 3: bounded metric labels
 
 

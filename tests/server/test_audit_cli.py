@@ -152,3 +152,54 @@ def test_rotate_keys_leaves_one_record_and_no_key(migrated_url: str) -> None:
     assert records[0]["user_id"] == "cli" and "re-encrypted 0 secret(s)" in records[0]["detail"]
     assert old not in listed.stdout and new not in listed.stdout
     assert imagerepo_bot("audit", "verify", env=env).returncode == 0
+
+
+def _seed_hostile(database_url: str) -> None:
+    async def run() -> None:
+        engine = create_engine(database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                await audit.append(
+                    session,
+                    AuditEvent(
+                        team_id="T1",
+                        user_id="U666",
+                        user_name="\x1b]0;owned\x07Eve\x1b[2J\u202ereversed",
+                        action="add",
+                        project='=HYPERLINK("http://evil.example","click")',
+                        target_type="registry",
+                        target_url="+cmd|' /C calc'!A0",
+                        target_repository="@SUM(1+1)",
+                        detail="-2+3\r\n\tnext",
+                    ),
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_the_table_escapes_control_characters_typed_in_slack(migrated_url: str) -> None:
+    _seed_hostile(migrated_url)
+    table = imagerepo_bot("audit", env={"DATABASE_URL": migrated_url})
+    assert table.returncode == 0, table.stderr
+    assert "\x1b" not in table.stdout and "\x07" not in table.stdout
+    assert "\u202e" not in table.stdout
+    assert "\\x1b]0;owned\\x07Eve\\x1b[2J\\u202ereversed" in table.stdout
+    assert len(table.stdout.splitlines()) == 2  # the header and one row, whatever the name
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(migrated_url: str) -> None:
+    _seed_hostile(migrated_url)
+    out = imagerepo_bot("audit", "--format", "csv", env={"DATABASE_URL": migrated_url})
+    assert out.returncode == 0, out.stderr
+    assert "\x1b" not in out.stdout
+    (row,) = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert row["project"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert row["target_url"] == "'+cmd|' /C calc'!A0"
+    assert row["target_repository"] == "'@SUM(1+1)"
+    assert row["detail"].startswith("'-2+3")
+    for value in row.values():
+        assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+    # Ordinary cells are left as they are.
+    assert row["user_id"] == "U666" and row["action"] == "add"

@@ -638,6 +638,7 @@ class SlackApiStandIn:
         self,
         *,
         bot_token: str = "xoxb-test-bot-token",
+        app_token: str = "xapp-test-app-token",
         team_id: str = "T1",
         team_domain: str = "imagerepo-test",
         bot_user_id: str = "UBOT",
@@ -646,6 +647,10 @@ class SlackApiStandIn:
         require_block_ids: bool = True,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
+        # What apps.connections.open hands out: a test running Socket Mode points it at
+        # its own WebSocket server (the default is a port nothing listens on).
+        self.socket_mode_url = "ws://127.0.0.1:9/link/"
         self.team_id = team_id
         self.team_domain = team_domain
         self.bot_user_id = bot_user_id
@@ -679,6 +684,7 @@ class SlackApiStandIn:
 
         self._methods: dict[str, Callable[[JsonDict], JsonDict]] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "views.open": self._views_open,
             "views.push": self._views_push,
             "views.update": self._views_update,
@@ -1066,9 +1072,23 @@ class SlackApiStandIn:
 
         auth = headers.get("authorization", "")
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else params.get("token")
+        # Every method, auth.test included (docs.slack.dev/reference/methods/auth.test,
+        # "Errors"): no token is `not_authed`, a token Slack does not know (mistyped,
+        # revoked) is `invalid_auth`.
         if not token:
             return _Reply({"ok": False, "error": "not_authed"})
-        if token != self.bot_token:
+        # apps.connections.open takes only an app-level token
+        # (docs.slack.dev/reference/methods/apps.connections.open: "Token types: app-level";
+        # a bot token there is `not_allowed_token_type`); every other method here takes
+        # only the bot token.
+        if method == "apps.connections.open":
+            if token == self.bot_token:
+                return _Reply({"ok": False, "error": "not_allowed_token_type"})
+            if token != self.app_token:
+                return _Reply({"ok": False, "error": "invalid_auth"})
+        elif token == self.app_token:
+            return _Reply({"ok": False, "error": "not_allowed_token_type"})
+        elif token != self.bot_token:
             return _Reply({"ok": False, "error": "invalid_auth"})
 
         for fault in self._faults:
@@ -1175,6 +1195,10 @@ class SlackApiStandIn:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, params: JsonDict) -> JsonDict:
+        # docs.slack.dev/reference/methods/apps.connections.open: {"ok": true, "url": "wss://..."}
+        return {"url": self.socket_mode_url}
 
     def _views_open(self, params: JsonDict) -> JsonDict:
         self._require(params, "trigger_id", "view")
