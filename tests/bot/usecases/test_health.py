@@ -4,6 +4,7 @@ then show. On SQLite and PostgreSQL (the `sessions` fixture)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -11,9 +12,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import metrics
+from bot import metrics, notices
 from bot.runtime import Runtime
 from bot.usecases import health
+from handlers.ui.channel import render
 from registry import ConnectionTestResult, ErrorKind
 from registry.results import CheckStep
 from storage.crypto import SecretBox
@@ -158,4 +160,7 @@ async def test_low_docker_hub_pulls_warn_the_channel_once_per_window(rt: Runtime
     async with rt.sessions() as session:
         queued = list(await session.scalars(select(OutboxMessage).order_by("id")))
     assert [m.dedup_key.split(":", 1)[0] for m in queued] == ["pulls"]
-    assert "pulls left: 7 of 100 per 6 h" in queued[0].text
+    # The outbox keeps the notice as data; handlers/ui/channel words it when it is sent.
+    notice = notices.load(json.loads(queued[0].blocks_json or "null"))
+    assert isinstance(notice, notices.PullsLow)
+    assert "pulls left: 7 of 100 per 6 h" in render(notice).text
