@@ -142,7 +142,7 @@ def for_tool(
 
 
 def tool_target_type(kind: str | None) -> str:
-    """How the trail names a registered tool of `kind`: `harbor-tool`, `gitlab-tool`, ...
+    """How the trail names a registered tool of `kind`: `<kind>-tool`
     (rows saved before tools had kinds are Harbor tools, and records written before
     the kind was recorded say `harbor-tool` for every tool)."""
     return f"{kind or 'harbor'}-tool"

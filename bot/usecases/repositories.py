@@ -38,7 +38,6 @@ from registry import (
     ConnectionTestResult,
     Credentials,
     ErrorKind,
-    HarborTool,
     OriginPins,
     RegistryError,
     RegistryType,
@@ -48,6 +47,7 @@ from registry import (
     origin_of,
     type_info,
 )
+from registry import RegisteredTool as ToolTarget
 from storage import projects as projects_store
 from storage import repositories, tools
 from storage.accounts import EnteredAccount
@@ -204,12 +204,12 @@ def repository_secret(rt: Runtime, row: ImageRepository) -> str | None:
         raise SecretUnavailable(f"The saved credentials cannot be used: {error}") from None
 
 
-def harbor_tool(rt: Runtime, tool: RegisteredTool, *, with_account: bool = True) -> HarborTool:
+def tool_target(rt: Runtime, tool: RegisteredTool, *, with_account: bool = True) -> ToolTarget:
     """The tool as the registry layer sees it. `with_account=False`: its URL, TLS and kind
     only, so no driver can spend its account (permissions.tool_account decides)."""
     secret = tool_secret(rt, tool) if with_account else None
     credentials = Credentials(tool.username, secret) if tool.username and secret else None
-    return HarborTool(
+    return ToolTarget(
         url=tool.url,
         credentials=credentials,
         tls=_tls(tool.tls_verify, tool.ca_bundle_pem),
@@ -238,7 +238,7 @@ def saved_target(rt: Runtime, row: ImageRepository) -> RepositoryTarget:
         credentials=credentials,
         pull_only=row.access == RepositoryAccess.PULL_ONLY,
         tls=_tls(row.tls_verify, row.ca_bundle_pem),
-        tool=harbor_tool(rt, row.tool, with_account=spend_tool) if row.tool is not None else None,
+        tool=tool_target(rt, row.tool, with_account=spend_tool) if row.tool is not None else None,
         pins=saved_pins(row),
     )
 
@@ -261,14 +261,15 @@ async def _form_target(
     """Validate the form and build the target it describes, with the tool's account only
     where `project` (the modal's) holds a grant covering the repository.
 
-    A registered tool must be of the form's type. A Harbor or Quay tool gives the registry
-    its URL (Quay's API lives on the registry's host); a GitLab tool's URL is the GitLab
-    host, so the registry URL stays the form's."""
+    A registered tool must be of the form's type. A tool whose kind `serves_registry`
+    gives the registry its URL; otherwise (an API host only) the registry URL stays the
+    form's."""
     typed_url = (form.registry_url or "").strip()
     form = validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
     tool: RegisteredTool | None = None
     registry_type = RegistryType(form.registry_type)
-    if form.tool_id is not None and type_info(registry_type).takes_registered_tool:
+    info = type_info(registry_type)
+    if form.tool_id is not None and info.tool is not None:
         try:
             tool = await tools.get(session, form.tool_id, team_id=team_id)
         except NotFoundError as error:
@@ -278,19 +279,19 @@ async def _form_target(
             raise InvalidInput(
                 {
                     Field.TOOL: f"{tool.name} is a {type_info(kind).label} tool; choose a "
-                    f"{type_info(registry_type).label} tool or none."
+                    f"{info.label} tool or none."
                 }
             )
-        if registry_type is not RegistryType.GITLAB:
+        if info.tool.serves_registry:
             if (
-                registry_type is RegistryType.QUAY
+                info.has_url_check
                 and typed_url
                 and origin_of(normalize_url(typed_url)) != origin_of(tool.url)
             ):
                 raise InvalidInput(
                     {
-                        Field.REGISTRY_URL: f"Quay serves its registry on its API's host: "
-                        f"leave this empty or enter {tool.url} (the tool's URL)."
+                        Field.REGISTRY_URL: f"{info.tool.label} serves its registry on its "
+                        f"API's host: leave this empty or enter {tool.url} (the tool's URL)."
                     }
                 )
             form = replace(
@@ -312,7 +313,7 @@ async def _form_target(
         credentials=credentials,
         pull_only=form.access is RepositoryAccess.PULL_ONLY,
         tls=_tls(not form.insecure, form.ca_bundle_pem),
-        tool=harbor_tool(rt, tool, with_account=decision.granted) if tool is not None else None,
+        tool=tool_target(rt, tool, with_account=decision.granted) if tool is not None else None,
     )
     return FormTarget(form, target, tool, decision)
 
@@ -354,7 +355,7 @@ async def check_tool_account(
     before anything is sent anywhere)."""
     async with rt.sessions() as session:
         project = await projects_store.get_by_channel(session, actor.team_id, channel_id)
-        # The form as typed: `_form_target` validates it (a validated Quay form carries
+        # The form as typed: `_form_target` validates it (a validated form of a tool type carries
         # a default registry URL that is not what the user typed).
         built = await _form_target(rt, session, actor.team_id, form, project)
     _require_account_for_create(built)
@@ -648,7 +649,7 @@ async def get_for_delete(
     rt: Runtime, actor: Actor, place: Place, repository_id: int
 ) -> RepositoryRow:
     """The row for the delete modal, once the user may delete it, saying whether its saved
-    account can delete in the registry (a GitLab deploy token or a Quay robot cannot),
+    account can delete in the registry (a deploy token or a robot may not: the driver says),
     without asking the registry."""
     async with audit.attempt(
         rt, actor, audit.Attempt(action=Action.DELETE, repository_id=repository_id)

@@ -1,10 +1,9 @@
-"""Registered tools: Harbor, GitLab and Quay instances that workspace admins register for
-every project.
+"""Registered tools: instances of the `registry.TOOL_TYPES` kinds that workspace admins
+register for every project.
 
-A Harbor tool holds an account (admin or robot) with its password; GitLab and Quay tools
-hold only an API token (GitLab: a personal or group access token with the api scope;
-Quay: an organisation admin's OAuth application token), stored under a fixed account
-name so the registry layer sees the same `Credentials` shape for every kind."""
+A tool holds an account (admin or robot) with its password, or, for a kind with a
+`token_account` (`registry.kinds.ToolKind`), only an API token, stored under that fixed
+account name so the registry layer sees the same `Credentials` shape for every kind."""
 
 from __future__ import annotations
 
@@ -19,16 +18,18 @@ from bot.usecases import permissions
 from bot.usecases.actor import Actor
 from bot.usecases.errors import Conflict, InvalidInput, NotFound
 from bot.usecases.forms import MAX_SECRET, MAX_USERNAME, normalize_url, url_problem
-from bot.usecases.repositories import ConnectionTestFailed, harbor_tool, tool_secret
+from bot.usecases.repositories import ConnectionTestFailed, tool_secret, tool_target
 from registry import (
-    TOOL_TYPES,
     ConnectionTestResult,
-    HarborTool,
     RegistryError,
     RegistryType,
+    is_tool_kind,
     origin_of,
+    tool_kind,
+    tool_kinds_text,
     type_info,
 )
+from registry import RegisteredTool as ToolTarget
 from storage import accounts, tools
 from storage import grants as grants_store
 from storage import projects as projects_store
@@ -38,9 +39,6 @@ from storage.errors import DuplicateError, NotFoundError
 from storage.models import RegisteredTool
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,79}$")
-# GitLab and Quay tools authenticate with the token alone; the account name is fixed
-# (Quay's own name for "the password is an OAuth token").
-TOKEN_ACCOUNTS = {RegistryType.GITLAB.value: "api-token", RegistryType.QUAY.value: "$oauthtoken"}
 
 
 class ToolField:
@@ -80,31 +78,30 @@ class ToolInfo:
 
     @property
     def token_only(self) -> bool:
-        """GitLab and Quay tools: an API token, no account of their own to show."""
-        return self.kind in TOKEN_ACCOUNTS
+        """A token-only kind: an API token, no account of its own to show."""
+        return tool_kind(self.kind).token_only
 
 
 def tool_label(kind: str) -> str:
-    """ "Harbor", "GitLab" or "Quay": how forms and messages name a kind of tool."""
-    return {RegistryType.GITLAB.value: "GitLab", RegistryType.QUAY.value: "Quay"}.get(
-        kind, "Harbor"
-    )
+    """How forms and messages name a kind of tool (`ToolKind.label`)."""
+    return tool_kind(kind).label
 
 
 def _validated(form: ToolForm, *, keep_secret: bool = False) -> ToolForm:
     """`keep_secret`: editing, where a blank secret keeps the stored one."""
     errors: dict[str, str] = {}
-    if form.kind not in {t.value for t in TOOL_TYPES}:
-        raise InvalidInput({ToolField.KIND: "Choose Harbor, GitLab or Quay."})
+    if not is_tool_kind(form.kind):
+        raise InvalidInput({ToolField.KIND: f"Choose {tool_kinds_text()}."})
     name = form.name.strip()
     if not TOOL_NAME.match(name):
         errors[ToolField.NAME] = "1-80 letters, digits, spaces, '.', '_' or '-'."
     if problem := url_problem(form.url):
         errors[ToolField.URL] = problem
     username = (form.username or "").strip() or None
-    if form.kind in TOKEN_ACCOUNTS:
+    token_account = tool_kind(form.kind).token_account
+    if token_account is not None:
         # The token is the whole credential: a blank one keeps the saved one (editing).
-        username = TOKEN_ACCOUNTS[form.kind]
+        username = token_account
         if form.secret and len(form.secret) > MAX_SECRET:
             errors[ToolField.SECRET] = f"At most {MAX_SECRET} characters."
         elif not form.secret and not keep_secret:
@@ -196,11 +193,11 @@ def _account(form: ToolForm, secret: str | None, ca_bundle_pem: str | None) -> E
     )
 
 
-def _candidate(rt: Runtime, form: ToolForm, account: EnteredAccount) -> HarborTool:
+def _candidate(rt: Runtime, form: ToolForm, account: EnteredAccount) -> ToolTarget:
     """The tool as the form describes it, to test before anything is saved."""
     candidate = RegisteredTool(tool_type=form.kind, name=form.name, url=form.url)
     accounts.store(rt.box, candidate, account)
-    return harbor_tool(rt, candidate)
+    return tool_target(rt, candidate)
 
 
 async def list_tools(rt: Runtime, actor: Actor) -> list[ToolInfo]:
@@ -296,11 +293,12 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
             raise ConnectionTestFailed(result, " The tool was not changed.")
         async with transaction(rt.sessions) as session:
             row = await tools.get(session, tool_id, team_id=actor.team_id)
-            if origin_of(form.url) != origin_of(row.url) and kind != RegistryType.GITLAB.value:
+            if origin_of(form.url) != origin_of(row.url) and tool_kind(kind).serves_registry:
                 # Saved entries never follow a tool to a new origin with their passwords:
                 # pinned ones refuse it already; pin the others to the old URL, so each
                 # needs its password entered again (Change account) to use the new one.
-                # (A GitLab tool's URL is the GitLab host, never where entries send passwords.)
+                # (A tool that does not serve its registry is an API host, never where
+                # entries send passwords.)
                 await tools.pin_unpinned_users(session, row.id, origin_of(row.url))
             row.name = form.name
             row.url = form.url
@@ -340,7 +338,7 @@ async def test_tool(rt: Runtime, actor: Actor, tool_id: int) -> ConnectionTestRe
     ):
         permissions.require_tools_admin(actor)
         row = await _team_tool(rt, actor, tool_id)
-        result = await rt.registry.test_tool(harbor_tool(rt, row))
+        result = await rt.registry.test_tool(tool_target(rt, row))
         await audit.connection_tested(
             rt, actor, result, audit.Attempt(action=Action.CONNECTION_TEST, tool_id=tool_id)
         )
@@ -373,7 +371,7 @@ async def harbor_projects(
     if not namespaces:
         return []
     try:
-        names = await rt.registry.list_harbor_projects(harbor_tool(rt, row), query)
+        names = await rt.registry.list_harbor_projects(tool_target(rt, row), query)
     except RegistryError:
         return []
     return [name for name in names if any(permissions.covers(ns, f"{name}/x") for ns in namespaces)]
