@@ -40,7 +40,7 @@ from storage import audit as chain
 from storage import projects, repositories, tools
 from storage.audit import AuditEvent, Outcome, credential_fingerprint
 from storage.crypto import SecretBox, SecretKeyError
-from storage.db import transaction
+from storage.db import DB_ERRORS, transaction
 from storage.enums import RepositoryAccess
 from storage.errors import NotFoundError
 from storage.models import ImageRepository, Project, RegisteredTool
@@ -187,7 +187,7 @@ def cli_actor() -> Actor:
     """Who runs a CLI command (key rotation): the operating-system account."""
     try:
         name = getpass.getuser()
-    except Exception:
+    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry for the uid
         name = ""
     return Actor(team_id="", user_id="cli", display_name=name)
 
@@ -303,7 +303,7 @@ async def _record_attempt(
             rt,
             event(actor, what.action, outcome=outcome[0], error_kind=outcome[1], **details),
         )
-    except Exception:
+    except DB_ERRORS:
         # The user still gets the refusal; a trail that cannot be written is logged loudly.
         log.exception("could not write the audit record of a %s %s", outcome[0], what.action)
 
@@ -327,5 +327,6 @@ async def connection_tested(
                 **details,
             ),
         )
-    except Exception:
+    except DB_ERRORS:
+        # The user still gets the result; a trail that cannot be written is logged loudly.
         log.exception("could not write the audit record of a connection test")

@@ -35,7 +35,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import or_, select, update
@@ -374,7 +375,8 @@ async def _send(client: AsyncWebClient, row: OutboxMessage, anchors: dict[int, s
             response = await client.chat_postMessage(**kwargs)
     except SlackApiError as exc:
         return _Outcome(str(exc.response.get("error", "slack_error")), None, skipped=False)
-    except Exception as exc:  # connection refused, timeout: retry later
+    except (SlackClientError, aiohttp.ClientError, OSError) as exc:
+        # connection refused, timeout (an OSError), a broken answer: retry later
         return _Outcome(type(exc).__name__, None, skipped=False)
     return _Outcome(None, str(response.get("ts") or "") or None, skipped=False)
 

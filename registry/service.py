@@ -180,7 +180,7 @@ class RegistryService:
                 ErrorKind.TIMEOUT, f"Gave up after {limit:g} s: the registry is too slow to answer."
             ) from None
         except Exception as exc:
-            # Whatever a registry sends must end in a RegistryError of a known kind;
+            # Boundary: whatever a registry sends must end in a RegistryError of a known kind;
             # an exception escaping here would leave a modal on "Testing..." and a
             # scheduled check unrecorded.  The log gets the stack, scrubbed of secrets.
             trace = "".join(traceback.format_exception(exc))
@@ -274,7 +274,8 @@ class RegistryService:
             return await self._bounded(
                 op, driver.credential_expiry(op, target), self.config.operation_timeout
             )
-        except Exception as error:  # a lookup failure only means "unknown"
+        except RegistryError as error:  # a lookup failure only means "unknown"
+            # (`_bounded` turns every failure of the lookup into a RegistryError)
             log.info("credential expiry unknown: %s", type(error).__name__)
             return False, None
 
