@@ -6,20 +6,21 @@ the record exists exactly when the change does. The call comes LAST in the
 transaction: the chain's head is then locked after the change's rows, in the same
 order by every writer, so two use cases touching one row cannot deadlock on
 PostgreSQL, and the head is held only until the commit. Attempts that change nothing
-(refused by a permission rule, or failed at the registry) are written by the
-`@audited(...)` decorator in a transaction of their own, after the use case
-raised. Table access and the hash chain live in storage/audit.py.
+(refused by a permission rule, or failed at the registry) are written by
+`async with audit.attempt(rt, actor, Attempt(...))` in a transaction of their own,
+after the use case raised: the use case states what the record is about. Table
+access and the hash chain live in storage/audit.py.
 """
 
 from __future__ import annotations
 
-import functools
 import getpass
-import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +40,7 @@ from storage import audit as chain
 from storage import projects, repositories, tools
 from storage.audit import AuditEvent, Outcome, credential_fingerprint
 from storage.crypto import SecretBox, SecretKeyError
-from storage.db import transaction
+from storage.db import DB_ERRORS, transaction
 from storage.enums import RepositoryAccess
 from storage.errors import NotFoundError
 from storage.models import ImageRepository, Project, RegisteredTool
@@ -47,8 +48,6 @@ from storage.models import ImageRepository, Project, RegisteredTool
 log = logging.getLogger(__name__)
 
 FINGERPRINT_PURPOSE = "imagerepo-audit-credential-fingerprint"
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 class Action(StrEnum):
@@ -137,7 +136,44 @@ def for_tool(
 ) -> AuditEvent:
     details.setdefault("fingerprint", saved_fingerprint(rt, tool))
     details.setdefault("detail", f"tool {tool.name}")
-    return event(actor, action, target_type="harbor-tool", target_url=tool.url, **details)
+    return event(
+        actor, action, target_type=tool_target_type(tool.tool_type), target_url=tool.url, **details
+    )
+
+
+def tool_target_type(kind: str | None) -> str:
+    """How the trail names a registered tool of `kind`: `<kind>-tool`
+    (rows saved before tools had kinds are Harbor tools, and records written before
+    the kind was recorded say `harbor-tool` for every tool)."""
+    return f"{kind or 'harbor'}-tool"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Typed:
+    """What a form named before anything was saved: where it points, and the credential
+    tried (recorded only as its fingerprint)."""
+
+    target_type: str
+    target_url: str | None = None
+    target_repository: str | None = None
+    detail: str | None = None
+    username: str | None = None
+    secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attempt:
+    """What a use case records if it is refused or fails: its action, and what it is
+    about (a channel's project, a saved entry, a tool, typed values, a new account).
+    Built by the use case itself, so the trail names exactly what it says."""
+
+    action: str
+    channel_id: str | None = None
+    repository_id: int | None = None
+    tool_id: int | None = None
+    typed: Typed | None = None
+    # change account: (username, secret) of the account tried
+    account: tuple[str, str] | None = field(default=None, repr=False)
 
 
 def save_action(access: RepositoryAccess, result: ConnectionTestResult | None) -> Action:
@@ -151,7 +187,7 @@ def cli_actor() -> Actor:
     """Who runs a CLI command (key rotation): the operating-system account."""
     try:
         name = getpass.getuser()
-    except Exception:
+    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry for the uid
         name = ""
     return Actor(team_id="", user_id="cli", display_name=name)
 
@@ -189,18 +225,16 @@ def _outcome_of(error: UseCaseError) -> tuple[str, str | None] | None:
     return None
 
 
-async def _context(rt: Runtime, args: Mapping[str, Any]) -> dict[str, Any]:
-    """Project and target of an attempt, from the use case's arguments (by name)."""
+async def _context(rt: Runtime, actor: Actor, attempt: Attempt) -> dict[str, Any]:
+    """Project and target of an attempt, from what the use case stated it was about."""
     details: dict[str, Any] = {}
-    actor: Actor = args["actor"]
     async with rt.sessions() as session:
-        channel_id = args.get("channel_id")
-        if channel_id:
-            project = await projects.get_by_channel(session, actor.team_id, str(channel_id))
+        if attempt.channel_id:
+            project = await projects.get_by_channel(session, actor.team_id, attempt.channel_id)
             details["project"] = project.name if project is not None else None
-        if args.get("repository_id") is not None:
+        if attempt.repository_id is not None:
             try:
-                row = await repositories.get(session, int(args["repository_id"]))
+                row = await repositories.get(session, attempt.repository_id)
             except NotFoundError:
                 row = None
             if row is not None and row.project.team_id == actor.team_id:
@@ -211,108 +245,78 @@ async def _context(rt: Runtime, args: Mapping[str, Any]) -> dict[str, Any]:
                     target_repository=row.repository,
                     fingerprint=saved_fingerprint(rt, row),
                 )
-        if args.get("tool_id") is not None:
+        if attempt.tool_id is not None:
             try:
-                tool = await tools.get(session, int(args["tool_id"]), team_id=actor.team_id)
+                tool = await tools.get(session, attempt.tool_id, team_id=actor.team_id)
             except NotFoundError:
                 tool = None
             if tool is not None:
                 details.update(
-                    target_type="harbor-tool",
+                    target_type=tool_target_type(tool.tool_type),
                     target_url=tool.url,
                     detail=f"tool {tool.name}",
                     fingerprint=saved_fingerprint(rt, tool),
                 )
-    form = args.get("form")
-    if form is not None:
-        registry_type = getattr(form, "registry_type", None)
-        details["target_type"] = str(registry_type) if registry_type else "harbor-tool"
-        details["target_url"] = getattr(form, "registry_url", None) or getattr(form, "url", None)
-        details["target_repository"] = getattr(form, "repository", None)
-        if registry_type is None:
-            details["detail"] = f"tool {getattr(form, 'name', '')}".strip()
-        if getattr(form, "secret", None):
-            details["fingerprint"] = fingerprint(rt, form.username, form.secret)
-    if args.get("secret"):  # change account: the credential tried is the new one
-        details["fingerprint"] = fingerprint(rt, args.get("username"), args["secret"])
+    typed = attempt.typed
+    if typed is not None:
+        details["target_type"] = typed.target_type
+        details["target_url"] = typed.target_url
+        details["target_repository"] = typed.target_repository
+        if typed.detail is not None:
+            details["detail"] = typed.detail
+        if typed.secret:
+            details["fingerprint"] = fingerprint(rt, typed.username, typed.secret)
+    if attempt.account is not None and attempt.account[1]:
+        # change account: the credential tried is the new one
+        details["fingerprint"] = fingerprint(rt, *attempt.account)
     return details
 
 
-def audited(
-    action: str | Callable[[Mapping[str, Any]], str],
-) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
-    """Record a refused or failed attempt of the decorated use case, then re-raise.
+@asynccontextmanager
+async def attempt(rt: Runtime, actor: Actor, what: Attempt) -> AsyncIterator[None]:
+    """Record a refused or failed attempt of the use case run inside, then re-raise.
 
-    `action` is the action name, or a function of the use case's arguments (by
-    name) that returns it. The use case must take `rt` and `actor`.
+    The use case states `what` it is about when it starts (its action and the ids or
+    typed values it names), so renaming a parameter cannot drop detail from the trail.
     """
-
-    def decorate(use_case: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-        signature = inspect.signature(use_case)
-
-        @functools.wraps(use_case)
-        async def run(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                return await use_case(*args, **kwargs)
-            except UseCaseError as error:
-                outcome = _outcome_of(error)
-                if outcome is not None:
-                    bound = signature.bind(*args, **kwargs)
-                    bound.apply_defaults()
-                    await _record_attempt(bound.arguments, action, outcome, error.message)
-                raise
-
-        return run
-
-    return decorate
+    try:
+        yield
+    except UseCaseError as error:
+        outcome = _outcome_of(error)
+        if outcome is not None:
+            await _record_attempt(rt, actor, what, outcome, error.message)
+        raise
 
 
 async def _record_attempt(
-    arguments: Mapping[str, Any],
-    action: str | Callable[[Mapping[str, Any]], str],
+    rt: Runtime,
+    actor: Actor,
+    what: Attempt,
     outcome: tuple[str, str | None],
     message: str,
 ) -> None:
-    rt: Runtime = arguments["rt"]
-    actor: Actor = arguments["actor"]
-    name = action(arguments) if callable(action) else action
     try:
-        details = await _context(rt, arguments)
+        details = await _context(rt, actor, what)
         details.setdefault("detail", None)
         details["detail"] = "; ".join(filter(None, (details["detail"], message)))
         await record_alone(
             rt,
-            event(actor, name, outcome=outcome[0], error_kind=outcome[1], **details),
+            event(actor, what.action, outcome=outcome[0], error_kind=outcome[1], **details),
         )
-    except Exception:
+    except DB_ERRORS:
         # The user still gets the refusal; a trail that cannot be written is logged loudly.
-        log.exception("could not write the audit record of a %s %s", outcome[0], name)
+        log.exception("could not write the audit record of a %s %s", outcome[0], what.action)
 
 
 async def connection_tested(
-    rt: Runtime,
-    actor: Actor,
-    result: ConnectionTestResult,
-    *,
-    repository_id: int | None = None,
-    tool_id: int | None = None,
-    channel_id: str | None = None,
-    form: Any = None,
+    rt: Runtime, actor: Actor, result: ConnectionTestResult, what: Attempt
 ) -> None:
     """A Connection Test a person ran from Slack, with its result: of a saved entry or
-    tool, or (`channel_id` + `form`) of the add modal's typed values."""
-    # What `_context` reads, named as a use case's arguments.
-    arguments = {
-        "rt": rt,
-        "actor": actor,
-        "repository_id": repository_id,
-        "tool_id": tool_id,
-        "channel_id": channel_id,
-        "form": form,
-    }
+    tool (`what.repository_id`, `what.tool_id`), or (`channel_id` + `typed`) of the add
+    modal's typed values."""
     kind = result.error_kind.value if result.error_kind is not None else None
     try:
-        details = await _context(rt, arguments)
+        details = await _context(rt, actor, what)
         await record_alone(
             rt,
             event(
@@ -323,5 +327,6 @@ async def connection_tested(
                 **details,
             ),
         )
-    except Exception:
+    except DB_ERRORS:
+        # The user still gets the result; a trail that cannot be written is logged loudly.
         log.exception("could not write the audit record of a connection test")

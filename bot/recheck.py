@@ -48,11 +48,13 @@ from bot import metrics
 from bot.runtime import Runtime, registry_config
 from bot.settings import Settings, SettingsError
 from bot.usecases import health
+from bot.usecases.errors import SecretUnavailable
 from bot.usecases.repositories import saved_target
 from registry import ConnectionTestResult, RegistryService, RepositoryTarget
 from registry.minting import MintCache
 from registry.pass_cache import PassCache
 from storage import repositories, schedule
+from storage.db import DB_ERRORS as _DB_ERRORS
 from storage.db import transaction
 from storage.enums import CheckTrigger
 from storage.models import utcnow
@@ -315,7 +317,7 @@ class Rechecker:
         try:
             async with transaction(self.rt.sessions) as session:
                 deleted = await schedule.prune_history(session, keep=self.config.history_keep)
-        except Exception as error:
+        except _DB_ERRORS as error:
             log.warning("pruning the check history failed: %s", _reason(error))
             return 0
         if deleted:
@@ -332,7 +334,7 @@ class Rechecker:
         try:
             async with transaction(self.rt.sessions) as session:
                 released = await schedule.release(session, owner=self.owner)
-        except Exception as error:
+        except _DB_ERRORS as error:
             log.warning("could not release re-check leases (they will expire): %s", _reason(error))
             return
         if released:
@@ -354,7 +356,7 @@ class Rechecker:
                 return [], 0
             async with self.rt.sessions() as session:
                 rows = await repositories.by_ids(session, ids)
-        except Exception as error:
+        except _DB_ERRORS as error:
             log.warning("claiming due re-checks failed: %s", _reason(error))
             return [], 0  # counted as nothing claimed: the pass ends, the next tick retries
         jobs: list[Job] = []
@@ -362,7 +364,9 @@ class Rechecker:
         for row in rows:
             try:
                 target = saved_target(self.rt, row)
-            except Exception as error:  # e.g. its secret's key was removed from the settings
+            except (SecretUnavailable, ValueError) as error:
+                # Its secret's key was removed from the settings (SecretUnavailable), or
+                # a stored type this version does not know (ValueError).
                 log.warning("repository #%d cannot be re-checked: %s", row.id, _reason(error))
                 unusable.append(row.id)
                 continue
@@ -382,7 +386,9 @@ class Rechecker:
             finally:
                 self._load[shard] -= 1
         except Exception:
-            # connection_test reports registry failures in its result; this is a bug.
+            # Boundary (the scheduler's pass must never die of one test): connection_test
+            # reports registry failures in its result, so this is a bug; the row is
+            # counted as an error and re-tested when its lease expires.
             log.exception("connection test of repository #%d crashed", job.repository_id)
             result = None
         outcome = _Outcome(job=job, result=result, checked_at=utcnow())
@@ -400,7 +406,7 @@ class Rechecker:
         try:
             async with transaction(self.rt.sessions) as session:
                 await schedule.release(session, owner=self.owner, ids=ids)
-        except Exception as error:
+        except _DB_ERRORS as error:
             log.warning("could not release re-check claims (they will expire): %s", _reason(error))
 
     async def _postpone(self, ids: list[int]) -> None:
@@ -413,7 +419,7 @@ class Rechecker:
                         row.next_check_at = self.config.next_check(utcnow())
                         row.lease_owner = None
                         row.lease_expires_at = None
-        except Exception as error:
+        except _DB_ERRORS as error:
             log.warning("could not postpone re-checks: %s", _reason(error))
 
     def _add_to_total(self, stats: PassStats) -> None:
@@ -491,6 +497,9 @@ class _Writer:
         try:
             await self._write(batch)
         except Exception as error:
+            # Boundary (the scheduler's writer must never die: the pass waits on it): a
+            # database failure or one bad row; the rows are retried one by one below and
+            # a row that still fails is re-tested when its lease expires.
             if len(batch) == 1:
                 self.stats.errors += 1
                 log.warning(

@@ -91,7 +91,7 @@ def read_form(view: Mapping[str, Any], meta: AddMeta) -> RepositoryForm:
         ):
             repository = f"{project}/{repository}"
     elif info.takes_registered_tool:
-        # GitLab, Quay: an optional tool of the same type (the use case checks the type).
+        # An optional tool of the same type (the use case checks the type).
         tool_id = row_id(selected_value(view, ids.B_TOOL, ids.A_TOOL) or "")
     registry_url = (
         text_value(view, ids.B_REGISTRY_URL, ids.A_REGISTRY_URL).strip() or None

@@ -1,6 +1,6 @@
-"""The register-tool modal's `Tool type` select: reshape the form for Harbor, GitLab or
-Quay (URL label, account or API token). Its own module so the tools' other listeners
-stay as they are."""
+"""The register-tool modal's `Tool type` select: reshape the form for the chosen kind
+(URL label, account or API token, as its `registry.kinds.ToolKind` row says). Its own
+module so the tools' other listeners stay as they are."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from handlers.deps import Deps
 from handlers.guard import Listeners
 from handlers.ui.common import mrkdwn, notice_view
 from handlers.ui.tools import ToolMeta, tool_modal
-from registry import TOOL_TYPES
+from registry import is_tool_kind
 
 listeners = Listeners()
 
@@ -38,7 +38,7 @@ async def tool_kind_chosen(
     actions = body.get("actions") or [{}]
     chosen = actions[0].get("selected_option") if isinstance(actions[0], dict) else None
     kind = chosen.get("value") if isinstance(chosen, dict) else None
-    if kind not in {t.value for t in TOOL_TYPES}:
+    if not is_tool_kind(kind):
         return
     actor = await deps.actor(client, body)
     try:

@@ -6,7 +6,18 @@ values it takes and returns are plain frozen dataclasses.
 
 from registry.config import RegistryConfig, config_from_env, parse_allowed_networks
 from registry.errors import ErrorKind, RegistryError
-from registry.kinds import ALL_TYPES, TOOL_TYPES, RegistryType, TypeInfo, type_info
+from registry.kinds import (
+    ALL_TYPES,
+    TOOL_TYPES,
+    TYPES,
+    RegistryType,
+    ToolKind,
+    TypeInfo,
+    is_tool_kind,
+    tool_kind,
+    tool_kinds_text,
+    type_info,
+)
 from registry.oci import MAX_REPOSITORY_NAME, check_repository_name, is_repository_name
 from registry.results import (
     STEP_AUTHENTICATED,
@@ -22,6 +33,7 @@ from registry.target import (
     Credentials,
     HarborTool,
     OriginPins,
+    RegisteredTool,
     RepositoryTarget,
     TlsOptions,
     validate_ca_bundle,
@@ -36,25 +48,31 @@ __all__ = [
     "STEP_PUSH",
     "STEP_REACHABLE",
     "TOOL_TYPES",
+    "TYPES",
     "CheckStep",
     "ConnectionTestResult",
     "Credentials",
     "ErrorKind",
     "HarborTool",
     "OriginPins",
+    "RegisteredTool",
     "RegistryConfig",
     "RegistryError",
     "RegistryService",
     "RegistryType",
     "RepositoryTarget",
     "TlsOptions",
+    "ToolKind",
     "TypeInfo",
     "UrlCheckResult",
     "check_repository_name",
     "config_from_env",
     "is_repository_name",
+    "is_tool_kind",
     "origin_of",
     "parse_allowed_networks",
+    "tool_kind",
+    "tool_kinds_text",
     "type_info",
     "validate_ca_bundle",
 ]

@@ -21,7 +21,7 @@ from registry.minting import MintCache, Minted
 from registry.oci import Grant, OciSession, Ping, check_repository_name
 from registry.outbound import OutboundRule
 from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE, CheckStep, PullQuota
-from registry.target import Credentials, HarborTool, OriginPins, RepositoryTarget, TlsOptions
+from registry.target import Credentials, OriginPins, RegisteredTool, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, origin_of, parse_url
 
 
@@ -66,7 +66,7 @@ class Operation:
         if target.tool is not None:
             self.bind_tool(target.tool, self.credential_origins or frozenset())
 
-    def bind_tool(self, tool: HarborTool, also: frozenset[str] = frozenset()) -> None:
+    def bind_tool(self, tool: RegisteredTool, also: frozenset[str] = frozenset()) -> None:
         """A registered tool's account goes only to the tool's URL (its secret is entered
         again whenever that URL changes)."""
         if tool.credentials is None:
@@ -122,7 +122,7 @@ def provider_origins(config: RegistryConfig, kind: RegistryType) -> frozenset[st
     return frozenset(origin_of(url) for url in urls)
 
 
-def tool_origin(tool: HarborTool) -> str:
+def tool_origin(tool: RegisteredTool) -> str:
     """The origin of a tool's URL (the URL as typed when it does not parse)."""
     try:
         return origin_of(parse_url(tool.url, what="tool URL"))
@@ -173,7 +173,7 @@ class ToolCheckBase:
     """Testing a registered tool: the steps passed so far, and the step under way (the one
     a raised RegistryError belongs to). Subclasses write `run`."""
 
-    def __init__(self, op: Operation, tool: HarborTool) -> None:
+    def __init__(self, op: Operation, tool: RegisteredTool) -> None:
         self.op = op
         self.tool = tool
         self.steps: list[CheckStep] = []

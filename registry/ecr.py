@@ -113,6 +113,15 @@ def ecr_place(host: str, default_region: str | None) -> EcrPlace:
     )
 
 
+def _aws_errors() -> tuple[type[Exception], ...]:
+    """What boto3 raises: `ClientError` (AWS answered with an error code) and
+    `BotoCoreError` (no answer, a bad region or CA bundle, ...). Imported when an error
+    is being matched, like boto3 itself, so that loading the driver stays cheap."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
+
+
 def aws_error(exc: Exception, action: str) -> RegistryError:
     """A boto3/botocore failure in AWS's own words (error code), for the user."""
     from botocore.exceptions import (
@@ -179,7 +188,7 @@ class AwsClients:
             return self._ecr()
         except RegistryError:
             raise
-        except Exception as exc:  # botocore's configuration errors (CA bundle, region, ...)
+        except _aws_errors() as exc:  # botocore's configuration errors (CA bundle, region, ...)
             raise aws_error(exc, "setting up the AWS client") from None
 
     def _ecr(self) -> Any:
@@ -196,7 +205,7 @@ class AwsClients:
                 answer = sts.assume_role(
                     RoleArn=self.key.role_arn, RoleSessionName=SESSION_NAME, DurationSeconds=3600
                 )
-            except Exception as exc:
+            except _aws_errors() as exc:
                 raise aws_error(exc, f"sts:AssumeRole on {self.key.role_arn}") from None
             temporary = answer["Credentials"]
             session = boto3.session.Session(
@@ -212,7 +221,7 @@ class AwsClients:
         client = self.ecr()
         try:
             answer = client.get_authorization_token()
-        except Exception as exc:
+        except _aws_errors() as exc:
             raise aws_error(exc, "ecr:GetAuthorizationToken") from None
         data = (answer.get("authorizationData") or [{}])[0]
         try:
@@ -273,7 +282,7 @@ class EcrDriver(MintingDriver):
             client = clients.ecr()
             try:
                 return getattr(client, action)(**params)
-            except Exception as exc:
+            except _aws_errors() as exc:
                 name = "".join(part.title() for part in action.split("_"))
                 raise aws_error(exc, f"ecr:{name}") from None
 

@@ -29,7 +29,7 @@ from registry.http import HttpResponse, Service, confirms_deletion
 from registry.kinds import RegistryType
 from registry.oci import describe_codes, login_error, namespaced
 from registry.results import STEP_AUTHENTICATED, STEP_REACHABLE
-from registry.target import Credentials, HarborTool, RepositoryTarget, TlsOptions
+from registry.target import Credentials, RegisteredTool, RepositoryTarget, TlsOptions
 from registry.urlguard import RegistryUrl, parse_url
 
 API = "/api/v2.0"
@@ -265,7 +265,7 @@ def _names(response: HttpResponse, key: str) -> list[str]:
     return names[:MAX_PAGE_SIZE]
 
 
-def tool_base(tool: HarborTool) -> RegistryUrl:
+def tool_base(tool: RegisteredTool) -> RegistryUrl:
     return parse_url(tool.url, what="Harbor URL")
 
 

@@ -1,4 +1,4 @@
-"""A small JSON API client shared by the hosted registries' drivers (GitHub, GitLab, Quay).
+"""A small JSON API client shared by the drivers of hosted registries with an API.
 
 Every request goes through the operation's guarded `HttpClient` (URL guard,
 the outbound rule, capped bodies), and the token is remembered as a secret so

@@ -1,13 +1,15 @@
-"""The repository types and what each can do.
+"""The repository types and the kinds of registered tool: ONE table, `TYPES`.
 
-The UI asks `type_info(t)` what to offer (create new, delete in IR, URL Check,
-registered tool) instead of branching on the type itself, so a new type is one
-entry here plus a driver.
+Every other place derives from it: the add modal's `Repository type` options and fields,
+the tool form's `Tool type` options and hints, `imagerepo-bot check --type`, the help
+text, the README's type table (a test compares them) and `RegistryService`'s choice of
+driver and tool check.  Adding a type is a driver module plus a row here (see
+docs/architecture.md, "Adding a registry type").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -18,14 +20,6 @@ DOCKER_HUB_REGISTRY_URL = "https://registry-1.docker.io"
 GHCR_REGISTRY_URL = "https://ghcr.io"
 GITLAB_REGISTRY_URL = "https://registry.gitlab.com"
 QUAY_REGISTRY_URL = "https://quay.io"
-
-# The hosted registries: each fills its public host and accepts a self-managed one.
-_HOSTED: dict[str, tuple[str, str, bool, str]] = {
-    # value: (label, default URL, can create, repository hint)
-    "ghcr": ("GitHub Container Registry", GHCR_REGISTRY_URL, True, "owner/name"),
-    "gitlab": ("GitLab Container Registry", GITLAB_REGISTRY_URL, True, "group/project[/image]"),
-    "quay": ("Quay", QUAY_REGISTRY_URL, True, "namespace/name"),
-}
 
 
 class RegistryType(StrEnum):
@@ -43,6 +37,32 @@ class RegistryType(StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ToolKind:
+    """A type that a workspace admin can register as a tool (`/imagerepo tools`): how the
+    tool form asks for it and how its account is held."""
+
+    label: str  # "Harbor", "GitLab": how forms and messages name the tool's kind
+    url_placeholder: str
+    url_hint: str
+    namespace: str  # what a grant's namespace names in this kind ("project", "organization")
+    # What its API token does for the add modal's "Create new" (its `Registered tool` hint).
+    creates: str
+    # The tool's URL is also its registry's (Harbor, Quay): entries take it as their
+    # registry URL, and follow it when it moves. False (GitLab): it is the API host only.
+    serves_registry: bool = True
+    # None: an account and its password; else the fixed account name stored with an API
+    # token that is the whole credential (Quay's own name for "the password is a token").
+    token_account: str | None = None
+    token_hint: str = ""
+    # The class (`module:Class`) that tests a tool of this kind (`RegistryService.test_tool`).
+    check: str
+
+    @property
+    def token_only(self) -> bool:
+        return self.token_account is not None
+
+
+@dataclass(frozen=True, kw_only=True)
 class TypeInfo:
     """What a repository type can do, for building forms and menus (the defaults: a
     registry at a URL the user types, found by a URL Check, that can delete)."""
@@ -50,115 +70,192 @@ class TypeInfo:
     type: RegistryType
     label: str
     repository_hint: str
+    # The driver class, `module:Class` (imported by `RegistryService`, which the driver
+    # modules cannot be imported by: they read this table).
+    driver: str
     can_create: bool = False
     can_delete_in_ir: bool = True
     has_url_check: bool = True
     needs_registered_tool: bool = False
     default_url: str | None = None
+    # `default_url` is IMAGEREPO_DOCKERHUB_REGISTRY_URL when set (`type_info(t, config)`).
+    configured_url: bool = False
+    # The Repository field's hint under "Create new", when the type says more than
+    # `repository_hint` (what is created, and when).
+    new_repository_hint: str = ""
     # What Username and Password mean for this type, when not a plain user and password.
     credentials_hint: str = ""
-    # A registered tool of this type (`/imagerepo tools`) may serve its entries: required
-    # for Harbor (`needs_registered_tool`), optional for GitLab and Quay, whose tool's API
-    # token creates ("Create new") and deletes in IR.
-    takes_registered_tool: bool = False
+    # A registered tool of this type may serve its entries: required for Harbor
+    # (`needs_registered_tool`), optional for the others, whose tool's API token creates
+    # ("Create new") and deletes in IR.
+    tool: ToolKind | None = None
+
+    @property
+    def takes_registered_tool(self) -> bool:
+        return self.tool is not None
+
+
+TYPES: tuple[TypeInfo, ...] = (
+    TypeInfo(
+        type=RegistryType.HARBOR,
+        label="Harbor",
+        driver="registry.harbor:HarborDriver",
+        can_create=True,
+        has_url_check=False,
+        needs_registered_tool=True,
+        repository_hint="project/name",
+        new_repository_hint="PROJECT/NAME: the Harbor project is created; NAME appears on the "
+        "first push.",
+        tool=ToolKind(
+            label="Harbor",
+            url_placeholder="https://harbor.example.com",
+            url_hint="The Harbor instance (its registry and API share this URL).",
+            namespace="project",
+            creates="creates the project",
+            check="registry.harbor:ToolCheck",
+        ),
+    ),
+    TypeInfo(
+        type=RegistryType.DOCKER_HUB,
+        label="Docker Hub",
+        driver="registry.dockerhub:DockerHubDriver",
+        can_create=True,  # POST /v2/namespaces/{ns}/repositories (Docker Hub API)
+        has_url_check=False,
+        default_url=DOCKER_HUB_REGISTRY_URL,
+        configured_url=True,
+        repository_hint="namespace/name (nginx means library/nginx)",
+    ),
+    TypeInfo(
+        type=RegistryType.GHCR,
+        label="GitHub Container Registry",
+        driver="registry.ghcr:GhcrDriver",
+        can_create=True,
+        default_url=GHCR_REGISTRY_URL,
+        repository_hint="owner/name",
+    ),
+    TypeInfo(
+        type=RegistryType.GITLAB,
+        label="GitLab Container Registry",
+        driver="registry.gitlab:GitLabDriver",
+        can_create=True,
+        default_url=GITLAB_REGISTRY_URL,
+        repository_hint="group/project[/image]",
+        new_repository_hint="GROUP/PROJECT[/IMAGE] of an existing GitLab project: the image "
+        "appears on the first push.",
+        tool=ToolKind(
+            label="GitLab",
+            url_placeholder="https://gitlab.com",
+            url_hint=(
+                "The GitLab host whose API is /api/v4 (gitlab.com or your own), not the "
+                "registry host."
+            ),
+            namespace="group or project",
+            creates="checks the project",
+            serves_registry=False,
+            token_account="api-token",
+            token_hint=(
+                "A personal or group access token with the api scope, of a Maintainer or "
+                "Owner of the projects: it checks projects for Create new and deletes in IR."
+            ),
+            check="registry.gitlab:GitLabToolCheck",
+        ),
+    ),
+    TypeInfo(
+        type=RegistryType.QUAY,
+        label="Quay",
+        driver="registry.quay:QuayDriver",
+        can_create=True,
+        default_url=QUAY_REGISTRY_URL,
+        repository_hint="namespace/name",
+        new_repository_hint="NAMESPACE/NAME: created in Quay (private) when you save.",
+        tool=ToolKind(
+            label="Quay",
+            url_placeholder="https://quay.io",
+            url_hint="quay.io or your Red Hat Quay: its API and registry share the host.",
+            namespace="organization",
+            creates="creates it",
+            token_account="$oauthtoken",
+            token_hint=(
+                "An organisation admin's OAuth application token (robot accounts cannot use "
+                "Quay's API): it creates repositories and deletes in IR."
+            ),
+            check="registry.quay:QuayToolCheck",
+        ),
+    ),
+    # Cloud registries: a URL the user types, credentials minted from a stored key.
+    TypeInfo(
+        type=RegistryType.ECR,
+        label="Amazon ECR",
+        driver="registry.ecr:EcrDriver",
+        can_create=True,
+        repository_hint="team/app",
+        credentials_hint=(
+            "The access key id (optionally a space and a role ARN to assume); the password "
+            "is its secret access key."
+        ),
+    ),
+    TypeInfo(
+        type=RegistryType.ACR,
+        label="Azure Container Registry",
+        driver="registry.acr:AcrDriver",
+        can_create=False,
+        repository_hint="team/app",
+        credentials_hint=(
+            "Admin user or token name with its password, or TENANT_ID/CLIENT_ID of a service "
+            "principal with its client secret."
+        ),
+    ),
+    TypeInfo(
+        type=RegistryType.GAR,
+        label="Google Artifact Registry",
+        driver="registry.gar:GarDriver",
+        can_create=True,
+        repository_hint="project/repository/image",
+        credentials_hint=(
+            "_json_key (or leave empty); the password is the service account's JSON key."
+        ),
+    ),
+    TypeInfo(
+        type=RegistryType.IMAGE_REGISTRY,
+        label="Image Registry",
+        driver="registry.drivers:ImageRegistryDriver",
+        repository_hint="path/name",
+    ),
+)
+
+_BY_TYPE: dict[RegistryType, TypeInfo] = {info.type: info for info in TYPES}
+
+# The order the add modal and `check --type` offer them in.
+ALL_TYPES: tuple[RegistryType, ...] = tuple(info.type for info in TYPES)
+
+# The types a workspace admin can register as a tool (`registered_tools.tool_type`).
+TOOL_TYPES: tuple[RegistryType, ...] = tuple(info.type for info in TYPES if info.tool)
 
 
 def type_info(t: RegistryType | str, config: RegistryConfig | None = None) -> TypeInfo:
     """Describe a type; Docker Hub's `default_url` comes from `config` when given."""
-    kind = RegistryType(t)
-    if kind in _CLOUD:
-        return _CLOUD[kind]
-    if kind is RegistryType.HARBOR:
-        return TypeInfo(
-            type=kind,
-            label="Harbor",
-            can_create=True,
-            has_url_check=False,
-            needs_registered_tool=True,
-            repository_hint="project/name",
-            takes_registered_tool=True,
-        )
-    if kind is RegistryType.DOCKER_HUB:
-        url = config.dockerhub_registry_url if config is not None else DOCKER_HUB_REGISTRY_URL
-        return TypeInfo(
-            type=kind,
-            label="Docker Hub",
-            can_create=True,  # POST /v2/namespaces/{ns}/repositories (Docker Hub API)
-            has_url_check=False,
-            default_url=url,
-            repository_hint="namespace/name (nginx means library/nginx)",
-        )
-    if kind.value in _HOSTED:
-        label, url, can_create, hint = _HOSTED[kind.value]
-        return TypeInfo(
-            type=kind,
-            label=label,
-            can_create=can_create,
-            default_url=url,
-            repository_hint=hint,
-            takes_registered_tool=kind in TOOL_TYPES,
-        )
-    return TypeInfo(
-        type=kind,
-        label="Image Registry",
-        repository_hint="path/name",
-    )
+    info = _BY_TYPE[RegistryType(t)]
+    if config is not None and info.configured_url:
+        return replace(info, default_url=config.dockerhub_registry_url)
+    return info
 
 
-def _cloud(
-    kind: RegistryType, label: str, can_create: bool, hint: str, credentials: str
-) -> TypeInfo:
-    """Cloud registries: a URL the user types, credentials minted from a stored key."""
-    return TypeInfo(
-        type=kind,
-        label=label,
-        can_create=can_create,
-        repository_hint=hint,
-        credentials_hint=credentials,
-    )
+def tool_kind(kind: RegistryType | str) -> ToolKind:
+    """The tool kind of a registered tool's type (ValueError: not a tool type)."""
+    tool = _BY_TYPE[RegistryType(kind)].tool
+    if tool is None:
+        raise ValueError(f"{kind} is not a kind of registered tool")
+    return tool
 
 
-_CLOUD: dict[RegistryType, TypeInfo] = {
-    RegistryType.ECR: _cloud(
-        RegistryType.ECR,
-        "Amazon ECR",
-        True,
-        "team/app",
-        "The access key id (optionally a space and a role ARN to assume); the password is "
-        "its secret access key.",
-    ),
-    RegistryType.ACR: _cloud(
-        RegistryType.ACR,
-        "Azure Container Registry",
-        False,
-        "team/app",
-        "Admin user or token name with its password, or TENANT_ID/CLIENT_ID of a service "
-        "principal with its client secret.",
-    ),
-    RegistryType.GAR: _cloud(
-        RegistryType.GAR,
-        "Google Artifact Registry",
-        True,
-        "project/repository/image",
-        "_json_key (or leave empty); the password is the service account's JSON key.",
-    ),
-}
+def is_tool_kind(kind: object) -> bool:
+    """Whether `kind` (e.g. a value from a form or metadata) names a kind of tool."""
+    return kind in {t.value for t in TOOL_TYPES}
 
-ALL_TYPES: tuple[RegistryType, ...] = (
-    RegistryType.HARBOR,
-    RegistryType.DOCKER_HUB,
-    RegistryType.GHCR,
-    RegistryType.GITLAB,
-    RegistryType.QUAY,
-    RegistryType.ECR,
-    RegistryType.ACR,
-    RegistryType.GAR,
-    RegistryType.IMAGE_REGISTRY,
-)
 
-# The types a workspace admin can register as a tool (`registered_tools.tool_type`).
-TOOL_TYPES: tuple[RegistryType, ...] = (
-    RegistryType.HARBOR,
-    RegistryType.GITLAB,
-    RegistryType.QUAY,
-)
+def tool_kinds_text(conjunction: str = "or") -> str:
+    """ "Harbor, GitLab or Quay": the kinds of tool, for sentences."""
+    labels = [tool_kind(t).label for t in TOOL_TYPES]
+    if len(labels) < 2:
+        return "".join(labels)
+    return f"{', '.join(labels[:-1])} {conjunction} {labels[-1]}"

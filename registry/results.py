@@ -80,8 +80,9 @@ class ConnectionTestResult:
     auth_scheme: str | None = None
     registry_origin: str | None = None
     realm_origin: str | None = None
-    # When the credential expires, where the registry says (Harbor robot accounts, GitHub,
-    # GitLab); `credential_expiry_known` False: nobody said (None with True: never expires).
+    # When the credential expires, where the registry says (a driver's `credential_expiry`,
+    # or its API during the test); `credential_expiry_known` False: nobody said (None with
+    # True: never expires).
     credential_expires_at: datetime | None = None
     credential_expiry_known: bool = False
     # The account's pull allowance, where the registry says (Docker Hub); None: not said.

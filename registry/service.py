@@ -9,37 +9,25 @@ for registry failures: they return what failed and why.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import time
 import traceback
 from collections.abc import Awaitable
 from datetime import datetime
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from registry import pass_cache
-from registry.acr import AcrDriver
 from registry.auth import TokenCache, repository_scope, secret_fingerprint
 from registry.checks import ConnectionTest, describe_scheme, step_names
 from registry.config import RegistryConfig
-from registry.dockerhub import DockerHubDriver
-from registry.drivers import (
-    Driver,
-    ImageRegistryDriver,
-    MintingDriver,
-    Operation,
-    ToolCheckBase,
-)
-from registry.ecr import EcrDriver
+from registry.drivers import Driver, MintingDriver, Operation, ToolCheckBase
 from registry.errors import ErrorKind, RegistryError, scrub
-from registry.gar import GarDriver
-from registry.ghcr import GhcrDriver
-from registry.gitlab import GitLabDriver, GitLabToolCheck
-from registry.harbor import HarborApi, HarborDriver, ToolCheck, tool_base
+from registry.harbor import HarborApi, tool_base
 from registry.http import HttpClient
-from registry.kinds import RegistryType, type_info
+from registry.kinds import TYPES, RegistryType, tool_kind, type_info
 from registry.minting import MintCache
-from registry.quay import QuayDriver, QuayToolCheck
 from registry.results import (
     STEP_AUTHENTICATED,
     STEP_REACHABLE,
@@ -48,15 +36,31 @@ from registry.results import (
     UrlCheckResult,
     step_failed,
 )
-from registry.target import HarborTool, RepositoryTarget, TlsOptions
+from registry.target import RegisteredTool, RepositoryTarget, TlsOptions
 from registry.urlguard import parse_url
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 DELETE_TIMEOUT = 300.0
+
+
+def load_class(path: str, base: type[T]) -> type[T]:
+    """The class a row of `registry.kinds.TYPES` names (`module:Class`), checked to be a
+    `base`: the table names the drivers so that no second list of them exists."""
+    module, _, name = path.partition(":")
+    found: Any = getattr(importlib.import_module(module), name)
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise TypeError(f"{path} is not a {base.__name__}")
+    return found
+
+
+def _driver(path: str, config: RegistryConfig, minting: MintCache) -> Driver:
+    cls = load_class(path, Driver)
+    if issubclass(cls, MintingDriver):
+        return cls(config, minting)
+    return cls(config)
 
 
 def _elapsed_ms(start: float) -> float:
@@ -127,15 +131,7 @@ class RegistryService:
         # Minted cloud credentials; services that share one mint once per credential.
         self.minting = minting if minting is not None else MintCache()
         self._drivers: dict[RegistryType, Driver] = {
-            RegistryType.IMAGE_REGISTRY: ImageRegistryDriver(self.config),
-            RegistryType.DOCKER_HUB: DockerHubDriver(self.config),
-            RegistryType.HARBOR: HarborDriver(self.config),
-            RegistryType.GHCR: GhcrDriver(self.config),
-            RegistryType.GITLAB: GitLabDriver(self.config),
-            RegistryType.QUAY: QuayDriver(self.config),
-            RegistryType.ECR: EcrDriver(self.config, self.minting),
-            RegistryType.GAR: GarDriver(self.config, self.minting),
-            RegistryType.ACR: AcrDriver(self.config, self.minting),
+            info.type: _driver(info.driver, self.config, self.minting) for info in TYPES
         }
 
     async def aclose(self) -> None:
@@ -153,7 +149,7 @@ class RegistryService:
         await self.aclose()
 
     def _operation(
-        self, target: RepositoryTarget | None = None, tool: HarborTool | None = None
+        self, target: RepositoryTarget | None = None, tool: RegisteredTool | None = None
     ) -> Operation:
         """A new operation whose outbound rule binds `target`'s (or `tool`'s) credentials to
         the origins they were saved for, before anything is sent."""
@@ -186,7 +182,7 @@ class RegistryService:
                 ErrorKind.TIMEOUT, f"Gave up after {limit:g} s: the registry is too slow to answer."
             ) from None
         except Exception as exc:
-            # Whatever a registry sends must end in a RegistryError of a known kind;
+            # Boundary: whatever a registry sends must end in a RegistryError of a known kind;
             # an exception escaping here would leave a modal on "Testing..." and a
             # scheduled check unrecorded.  The log gets the stack, scrubbed of secrets.
             trace = "".join(traceback.format_exception(exc))
@@ -278,7 +274,7 @@ class RegistryService:
             # Asked only when Harbor answered: a down registry is not asked twice.
             known, expires_at = await self._credential_expiry(op, target)
         if test.account is not None and test.account.expires_at is not None:
-            # the registry's API (GitHub, GitLab) said so during the test itself
+            # the registry's own API (a hosted registry's) said so during the test itself
             known, expires_at = True, test.account.expires_at
         where = test.location.base.base if test.location else target.registry_url
         repository = test.location.repository if test.location else target.repository
@@ -303,7 +299,8 @@ class RegistryService:
             return await self._bounded(
                 op, driver.credential_expiry(op, target), self.config.operation_timeout
             )
-        except Exception as error:  # a lookup failure only means "unknown"
+        except RegistryError as error:  # a lookup failure only means "unknown"
+            # (`_bounded` turns every failure of the lookup into a RegistryError)
             log.info("credential expiry unknown: %s", type(error).__name__)
             return False, None
 
@@ -334,19 +331,13 @@ class RegistryService:
             op, driver.delete(op, target), max(DELETE_TIMEOUT, self.config.operation_timeout)
         )
 
-    # -- Harbor tools -------------------------------------------------------
+    # -- registered tools -------------------------------------------------------
 
-    async def test_tool(self, tool: HarborTool) -> ConnectionTestResult:
+    async def test_tool(self, tool: RegisteredTool) -> ConnectionTestResult:
         """Test a registered tool: steps `reachable` (its API answers) and `authenticated`."""
         op = self._operation(tool=tool)
         op.remember(tool.credentials)
-        check: ToolCheckBase
-        if tool.kind is RegistryType.GITLAB:
-            check = GitLabToolCheck(op, tool)
-        elif tool.kind is RegistryType.QUAY:
-            check = QuayToolCheck(op, tool)
-        else:
-            check = ToolCheck(op, tool)
+        check = load_class(tool_kind(tool.kind).check, ToolCheckBase)(op, tool)
         label = type_info(tool.kind).label
         start = time.perf_counter()
         error = await self._attempt(op, check.run())
@@ -359,13 +350,13 @@ class RegistryService:
             f"{label} at {tool.url} is reachable and the tool's credentials work.",
         )
 
-    async def list_harbor_projects(self, tool: HarborTool, query: str = "") -> list[str]:
+    async def list_harbor_projects(self, tool: RegisteredTool, query: str = "") -> list[str]:
         """Project names visible to the tool's account, matching `query` (at most 100)."""
         op = self._operation(tool=tool)
         api = HarborApi(op, tool_base(tool), tool.tls, tool.credentials)
         return await self._bounded(op, api.list_projects(query), self.config.operation_timeout)
 
-    async def list_harbor_repositories(self, tool: HarborTool, project: str) -> list[str]:
+    async def list_harbor_repositories(self, tool: RegisteredTool, project: str) -> list[str]:
         """Repository names (`project/name`) in a Harbor project (at most 100)."""
         op = self._operation(tool=tool)
         api = HarborApi(op, tool_base(tool), tool.tls, tool.credentials)

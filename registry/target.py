@@ -62,14 +62,19 @@ def validate_ca_bundle(pem: str) -> None:
 
 
 @dataclass(frozen=True)
-class HarborTool:
-    """A registered tool: a Harbor, GitLab or Quay instance a workspace admin registered
-    (its credentials may be an admin's; GitLab and Quay tools hold an API token)."""
+class RegisteredTool:
+    """A registered tool: an instance of a `TOOL_TYPES` kind a workspace admin registered
+    (its credentials may be an admin's, or an API token: `registry.kinds.ToolKind`)."""
 
     url: str
     credentials: Credentials | None
     tls: TlsOptions = field(default_factory=TlsOptions)
     kind: RegistryType = RegistryType.HARBOR
+
+
+# Deprecated: the name from when every registered tool was a Harbor instance (tests and
+# callers written then); use `RegisteredTool`.
+HarborTool = RegisteredTool
 
 
 @dataclass(frozen=True)
@@ -106,5 +111,5 @@ class RepositoryTarget:
     credentials: Credentials | None
     pull_only: bool
     tls: TlsOptions = field(default_factory=TlsOptions)
-    tool: HarborTool | None = None
+    tool: RegisteredTool | None = None
     pins: OriginPins | None = None

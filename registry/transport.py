@@ -50,13 +50,15 @@ _EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = tu
     )
 )
 
+_CORE_ERRORS = tuple(core for core, _ in _EXCEPTIONS)
+
 
 @contextmanager
 def _map_exceptions(request: httpx.Request) -> Iterator[None]:
     """Turn httpcore errors into httpx ones, keeping the original as the cause."""
     try:
         yield
-    except Exception as exc:
+    except _CORE_ERRORS as exc:
         for core_type, httpx_type in _EXCEPTIONS:
             if isinstance(exc, core_type):
                 raise httpx_type(str(exc), request=request) from exc

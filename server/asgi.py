@@ -284,6 +284,8 @@ class Router:
                     if self._on_startup is not None:
                         await self._on_startup()
                 except Exception as error:
+                    # Boundary (ASGI lifespan): any start-up failure must be reported to
+                    # the server as startup.failed, which then exits, not left hanging.
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return

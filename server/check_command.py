@@ -17,8 +17,9 @@ from pathlib import Path
 
 from registry import (
     ALL_TYPES,
+    TYPES,
     Credentials,
-    HarborTool,
+    RegisteredTool,
     RegistryConfig,
     RegistryService,
     RegistryType,
@@ -44,8 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "url",
         nargs="?",
         default="",
-        help="registry URL, e.g. https://registry.example.com (ghcr, gitlab, quay: optional, "
-        "default ghcr.io, registry.gitlab.com, quay.io)",
+        help="registry URL, e.g. https://registry.example.com (optional where the type has a "
+        "default: "
+        + ", ".join(f"{i.type.value} {i.default_url}" for i in TYPES if i.default_url)
+        + ")",
     )
     parser.add_argument("--repository", required=True, help="repository path, e.g. team/app")
     parser.add_argument("--username", help="username (the password comes from stdin)")
@@ -59,9 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--type",
         choices=[t.value for t in ALL_TYPES],
         default=RegistryType.IMAGE_REGISTRY.value,
-        help="repository type (default: registry); for ecr the username is the access key id "
-        "[+ space + role ARN], for gar `_json_key` with the key file on stdin, for acr an "
-        "admin user, a token name, or TENANT_ID/CLIENT_ID of a service principal",
+        help=f"repository type (default: {RegistryType.IMAGE_REGISTRY.value}); "
+        + "; ".join(
+            f"{i.type.value}: {i.label}"
+            + (f" ({i.credentials_hint})" if i.credentials_hint else "")
+            for i in TYPES
+        ),
     )
     parser.add_argument("--ca-file", help="CA bundle (PEM) to trust for this registry")
     parser.add_argument(
@@ -117,7 +123,11 @@ def build_target(args: argparse.Namespace, stdin_text: str | None) -> Repository
     url = str(args.url or "").strip() or type_info(kind).default_url
     if not url:
         raise UsageError(f"--type {kind.value} needs the registry URL")
-    tool = HarborTool(url, credentials, tls) if kind is RegistryType.HARBOR else None
+    tool = (
+        RegisteredTool(url, credentials, tls, kind)
+        if type_info(kind).needs_registered_tool
+        else None
+    )
     return RepositoryTarget(
         type=kind,
         registry_url=url,

@@ -26,6 +26,7 @@ from bot import outbox
 from bot.recheck import RecheckConfig, Rechecker, instance_id, registry_shards
 from bot.runtime import Runtime, registry_config
 from registry import RegistryService
+from storage.db import DB_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ async def prune_audit(runtime: Runtime) -> None:
 
     try:
         pruned = await prune_expired(runtime)
-    except Exception as error:
+    except DB_ERRORS as error:
         log.warning("pruning the audit trail failed, retrying later: %s", type(error).__name__)
         return
     if pruned:
@@ -174,6 +175,8 @@ async def deliver_forever(
         try:
             await deliver_due(runtime, owner=owner)
         except Exception as error:
+            # Boundary (the outbox sender loop must never die): a database or Slack
+            # failure, or a bug in one message; the rows stay due and are retried.
             reason = str(getattr(error, "orig", None) or error).splitlines()[0:1]
             log.warning(
                 "sending channel messages failed, retrying: %s",

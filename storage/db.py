@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +22,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+
+# The database failed or cannot be reached: SQLAlchemy wraps the driver's errors, but a
+# refused or timed-out connection may surface as the driver's OSError itself.
+DB_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
 
 T = TypeVar("T")
 
@@ -102,6 +106,6 @@ async def ping(engine: AsyncEngine) -> bool:
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception:
+    except DB_ERRORS:
         return False
     return True

@@ -141,7 +141,7 @@ class RegisteredTool(AccountColumns, Base):
 
 class ToolGrant(Base):
     """A workspace admin's grant: the tool's own account may be spent for the project's
-    repositories inside `namespace` (a Harbor project, a GitLab group or project, a Quay
+    repositories inside `namespace` (what the tool's kind calls a project, group or
     organization; `team-a/` or `team-a` cover `team-a/...`, `team-*` any namespace
     starting `team-`). Nothing else ever spends a tool's account."""
 
@@ -208,7 +208,7 @@ class ImageRepository(AccountColumns, Base):
     snoozed_by: Mapped[str | None] = mapped_column(String(32))
     snoozed_until: Mapped[datetime | None]
     snooze_until_recovered: Mapped[bool] = mapped_column(Boolean, default=False)
-    # When the credential stops working, where the registry says (Harbor robots, GitHub, GitLab).
+    # When the credential stops working, where the registry says (its driver asks it).
     credential_expires_at: Mapped[datetime | None]
     # The expiry warnings sent for this `credential_expires_at` ("7", "7,1"); reset on change.
     expiry_warned: Mapped[str | None] = mapped_column(String(16))

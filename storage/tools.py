@@ -1,4 +1,4 @@
-"""Registered tools: the Harbor, GitLab and Quay instances a workspace admin registered."""
+"""Registered tools: the registry instances (of any tool kind) a workspace admin registered."""
 
 from __future__ import annotations
 

@@ -77,43 +77,43 @@ class CheckTicket:
         return await asyncio.shield(self._task)
 
 
-@audit.audited(Action.CHECK)
 async def start_check(rt: Runtime, actor: Actor, *, channel_id: str) -> CheckTicket:
     """Join the project's pass in flight, or start one (TooSoon when this person started
     one under PER_PERSON seconds ago). Await `ticket.summary()` for the result."""
-    async with rt.sessions() as session:
-        project = await load_project(session, actor.team_id, channel_id)
-    key = (id(rt), project.id)
-    lock = _PASSES.locks.setdefault(key, asyncio.Lock())
-    async with lock:
-        current = _PASSES.running.get(key)
-        if current is not None and not current.task.done():
-            return CheckTicket(project.name, current.started_by, True, current.task)
-        await _require_not_too_soon(rt, actor, project.name)
+    async with audit.attempt(rt, actor, audit.Attempt(action=Action.CHECK, channel_id=channel_id)):
         async with rt.sessions() as session:
-            count = await repositories.count(session, project.id)
-        async with transaction(rt.sessions) as session:
-            await audit.record(
-                session,
-                audit.for_project(
-                    rt,
-                    actor,
-                    Action.CHECK,
-                    project,
-                    detail=f"{count} repositor{'y' if count == 1 else 'ies'}",
-                ),
-            )
-        task = asyncio.create_task(_run_pass(rt, project.id))
-        running = _Pass(actor.user_id, task)
-        _PASSES.running[key] = running
+            project = await load_project(session, actor.team_id, channel_id)
+        key = (id(rt), project.id)
+        lock = _PASSES.locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            current = _PASSES.running.get(key)
+            if current is not None and not current.task.done():
+                return CheckTicket(project.name, current.started_by, True, current.task)
+            await _require_not_too_soon(rt, actor, project.name)
+            async with rt.sessions() as session:
+                count = await repositories.count(session, project.id)
+            async with transaction(rt.sessions) as session:
+                await audit.record(
+                    session,
+                    audit.for_project(
+                        rt,
+                        actor,
+                        Action.CHECK,
+                        project,
+                        detail=f"{count} repositor{'y' if count == 1 else 'ies'}",
+                    ),
+                )
+            task = asyncio.create_task(_run_pass(rt, project.id))
+            running = _Pass(actor.user_id, task)
+            _PASSES.running[key] = running
 
-        def ended(done: asyncio.Task[CheckSummary]) -> None:
-            if not done.cancelled():
-                done.exception()  # each requester reads it; none waiting is no warning
-            _forget(key, running)
+            def ended(done: asyncio.Task[CheckSummary]) -> None:
+                if not done.cancelled():
+                    done.exception()  # each requester reads it; none waiting is no warning
+                _forget(key, running)
 
-        task.add_done_callback(ended)
-        return CheckTicket(project.name, actor.user_id, False, task)
+            task.add_done_callback(ended)
+            return CheckTicket(project.name, actor.user_id, False, task)
 
 
 def _forget(key: tuple[int, int], finished: _Pass) -> None:

@@ -179,7 +179,7 @@ def validate(form: RepositoryForm, *, dockerhub_url: str) -> RepositoryForm:
         registry_url = dockerhub_url
     elif not info.needs_registered_tool:
         if (not registry_url or not registry_url.strip()) and info.default_url:
-            registry_url = info.default_url  # ghcr.io, registry.gitlab.com, quay.io
+            registry_url = info.default_url  # the type's public host
         if not registry_url or not registry_url.strip():
             errors[Field.REGISTRY_URL] = (
                 "Enter the registry URL, e.g. https://registry.example.com."

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.usecases.actor import Actor
 from bot.usecases.errors import NotFound, PermissionDenied
+from registry import TOOL_TYPES, tool_kind
 from storage import projects, repositories
 from storage.models import ImageRepository, Project, ToolGrant
 
@@ -143,7 +144,7 @@ def require_grants_admin(actor: Actor) -> None:
 
 # -- whose account a request spends (DESIGN.md "Registered tools: whose account, and where")
 #
-# A registered tool (Harbor, GitLab, Quay) holds an account with rights over many teams'
+# A registered tool (any of `registry.TOOL_TYPES`) holds an account with rights over many teams'
 # repositories. It is spent (Connection Test, re-check, Create new, delete in IR, the
 # robot-expiry lookup) only for a repository inside a namespace a workspace admin granted
 # to the entry's project. Everywhere else a request through the tool carries the account
@@ -158,7 +159,8 @@ MAX_NAMESPACE = 255
 def namespace_problem(namespace: str) -> str | None:
     """What is wrong with a namespace a workspace admin typed (None: fine)."""
     if not namespace:
-        return "Enter a namespace, e.g. team-a (a Harbor project, GitLab group or Quay org)."
+        kinds = ", ".join(f"{tool_kind(t).label} {tool_kind(t).namespace}" for t in TOOL_TYPES)
+        return f"Enter a namespace, e.g. team-a (a {kinds})."
     if len(namespace) > MAX_NAMESPACE:
         return f"At most {MAX_NAMESPACE} characters."
     if not NAMESPACE.match(namespace):

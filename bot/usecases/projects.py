@@ -47,28 +47,33 @@ def _info(project: Project, admin_ids: list[str]) -> ProjectInfo:
     )
 
 
-@audit.audited(Action.PROJECT_CREATE)
+_NAME_RULE = "A project name is 1-80 letters, digits, '.', '_' or '-', e.g. payments-api."
+
+
 async def create_project(rt: Runtime, actor: Actor, *, channel_id: str, name: str) -> ProjectInfo:
-    name = name.strip()
-    if not CHANNEL_ID.match(channel_id):
-        raise InvalidInput({"channel": "Run `/imagerepo project create` in a channel."})
-    if not PROJECT_NAME.match(name):
-        raise InvalidInput(
-            {"name": "A project name is 1-80 letters, digits, '.', '_' or '-', e.g. payments-api."}
-        )
-    try:
-        async with transaction(rt.sessions) as session:
-            project = await projects.create(
-                session,
-                team_id=actor.team_id,
-                channel_id=channel_id,
-                name=name,
-                created_by=actor.user_id,
-            )
-            await audit.record(session, audit.for_project(rt, actor, Action.PROJECT_CREATE, name))
-    except DuplicateError as error:
-        raise Conflict(str(error)) from None
-    return _info(project, [actor.user_id])
+    async with audit.attempt(
+        rt, actor, audit.Attempt(action=Action.PROJECT_CREATE, channel_id=channel_id)
+    ):
+        name = name.strip()
+        if not CHANNEL_ID.match(channel_id):
+            raise InvalidInput({"channel": "Run `/imagerepo project create` in a channel."})
+        if not PROJECT_NAME.match(name):
+            raise InvalidInput({"name": _NAME_RULE})
+        try:
+            async with transaction(rt.sessions) as session:
+                project = await projects.create(
+                    session,
+                    team_id=actor.team_id,
+                    channel_id=channel_id,
+                    name=name,
+                    created_by=actor.user_id,
+                )
+                await audit.record(
+                    session, audit.for_project(rt, actor, Action.PROJECT_CREATE, name)
+                )
+        except DuplicateError as error:
+            raise Conflict(str(error)) from None
+        return _info(project, [actor.user_id])
 
 
 async def load_project(session: AsyncSession, team_id: str, channel_id: str) -> Project:
@@ -84,9 +89,11 @@ async def get_project(rt: Runtime, *, team_id: str, channel_id: str) -> ProjectI
         return _info(project, await projects.admin_ids(session, project.id))
 
 
-@audit.audited(Action.ADMIN_ADD)
 async def add_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str) -> bool:
-    async with transaction(rt.sessions) as session:
+    async with (
+        audit.attempt(rt, actor, audit.Attempt(action=Action.ADMIN_ADD, channel_id=channel_id)),
+        transaction(rt.sessions) as session,
+    ):
         project = await load_project(session, actor.team_id, channel_id)
         await require_project_admin(session, actor, project.id, ProjectAction.ADD_ADMINS)
         changed = await projects.add_admin(session, project.id, user_id, actor.user_id)
@@ -96,9 +103,11 @@ async def add_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str)
         return changed
 
 
-@audit.audited(Action.ADMIN_REMOVE)
 async def remove_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str) -> bool:
-    async with transaction(rt.sessions) as session:
+    async with (
+        audit.attempt(rt, actor, audit.Attempt(action=Action.ADMIN_REMOVE, channel_id=channel_id)),
+        transaction(rt.sessions) as session,
+    ):
         project = await load_project(session, actor.team_id, channel_id)
         await require_project_admin(session, actor, project.id, ProjectAction.REMOVE_ADMINS)
         admins = await projects.admin_ids(session, project.id)

@@ -6,7 +6,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +38,6 @@ from registry import (
     ConnectionTestResult,
     Credentials,
     ErrorKind,
-    HarborTool,
     OriginPins,
     RegistryError,
     RegistryType,
@@ -49,6 +47,7 @@ from registry import (
     origin_of,
     type_info,
 )
+from registry import RegisteredTool as ToolTarget
 from storage import projects as projects_store
 from storage import repositories, tools
 from storage.accounts import EnteredAccount
@@ -205,12 +204,12 @@ def repository_secret(rt: Runtime, row: ImageRepository) -> str | None:
         raise SecretUnavailable(f"The saved credentials cannot be used: {error}") from None
 
 
-def harbor_tool(rt: Runtime, tool: RegisteredTool, *, with_account: bool = True) -> HarborTool:
+def tool_target(rt: Runtime, tool: RegisteredTool, *, with_account: bool = True) -> ToolTarget:
     """The tool as the registry layer sees it. `with_account=False`: its URL, TLS and kind
     only, so no driver can spend its account (permissions.tool_account decides)."""
     secret = tool_secret(rt, tool) if with_account else None
     credentials = Credentials(tool.username, secret) if tool.username and secret else None
-    return HarborTool(
+    return ToolTarget(
         url=tool.url,
         credentials=credentials,
         tls=_tls(tool.tls_verify, tool.ca_bundle_pem),
@@ -239,7 +238,7 @@ def saved_target(rt: Runtime, row: ImageRepository) -> RepositoryTarget:
         credentials=credentials,
         pull_only=row.access == RepositoryAccess.PULL_ONLY,
         tls=_tls(row.tls_verify, row.ca_bundle_pem),
-        tool=harbor_tool(rt, row.tool, with_account=spend_tool) if row.tool is not None else None,
+        tool=tool_target(rt, row.tool, with_account=spend_tool) if row.tool is not None else None,
         pins=saved_pins(row),
     )
 
@@ -262,14 +261,15 @@ async def _form_target(
     """Validate the form and build the target it describes, with the tool's account only
     where `project` (the modal's) holds a grant covering the repository.
 
-    A registered tool must be of the form's type. A Harbor or Quay tool gives the registry
-    its URL (Quay's API lives on the registry's host); a GitLab tool's URL is the GitLab
-    host, so the registry URL stays the form's."""
+    A registered tool must be of the form's type. A tool whose kind `serves_registry`
+    gives the registry its URL; otherwise (an API host only) the registry URL stays the
+    form's."""
     typed_url = (form.registry_url or "").strip()
     form = validate(form, dockerhub_url=rt.settings.dockerhub_registry_url)
     tool: RegisteredTool | None = None
     registry_type = RegistryType(form.registry_type)
-    if form.tool_id is not None and type_info(registry_type).takes_registered_tool:
+    info = type_info(registry_type)
+    if form.tool_id is not None and info.tool is not None:
         try:
             tool = await tools.get(session, form.tool_id, team_id=team_id)
         except NotFoundError as error:
@@ -279,19 +279,19 @@ async def _form_target(
             raise InvalidInput(
                 {
                     Field.TOOL: f"{tool.name} is a {type_info(kind).label} tool; choose a "
-                    f"{type_info(registry_type).label} tool or none."
+                    f"{info.label} tool or none."
                 }
             )
-        if registry_type is not RegistryType.GITLAB:
+        if info.tool.serves_registry:
             if (
-                registry_type is RegistryType.QUAY
+                info.has_url_check
                 and typed_url
                 and origin_of(normalize_url(typed_url)) != origin_of(tool.url)
             ):
                 raise InvalidInput(
                     {
-                        Field.REGISTRY_URL: f"Quay serves its registry on its API's host: "
-                        f"leave this empty or enter {tool.url} (the tool's URL)."
+                        Field.REGISTRY_URL: f"{info.tool.label} serves its registry on its "
+                        f"API's host: leave this empty or enter {tool.url} (the tool's URL)."
                     }
                 )
             form = replace(
@@ -313,7 +313,7 @@ async def _form_target(
         credentials=credentials,
         pull_only=form.access is RepositoryAccess.PULL_ONLY,
         tls=_tls(not form.insecure, form.ca_bundle_pem),
-        tool=harbor_tool(rt, tool, with_account=decision.granted) if tool is not None else None,
+        tool=tool_target(rt, tool, with_account=decision.granted) if tool is not None else None,
     )
     return FormTarget(form, target, tool, decision)
 
@@ -355,7 +355,7 @@ async def check_tool_account(
     before anything is sent anywhere)."""
     async with rt.sessions() as session:
         project = await projects_store.get_by_channel(session, actor.team_id, channel_id)
-        # The form as typed: `_form_target` validates it (a validated Quay form carries
+        # The form as typed: `_form_target` validates it (a validated form of a tool type carries
         # a default registry URL that is not what the user typed).
         built = await _form_target(rt, session, actor.team_id, form, project)
     _require_account_for_create(built)
@@ -438,18 +438,32 @@ async def test_form(
             error_kind=None,
             message=f"The account works; {form.repository} is created when you save.",
         )
-    await audit.connection_tested(rt, actor, result, channel_id=channel_id, form=form)
+    await audit.connection_tested(
+        rt,
+        actor,
+        result,
+        audit.Attempt(action=Action.CONNECTION_TEST, channel_id=channel_id, typed=_typed(form)),
+    )
     return result
 
 
-def _save_attempt(args: Mapping[str, Any]) -> str:
-    form: RepositoryForm = args["form"]
+def _typed(form: RepositoryForm) -> audit.Typed:
+    """What the add modal named, for the record of an attempt that saved nothing."""
+    return audit.Typed(
+        target_type=str(form.registry_type),
+        target_url=form.registry_url or None,
+        target_repository=form.repository,
+        username=form.username,
+        secret=form.secret,
+    )
+
+
+def _save_attempt(form: RepositoryForm) -> str:
     if form.save_unhealthy:
         return Action.SAVE_WHILE_FAILING
     return Action.ADD_PULL if form.access == RepositoryAccess.PULL_ONLY else Action.ADD
 
 
-@audit.audited(_save_attempt)
 async def save_repository(
     rt: Runtime,
     actor: Actor,
@@ -468,114 +482,119 @@ async def save_repository(
     (for registries the bot cannot reach, e.g. behind a proxy): then the entry is
     stored as failing and the re-checks keep testing it.
     """
-    check_form(rt, actor, form)
-    async with rt.sessions() as session:
-        project = await load_project(session, actor.team_id, channel_id)
-        built = await _form_target(rt, session, actor.team_id, form, project)
-        form, target = built.form, built.target
-        if form.save_unhealthy:
-            await permissions.require_project_admin(
-                session, actor, project.id, ProjectAction.SAVE_FAILING
-            )
-    project_id = project.id
-    _require_account_for_create(built)
+    async with audit.attempt(
+        rt,
+        actor,
+        audit.Attempt(action=_save_attempt(form), channel_id=channel_id, typed=_typed(form)),
+    ):
+        check_form(rt, actor, form)
+        async with rt.sessions() as session:
+            project = await load_project(session, actor.team_id, channel_id)
+            built = await _form_target(rt, session, actor.team_id, form, project)
+            form, target = built.form, built.target
+            if form.save_unhealthy:
+                await permissions.require_project_admin(
+                    session, actor, project.id, ProjectAction.SAVE_FAILING
+                )
+        project_id = project.id
+        _require_account_for_create(built)
 
-    created = False
-    if form.creation is Creation.NEW:
-        try:
-            await rt.registry.create_repository(target)
-        except RegistryError as error:
-            if error.kind is ErrorKind.ALREADY_EXISTS:
-                raise InvalidInput(
-                    {Field.REPOSITORY: f"{error.message} Choose Use existing repository."}
+        created = False
+        if form.creation is Creation.NEW:
+            try:
+                await rt.registry.create_repository(target)
+            except RegistryError as error:
+                if error.kind is ErrorKind.ALREADY_EXISTS:
+                    raise InvalidInput(
+                        {Field.REPOSITORY: f"{error.message} Choose Use existing repository."}
+                    ) from None
+                why = (
+                    f" ({permissions.not_granted(built.tool.name, form.repository)})"
+                    if built.tool is not None and not built.tool_account.granted
+                    else ""
+                )
+                raise RegistryOperationFailed(
+                    f"Could not create it in the registry: {error.message}{why}",
+                    error_kind=error.kind.value,
                 ) from None
-            why = (
-                f" ({permissions.not_granted(built.tool.name, form.repository)})"
-                if built.tool is not None and not built.tool_account.granted
-                else ""
-            )
-            raise RegistryOperationFailed(
-                f"Could not create it in the registry: {error.message}{why}",
-                error_kind=error.kind.value,
-            ) from None
-        created = True
+            created = True
 
-    result: ConnectionTestResult | None = None
-    watched = None
-    if passed is not None and not created and passed_recently(rt, form, passed):
-        watched = watched_test(rt, passed)
-    else:
-        result = await rt.registry.connection_test(target)
-        if not result.ok and not form.save_unhealthy:
-            hint = (
-                f" The repository was created in the registry ({form.repository}) and is "
-                "empty; fix the problem and save it with Use existing repository."
+        result: ConnectionTestResult | None = None
+        watched = None
+        if passed is not None and not created and passed_recently(rt, form, passed):
+            watched = watched_test(rt, passed)
+        else:
+            result = await rt.registry.connection_test(target)
+            if not result.ok and not form.save_unhealthy:
+                hint = (
+                    f" The repository was created in the registry ({form.repository}) and is "
+                    "empty; fix the problem and save it with Use existing repository."
+                    if created
+                    else ""
+                )
+                raise ConnectionTestFailed(result, hint)
+
+        new = NewRepository(
+            project_id=project_id,
+            access=form.access,
+            registry_type=form.registry_type,
+            registry_url=form.registry_url or "",
+            repository=form.repository,
+            added_by=actor.user_id,
+            account=EnteredAccount(
+                form.username,
+                form.secret,
+                tls_verify=not form.insecure,
+                ca_bundle_pem=form.ca_bundle_pem,
+            ),
+            tool_id=form.tool_id if target.tool is not None else None,
+        )
+        try:
+            async with transaction(rt.sessions) as session:
+                row = await repositories.add(session, rt.box, new)
+                await session.flush()
+                await session.refresh(row, ["project", "tool"])
+                if result is not None:
+                    await _apply_result(rt, session, row, result, CheckTrigger.SAVE)
+                elif watched is not None:
+                    watched_result, ran = watched
+                    await health.apply_result(
+                        session,
+                        row,
+                        watched_result,
+                        trigger=CheckTrigger.SAVE,
+                        alert_after=rt.settings.alert_after,
+                        now=ran,
+                    )
+                if result is not None or watched is not None:
+                    # Just tested: the schedule takes over one interval from now.
+                    row.next_check_at = utcnow() + timedelta(seconds=rt.settings.recheck_interval)
+                note = notices.RepositoryAdded(
+                    notices.EntryFacts.of(row),
+                    user_id=actor.user_id,
+                    healthy=result is None or result.ok,
+                )
+                await outbox.notify(session, row.project, note, key=_message_key("added", row))
+                view = row_view(row)
+                await audit.record(
+                    session,
+                    audit.for_repository(
+                        rt,
+                        actor,
+                        audit.save_action(form.access, result),
+                        row,
+                        detail=built.tool_account.audit_note if built.tool is not None else None,
+                    ),
+                )
+        except DuplicateError as error:
+            suffix = (
+                f" (The registry now has the repository {form.repository}, created just now.)"
                 if created
                 else ""
             )
-            raise ConnectionTestFailed(result, hint)
-
-    new = NewRepository(
-        project_id=project_id,
-        access=form.access,
-        registry_type=form.registry_type,
-        registry_url=form.registry_url or "",
-        repository=form.repository,
-        added_by=actor.user_id,
-        account=EnteredAccount(
-            form.username,
-            form.secret,
-            tls_verify=not form.insecure,
-            ca_bundle_pem=form.ca_bundle_pem,
-        ),
-        tool_id=form.tool_id if target.tool is not None else None,
-    )
-    try:
-        async with transaction(rt.sessions) as session:
-            row = await repositories.add(session, rt.box, new)
-            await session.flush()
-            await session.refresh(row, ["project", "tool"])
-            if result is not None:
-                await _apply_result(rt, session, row, result, CheckTrigger.SAVE)
-            elif watched is not None:
-                watched_result, ran = watched
-                await health.apply_result(
-                    session,
-                    row,
-                    watched_result,
-                    trigger=CheckTrigger.SAVE,
-                    alert_after=rt.settings.alert_after,
-                    now=ran,
-                )
-            if result is not None or watched is not None:
-                # Just tested: the schedule takes over one interval from now.
-                row.next_check_at = utcnow() + timedelta(seconds=rt.settings.recheck_interval)
-            note = notices.RepositoryAdded(
-                notices.EntryFacts.of(row),
-                user_id=actor.user_id,
-                healthy=result is None or result.ok,
-            )
-            await outbox.notify(session, row.project, note, key=_message_key("added", row))
-            view = row_view(row)
-            await audit.record(
-                session,
-                audit.for_repository(
-                    rt,
-                    actor,
-                    audit.save_action(form.access, result),
-                    row,
-                    detail=built.tool_account.audit_note if built.tool is not None else None,
-                ),
-            )
-    except DuplicateError as error:
-        suffix = (
-            f" (The registry now has the repository {form.repository}, created just now.)"
-            if created
-            else ""
-        )
-        raise Conflict(f"{error}{suffix}") from None
-    rt.outbox_ready.set()
-    return SaveOutcome(repository=view, result=result, created_in_registry=created)
+            raise Conflict(f"{error}{suffix}") from None
+        rt.outbox_ready.set()
+        return SaveOutcome(repository=view, result=result, created_in_registry=created)
 
 
 async def list_repositories(
@@ -641,42 +660,48 @@ _ATTEMPTS = {
 }
 
 
-@audit.audited(lambda args: _ATTEMPTS[args["action"]])
 async def entry_for(
     rt: Runtime, actor: Actor, place: Place, repository_id: int, action: EntryAction
 ) -> RepositoryRow:
     """The entry a menu is about to act on, once the user may do `action` with it (a
     refusal says who may), so that no modal opens only to refuse at Save."""
-    async with rt.sessions() as session:
+    async with (
+        audit.attempt(
+            rt, actor, audit.Attempt(action=_ATTEMPTS[action], repository_id=repository_id)
+        ),
+        rt.sessions() as session,
+    ):
         row = await _load(session, actor, place, repository_id)
         permissions.require_entry(await permissions.rights_on(session, actor, row), action)
         return row_view(row)
 
 
-@audit.audited(Action.DELETE)
 async def get_for_delete(
     rt: Runtime, actor: Actor, place: Place, repository_id: int
 ) -> RepositoryRow:
     """The row for the delete modal, once the user may delete it, saying whether its saved
-    account can delete in the registry (a GitLab deploy token or a Quay robot cannot),
+    account can delete in the registry (a deploy token or a robot may not: the driver says),
     without asking the registry."""
-    async with rt.sessions() as session:
-        row = await _load(session, actor, place, repository_id)
-        permissions.require_entry(
-            await permissions.rights_on(session, actor, row), EntryAction.DELETE
-        )
-        view = row_view(row)
-        if not view.can_delete_in_ir:
-            return view
-        if view.needs_account and view.tool_name:
-            return replace(
-                view, delete_blocker=permissions.not_granted(view.tool_name, view.repository)
+    async with audit.attempt(
+        rt, actor, audit.Attempt(action=Action.DELETE, repository_id=repository_id)
+    ):
+        async with rt.sessions() as session:
+            row = await _load(session, actor, place, repository_id)
+            permissions.require_entry(
+                await permissions.rights_on(session, actor, row), EntryAction.DELETE
             )
-        try:
-            target = saved_target(rt, row)
-        except SecretUnavailable as error:
-            return replace(view, delete_blocker=str(error))
-    return replace(view, delete_blocker=rt.registry.delete_blocker(target))
+            view = row_view(row)
+            if not view.can_delete_in_ir:
+                return view
+            if view.needs_account and view.tool_name:
+                return replace(
+                    view, delete_blocker=permissions.not_granted(view.tool_name, view.repository)
+                )
+            try:
+                target = saved_target(rt, row)
+            except SecretUnavailable as error:
+                return replace(view, delete_blocker=str(error))
+        return replace(view, delete_blocker=rt.registry.delete_blocker(target))
 
 
 async def _apply_result(
@@ -706,22 +731,29 @@ async def record_result(
     return view
 
 
-@audit.audited(Action.CONNECTION_TEST)
 async def test_saved(
     rt: Runtime, actor: Actor, place: Place, repository_id: int
 ) -> ConnectionTestResult:
     """The list's `Connection Test`: the saved URL and credentials, recorded in the history.
     Only for an entry this request may see: nothing is sent or recorded otherwise."""
-    async with rt.sessions() as session:
-        row = await _load(session, actor, place, repository_id)
-        permissions.require_entry(
-            await permissions.rights_on(session, actor, row), EntryAction.TEST
+    async with audit.attempt(
+        rt, actor, audit.Attempt(action=Action.CONNECTION_TEST, repository_id=repository_id)
+    ):
+        async with rt.sessions() as session:
+            row = await _load(session, actor, place, repository_id)
+            permissions.require_entry(
+                await permissions.rights_on(session, actor, row), EntryAction.TEST
+            )
+            target = saved_target(rt, row)
+        result = await rt.registry.connection_test(target)
+        await record_result(rt, repository_id, result, CheckTrigger.MANUAL)
+        await audit.connection_tested(
+            rt,
+            actor,
+            result,
+            audit.Attempt(action=Action.CONNECTION_TEST, repository_id=repository_id),
         )
-        target = saved_target(rt, row)
-    result = await rt.registry.connection_test(target)
-    await record_result(rt, repository_id, result, CheckTrigger.MANUAL)
-    await audit.connection_tested(rt, actor, result, repository_id=repository_id)
-    return result
+        return result
 
 
 def account_problems(username: str, secret: str) -> dict[str, str]:
@@ -739,50 +771,55 @@ def account_problems(username: str, secret: str) -> dict[str, str]:
     return errors
 
 
-@audit.audited(Action.CHANGE_ACCOUNT)
 async def change_account(
     rt: Runtime, actor: Actor, place: Place, repository_id: int, *, username: str, secret: str
 ) -> ConnectionTestResult:
     """Test the new account against the saved URL; store it only when the test passes."""
-    username = username.strip()
-    if errors := account_problems(username, secret):
-        raise InvalidInput(errors)
-    async with rt.sessions() as session:
-        row = await _load(session, actor, place, repository_id)
-        permissions.require_entry(
-            await permissions.rights_on(session, actor, row), EntryAction.CHANGE_ACCOUNT
-        )
-        # A password typed now may go where the registry sends it today: no pins;
-        # the entry is pinned again to what this test finds.
-        target = replace(
-            saved_target(rt, row), credentials=Credentials(username, secret), pins=None
-        )
-        updated_at = row.updated_at
-    result = await rt.registry.connection_test(target)
-    if not result.ok:
-        raise ConnectionTestFailed(result, " The saved account was not changed.")
-    async with transaction(rt.sessions) as session:
-        row = await _load(session, actor, place, repository_id)
-        if row.updated_at != updated_at:
-            raise Conflict("Someone changed this repository meanwhile; open it again.")
-        repositories.set_credentials(rt.box, row, username=username, secret=secret)
-        repositories.pin_origins(
-            row, registry_origin=result.registry_origin, realm_origin=result.realm_origin
-        )
-        row.credential_expires_at = result.credential_expires_at  # the old one's date goes
-        # A new account is re-checked at once: the list never shows a stale status.
-        await _apply_result(rt, session, row, result, CheckTrigger.MANUAL)
-        await audit.record(
-            session,
-            audit.for_repository(
-                rt, actor, Action.CHANGE_ACCOUNT, row, detail=f"account {username}"
-            ),
-        )
-    rt.outbox_ready.set()
-    return result
+    async with audit.attempt(
+        rt,
+        actor,
+        audit.Attempt(
+            action=Action.CHANGE_ACCOUNT, repository_id=repository_id, account=(username, secret)
+        ),
+    ):
+        username = username.strip()
+        if errors := account_problems(username, secret):
+            raise InvalidInput(errors)
+        async with rt.sessions() as session:
+            row = await _load(session, actor, place, repository_id)
+            permissions.require_entry(
+                await permissions.rights_on(session, actor, row), EntryAction.CHANGE_ACCOUNT
+            )
+            # A password typed now may go where the registry sends it today: no pins;
+            # the entry is pinned again to what this test finds.
+            target = replace(
+                saved_target(rt, row), credentials=Credentials(username, secret), pins=None
+            )
+            updated_at = row.updated_at
+        result = await rt.registry.connection_test(target)
+        if not result.ok:
+            raise ConnectionTestFailed(result, " The saved account was not changed.")
+        async with transaction(rt.sessions) as session:
+            row = await _load(session, actor, place, repository_id)
+            if row.updated_at != updated_at:
+                raise Conflict("Someone changed this repository meanwhile; open it again.")
+            repositories.set_credentials(rt.box, row, username=username, secret=secret)
+            repositories.pin_origins(
+                row, registry_origin=result.registry_origin, realm_origin=result.realm_origin
+            )
+            row.credential_expires_at = result.credential_expires_at  # the old one's date goes
+            # A new account is re-checked at once: the list never shows a stale status.
+            await _apply_result(rt, session, row, result, CheckTrigger.MANUAL)
+            await audit.record(
+                session,
+                audit.for_repository(
+                    rt, actor, Action.CHANGE_ACCOUNT, row, detail=f"account {username}"
+                ),
+            )
+        rt.outbox_ready.set()
+        return result
 
 
-@audit.audited(lambda args: Action.DELETE_IN_IR if args["also_in_registry"] else Action.DELETE)
 async def delete_repository(
     rt: Runtime, actor: Actor, place: Place, repository_id: int, *, also_in_registry: bool
 ) -> RepositoryRow:
@@ -791,61 +828,69 @@ async def delete_repository(
     The registry goes first: if it refuses or is down, the entry stays in the
     list and the error says why, so nothing is lost and the user can retry.
     """
-    async with rt.sessions() as session:
-        row = await _load(session, actor, place, repository_id)
-        permissions.require_entry(
-            await permissions.rights_on(session, actor, row), EntryAction.DELETE
-        )
-        view = row_view(row)
-        target = saved_target(rt, row) if also_in_registry else None
-        spent = tool_account_of(row)
-        tool_name = row.tool.name if row.tool is not None else None
-        own_account = _has_own_account(row)
-    if target is not None:
-        if tool_name is not None and not spent.granted and not own_account:
-            raise RegistryOperationFailed(
-                f"{permissions.not_granted(tool_name, view.repository)} This entry has no "
-                "account of its own, so nothing was deleted in the registry; the entry stays "
-                "in the list (untick the box to remove it from the list only).",
-                error_kind=ErrorKind.PERMISSION_DENIED.value,
+    async with audit.attempt(
+        rt,
+        actor,
+        audit.Attempt(
+            action=Action.DELETE_IN_IR if also_in_registry else Action.DELETE,
+            repository_id=repository_id,
+        ),
+    ):
+        async with rt.sessions() as session:
+            row = await _load(session, actor, place, repository_id)
+            permissions.require_entry(
+                await permissions.rights_on(session, actor, row), EntryAction.DELETE
             )
-        if not view.can_delete_in_ir:
-            raise RegistryOperationFailed(
-                f"{view.type_label} repositories cannot be deleted in the registry from here; "
-                "untick the box to remove it from the list only."
+            view = row_view(row)
+            target = saved_target(rt, row) if also_in_registry else None
+            spent = tool_account_of(row)
+            tool_name = row.tool.name if row.tool is not None else None
+            own_account = _has_own_account(row)
+        if target is not None:
+            if tool_name is not None and not spent.granted and not own_account:
+                raise RegistryOperationFailed(
+                    f"{permissions.not_granted(tool_name, view.repository)} This entry has no "
+                    "account of its own, so nothing was deleted in the registry; the entry stays "
+                    "in the list (untick the box to remove it from the list only).",
+                    error_kind=ErrorKind.PERMISSION_DENIED.value,
+                )
+            if not view.can_delete_in_ir:
+                raise RegistryOperationFailed(
+                    f"{view.type_label} repositories cannot be deleted in the registry from here; "
+                    "untick the box to remove it from the list only."
+                )
+            if blocker := rt.registry.delete_blocker(target):
+                raise RegistryOperationFailed(
+                    f"{blocker} Nothing was deleted; the entry stays in the list.",
+                    error_kind=ErrorKind.PERMISSION_DENIED.value,
+                )
+            try:
+                await rt.registry.delete_repository(target)
+            except RegistryError as error:
+                raise RegistryOperationFailed(
+                    f"The registry did not delete {view.repository}: {error.message} "
+                    "The entry stays in the list.",
+                    error_kind=error.kind.value,
+                ) from None
+        async with transaction(rt.sessions) as session:
+            try:
+                row = await repositories.get(session, repository_id)
+            except NotFoundError:
+                raise NotFound("That repository was deleted meanwhile.") from None
+            note = notices.RepositoryDeleted(
+                notices.EntryFacts.of(row), user_id=actor.user_id, in_registry=target is not None
             )
-        if blocker := rt.registry.delete_blocker(target):
-            raise RegistryOperationFailed(
-                f"{blocker} Nothing was deleted; the entry stays in the list.",
-                error_kind=ErrorKind.PERMISSION_DENIED.value,
+            await outbox.notify(session, row.project, note, key=_message_key("deleted", row))
+            await repositories.remove(session, row)
+            await audit.record(
+                session,
+                audit.for_repository(
+                    rt,
+                    actor,
+                    Action.DELETE_IN_IR if target is not None else Action.DELETE,
+                    row,
+                    detail=spent.audit_note if target is not None and tool_name else None,
+                ),
             )
-        try:
-            await rt.registry.delete_repository(target)
-        except RegistryError as error:
-            raise RegistryOperationFailed(
-                f"The registry did not delete {view.repository}: {error.message} "
-                "The entry stays in the list.",
-                error_kind=error.kind.value,
-            ) from None
-    async with transaction(rt.sessions) as session:
-        try:
-            row = await repositories.get(session, repository_id)
-        except NotFoundError:
-            raise NotFound("That repository was deleted meanwhile.") from None
-        note = notices.RepositoryDeleted(
-            notices.EntryFacts.of(row), user_id=actor.user_id, in_registry=target is not None
-        )
-        await outbox.notify(session, row.project, note, key=_message_key("deleted", row))
-        await repositories.remove(session, row)
-        await audit.record(
-            session,
-            audit.for_repository(
-                rt,
-                actor,
-                Action.DELETE_IN_IR if target is not None else Action.DELETE,
-                row,
-                detail=spent.audit_note if target is not None and tool_name else None,
-            ),
-        )
-    rt.outbox_ready.set()
-    return view
+        rt.outbox_ready.set()
+        return view

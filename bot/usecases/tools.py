@@ -1,10 +1,9 @@
-"""Registered tools: Harbor, GitLab and Quay instances that workspace admins register for
-every project.
+"""Registered tools: instances of the `registry.TOOL_TYPES` kinds that workspace admins
+register for every project.
 
-A Harbor tool holds an account (admin or robot) with its password; GitLab and Quay tools
-hold only an API token (GitLab: a personal or group access token with the api scope;
-Quay: an organisation admin's OAuth application token), stored under a fixed account
-name so the registry layer sees the same `Credentials` shape for every kind."""
+A tool holds an account (admin or robot) with its password, or, for a kind with a
+`token_account` (`registry.kinds.ToolKind`), only an API token, stored under that fixed
+account name so the registry layer sees the same `Credentials` shape for every kind."""
 
 from __future__ import annotations
 
@@ -19,16 +18,18 @@ from bot.usecases import permissions
 from bot.usecases.actor import Actor
 from bot.usecases.errors import Conflict, InvalidInput, NotFound
 from bot.usecases.forms import MAX_SECRET, MAX_USERNAME, normalize_url, url_problem
-from bot.usecases.repositories import ConnectionTestFailed, harbor_tool, tool_secret
+from bot.usecases.repositories import ConnectionTestFailed, tool_secret, tool_target
 from registry import (
-    TOOL_TYPES,
     ConnectionTestResult,
-    HarborTool,
     RegistryError,
     RegistryType,
+    is_tool_kind,
     origin_of,
+    tool_kind,
+    tool_kinds_text,
     type_info,
 )
+from registry import RegisteredTool as ToolTarget
 from storage import accounts, tools
 from storage import grants as grants_store
 from storage import projects as projects_store
@@ -38,9 +39,6 @@ from storage.errors import DuplicateError, NotFoundError
 from storage.models import RegisteredTool
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,79}$")
-# GitLab and Quay tools authenticate with the token alone; the account name is fixed
-# (Quay's own name for "the password is an OAuth token").
-TOKEN_ACCOUNTS = {RegistryType.GITLAB.value: "api-token", RegistryType.QUAY.value: "$oauthtoken"}
 
 
 class ToolField:
@@ -80,31 +78,30 @@ class ToolInfo:
 
     @property
     def token_only(self) -> bool:
-        """GitLab and Quay tools: an API token, no account of their own to show."""
-        return self.kind in TOKEN_ACCOUNTS
+        """A token-only kind: an API token, no account of its own to show."""
+        return tool_kind(self.kind).token_only
 
 
 def tool_label(kind: str) -> str:
-    """ "Harbor", "GitLab" or "Quay": how forms and messages name a kind of tool."""
-    return {RegistryType.GITLAB.value: "GitLab", RegistryType.QUAY.value: "Quay"}.get(
-        kind, "Harbor"
-    )
+    """How forms and messages name a kind of tool (`ToolKind.label`)."""
+    return tool_kind(kind).label
 
 
 def _validated(form: ToolForm, *, keep_secret: bool = False) -> ToolForm:
     """`keep_secret`: editing, where a blank secret keeps the stored one."""
     errors: dict[str, str] = {}
-    if form.kind not in {t.value for t in TOOL_TYPES}:
-        raise InvalidInput({ToolField.KIND: "Choose Harbor, GitLab or Quay."})
+    if not is_tool_kind(form.kind):
+        raise InvalidInput({ToolField.KIND: f"Choose {tool_kinds_text()}."})
     name = form.name.strip()
     if not TOOL_NAME.match(name):
         errors[ToolField.NAME] = "1-80 letters, digits, spaces, '.', '_' or '-'."
     if problem := url_problem(form.url):
         errors[ToolField.URL] = problem
     username = (form.username or "").strip() or None
-    if form.kind in TOKEN_ACCOUNTS:
+    token_account = tool_kind(form.kind).token_account
+    if token_account is not None:
         # The token is the whole credential: a blank one keeps the saved one (editing).
-        username = TOKEN_ACCOUNTS[form.kind]
+        username = token_account
         if form.secret and len(form.secret) > MAX_SECRET:
             errors[ToolField.SECRET] = f"At most {MAX_SECRET} characters."
         elif not form.secret and not keep_secret:
@@ -133,6 +130,17 @@ def _validated(form: ToolForm, *, keep_secret: bool = False) -> ToolForm:
     )
 
 
+def _typed(form: ToolForm) -> audit.Typed:
+    """What the tool form named, for the record of an attempt that saved nothing."""
+    return audit.Typed(
+        target_type=audit.tool_target_type(form.kind),
+        target_url=form.url,
+        detail=f"tool {form.name}".strip(),
+        username=form.username,
+        secret=form.secret,
+    )
+
+
 def validate_tool_form(form: ToolForm, *, editing: bool = False) -> ToolForm:
     """The checks that need no network, for a modal to show field errors at once."""
     return _validated(form, keep_secret=editing)
@@ -158,14 +166,13 @@ def may_manage(actor: Actor) -> bool:
     return permissions.may_manage_tools(actor)
 
 
-@audit.audited(Action.TOOL_REGISTER)
 async def start_registration(rt: Runtime, actor: Actor) -> None:
     """The `Register` button: refused (and recorded) before the form opens for
     non-admins."""
-    permissions.require_tools_admin(actor)
+    async with audit.attempt(rt, actor, audit.Attempt(action=Action.TOOL_REGISTER)):
+        permissions.require_tools_admin(actor)
 
 
-@audit.audited(lambda args: str(args["purpose"]))
 async def tool_for_edit(
     rt: Runtime, actor: Actor, tool_id: int, *, purpose: str = Action.TOOL_EDIT
 ) -> ToolInfo:
@@ -173,9 +180,10 @@ async def tool_for_edit(
     is recorded as an attempt of `purpose` (an audit action).
 
     Tools belong to the workspace, not to a channel: the team is the only scope."""
-    permissions.require_tools_admin(actor)
-    row = await _team_tool(rt, actor, tool_id)
-    return await _info(rt, row)
+    async with audit.attempt(rt, actor, audit.Attempt(action=str(purpose), tool_id=tool_id)):
+        permissions.require_tools_admin(actor)
+        row = await _team_tool(rt, actor, tool_id)
+        return await _info(rt, row)
 
 
 def _account(form: ToolForm, secret: str | None, ca_bundle_pem: str | None) -> EnteredAccount:
@@ -185,11 +193,11 @@ def _account(form: ToolForm, secret: str | None, ca_bundle_pem: str | None) -> E
     )
 
 
-def _candidate(rt: Runtime, form: ToolForm, account: EnteredAccount) -> HarborTool:
+def _candidate(rt: Runtime, form: ToolForm, account: EnteredAccount) -> ToolTarget:
     """The tool as the form describes it, to test before anything is saved."""
     candidate = RegisteredTool(tool_type=form.kind, name=form.name, url=form.url)
     accounts.store(rt.box, candidate, account)
-    return harbor_tool(rt, candidate)
+    return tool_target(rt, candidate)
 
 
 async def list_tools(rt: Runtime, actor: Actor) -> list[ToolInfo]:
@@ -225,86 +233,93 @@ async def tools_page(rt: Runtime, actor: Actor, page: int = 1) -> ToolPage:
     return ToolPage(tuple([await _info(rt, row) for row in rows]), page, pages, total)
 
 
-@audit.audited(Action.TOOL_REGISTER)
 async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
     """Test the instance with its account first; a tool that does not answer is not saved."""
-    permissions.require_tools_admin(actor)
-    form = _validated(form)
-    account = _account(form, form.secret, form.ca_bundle_pem)
-    result = await rt.registry.test_tool(_candidate(rt, form, account))
-    if not result.ok:
-        raise ConnectionTestFailed(result, " The tool was not registered.")
-    try:
-        async with transaction(rt.sessions) as session:
-            row = await tools.add(
-                session,
-                rt.box,
-                team_id=actor.team_id,
-                name=form.name,
-                url=form.url,
-                account=account,
-                created_by=actor.user_id,
-                tool_type=form.kind,
-            )
-            await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_REGISTER, row))
-    except DuplicateError as error:
-        raise InvalidInput({ToolField.NAME: str(error)}) from None
-    return await _info(rt, row)
+    async with audit.attempt(
+        rt, actor, audit.Attempt(action=Action.TOOL_REGISTER, typed=_typed(form))
+    ):
+        permissions.require_tools_admin(actor)
+        form = _validated(form)
+        account = _account(form, form.secret, form.ca_bundle_pem)
+        result = await rt.registry.test_tool(_candidate(rt, form, account))
+        if not result.ok:
+            raise ConnectionTestFailed(result, " The tool was not registered.")
+        try:
+            async with transaction(rt.sessions) as session:
+                row = await tools.add(
+                    session,
+                    rt.box,
+                    team_id=actor.team_id,
+                    name=form.name,
+                    url=form.url,
+                    account=account,
+                    created_by=actor.user_id,
+                    tool_type=form.kind,
+                )
+                await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_REGISTER, row))
+        except DuplicateError as error:
+            raise InvalidInput({ToolField.NAME: str(error)}) from None
+        return await _info(rt, row)
 
 
-@audit.audited(Action.TOOL_EDIT)
 async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -> ToolInfo:
     """A blank secret keeps the stored one, but only for the same URL: a stored secret
     is never sent to a URL it was not entered for. The kind never changes (saved entries
     of that type use the tool): register a new tool instead."""
-    permissions.require_tools_admin(actor)
-    async with rt.sessions() as session:
-        try:
+    async with audit.attempt(
+        rt, actor, audit.Attempt(action=Action.TOOL_EDIT, tool_id=tool_id, typed=_typed(form))
+    ):
+        permissions.require_tools_admin(actor)
+        async with rt.sessions() as session:
+            try:
+                row = await tools.get(session, tool_id, team_id=actor.team_id)
+            except NotFoundError as error:
+                raise NotFound(str(error)) from None
+            kind = row.tool_type or RegistryType.HARBOR.value
+            form = _validated(
+                replace(form, secret=form.secret or None, kind=kind), keep_secret=True
+            )
+            secret = form.secret
+            if secret is None and form.username:
+                if form.url != row.url:
+                    raise InvalidInput(
+                        {ToolField.SECRET: "The URL changed: enter the password or secret again."}
+                    )
+                secret = tool_secret(rt, row)
+            # A blank CA bundle keeps the saved one (the modal cannot show it to edit).
+            account = _account(form, secret, form.ca_bundle_pem or row.ca_bundle_pem)
+        result = await rt.registry.test_tool(_candidate(rt, form, account))
+        if not result.ok:
+            raise ConnectionTestFailed(result, " The tool was not changed.")
+        async with transaction(rt.sessions) as session:
             row = await tools.get(session, tool_id, team_id=actor.team_id)
-        except NotFoundError as error:
-            raise NotFound(str(error)) from None
-        kind = row.tool_type or RegistryType.HARBOR.value
-        form = _validated(replace(form, secret=form.secret or None, kind=kind), keep_secret=True)
-        secret = form.secret
-        if secret is None and form.username:
-            if form.url != row.url:
-                raise InvalidInput(
-                    {ToolField.SECRET: "The URL changed: enter the password or secret again."}
-                )
-            secret = tool_secret(rt, row)
-        # A blank CA bundle keeps the saved one (the modal cannot show it to edit).
-        account = _account(form, secret, form.ca_bundle_pem or row.ca_bundle_pem)
-    result = await rt.registry.test_tool(_candidate(rt, form, account))
-    if not result.ok:
-        raise ConnectionTestFailed(result, " The tool was not changed.")
-    async with transaction(rt.sessions) as session:
-        row = await tools.get(session, tool_id, team_id=actor.team_id)
-        if origin_of(form.url) != origin_of(row.url) and kind != RegistryType.GITLAB.value:
-            # Saved entries never follow a tool to a new origin with their passwords:
-            # pinned ones refuse it already; pin the others to the old URL, so each
-            # needs its password entered again (Change account) to use the new one.
-            # (A GitLab tool's URL is the GitLab host, never where entries send passwords.)
-            await tools.pin_unpinned_users(session, row.id, origin_of(row.url))
-        row.name = form.name
-        row.url = form.url
-        accounts.store(rt.box, row, account)
-        await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_EDIT, row))
-    return await _info(rt, row)
+            if origin_of(form.url) != origin_of(row.url) and tool_kind(kind).serves_registry:
+                # Saved entries never follow a tool to a new origin with their passwords:
+                # pinned ones refuse it already; pin the others to the old URL, so each
+                # needs its password entered again (Change account) to use the new one.
+                # (A tool that does not serve its registry is an API host, never where
+                # entries send passwords.)
+                await tools.pin_unpinned_users(session, row.id, origin_of(row.url))
+            row.name = form.name
+            row.url = form.url
+            accounts.store(rt.box, row, account)
+            await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_EDIT, row))
+        return await _info(rt, row)
 
 
-@audit.audited(Action.TOOL_REMOVE)
 async def remove_tool(rt: Runtime, actor: Actor, tool_id: int) -> str:
-    permissions.require_tools_admin(actor)
-    async with transaction(rt.sessions) as session:
-        try:
-            row = await tools.get(session, tool_id, team_id=actor.team_id)
-            await tools.remove(session, row)
-            await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_REMOVE, row))
-        except NotFoundError as error:
-            raise NotFound(str(error)) from None
-        except DuplicateError as error:
-            raise Conflict(str(error)) from None
-        return row.name
+    async with audit.attempt(rt, actor, audit.Attempt(action=Action.TOOL_REMOVE, tool_id=tool_id)):
+        permissions.require_tools_admin(actor)
+        async with transaction(rt.sessions) as session:
+            try:
+                row = await tools.get(session, tool_id, team_id=actor.team_id)
+                await tools.remove(session, row)
+                await audit.record(session, audit.for_tool(rt, actor, Action.TOOL_REMOVE, row))
+            except NotFoundError as error:
+                raise NotFound(str(error)) from None
+            except DuplicateError as error:
+                raise Conflict(str(error)) from None
+            return row.name
 
 
 async def _team_tool(rt: Runtime, actor: Actor, tool_id: int) -> RegisteredTool:
@@ -316,14 +331,18 @@ async def _team_tool(rt: Runtime, actor: Actor, tool_id: int) -> RegisteredTool:
             raise NotFound(str(error)) from None
 
 
-@audit.audited(Action.CONNECTION_TEST)
 async def test_tool(rt: Runtime, actor: Actor, tool_id: int) -> ConnectionTestResult:
     """A registered tool's Connection Test uses its admin account: workspace admins only."""
-    permissions.require_tools_admin(actor)
-    row = await _team_tool(rt, actor, tool_id)
-    result = await rt.registry.test_tool(harbor_tool(rt, row))
-    await audit.connection_tested(rt, actor, result, tool_id=tool_id)
-    return result
+    async with audit.attempt(
+        rt, actor, audit.Attempt(action=Action.CONNECTION_TEST, tool_id=tool_id)
+    ):
+        permissions.require_tools_admin(actor)
+        row = await _team_tool(rt, actor, tool_id)
+        result = await rt.registry.test_tool(tool_target(rt, row))
+        await audit.connection_tested(
+            rt, actor, result, audit.Attempt(action=Action.CONNECTION_TEST, tool_id=tool_id)
+        )
+        return result
 
 
 async def harbor_projects(
@@ -352,7 +371,7 @@ async def harbor_projects(
     if not namespaces:
         return []
     try:
-        names = await rt.registry.list_harbor_projects(harbor_tool(rt, row), query)
+        names = await rt.registry.list_harbor_projects(tool_target(rt, row), query)
     except RegistryError:
         return []
     return [name for name in names if any(permissions.covers(ns, f"{name}/x") for ns in namespaces)]
@@ -380,93 +399,93 @@ class ToolGrants:
     grants: tuple[GrantInfo, ...]
 
 
-@audit.audited(Action.TOOL_GRANT)
 async def tool_grants(rt: Runtime, actor: Actor, tool_id: int) -> ToolGrants:
     """A tool's grants, for the Grants modal (workspace admins only)."""
-    permissions.require_grants_admin(actor)
-    row = await _team_tool(rt, actor, tool_id)
-    async with rt.sessions() as session:
-        found = await grants_store.of_tool(session, row.id)
-        infos = tuple(
-            GrantInfo(g.id, project.name, g.namespace, g.granted_by) for g, project in found
-        )
-    return ToolGrants(await _info(rt, row), infos)
+    async with audit.attempt(rt, actor, audit.Attempt(action=Action.TOOL_GRANT, tool_id=tool_id)):
+        permissions.require_grants_admin(actor)
+        row = await _team_tool(rt, actor, tool_id)
+        async with rt.sessions() as session:
+            found = await grants_store.of_tool(session, row.id)
+            infos = tuple(
+                GrantInfo(g.id, project.name, g.namespace, g.granted_by) for g, project in found
+            )
+        return ToolGrants(await _info(rt, row), infos)
 
 
-@audit.audited(Action.TOOL_GRANT)
 async def add_grant(
     rt: Runtime, actor: Actor, tool_id: int, *, project_name: str, namespace: str
 ) -> ToolGrants:
     """Grant the tool's account to a project for a namespace; audited with both."""
-    permissions.require_grants_admin(actor)
-    namespace = permissions.normalize_namespace(namespace)
-    errors: dict[str, str] = {}
-    if problem := permissions.namespace_problem(namespace):
-        errors[GrantField.NAMESPACE] = problem
-    project_name = project_name.strip()
-    if not project_name:
-        errors[GrantField.PROJECT] = "Enter the project's name."
-    if errors:
-        raise InvalidInput(errors)
-    async with transaction(rt.sessions) as session:
-        try:
-            row = await tools.get(session, tool_id, team_id=actor.team_id)
-        except NotFoundError as error:
-            raise NotFound(str(error)) from None
-        project = await projects_store.get_by_name(session, actor.team_id, project_name)
-        if project is None:
-            raise InvalidInput(
-                {GrantField.PROJECT: f"No project named {project_name!r} in this workspace."}
-            )
-        try:
-            await grants_store.add(
+    async with audit.attempt(rt, actor, audit.Attempt(action=Action.TOOL_GRANT, tool_id=tool_id)):
+        permissions.require_grants_admin(actor)
+        namespace = permissions.normalize_namespace(namespace)
+        errors: dict[str, str] = {}
+        if problem := permissions.namespace_problem(namespace):
+            errors[GrantField.NAMESPACE] = problem
+        project_name = project_name.strip()
+        if not project_name:
+            errors[GrantField.PROJECT] = "Enter the project's name."
+        if errors:
+            raise InvalidInput(errors)
+        async with transaction(rt.sessions) as session:
+            try:
+                row = await tools.get(session, tool_id, team_id=actor.team_id)
+            except NotFoundError as error:
+                raise NotFound(str(error)) from None
+            project = await projects_store.get_by_name(session, actor.team_id, project_name)
+            if project is None:
+                raise InvalidInput(
+                    {GrantField.PROJECT: f"No project named {project_name!r} in this workspace."}
+                )
+            try:
+                await grants_store.add(
+                    session,
+                    tool_id=row.id,
+                    project_id=project.id,
+                    namespace=namespace,
+                    granted_by=actor.user_id,
+                )
+            except DuplicateError as error:
+                raise InvalidInput({GrantField.NAMESPACE: str(error)}) from None
+            await audit.record(
                 session,
-                tool_id=row.id,
-                project_id=project.id,
-                namespace=namespace,
-                granted_by=actor.user_id,
+                audit.for_tool(
+                    rt,
+                    actor,
+                    Action.TOOL_GRANT,
+                    row,
+                    project=project.name,
+                    target_repository=namespace,
+                    detail=f"tool {row.name} granted to {project.name} for {namespace}",
+                ),
             )
-        except DuplicateError as error:
-            raise InvalidInput({GrantField.NAMESPACE: str(error)}) from None
-        await audit.record(
-            session,
-            audit.for_tool(
-                rt,
-                actor,
-                Action.TOOL_GRANT,
-                row,
-                project=project.name,
-                target_repository=namespace,
-                detail=f"tool {row.name} granted to {project.name} for {namespace}",
-            ),
-        )
-    return await tool_grants(rt, actor, tool_id)
+        return await tool_grants(rt, actor, tool_id)
 
 
-@audit.audited(Action.TOOL_UNGRANT)
 async def remove_grant(rt: Runtime, actor: Actor, tool_id: int, grant_id: int) -> ToolGrants:
     """Take a grant back: the tool's account stops being spent there at the next request."""
-    permissions.require_grants_admin(actor)
-    async with transaction(rt.sessions) as session:
-        try:
-            row = await tools.get(session, tool_id, team_id=actor.team_id)
-            grant = await grants_store.get(session, grant_id, tool_id=row.id)
-        except NotFoundError as error:
-            raise NotFound(str(error)) from None
-        project = await projects_store.get(session, grant.project_id)
-        project_name = project.name if project is not None else "?"
-        namespace = grant.namespace
-        await grants_store.remove(session, grant)
-        await audit.record(
-            session,
-            audit.for_tool(
-                rt,
-                actor,
-                Action.TOOL_UNGRANT,
-                row,
-                project=project_name,
-                target_repository=namespace,
-                detail=f"tool {row.name} no longer granted to {project_name} for {namespace}",
-            ),
-        )
-    return await tool_grants(rt, actor, tool_id)
+    async with audit.attempt(rt, actor, audit.Attempt(action=Action.TOOL_UNGRANT, tool_id=tool_id)):
+        permissions.require_grants_admin(actor)
+        async with transaction(rt.sessions) as session:
+            try:
+                row = await tools.get(session, tool_id, team_id=actor.team_id)
+                grant = await grants_store.get(session, grant_id, tool_id=row.id)
+            except NotFoundError as error:
+                raise NotFound(str(error)) from None
+            project = await projects_store.get(session, grant.project_id)
+            project_name = project.name if project is not None else "?"
+            namespace = grant.namespace
+            await grants_store.remove(session, grant)
+            await audit.record(
+                session,
+                audit.for_tool(
+                    rt,
+                    actor,
+                    Action.TOOL_UNGRANT,
+                    row,
+                    project=project_name,
+                    target_repository=namespace,
+                    detail=f"tool {row.name} no longer granted to {project_name} for {namespace}",
+                ),
+            )
+        return await tool_grants(rt, actor, tool_id)

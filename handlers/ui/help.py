@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from registry import tool_kinds_text
+
 
 @dataclass(frozen=True)
 class Command:
@@ -41,7 +43,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "`/imagerepo tools`",
         "tools",
-        "the registered tools (Harbor, GitLab, Quay) this project may use; "
+        f"the registered tools ({tool_kinds_text('and')}) this project may use; "
         "workspace admins register them and grant them to projects",
     ),
     Command(

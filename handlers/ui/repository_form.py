@@ -29,7 +29,7 @@ from handlers import ids, metadata
 from handlers.ui.common import button_row, code, context, form_modal, mrkdwn, plain, section
 from handlers.ui.fields import HARBOR_PROJECT, OPTIONS, ca_bundle_input, label, secret_input
 from handlers.ui.text import OPTION_VALUE_MAX
-from registry import ALL_TYPES, RegistryType, type_info
+from registry import ALL_TYPES, RegistryType, tool_kind, type_info
 from registry.kinds import TypeInfo
 from storage.enums import RepositoryAccess
 
@@ -272,9 +272,9 @@ def _tool_blocks(meta: AddMeta, tools: Sequence[ToolInfo]) -> list[Block]:
 
 
 def _hosted_tool_block(registry_type: RegistryType, tools: Sequence[ToolInfo]) -> InputBlock:
-    """GitLab and Quay: an optional registered tool whose API token creates the repository
-    (Quay) or checks the GitLab project (GitLab), and deletes in IR."""
-    what = "checks the project" if registry_type is RegistryType.GITLAB else "creates it"
+    """A type that takes (not needs) a registered tool: an optional one whose API token
+    creates the repository or checks it (`ToolKind.creates`), and deletes in IR."""
+    what = tool_kind(registry_type).creates
     return InputBlock(
         block_id=ids.B_TOOL,
         label=label(Field.TOOL),
@@ -289,7 +289,7 @@ def _hosted_tool_block(registry_type: RegistryType, tools: Sequence[ToolInfo]) -
 
 
 def _url_hint(info: TypeInfo, *, with_tool: bool) -> str:
-    if with_tool and info.type is RegistryType.QUAY:
+    if with_tool and info.tool is not None and info.tool.serves_registry:
         return f"{info.default_url} or your own; empty with a registered tool: its URL"
     if info.default_url:
         return f"{info.default_url}, or your own (self-managed) registry's base URL"
@@ -317,17 +317,10 @@ def _url_blocks(info: TypeInfo, url_check: str | None, *, with_tool: bool) -> li
 
 
 def _repository_hint(meta: AddMeta, info: TypeInfo) -> str:
-    if info.needs_registered_tool and meta.creation == Creation.NEW.value:
-        return "PROJECT/NAME: the Harbor project is created; NAME appears on the first push."
+    if info.new_repository_hint and meta.creation == Creation.NEW.value:
+        return info.new_repository_hint
     if info.needs_registered_tool:
         return "NAME inside the chosen Harbor project, or PROJECT/NAME; lowercase, no tag or digest"
-    if info.type is RegistryType.GITLAB and meta.creation == Creation.NEW.value:
-        return (
-            "GROUP/PROJECT[/IMAGE] of an existing GitLab project: the image appears on the "
-            "first push."
-        )
-    if info.type is RegistryType.QUAY and meta.creation == Creation.NEW.value:
-        return "NAMESPACE/NAME: created in Quay (private) when you save."
     return f"e.g. {info.repository_hint}; lowercase, no tag or digest"
 
 

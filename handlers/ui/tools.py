@@ -1,5 +1,6 @@
-"""`/imagerepo tools`: the registered Harbor, GitLab and Quay instances, and the form to
-register or edit one (its fields follow the chosen `Tool type`)."""
+"""`/imagerepo tools`: the registered tools (instances of the `registry.TOOL_TYPES` kinds),
+and the form to register or edit one (its fields follow the chosen `Tool type`, as its
+`registry.kinds.ToolKind` row says)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from slack_sdk.models.views import View
 
 from bot.usecases.permissions import REFUSE_TOOLS
 from bot.usecases.tools import (
-    TOKEN_ACCOUNTS,
     ToolField,
     ToolGrants,
     ToolInfo,
@@ -40,31 +40,7 @@ from handlers.ui.common import (
     section,
 )
 from handlers.ui.fields import OPTIONS, ca_bundle_input, label, secret_input
-from registry import TOOL_TYPES, RegistryType
-
-# Per kind: URL placeholder, URL hint, token hint (GitLab and Quay tools hold a token only).
-_URL_PLACEHOLDER = {
-    RegistryType.HARBOR.value: "https://harbor.example.com",
-    RegistryType.GITLAB.value: "https://gitlab.com",
-    RegistryType.QUAY.value: "https://quay.io",
-}
-_URL_HINT = {
-    RegistryType.HARBOR.value: "The Harbor instance (its registry and API share this URL).",
-    RegistryType.GITLAB.value: (
-        "The GitLab host whose API is /api/v4 (gitlab.com or your own), not the registry host."
-    ),
-    RegistryType.QUAY.value: "quay.io or your Red Hat Quay: its API and registry share the host.",
-}
-_TOKEN_HINT = {
-    RegistryType.GITLAB.value: (
-        "A personal or group access token with the api scope, of a Maintainer or Owner of "
-        "the projects: it checks projects for Create new and deletes in IR."
-    ),
-    RegistryType.QUAY.value: (
-        "An organisation admin's OAuth application token (robot accounts cannot use Quay's "
-        "API): it creates repositories and deletes in IR."
-    ),
-}
+from registry import TOOL_TYPES, RegistryType, is_tool_kind, tool_kind, tool_kinds_text
 
 
 def tools_text(page: ToolPage) -> str:
@@ -100,10 +76,10 @@ def tools_blocks(page: ToolPage, *, is_admin: bool) -> list[Block]:
     """At most 1 + 20 + 2 + 1 = 24 blocks (Slack: 50 per message)."""
     tools = page.tools
     blocks: list[Block] = [
-        section("tools_title", "*Registered tools (Harbor, GitLab and Quay instances)*"),
+        section("tools_title", f"*Registered tools ({tool_kinds_text('and')} instances)*"),
     ]
     if not tools:
-        blocks.append(context("tools_empty", "No Harbor, GitLab or Quay instance is registered."))
+        blocks.append(context("tools_empty", f"No {tool_kinds_text()} instance is registered."))
     for tool in tools:
         if tool.token_only:
             account = "API token"
@@ -132,7 +108,7 @@ def tools_blocks(page: ToolPage, *, is_admin: bool) -> list[Block]:
         blocks.append(SectionBlock(block_id=f"tool_{tool.id}", text=md(text), accessory=accessory))
     blocks += _tools_pager(page)
     if is_admin:
-        register = "Register Harbor, GitLab or Quay"
+        register = f"Register {tool_kinds_text()}"
         blocks.append(button_row("tools_actions", register, ids.A_TOOL_REGISTER, style="primary"))
     else:
         blocks.append(context("tools_note", REFUSE_TOOLS))
@@ -158,7 +134,7 @@ class ToolMeta:
         tool_id, kind = data.get("tool_id"), data.get("kind", RegistryType.HARBOR.value)
         if not isinstance(tool_id, int) or tool_id < 0:
             raise metadata.ForgedMetadata("not a tool id")
-        if kind not in {t.value for t in TOOL_TYPES}:
+        if not is_tool_kind(kind):
             raise metadata.ForgedMetadata("not a tool kind")
         return cls(tool_id, str(kind))
 
@@ -198,7 +174,7 @@ def tool_modal(
 def _tool_kind_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
     """What a tool is for, and its `Tool type` (a select when registering, fixed on edit)."""
     kind_label = tool_label(kind)
-    what = "token" if kind in TOKEN_ACCOUNTS else "account"
+    what = "token" if tool_kind(kind).token_only else "account"
     intro = section(
         "tool_intro",
         f"A {kind_label} instance every project of this workspace can use. It is tested with "
@@ -236,11 +212,11 @@ def _tool_where_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
         InputBlock(
             block_id=ids.B_TOOL_URL,
             label=plain(f"{tool_label(kind)} URL"),
-            hint=plain(_URL_HINT[kind], 150),
+            hint=plain(tool_kind(kind).url_hint, 150),
             element=PlainTextInputElement(
                 action_id=ids.A_TOOL_URL,
                 initial_value=tool.url if tool else None,
-                placeholder=plain(_URL_PLACEHOLDER[kind]),
+                placeholder=plain(tool_kind(kind).url_placeholder),
                 max_length=2048,
             ),
         ),
@@ -249,8 +225,8 @@ def _tool_where_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
 
 def _secret_hint(tool: ToolInfo | None, kind: str) -> str:
     keep = "Leave empty to keep the saved one (same URL only)."
-    if kind in TOKEN_ACCOUNTS:
-        return _TOKEN_HINT[kind] + (f" {keep}" if tool is not None else "")
+    if tool_kind(kind).token_only:
+        return tool_kind(kind).token_hint + (f" {keep}" if tool is not None else "")
     if tool is not None:
         return keep
     return "An admin's password or a robot account's secret; stored encrypted."
@@ -259,7 +235,7 @@ def _secret_hint(tool: ToolInfo | None, kind: str) -> str:
 def _tool_account_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
     """Username (not for token-only kinds), secret (kept when left empty on an edit) and
     CA bundle."""
-    token_only = kind in TOKEN_ACCOUNTS
+    token_only = tool_kind(kind).token_only
     blocks: list[Block] = []
     if not token_only:
         blocks.append(
@@ -372,8 +348,8 @@ def tool_grants_modal(grants: ToolGrants, *, status: str | None = None) -> View:
             block_id=ids.B_GRANT_NAMESPACE,
             label=plain("Namespace"),
             hint=plain(
-                "A Harbor project, GitLab group or project, or Quay organization: team-a "
-                "covers team-a/...; team-* covers names starting team-.",
+                f"A {tool_kind(grants.tool.kind).label} {tool_kind(grants.tool.kind).namespace}: "
+                "team-a covers team-a/...; team-* covers names starting team-.",
                 150,
             ),
             element=PlainTextInputElement(
