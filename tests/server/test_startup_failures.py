@@ -157,11 +157,8 @@ def test_metrics_host_binds_the_metrics_port_to_that_address_only(tmp_path: Path
             database_url=sqlite_url(tmp_path),
             log_path=tmp_path / "bot.log",
             metrics_port=True,
+            metrics_host="127.0.0.2",  # where BotProcess waits for /healthz
             extra_env={"METRICS_HOST": "127.0.0.2", "HOST": "127.0.0.1"},
-        )
-        # BotProcess polls 127.0.0.1 for /healthz; point it at the metrics address.
-        type(process).internal_url = property(  # type: ignore[method-assign]
-            lambda self: f"http://127.0.0.2:{self.metrics_port}"
         )
         try:
             process.start()
@@ -176,7 +173,6 @@ def test_metrics_host_binds_the_metrics_port_to_that_address_only(tmp_path: Path
             assert f"127.0.0.2:{process.metrics_port} (GET /healthz, GET /metrics)" in process.log()
         finally:
             process.stop()
-            del type(process).internal_url
 
 
 def test_a_host_that_is_not_an_address_is_one_line(tmp_path: Path) -> None:

@@ -57,8 +57,10 @@ class BotProcess:
         secret_keys: str | None = None,
         extra_env: Mapping[str, str] | None = None,
         metrics_port: bool = False,
+        metrics_host: str = "127.0.0.1",
     ) -> None:
         self.port = free_port()
+        self.metrics_host = metrics_host
         # With METRICS_PORT set, /healthz and /metrics answer there only.
         self.metrics_port = free_port() if metrics_port else None
         self.signing_secret = signing_secret
@@ -88,7 +90,9 @@ class BotProcess:
     @property
     def internal_url(self) -> str:
         """Where /healthz and /metrics answer: the metrics port when there is one."""
-        return f"http://127.0.0.1:{self.metrics_port or self.port}"
+        if self.metrics_port:
+            return f"http://{self.metrics_host}:{self.metrics_port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def events_url(self) -> str:
