@@ -14,7 +14,7 @@ from tests.e2e.flow import Flow, labels, texts
 from tests.e2e.helpers import add_values
 from tests.support.certs import TestCA
 from tests.support.hosted_standins import GitLabStandIn, QuayStandIn
-from tests.support.registry_server import registry_available
+from tests.support.registry_server import skip_or_fail_without_registry
 from tests.support.slack_requests import (
     button_action,
     checkboxes_value,
@@ -31,16 +31,14 @@ ADMIN = "UWSADMIN"
 
 @pytest.fixture(scope="module")
 def gitlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitLabStandIn]:
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
+    skip_or_fail_without_registry()
     with GitLabStandIn(TestCA(), tmp_path_factory.mktemp("gitlab")).running() as standin:
         yield standin
 
 
 @pytest.fixture(scope="module")
 def quay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuayStandIn]:
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
+    skip_or_fail_without_registry()
     with QuayStandIn(TestCA(), tmp_path_factory.mktemp("quay")).running() as standin:
         yield standin
 
