@@ -6,7 +6,6 @@ installed bot migrates the database DATABASE_URL names, wherever it runs from.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -35,11 +34,6 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
-
-
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
-    """Alembic's env.py runs its own event loop, so give it a worker thread."""
-    await asyncio.to_thread(upgrade, database_url, revision)
 
 
 def head_revision() -> str:
