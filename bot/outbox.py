@@ -13,7 +13,7 @@ stored (in the same transaction that marks the post sent), so they never
 overtake it, on one instance or many. Edits of one incident are coalesced: a
 new edit rewrites a pending one instead of queueing another.
 
-What is not retried (FACTS.md, Slack): a channel the bot cannot post in
+What is not retried (docs/facts.md, Slack): a channel the bot cannot post in
 (`not_in_channel`, `channel_not_found`, `is_archived`) holds its messages
 (`held_since`) and marks the project, until the bot joins the channel
 (bot.usecases.alerts.channel_joined); a refused token (`invalid_auth`,
