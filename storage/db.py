@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -98,10 +98,14 @@ async def in_transaction(
 
 
 async def ping(engine: AsyncEngine) -> bool:
-    """True when the database answers a trivial query (used by /healthz)."""
+    """True when the database answers a trivial query (used by /healthz). Every way a
+    database can be unreachable is False: SQLAlchemy's wrapped driver errors (missing
+    database, refused login, a SQLite file that cannot be opened), the driver's own
+    socket errors (refused port, unknown host: asyncpg raises them unwrapped), and a
+    connect timeout."""
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception:
+    except (SQLAlchemyError, OSError, TimeoutError):
         return False
     return True
