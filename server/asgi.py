@@ -215,7 +215,7 @@ class Router:
                 try:
                     if self._on_startup is not None:
                         await self._on_startup()
-                except Exception as error:
+                except Exception as error:  # boundary: any failure is told to uvicorn
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
