@@ -17,7 +17,7 @@ A row holds what to say as typed data (`bot.notices`, as JSON); sending hands it
 `Poster`, which words it and calls the Web API (handlers/delivery.py: only handlers
 speak Slack), and answers what Slack said. The queries live in storage/outbox.py.
 
-What is not retried (FACTS.md, Slack): a channel the bot cannot post in
+What is not retried (docs/facts.md, Slack): a channel the bot cannot post in
 (`not_in_channel`, `channel_not_found`, `is_archived`) holds its messages
 (`held_since`) and marks the project, until the bot joins the channel
 (bot.usecases.alerts.channel_joined); a refused token (`invalid_auth`,

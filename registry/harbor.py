@@ -6,7 +6,7 @@ existence, "create new" (Harbor has no empty repositories, so creating means
 creating the project; the repository appears on first push), project and
 repository lists, and repository deletion.
 
-Choices (see FACTS.md): when the saved user may not create projects (403) and
+Choices (see docs/facts.md): when the saved user may not create projects (403) and
 the registered tool has its own credentials, the tool's account creates the
 project and adds the saved user as a member: Maintainer (role 4) for app
 repositories, because Harbor's Developer role can push but cannot delete, and

@@ -250,10 +250,6 @@ class OciSession:
 
     # -- ping ---------------------------------------------------------------
 
-    @property
-    def ping_result(self) -> Ping | None:
-        return self._ping
-
     async def ping(self) -> Ping:
         """`GET /v2/`: prove this is a registry API and learn the auth scheme; in a
         re-check pass, asked once per registry and shared (`pass_cache`)."""

@@ -102,7 +102,11 @@ async def in_transaction(
 
 
 async def ping(engine: AsyncEngine) -> bool:
-    """True when the database answers a trivial query (used by /healthz)."""
+    """True when the database answers a trivial query (used by /healthz). Every way a
+    database can be unreachable is False: SQLAlchemy's wrapped driver errors (missing
+    database, refused login, a SQLite file that cannot be opened), the driver's own
+    socket errors (refused port, unknown host: asyncpg raises them unwrapped), and a
+    connect timeout."""
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

@@ -58,11 +58,6 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
-    """Alembic's env.py runs its own event loop, so give it a worker thread."""
-    await asyncio.to_thread(upgrade, database_url, revision)
-
-
 def head_revision() -> str:
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     head = script.get_current_head()

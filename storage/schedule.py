@@ -128,9 +128,3 @@ async def prune_history(session: AsyncSession, *, keep: int) -> int:
     )
     result = await session.execute(statement)
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    """When the earliest repository becomes due (None when there are none): for sleeping."""
-    value: datetime | None = await session.scalar(select(func.min(ImageRepository.next_check_at)))
-    return value

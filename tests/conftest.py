@@ -13,8 +13,17 @@ from storage.crypto import SecretBox
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from tests.support.databases import fresh_postgres_database, sqlite_url
+from tests.support.registry_server import skip_or_fail_without_registry
 
 pytest_plugins = ["tests.support.registry_fixtures"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked `registry` is skipped, or failed under REQUIRE_REGISTRY=1, before any
+    of its fixtures start a server: the same rule the registry fixtures apply."""
+    if item.get_closest_marker("registry") is not None:
+        skip_or_fail_without_registry()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

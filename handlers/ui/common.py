@@ -150,7 +150,3 @@ def notice_view(title: str, text: str, *, callback_id: str = ids.VIEW_NOTICE) ->
         close=plain("Close", 24),
         blocks=[section(ids.B_STATUS, text)],
     )
-
-
-def text_blocks(text: str) -> list[Block]:
-    return [section(ids.B_STATUS, text)]

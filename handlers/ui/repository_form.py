@@ -130,10 +130,6 @@ def title_for(meta: AddMeta) -> str:
     return "Add pull-only repository" if meta.pull_only else "Add image repository"
 
 
-def creation_block_id(registry_type: str) -> str:
-    return ids.B_CREATION if type_info(registry_type).can_create else ids.B_CREATION_FIXED
-
-
 def add_modal(
     meta: AddMeta,
     *,

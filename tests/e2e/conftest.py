@@ -20,7 +20,11 @@ from tests.e2e.flow import Flow, bot_process
 from tests.support.bot_process import BotProcess
 from tests.support.databases import sqlite_url
 from tests.support.harbor_standin import HarborStandIn
-from tests.support.registry_server import HTPASSWD_USERS, RegistryServer, registry_available
+from tests.support.registry_server import (
+    HTPASSWD_USERS,
+    RegistryServer,
+    skip_or_fail_without_registry,
+)
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import SlackClient
 
@@ -49,8 +53,7 @@ def bot(
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     """A real registry with htpasswd users (HTPASSWD_USERS), one per module."""
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
+    skip_or_fail_without_registry()
     with RegistryServer(Path(tmp_path_factory.mktemp("registry")), htpasswd=HTPASSWD_USERS) as r:
         yield r
 

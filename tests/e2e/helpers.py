@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from tests.e2e.flow import texts
 from tests.support.slack_requests import (
     checkboxes_value,
     external_select_value,
@@ -58,3 +59,19 @@ def account_values(view: JsonDict, username: str | None, password: str | None) -
             "Password or access token": plain_text_value(password),
         },
     )
+
+
+def tool_row(blocks: list[JsonDict], name: str) -> JsonDict:
+    """The row of tool `name` in the `/imagerepo tools` listing (a section with a menu),
+    found by its name: other tests of the module may have registered tools before it."""
+    rows = [b for b in blocks if b["block_id"].startswith("tool_") and b.get("accessory")]
+    found = [b for b in rows if f"*{name}*" in texts([b])]
+    assert len(found) == 1, f"{name}: {[texts([b]) for b in rows]}"
+    return found[0]
+
+
+def option_value(element: JsonDict, name: str) -> str:
+    """The value of the select option whose text starts with `name` (a tool's name)."""
+    values = [o["value"] for o in element["options"] if o["text"]["text"].split(" (")[0] == name]
+    assert len(values) == 1, f"{name}: {[o['text']['text'] for o in element['options']]}"
+    return str(values[0])

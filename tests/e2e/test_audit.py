@@ -14,7 +14,7 @@ from storage import audit
 from storage.audit import AuditEvent
 from storage.db import create_engine, session_factory, transaction
 from tests.e2e.flow import Flow, texts
-from tests.e2e.helpers import account_values, add_values
+from tests.e2e.helpers import account_values, add_values, tool_row
 from tests.e2e.test_harbor_tools import ADMIN, ADMIN_PASSWORD, register_tool, tool_values
 from tests.support.harbor_standin import HarborStandIn
 from tests.support.registry_httpserver import free_port
@@ -332,7 +332,7 @@ async def test_tool_actions_are_recorded(
     listing = await flow.command_reply("tools", user_id=ADMIN)
     assert "audit-harbor" in listing
     blocks = flow.standin.calls_to("response_url")[-1].params["blocks"]
-    row = next(b for b in blocks if b["block_id"].startswith("tool_") and b.get("accessory"))
+    row = tool_row(blocks, "audit-harbor")
     menu = row["accessory"]
 
     def choose(label: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from tests.e2e.test_harbor_tools import ADMIN_PASSWORD, register_tool
 from tests.support.harbor_standin import HarborStandIn
 from tests.support.registry_server import HTPASSWD_USERS, RegistryServer
 from tests.support.slack_api import SlackApiStandIn
-from tests.support.slack_requests import button_action, overflow_action
+from tests.support.slack_requests import button_action, find_input, overflow_action
 
 pytestmark = pytest.mark.registry
 
@@ -30,10 +30,19 @@ USER, PASSWORD = next(iter(HTPASSWD_USERS.items()))
 NOT_HERE = "That repository is no longer in this project's list."
 
 
+async def open_add_registry(flow: Flow, **kwargs: Any) -> dict[str, Any]:
+    """The add modal, for a plain registry: chosen, not the default, which is Harbor
+    once a test of this module registered a Harbor tool."""
+    view = await flow.open_modal("add", **kwargs)
+    if find_input(view, "Repository type").element["initial_option"]["value"] == "registry":
+        return view
+    return await flow.choose(view, "Repository type", "registry", **kwargs)
+
+
 async def add_repository(flow: Flow, registry: RegistryServer, repository: str) -> Any:
     """Channel A's project gets an entry (by U1, its admin); returns its database row."""
     registry.client(USER, PASSWORD).push_image(repository)
-    view = await flow.open_modal("add")
+    view = await open_add_registry(flow)
     values = add_values(
         view, url=registry.url, repository=repository, username=USER, password=PASSWORD
     )
@@ -138,7 +147,7 @@ async def test_forged_private_metadata_is_refused_and_saves_or_deletes_nothing(
     channel_b = await other_channel(flow, "forged-meta-b")
 
     # UB opens the add modal in channel B, then edits its metadata to name channel A.
-    view = await flow.open_modal("add", user_id="UB", channel_id=channel_b)
+    view = await open_add_registry(flow, user_id="UB", channel_id=channel_b)
     meta = json.loads(view["private_metadata"])
     view["private_metadata"] = json.dumps({**meta, "channel_id": flow.channel_id})
     registry.client(USER, PASSWORD).push_image("forged/planted")
@@ -172,7 +181,7 @@ async def test_a_passing_test_older_than_15_minutes_is_run_again_at_save(
     secrets.append(PASSWORD)
     await flow.create_project("shortcut-ttl")
     registry.client(USER, PASSWORD).push_image("ttl/app")
-    view = await flow.open_modal("add")
+    view = await open_add_registry(flow)
     values = add_values(
         view, url=registry.url, repository="ttl/app", username=USER, password=PASSWORD
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from handlers import ids
 from tests.e2e.flow import Flow, labels, texts
-from tests.e2e.helpers import add_values
+from tests.e2e.helpers import add_values, option_value, tool_row
 from tests.support.harbor_standin import HarborStandIn
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import (
@@ -100,7 +100,7 @@ async def test_only_workspace_admins_manage_tools(
 
     # Test, edit (blank password keeps the saved one) and remove it.
     blocks = flow.standin.calls_to("response_url")[-1].params["blocks"]
-    row = next(b for b in blocks if b["block_id"].startswith("tool_") and b.get("accessory"))
+    row = tool_row(blocks, "harbor-main")
     menu = row["accessory"]
 
     def choose(label: str) -> dict:
@@ -144,8 +144,7 @@ async def test_harbor_repositories_use_existing_create_new_and_delete_in_ir(
     for label in ("Repository creation", "Registered tool", "Harbor project", "Repository"):
         assert label in labels(view)
     assert "Registry URL" not in labels(view) and "URL Check" not in texts(view)
-    tool = find_input(view, "Registered tool")
-    tool_id = tool.element["options"][0]["value"]
+    tool_id = option_value(find_input(view, "Registered tool").element, "harbor-apps")
 
     # Existing Harbor projects come from an external select (long lists work).
     project = find_input(view, "Harbor project")

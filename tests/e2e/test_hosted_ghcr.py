@@ -13,7 +13,7 @@ from tests.e2e.helpers import account_values, add_values
 from tests.support.bot_process import BotProcess
 from tests.support.certs import TestCA
 from tests.support.hosted_standins import GitHubStandIn, GitLabStandIn
-from tests.support.registry_server import registry_available
+from tests.support.registry_server import skip_or_fail_without_registry
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import checkboxes_value, values_by_label
 
@@ -22,8 +22,7 @@ pytestmark = pytest.mark.registry
 
 @pytest.fixture(scope="module")
 def github(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHubStandIn]:
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
+    skip_or_fail_without_registry()
     with GitHubStandIn(TestCA(), tmp_path_factory.mktemp("github")).running() as standin:
         yield standin
 
@@ -103,8 +102,7 @@ async def test_ghcr_add_test_change_account_delete_in_ir(
 
 @pytest.fixture(scope="module")
 def gitlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitLabStandIn]:
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
+    skip_or_fail_without_registry()
     with GitLabStandIn(TestCA(), tmp_path_factory.mktemp("gitlab")).running() as standin:
         yield standin
 

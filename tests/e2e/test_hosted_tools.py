@@ -14,7 +14,7 @@ from tests.e2e.flow import Flow, labels, texts
 from tests.e2e.helpers import add_values
 from tests.support.certs import TestCA
 from tests.support.hosted_standins import GitLabStandIn, QuayStandIn
-from tests.support.registry_server import registry_available
+from tests.support.registry_server import skip_or_fail_without_registry
 from tests.support.slack_requests import (
     button_action,
     checkboxes_value,
@@ -31,16 +31,14 @@ ADMIN = "UWSADMIN"
 
 @pytest.fixture(scope="module")
 def gitlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitLabStandIn]:
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
+    skip_or_fail_without_registry()
     with GitLabStandIn(TestCA(), tmp_path_factory.mktemp("gitlab")).running() as standin:
         yield standin
 
 
 @pytest.fixture(scope="module")
 def quay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuayStandIn]:
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
+    skip_or_fail_without_registry()
     with QuayStandIn(TestCA(), tmp_path_factory.mktemp("quay")).running() as standin:
         yield standin
 
@@ -83,6 +81,40 @@ async def register_token_tool(flow: Flow, kind: str, name: str, url: str, token:
         in (texts(done))
     )
     return view
+
+
+async def ensure_tool(flow: Flow, kind: str, name: str, url: str, token: str) -> None:
+    """Register `name` unless this module's bot already has it, so that a test needing a
+    tool gets it whichever tests ran before it (or were deselected)."""
+    flow.standin.set_user(ADMIN, is_admin=True)
+    if name not in await flow.command_reply("tools", user_id=ADMIN):
+        await register_token_tool(flow, kind, name, url, token)
+
+
+@pytest.fixture
+async def gitlab_tool(flow: Flow, gitlab: GitLabStandIn, secrets: list[str]) -> str:
+    """The GitLab tool `gitlab-main` (a Maintainer's token), registered for this test."""
+    token = gitlab.credentials("maint")[1]
+    secrets.append(token)
+    await ensure_tool(flow, "gitlab", "gitlab-main", gitlab.api_url, token)
+    return "gitlab-main"
+
+
+@pytest.fixture
+async def quay_tool(flow: Flow, quay: QuayStandIn, secrets: list[str]) -> str:
+    """The Quay tool `quay-acme` (the organization admin's OAuth token), registered."""
+    secrets.append(quay.admin_token)
+    await ensure_tool(flow, "quay", "quay-acme", quay.api_url, quay.admin_token)
+    return "quay-acme"
+
+
+def tool_option(view: dict, kind: str, name: str) -> str:
+    """The value of tool `name` in the add modal's tool select, which lists tools of the
+    chosen `kind` only (every tool of this module is named `<kind>-...`)."""
+    options = find_input(view, "Registered tool").element["options"]
+    names = [o["text"]["text"].split(" (")[0] for o in options]
+    assert name in names and all(n.startswith(f"{kind}-") for n in names), names
+    return str(options[names.index(name)]["value"])
 
 
 async def saved_or_not(flow: Flow) -> str:
@@ -130,31 +162,30 @@ async def test_register_token_tools_refuses_missing_token_and_lists_kinds(
     failed = await flow.next_update()
     assert "rejected the tool's OAuth token" in texts(failed) and "not registered" in texts(failed)
 
-    await register_token_tool(flow, "gitlab", "gitlab-main", gitlab.api_url, maint[1])
-    await register_token_tool(flow, "quay", "quay-acme", quay.api_url, quay.admin_token)
+    await register_token_tool(flow, "gitlab", "gitlab-listed", gitlab.api_url, maint[1])
+    await register_token_tool(flow, "quay", "quay-listed", quay.api_url, quay.admin_token)
     listing = await flow.command_reply("tools", user_id=ADMIN)
-    assert "gitlab-main" in listing and "GitLab" in listing and "API token" in listing
-    assert "quay-acme" in listing and "quay-wrong" not in listing
+    assert "gitlab-listed" in listing and "GitLab" in listing and "API token" in listing
+    assert "quay-listed" in listing and "quay-wrong" not in listing
     assert maint[1] not in listing and quay.admin_token not in listing
 
 
 async def test_quay_create_new_through_the_tool_and_delete_in_ir(
-    flow: Flow, quay: QuayStandIn, secrets: list[str]
+    flow: Flow, quay: QuayStandIn, quay_tool: str, secrets: list[str]
 ) -> None:
-    secrets.extend([quay.robot[1], quay.admin_token])
+    secrets.append(quay.robot[1])
     await flow.create_project("quay-tools")
     await flow.grant("quay-acme", "quay-tools", "acme")  # the tool's token works in acme/
     view = await flow.open_modal("add")
     # Harbor lists Harbor tools only: none registered, although GitLab and Quay tools are.
     assert "Registered tool" not in labels(view) and "No Harbor instance" in texts(view)
     view = await flow.choose(view, "Repository type", "quay")
-    tool = find_input(view, "Registered tool")
-    assert [o["text"]["text"].split(" (")[0] for o in tool.element["options"]] == ["quay-acme"]
+    tool = tool_option(view, "quay", quay_tool)
     new = await flow.choose(view, "Repository creation", "new")
     assert "created in Quay" in texts(new)
     values = add_values(
         new,
-        tool=tool.element["options"][0]["value"],
+        tool=tool,
         creation="new",
         repository="acme/fresh",
         username=quay.robot[0],
@@ -179,18 +210,16 @@ async def test_quay_create_new_through_the_tool_and_delete_in_ir(
 
 
 async def test_gitlab_create_new_checks_the_project_and_deletes_through_the_tool(
-    flow: Flow, gitlab: GitLabStandIn, secrets: list[str]
+    flow: Flow, gitlab: GitLabStandIn, gitlab_tool: str, secrets: list[str]
 ) -> None:
     dev = gitlab.credentials("dev")
-    secrets.extend([dev[1], gitlab.credentials("maint")[1]])
+    secrets.append(dev[1])
     gitlab.add_project("team/svc")
     await flow.create_project("gitlab-tools")
     await flow.grant("gitlab-main", "gitlab-tools", "team")  # the tool's token works in team/
     view = await flow.open_modal("add")
     view = await flow.choose(view, "Repository type", "gitlab")
-    tool = find_input(view, "Registered tool")
-    assert [o["text"]["text"].split(" (")[0] for o in tool.element["options"]] == ["gitlab-main"]
-    tool_id = tool.element["options"][0]["value"]
+    tool_id = tool_option(view, "gitlab", gitlab_tool)
     new = await flow.choose(view, "Repository creation", "new")
     assert "existing GitLab project" in texts(new)
 
@@ -224,8 +253,9 @@ async def test_gitlab_create_new_checks_the_project_and_deletes_through_the_tool
     saved = await saved_or_not(flow)
     assert "Saved the app repository `team/svc/api`" in saved, saved
     assert "appears on first push" in saved
-    # (No wait for the channel message here: on SQLite this entry reuses the deleted Quay
-    # entry's row id, and the outbox's `added:<id>` dedup key drops it; reported.)
+    # The channel hears of it even when SQLite gave this entry a deleted entry's row id
+    # (the Quay test's, when it ran first): the outbox key includes when it was added.
+    await flow.next_call("chat.postMessage")
     (row,) = await flow.repositories()
     assert row.tool_id is not None and row.username == "dev"
 

@@ -128,8 +128,10 @@ def test_a_body_that_never_finishes_gets_408_after_the_deadline(server: BotProce
             head(server.port, {"Content-Type": FORM_CONTENT_TYPE, "Content-Length": "200"})
             + b"token=abc"
         )
-        assert read_status(sock, within=15) == 408
-    assert 9 < time.monotonic() - started < 15
+        # Waited for generously (a loaded machine answers late); only the lower bound
+        # is exact: the bot waited out its 10 s deadline before it gave up.
+        assert read_status(sock, within=60) == 408
+    assert time.monotonic() - started > 9
     assert signed_help_works(server)
 
 

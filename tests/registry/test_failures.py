@@ -79,7 +79,7 @@ async def test_a_registry_that_never_answers_times_out(registry_config: Registry
             result = await service.connection_test(plain(silent.url))
     assert result.error_kind is ErrorKind.TIMEOUT
     assert "accepted the connection but did not answer within 0.3 s" in result.message
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # gave up on the read, not the 15 s operation
 
 
 async def test_a_server_that_hangs_up_is_a_network_error(registry_service: RegistryService) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.certs import TestCA
 from tests.support.hosted_standins import GitHubStandIn, GitLabStandIn, QuayStandIn
-from tests.support.registry_fixtures import require_registry_binary
+from tests.support.registry_server import skip_or_fail_without_registry
 
 pytestmark = pytest.mark.registry
 
@@ -29,7 +29,7 @@ def _script() -> str:
 def standins(
     registry_ca: TestCA, tmp_path: Path
 ) -> Iterator[tuple[GitHubStandIn, GitLabStandIn, QuayStandIn]]:
-    require_registry_binary()
+    skip_or_fail_without_registry()
     made = (
         GitHubStandIn(registry_ca, tmp_path / "gh"),
         GitLabStandIn(registry_ca, tmp_path / "gl"),

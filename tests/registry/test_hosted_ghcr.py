@@ -21,14 +21,14 @@ from registry import (
 )
 from tests.support.certs import TestCA
 from tests.support.hosted_standins import GitHubStandIn
-from tests.support.registry_fixtures import require_registry_binary
+from tests.support.registry_server import skip_or_fail_without_registry
 
 pytestmark = pytest.mark.registry
 
 
 @pytest.fixture
 def github(registry_ca: TestCA, tmp_path: Path) -> Iterator[GitHubStandIn]:
-    require_registry_binary()
+    skip_or_fail_without_registry()
     with GitHubStandIn(registry_ca, tmp_path).running() as standin:
         yield standin
 

@@ -21,21 +21,21 @@ from registry import (
 )
 from tests.support.certs import TestCA
 from tests.support.hosted_standins import GitLabStandIn, QuayStandIn
-from tests.support.registry_fixtures import require_registry_binary
+from tests.support.registry_server import skip_or_fail_without_registry
 
 pytestmark = pytest.mark.registry
 
 
 @pytest.fixture
 def gitlab(registry_ca: TestCA, tmp_path: Path) -> Iterator[GitLabStandIn]:
-    require_registry_binary()
+    skip_or_fail_without_registry()
     with GitLabStandIn(registry_ca, tmp_path).running() as standin:
         yield standin
 
 
 @pytest.fixture
 def quay(registry_ca: TestCA, tmp_path: Path) -> Iterator[QuayStandIn]:
-    require_registry_binary()
+    skip_or_fail_without_registry()
     with QuayStandIn(registry_ca, tmp_path).running() as standin:
         yield standin
 

@@ -35,9 +35,8 @@ import jwt
 import pytest
 
 from tests.support.certs import TestCA
-from tests.support.registry_fixtures import require_registry_binary
 from tests.support.registry_httpserver import Request, Response
-from tests.support.registry_server import RegistryServer
+from tests.support.registry_server import RegistryServer, skip_or_fail_without_registry
 from tests.support.token_server import TokenServer, TokenUser
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -229,7 +228,7 @@ class AcrSetup:
 @contextlib.contextmanager
 def open_acr(ca: TestCA, workdir: Path) -> Iterator[AcrSetup]:
     """The ACR front (Entra ID, exchange, token flow, /acr/v1) before a token-auth registry."""
-    require_registry_binary()
+    skip_or_fail_without_registry()
     front = AcrFront(ca)
     front.start()
     registry = RegistryServer(workdir, token_server=front)

@@ -22,8 +22,7 @@ from moto.ecr.responses import ECRResponse
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.sts.responses import TokenResponse
 
-from tests.support.registry_fixtures import require_registry_binary
-from tests.support.registry_server import RegistryServer
+from tests.support.registry_server import RegistryServer, skip_or_fail_without_registry
 
 ACCESS_KEY_ID = "AKIAIMAGEREPOTEST01"
 SECRET_ACCESS_KEY = "ecr-test-secret-access-key-0123456789abc"
@@ -71,7 +70,7 @@ def _counting(name: str, original: Callable[..., Any], calls: dict[str, int]) ->
 @contextlib.contextmanager
 def open_ecr(workdir: Path) -> Iterator[EcrStandIn]:
     """moto on loopback + a docker-registry accepting `AWS` and moto's minted password."""
-    require_registry_binary()
+    skip_or_fail_without_registry()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -36,9 +36,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import jwt
 
 from tests.support.certs import TestCA
-from tests.support.registry_fixtures import require_registry_binary
 from tests.support.registry_httpserver import Request, Response, ThreadedHttpServer
-from tests.support.registry_server import RegistryServer
+from tests.support.registry_server import RegistryServer, skip_or_fail_without_registry
 from tests.support.token_server import TokenServer, TokenUser
 
 CLIENT_EMAIL = "pusher@acme-prod.iam.gserviceaccount.com"
@@ -232,7 +231,7 @@ class GarSetup:
 @contextlib.contextmanager
 def open_gar(ca: TestCA, workdir: Path) -> Iterator[GarSetup]:
     """The token endpoint + API stand-in and a token-auth registry, on loopback."""
-    require_registry_binary()
+    skip_or_fail_without_registry()
     token_server = TokenServer(
         ca=ca, users={"seed": TokenUser(SEED_PASSWORD, {"*": {"pull", "push"}})}
     )

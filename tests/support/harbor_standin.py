@@ -2,7 +2,7 @@
 
 Harbor cannot run here, so this models what the bot relies on: users
 (system admin, project members with roles, a robot account), projects and
-their repositories, and the rules FACTS.md lists (Developer can push but not
+their repositories, and the rules docs/facts.md lists (Developer can push but not
 delete; creating projects can be restricted to admins; the repository name is
 URL-encoded twice in paths; CSRF is enforced when a session cookie comes back,
 and every answer sets one).  Every `/api/v2.0` request and response is checked

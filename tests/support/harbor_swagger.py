@@ -28,7 +28,7 @@ SPEC_PATH = Path(__file__).resolve().parents[1] / "contracts" / "harbor-swagger.
 
 # Answers real Harbor gives that its swagger does not declare; each with the reason.
 UNDECLARED_BUT_REAL: dict[tuple[str, int], str] = {
-    ("createProject", 403): "project creation restricted to admins (FACTS.md; goharbor config "
+    ("createProject", 403): "project creation restricted to admins (docs/facts.md; goharbor config "
     "project_creation_restriction=adminonly)",
 }
 

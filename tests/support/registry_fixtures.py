@@ -25,7 +25,6 @@ Every fixture object has `.url`, `.start()` and `.stop()`; push content with
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -42,20 +41,11 @@ from tests.support.registry_server import (
     HTPASSWD_USERS,
     RegistryServer,
     TokenRegistry,
-    registry_available,
+    skip_or_fail_without_registry,
 )
 from tests.support.token_server import TokenServer, default_token_users
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
-
-
-def require_registry_binary() -> None:
-    """Skip without Debian's docker-registry on a developer machine; fail in CI."""
-    if registry_available():
-        return
-    if os.environ.get("CI"):
-        pytest.fail("docker-registry is missing: apt-get install docker-registry")
-    pytest.skip("Debian's docker-registry is not installed")
 
 
 def make_token_registry(ca: TestCA, workdir: Path) -> TokenRegistry:
@@ -82,7 +72,7 @@ def registry_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def htpasswd_registry(registry_workdir: Path) -> Iterator[RegistryServer]:
-    require_registry_binary()
+    skip_or_fail_without_registry()
     server = RegistryServer(registry_workdir / "htpasswd", htpasswd=HTPASSWD_USERS)
     server.start()
     try:
@@ -93,7 +83,7 @@ def htpasswd_registry(registry_workdir: Path) -> Iterator[RegistryServer]:
 
 @pytest.fixture(scope="session")
 def token_registry(registry_ca: TestCA, registry_workdir: Path) -> Iterator[TokenRegistry]:
-    require_registry_binary()
+    skip_or_fail_without_registry()
     pair = make_token_registry(registry_ca, registry_workdir / "token")
     try:
         yield pair
@@ -103,7 +93,7 @@ def token_registry(registry_ca: TestCA, registry_workdir: Path) -> Iterator[Toke
 
 @pytest.fixture(scope="session")
 def tls_registry(registry_ca: TestCA, registry_workdir: Path) -> Iterator[RegistryServer]:
-    require_registry_binary()
+    skip_or_fail_without_registry()
     server = RegistryServer(
         registry_workdir / "tls",
         htpasswd=HTPASSWD_USERS,
@@ -119,7 +109,7 @@ def tls_registry(registry_ca: TestCA, registry_workdir: Path) -> Iterator[Regist
 
 @pytest.fixture(scope="session")
 def nodelete_registry(registry_workdir: Path) -> Iterator[RegistryServer]:
-    require_registry_binary()
+    skip_or_fail_without_registry()
     server = RegistryServer(
         registry_workdir / "nodelete", htpasswd=HTPASSWD_USERS, delete_enabled=False
     )
@@ -132,7 +122,7 @@ def nodelete_registry(registry_workdir: Path) -> Iterator[RegistryServer]:
 
 @pytest.fixture
 def registry_factory(tmp_path: Path) -> Iterator[Callable[..., RegistryServer]]:
-    require_registry_binary()
+    skip_or_fail_without_registry()
     servers: list[RegistryServer] = []
 
     def make(**kwargs: Any) -> RegistryServer:
@@ -152,7 +142,7 @@ def registry_factory(tmp_path: Path) -> Iterator[Callable[..., RegistryServer]]:
 def token_registry_factory(
     registry_ca: TestCA, tmp_path: Path
 ) -> Iterator[Callable[[], TokenRegistry]]:
-    require_registry_binary()
+    skip_or_fail_without_registry()
     made: list[TokenRegistry] = []
 
     def make() -> TokenRegistry:
@@ -180,7 +170,7 @@ def harbor() -> Iterator[HarborStandIn]:
 
 @pytest.fixture
 def dockerhub(registry_ca: TestCA, tmp_path: Path) -> Iterator[DockerHubStandIn]:
-    require_registry_binary()
+    skip_or_fail_without_registry()
     hub = DockerHubStandIn(registry_ca, tmp_path)
     hub.start()
     try:

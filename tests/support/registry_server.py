@@ -29,6 +29,7 @@ from typing import Any
 
 import bcrypt
 import httpx
+import pytest
 import yaml
 
 from tests.support.certs import IssuedCert, TestCA
@@ -46,6 +47,27 @@ LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 def registry_available() -> bool:
     return os.access(REGISTRY_BINARY, os.X_OK)
+
+
+def registry_required() -> bool:
+    """REQUIRE_REGISTRY=1 (CI, `.ci/run`): a missing binary fails instead of skipping."""
+    return os.environ.get("REQUIRE_REGISTRY", "") not in ("", "0", "false", "no")
+
+
+def skip_or_fail_without_registry() -> None:
+    """The one rule for tests that need Debian's docker-registry: skipped on a developer
+    machine without it, failed under REQUIRE_REGISTRY=1, so a green CI run cannot hide
+    that the registry tests never ran (as REQUIRE_POSTGRES does for PostgreSQL)."""
+    if registry_available():
+        return
+    message = f"Debian's docker-registry is not installed ({REGISTRY_BINARY})"
+    if registry_required():
+        pytest.fail(
+            f"{message} and REQUIRE_REGISTRY=1: apt-get install docker-registry "
+            "(or `make test-deps`)",
+            pytrace=False,
+        )
+    pytest.skip(message)
 
 
 def htpasswd_line(user: str, password: str) -> str:

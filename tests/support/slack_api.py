@@ -323,7 +323,7 @@ def validate_blocks(
     action_ids, ``initial_value`` bounds) for ``surface``'s block count.
     ``require_block_ids`` adds this app's own rule: Slack invents random
     block_ids otherwise and typed values are lost on ``views.update`` (see
-    FACTS.md), so every block must carry one.
+    docs/facts.md), so every block must carry one.
     """
     if not isinstance(blocks, list):
         return [f"must be an array [json-pointer:{pointer}]"]
@@ -1284,7 +1284,7 @@ class SlackApiStandIn:
         - A private channel the bot is not in: ``channel_not_found`` (Slack does not
           reveal it); an archived channel: ``is_archived``; a channel that does not
           exist: ``channel_not_found``. A public channel the bot is not in is fine:
-          this app has ``chat:write.public`` (manifest.yml; FACTS.md, Slack).
+          this app has ``chat:write.public`` (manifest.yml; docs/facts.md, Slack).
         ``thread_ts`` is checked by ``_check_thread`` (rule ``chat.postMessage.thread_ts``).
         """
         channel_id = str(params["channel"])
