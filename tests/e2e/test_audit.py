@@ -87,9 +87,13 @@ async def _assert_no_secret_in_the_trail(flow: Flow, secrets: list[str]) -> None
 async def test_project_and_admin_changes_are_recorded_with_actor_and_outcome(
     flow: Flow, standin: SlackApiStandIn
 ) -> None:
-    standin.set_user("U1", name="Alice Admin")
+    # A user of this test's own: the bot trusts a users.info answer for a minute, so a
+    # name another test gave U1 could still be the one it records.
+    alice = "UALICEADM"
+    standin.set_user(alice, name="Alice Admin")
     trail = await Trail(flow).start()
-    await flow.create_project("audit-admins")
+    created = await flow.command_reply("project create audit-admins", user_id=alice)
+    assert "is its admin" in created, created
     record = await trail.one()
     assert (record["action"], record["outcome"], record["project"]) == (
         "project-create",
@@ -98,7 +102,7 @@ async def test_project_and_admin_changes_are_recorded_with_actor_and_outcome(
     )
     assert (record["team_id"], record["user_id"], record["user_name"]) == (
         "T1",
-        "U1",
+        alice,
         "Alice Admin",
     )
     assert record["request_id"] and record["request_id"] != "-"
@@ -114,13 +118,14 @@ async def test_project_and_admin_changes_are_recorded_with_actor_and_outcome(
     )
     assert record["error_kind"] == "permission" and "Only this project's admins" in record["detail"]
 
-    assert "is now an admin" in await flow.command_reply("project admin add <@U2>")
+    assert "is now an admin" in await flow.command_reply("project admin add <@U2>", user_id=alice)
     record = await trail.one()
     assert (record["action"], record["outcome"], record["detail"]) == ("admin-add", "ok", "U2")
 
-    assert "no longer an admin" in await flow.command_reply("project admin remove <@U2>")
+    removed = await flow.command_reply("project admin remove <@U2>", user_id=alice)
+    assert "no longer an admin" in removed
     record = await trail.one()
-    assert (record["action"], record["outcome"], record["user_id"]) == ("admin-remove", "ok", "U1")
+    assert (record["action"], record["outcome"], record["user_id"]) == ("admin-remove", "ok", alice)
 
 
 async def _save(flow: Flow, command: str, values_for: Any, *, user_id: str = "U1") -> str:

@@ -3,11 +3,10 @@ refused payloads and an unreachable API. Listeners never crash, the user is told
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.e2e.flow import Flow, labels, texts
 from tests.support.slack_api import SlackApiStandIn
 from tests.support.slack_requests import find_input, static_select_action
+from tests.support.waiting import wait_until
 
 
 async def test_ratelimited_views_open_is_retried_after_retry_after(
@@ -80,11 +79,18 @@ async def test_an_unreachable_slack_api_does_not_break_the_bot(
     flow: Flow, standin: SlackApiStandIn
 ) -> None:
     await flow.create_project("down-e2e")
+    gave_up = flow.bot.log().count("views.open failed")
     standin.set_down(True)
     try:
         response = await flow.command("add")
         assert response.status_code == 200
-        await asyncio.sleep(1.5)  # the connection retries give up
+
+        async def retries_gave_up() -> bool:
+            return flow.bot.log().count("views.open failed") > gave_up
+
+        # Until the bot gave up (not a fixed sleep): a retry still under way when the API
+        # came back would open a modal during the next test.
+        await wait_until(retries_gave_up, "the bot gives up views.open")
     finally:
         standin.set_down(False)
     view = await flow.open_modal("add")
