@@ -20,8 +20,11 @@ from registry import (
 )
 from registry.pass_cache import FAILED_PING_REUSE, PassCache
 from tests.support.certs import TestCA
-from tests.support.registry_fixtures import require_registry_binary
-from tests.support.registry_server import RegistryServer, TokenRegistry
+from tests.support.registry_server import (
+    RegistryServer,
+    TokenRegistry,
+    skip_or_fail_without_registry,
+)
 from tests.support.token_server import TokenServer, default_token_users
 
 pytestmark = pytest.mark.registry
@@ -53,7 +56,7 @@ def total_round_trips(results: list[ConnectionTestResult], shared: PassCache) ->
 def strict_pair(registry_ca: TestCA, tmp_path: Path) -> Iterator[TokenRegistry]:
     """A token server that refuses a whole request when push is asked of an account
     that may not push (Docker Hub's read-only tokens), and its registry."""
-    require_registry_binary()
+    skip_or_fail_without_registry()
     token_server = TokenServer(registry_ca, users=default_token_users(), strict_push=True)
     token_server.start()
     pair = TokenRegistry(
@@ -163,7 +166,7 @@ async def test_a_token_that_runs_out_during_the_pass_is_asked_for_again(
 async def test_a_token_for_one_registry_never_serves_another_behind_the_same_realm(
     registry_service: RegistryService, registry_ca: TestCA, tmp_path: Path
 ) -> None:
-    require_registry_binary()
+    skip_or_fail_without_registry()
     token_server = TokenServer(registry_ca, users=default_token_users())
     token_server.start()
     first = RegistryServer(tmp_path / "first", token_server=token_server)

@@ -20,8 +20,12 @@ from storage.db import transaction
 from storage.models import ConnectionCheck, ImageRepository, utcnow
 from tests.bot.recheck import seed
 from tests.support.certs import TestCA
-from tests.support.registry_fixtures import LOOPBACK, require_registry_binary
-from tests.support.registry_server import RegistryServer, TokenRegistry
+from tests.support.registry_fixtures import LOOPBACK
+from tests.support.registry_server import (
+    RegistryServer,
+    TokenRegistry,
+    skip_or_fail_without_registry,
+)
 from tests.support.token_server import TokenServer, TokenUser
 
 pytestmark = pytest.mark.registry
@@ -48,7 +52,7 @@ async def shards() -> AsyncIterator[list[RegistryService]]:
 @pytest.fixture
 def token_pair(tmp_path: Path) -> Iterator[TokenRegistry]:
     """A token-auth registry whose `ci` account may pull `team/app-*` and nothing else."""
-    require_registry_binary()
+    skip_or_fail_without_registry()
     users = {
         USER: TokenUser(PASSWORD, {"team/app-*": {"pull"}}),
         ADMIN: TokenUser(ADMIN_PASSWORD, {"*": {"pull", "push", "delete"}}),
