@@ -42,6 +42,7 @@ class ProjectAction(StrEnum):
     ADD_ADMINS = "add admins"
     REMOVE_ADMINS = "remove admins"
     READ_AUDIT = "read this project's audit trail"
+    SET_LANGUAGE = "change the language of its channel messages"
 
 
 def refusal(action: ProjectAction) -> str:

@@ -35,6 +35,11 @@ class ProjectInfo:
     team_id: str
     channel_id: str
     admin_ids: tuple[str, ...]
+    language: str = "en"
+
+
+# The languages a project's channel messages can be in (handlers.ui.i18n.LANGUAGES).
+LANGUAGES = ("en", "ko")
 
 
 def _info(project: Project, admin_ids: list[str]) -> ProjectInfo:
@@ -44,12 +49,18 @@ def _info(project: Project, admin_ids: list[str]) -> ProjectInfo:
         team_id=project.team_id,
         channel_id=project.channel_id,
         admin_ids=tuple(admin_ids),
+        language=project.language or "en",
     )
 
 
 @audit.audited(Action.PROJECT_CREATE)
-async def create_project(rt: Runtime, actor: Actor, *, channel_id: str, name: str) -> ProjectInfo:
+async def create_project(
+    rt: Runtime, actor: Actor, *, channel_id: str, name: str, language: str = "en"
+) -> ProjectInfo:
+    """Bind a new project to the channel; its channel messages speak `language` (the
+    creator's, until an admin changes it)."""
     name = name.strip()
+    language = language if language in LANGUAGES else "en"
     if not CHANNEL_ID.match(channel_id):
         raise InvalidInput({"channel": "Run `/imagerepo project create` in a channel."})
     if not PROJECT_NAME.match(name):
@@ -64,11 +75,29 @@ async def create_project(rt: Runtime, actor: Actor, *, channel_id: str, name: st
                 channel_id=channel_id,
                 name=name,
                 created_by=actor.user_id,
+                language=language,
             )
             await audit.record(session, audit.for_project(rt, actor, Action.PROJECT_CREATE, name))
     except DuplicateError as error:
         raise Conflict(str(error)) from None
     return _info(project, [actor.user_id])
+
+
+@audit.audited(Action.PROJECT_LANGUAGE)
+async def set_language(rt: Runtime, actor: Actor, *, channel_id: str, language: str) -> bool:
+    """Change the language of the project's channel messages (its admins); audited.
+    False when it was that language already."""
+    if language not in LANGUAGES:
+        raise InvalidInput({"language": "Say ko or en, e.g. `/imagerepo project language ko`."})
+    async with transaction(rt.sessions) as session:
+        project = await load_project(session, actor.team_id, channel_id)
+        await require_project_admin(session, actor, project.id, ProjectAction.SET_LANGUAGE)
+        changed = await projects.set_language(session, project, language)
+        await audit.record(
+            session,
+            audit.for_project(rt, actor, Action.PROJECT_LANGUAGE, project, detail=language),
+        )
+        return changed
 
 
 async def load_project(session: AsyncSession, team_id: str, channel_id: str) -> Project:
