@@ -11,7 +11,7 @@ from bot import audit
 from bot.audit import Action
 from bot.runtime import Runtime
 from bot.usecases.actor import Actor
-from bot.usecases.errors import Conflict, InvalidInput, NoProject
+from bot.usecases.errors import N_, Conflict, InvalidInput, NoProject
 from bot.usecases.permissions import ProjectAction, require_project_admin
 from storage import projects
 from storage.db import transaction
@@ -22,7 +22,7 @@ PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 # A public or private channel's id as Slack writes it; a DM ("D…") or a forged value
 # cannot hold a project (its alerts would have nowhere to go).
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{1,31}$")
-NO_PROJECT = (
+NO_PROJECT = N_(
     "This channel has no image repository project yet. "
     "Create one with `/imagerepo project create NAME`."
 )
@@ -62,10 +62,14 @@ async def create_project(
     name = name.strip()
     language = language if language in LANGUAGES else "en"
     if not CHANNEL_ID.match(channel_id):
-        raise InvalidInput({"channel": "Run `/imagerepo project create` in a channel."})
+        raise InvalidInput({"channel": N_("Run `/imagerepo project create` in a channel.")})
     if not PROJECT_NAME.match(name):
         raise InvalidInput(
-            {"name": "A project name is 1-80 letters, digits, '.', '_' or '-', e.g. payments-api."}
+            {
+                "name": N_(
+                    "A project name is 1-80 letters, digits, '.', '_' or '-', e.g. payments-api."
+                )
+            }
         )
     try:
         async with transaction(rt.sessions) as session:
@@ -88,7 +92,7 @@ async def set_language(rt: Runtime, actor: Actor, *, channel_id: str, language: 
     """Change the language of the project's channel messages (its admins); audited.
     False when it was that language already."""
     if language not in LANGUAGES:
-        raise InvalidInput({"language": "Say ko or en, e.g. `/imagerepo project language ko`."})
+        raise InvalidInput({"language": N_("Say ko or en, e.g. `/imagerepo project language ko`.")})
     async with transaction(rt.sessions) as session:
         project = await load_project(session, actor.team_id, channel_id)
         await require_project_admin(session, actor, project.id, ProjectAction.SET_LANGUAGE)
@@ -133,7 +137,7 @@ async def remove_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: s
         admins = await projects.admin_ids(session, project.id)
         if admins == [user_id]:
             raise Conflict(
-                "A project keeps at least one admin: add another before removing this one."
+                N_("A project keeps at least one admin: add another before removing this one.")
             )
         changed = await projects.remove_admin(session, project.id, user_id)
         await audit.record(

@@ -100,6 +100,16 @@ def ngettext(singular: str, plural: str, count: int) -> str:
     return _catalog(language).ngettext(singular, plural, count)
 
 
+def counted(singular: str, plural: str, count: int, *, grouped: bool = True) -> str:
+    """ "1 image repository" / "2 image repositories" (`{count}` in both msgids), the
+    count written as the language writes numbers (English: `1,234`, the contract)."""
+    if _language.get() == ENGLISH:
+        shown = f"{count:,}" if grouped else str(count)
+    else:
+        shown = format_decimal(count, locale=_language.get())
+    return ngettext(singular, plural, count).format(count=shown)
+
+
 def N_(message: str) -> str:
     """Marks a message for extraction, translated later where it is shown (`_`)."""
     return message

@@ -40,6 +40,7 @@ from handlers.ui.common import (
     section,
 )
 from handlers.ui.fields import OPTIONS, ca_bundle_input, label, secret_input
+from handlers.ui.i18n import _
 from registry import TOOL_TYPES, RegistryType
 
 # Per kind: URL placeholder, URL hint, token hint (GitLab and Quay tools hold a token only).
@@ -298,7 +299,7 @@ def _tool_options_block(tool: ToolInfo | None) -> InputBlock:
     insecure = Option(value=ids.OPT_INSECURE, text=plain("Skip TLS certificate verification"))
     return InputBlock(
         block_id=ids.B_TOOL_OPTIONS,
-        label=plain(OPTIONS),
+        label=plain(_(OPTIONS)),
         optional=True,
         element=CheckboxesElement(
             action_id=ids.A_TOOL_OPTIONS,
