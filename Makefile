@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint typecheck unit bench install test-deps clean
+.PHONY: run test lint typecheck unit bench install test-deps clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ typecheck: $(STAMP)
 ## Install what the tests need, lint, type-check, run every test.
 test: $(STAMP) test-deps lint typecheck
 	$(BIN)/pytest
+
+## After changing a text: extract the English msgids (.pot) and merge them into the Korean
+## catalog (then translate the new entries; `make test` fails until every one is done).
+## The .po is compiled when the bot starts (handlers/ui/i18n.py), so no .mo is kept.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k counted:1,2 --no-location --sort-output \
+	  --project imagerepo-bot --version 0.1.0 -o handlers/locale/imagerepo.pot .
+	$(BIN)/pybabel update -i handlers/locale/imagerepo.pot -d handlers/locale -D imagerepo \
+	  -l ko --no-fuzzy-matching --ignore-obsolete --width 100
 
 bench: $(STAMP) test-deps
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

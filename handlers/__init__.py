@@ -36,8 +36,10 @@ def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
     )
     from handlers.deps import Deps
     from handlers.payload import team_of, user_of
-    from handlers.ui.i18n import ENGLISH, set_language
+    from handlers.ui.i18n import ENGLISH, set_language, warm_catalogs
 
+    # The Korean catalog is compiled from its .po now, not on the first Korean request.
+    warm_catalogs()
     # Every private_metadata this process writes is signed with the configured keys.
     metadata.configure(runtime.box)
 

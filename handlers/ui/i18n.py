@@ -84,6 +84,12 @@ def _catalog(language: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(compiled)
 
 
+def warm_catalogs() -> None:
+    """Compile every catalog now (at start-up), so no request pays for it."""
+    for language in LANGUAGES:
+        _catalog(language)
+
+
 def _(message: str) -> str:
     """`message` (an English msgid, written in place) in this request's language."""
     language = _language.get()
