@@ -37,9 +37,9 @@ from handlers.field_errors import field_errors
 from handlers.guard import ListenerFn, Listeners
 from handlers.home import publish_home
 from handlers.payload import checked_values, selected_value, text_value
-from handlers.ui.channel import access_text
 from handlers.ui.common import code, mrkdwn, notice_view, test_result_text
 from handlers.ui.fields import errors_text
+from handlers.ui.i18n import N_, _, translate
 from handlers.ui.manage import (
     ACCOUNT_TITLE,
     DELETE_TITLE,
@@ -56,10 +56,11 @@ from handlers.ui.tools import (
     tool_modal,
     tool_remove_modal,
 )
+from storage.enums import RepositoryAccess
 
 log = logging.getLogger("handlers.views")
 
-SAVING = ":hourglass_flowing_sand: Saving: testing the connection first…"
+SAVING = N_(":hourglass_flowing_sand: Saving: testing the connection first…")
 TOOLS_TITLE = "Registered tools"
 REMOVE_TITLE = "Remove tool"
 
@@ -133,19 +134,31 @@ def _signed(
     return wrap
 
 
+def _not_saved(message: str) -> str:
+    return _(":x: Not saved: {reason}").format(reason=mrkdwn(translate(message)))
+
+
 def _saved_text(outcome: SaveOutcome) -> str:
     row = outcome.repository
+    saved = (
+        _(":white_check_mark: Saved the pull-only repository {repository} on {url} ({type}).")
+        if row.access == RepositoryAccess.PULL_ONLY
+        else _(":white_check_mark: Saved the app repository {repository} on {url} ({type}).")
+    )
     lines = [
-        f":white_check_mark: Saved the {access_text(row.access)} repository "
-        f"{code(row.repository)} on {code(row.registry_url)} ({row.type_label})."
+        saved.format(
+            repository=code(row.repository), url=code(row.registry_url), type=row.type_label
+        )
     ]
     if outcome.created_in_registry:
-        lines.append(f"It was created in {mrkdwn(row.tool_name or row.type_label)}.")
+        lines.append(
+            _("It was created in {where}.").format(where=mrkdwn(row.tool_name or row.type_label))
+        )
     if outcome.result is not None:
         lines.append(test_result_text(outcome.result))
     else:
-        lines.append("The connection test you just ran passed with these values.")
-    lines.append("The project's channel was told. See it with `/imagerepo list`.")
+        lines.append(_("The connection test you just ran passed with these values."))
+    lines.append(_("The project's channel was told. See it with `/imagerepo list`."))
     return "\n".join(lines)
 
 
@@ -173,7 +186,7 @@ async def add_submitted(sub: Submission[AddMeta]) -> None:
     if form.creation is Creation.EXISTING and repositories.passed_recently(rt, form, save.passed):
         await save.without_network(sub.ack)  # the same values just passed the Connection Test
         return
-    await _update_with(sub.ack, save.modal(SAVING))
+    await _update_with(sub.ack, save.modal(_(SAVING)))
     final, saved = await save.run()
     await sub.show(final)
     if saved:
@@ -231,7 +244,7 @@ class _AddSave:
             await _field_errors(ack, error, self.view)
             return
         except UseCaseError as error:
-            await _update_with(ack, self.modal(f":x: Not saved: {mrkdwn(error.message)}"))
+            await _update_with(ack, self.modal(_not_saved(error.message)))
             return
         await _update_with(ack, saved_modal(self.meta, _saved_text(outcome)))
         await deliver_outbox(self.deps.runtime)
@@ -243,17 +256,17 @@ class _AddSave:
             outcome = await self._save()
         except ConnectionTestFailed as error:
             status, result = (
-                f":x: Not saved. {mrkdwn(error.message)}",
+                _(":x: Not saved. {reason}").format(reason=mrkdwn(translate(error.message))),
                 test_result_text(error.result),
             )
             return self.modal(status, result), False
         except InvalidInput as error:
-            return self.modal(":x: Not saved:\n" + errors_text(error.errors)), False
+            return self.modal(_(":x: Not saved:") + "\n" + errors_text(error.errors)), False
         except UseCaseError as error:
-            return self.modal(f":x: Not saved: {mrkdwn(error.message)}"), False
+            return self.modal(_not_saved(error.message)), False
         except Exception:
             log.exception("saving a repository failed")
-            status = ":x: Not saved: something went wrong on our side (it was logged)."
+            status = _(":x: Not saved: something went wrong on our side (it was logged).")
             return self.modal(status), False
         return saved_modal(self.meta, _saved_text(outcome)), True
 
