@@ -156,9 +156,7 @@ async def test_a_project_admin_changes_the_projects_language_and_it_is_audited(
     await flow.create_project("lang-e2e", user_id=EN)
     assert await flow.db(_language_of(flow.channel_id)) == "en"
     refused = await flow.command_reply("project language ko", user_id=KO)
-    assert (
-        "이 프로젝트의 관리자" in refused or "관리자" in refused or "Only this project" in refused
-    )
+    assert "Only this project's admins" in refused  # refusals are not in the catalog yet
     assert await flow.db(_language_of(flow.channel_id)) == "en"
     changed = await flow.command_reply("project language ko", user_id=EN)
     assert changed.strip() == "This project's channel messages are now in Korean."
