@@ -314,7 +314,7 @@ async def account_submitted(sub: Submission[ManageMeta]) -> None:
             errors=field_errors(errors, ids.FIELD_BLOCKS, view, ids.B_USERNAME),
         )
         return
-    testing = ":hourglass_flowing_sand: Testing the new account…"
+    testing = _(":hourglass_flowing_sand: Testing the new account…")
     entry = await _entry(sub, repositories.get_repository, account_modal, testing)
     if entry is None:
         return
@@ -324,16 +324,19 @@ async def account_submitted(sub: Submission[ManageMeta]) -> None:
             sub.runtime, actor, meta.place, meta.repository_id, username=username, secret=secret
         )
     except InvalidInput as error:
-        status = ":x: Not changed:\n" + errors_text(error.errors)
+        status = _(":x: Not changed:") + "\n" + errors_text(error.errors)
     except ConnectionTestFailed as error:
-        status = test_result_text(error.result) + "\n:x: The saved account was not changed."
+        status = test_result_text(error.result) + "\n" + _(":x: The saved account was not changed.")
     except UseCaseError as error:
-        status = f":x: {mrkdwn(error.message)}"
+        status = f":x: {mrkdwn(translate(error.message))}"
     else:
         await _changed(
             sub,
-            f":white_check_mark: The account of {describe(row)} is now "
-            f"*{mrkdwn(username)}*.\n" + test_result_text(result),
+            _(":white_check_mark: The account of {entry} is now *{name}*.").format(
+                entry=describe(row), name=mrkdwn(username)
+            )
+            + "\n"
+            + test_result_text(result),
             row.project_id,
         )
         return
@@ -345,8 +348,11 @@ async def account_submitted(sub: Submission[ManageMeta]) -> None:
 async def delete_submitted(sub: Submission[ManageMeta]) -> None:
     view, meta = sub.view, sub.meta
     also = ids.OPT_DELETE_IN_IR in checked_values(view, ids.B_DELETE_IN_IR, ids.A_DELETE_IN_IR)
-    where = " in the image registry, then from the list" if also else " from the list"
-    deleting = f":hourglass_flowing_sand: Deleting{where}…"
+    deleting = (
+        _(":hourglass_flowing_sand: Deleting in the image registry, then from the list…")
+        if also
+        else _(":hourglass_flowing_sand: Deleting from the list…")
+    )
     entry = await _entry(sub, repositories.get_for_delete, delete_modal, deleting)
     if entry is None:
         return
@@ -356,10 +362,15 @@ async def delete_submitted(sub: Submission[ManageMeta]) -> None:
             sub.runtime, actor, meta.place, meta.repository_id, also_in_registry=also
         )
     except UseCaseError as error:
-        await sub.show(delete_modal(row, meta, status=f":x: {mrkdwn(error.message)}"))
+        await sub.show(delete_modal(row, meta, status=f":x: {mrkdwn(translate(error.message))}"))
         return
-    done = "and in the image registry" if also else "(the image registry keeps the repository)"
-    deleted = f":wastebasket: Deleted {describe(row)} from the list {done}."
+    deleted = (
+        _(":wastebasket: Deleted {entry} from the list and in the image registry.")
+        if also
+        else _(
+            ":wastebasket: Deleted {entry} from the list (the image registry keeps the repository)."
+        )
+    ).format(entry=describe(row))
     await _changed(sub, deleted, row.project_id)
 
 
