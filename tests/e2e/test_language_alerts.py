@@ -7,11 +7,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.e2e.test_alerts import (  # the alert suite's real bot (re-check every second)
+    alert_element,
     bot,
     command_reply,
     db,
     db_url,
     key,
+    message,
+    posts,
     saved_repository,
     slack,
     top_level,
@@ -19,7 +22,7 @@ from tests.e2e.test_alerts import (  # the alert suite's real bot (re-check ever
 )
 from tests.support.registry_httpserver import free_port
 from tests.support.slack_api import SlackApiStandIn
-from tests.support.slack_requests import SlackClient
+from tests.support.slack_requests import SlackClient, button_action
 from tests.support.waiting import wait_until
 
 __all__ = ["bot", "db", "db_url", "key", "slack", "user"]  # fixtures, used by name
@@ -53,3 +56,23 @@ async def test_a_channel_alert_in_a_korean_project_is_korean(
     blocks = str(alert.params["blocks"])
     assert "'연결 테스트'" in blocks and "'계정 변경'" in blocks and "'1시간'" in blocks
     assert "최근 오류 (레지스트리 응답):" in blocks
+
+    # Connection Test from the alert, clicked by an English reader: its result is a
+    # reply in the channel, so it speaks the project's language too.
+    slack.set_user("UENALERT", locale="en-US")
+    block_id, button = alert_element(
+        message(slack, str(alert.response["ts"])), "alert_test_in_thread"
+    )
+    await user.action(
+        [button_action("alert_test_in_thread", block_id, value=button["value"])],
+        message=message(slack, str(alert.response["ts"])),
+        channel_id="CALERTS",
+        user_id="UENALERT",
+    )
+
+    async def replied() -> bool:
+        return any(
+            "연결 테스트를 실행했습니다" in c.params["text"] for c in posts(slack, "CALERTS")
+        )
+
+    await wait_until(replied, "the Korean test result in the thread")
