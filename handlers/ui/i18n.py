@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -121,10 +122,20 @@ def N_(message: str) -> str:
     return message
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`])")
+
+
 def translate(message: str) -> str:
     """A message a use case returned: its Korean text when the catalog has one (a
-    constant the use case marked), else as written (it may carry a server's own words)."""
-    return _(message)
+    constant the use case marked), else sentence by sentence (a refusal is two marked
+    sentences), each left as written when the catalog lacks it (it may carry a
+    server's own words). English: unchanged."""
+    if _language.get() == ENGLISH:
+        return message
+    whole = _(message)
+    if whole != message:
+        return whole
+    return " ".join(_(sentence) for sentence in _SENTENCE_END.split(message))
 
 
 def number(value: int) -> str:

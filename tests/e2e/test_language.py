@@ -156,7 +156,10 @@ async def test_a_project_admin_changes_the_projects_language_and_it_is_audited(
     await flow.create_project("lang-e2e", user_id=EN)
     assert await flow.db(_language_of(flow.channel_id)) == "en"
     refused = await flow.command_reply("project language ko", user_id=KO)
-    assert "Only this project's admins" in refused  # refusals are not in the catalog yet
+    assert refused.strip() == (
+        "채널 메시지 언어 변경은 이 프로젝트의 관리자(또는 워크스페이스 관리자)만 할 수 있습니다. "
+        "관리자에게 요청하거나 `/imagerepo project admin add`로 관리자로 추가해 달라고 요청하세요."
+    )
     assert await flow.db(_language_of(flow.channel_id)) == "en"
     changed = await flow.command_reply("project language ko", user_id=EN)
     assert changed.strip() == "This project's channel messages are now in Korean."
