@@ -9,7 +9,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(HASH)
 SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint typecheck unit bench install test-deps lock clean
+.PHONY: run test lint typecheck unit bench install test-deps lock clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,15 @@ typecheck: $(DEV_STAMP)
 ## Install what the tests need, lint, type-check, run every test.
 test: $(DEV_STAMP) test-deps lint typecheck
 	$(BIN)/pytest
+
+## After changing a text: extract the English msgids (.pot) and merge them into the Korean
+## catalog (then translate the new entries; `make test` fails until every one is done).
+## The .po is compiled when the bot starts (handlers/ui/i18n.py), so no .mo is kept.
+messages: $(DEV_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k counted:1,2 --no-location --sort-output \
+	  --project imagerepo-bot --version 0.1.0 -o handlers/locale/imagerepo.pot .
+	$(BIN)/pybabel update -i handlers/locale/imagerepo.pot -d handlers/locale -D imagerepo \
+	  -l ko --no-fuzzy-matching --ignore-obsolete --width 100
 
 bench: $(DEV_STAMP) test-deps
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -54,6 +54,7 @@ class Action(StrEnum):
     PROJECT_CREATE = "project-create"
     ADMIN_ADD = "admin-add"
     ADMIN_REMOVE = "admin-remove"
+    PROJECT_LANGUAGE = "project-language"
     ADD = "add"
     ADD_PULL = "add-pull"
     SAVE_WHILE_FAILING = "save-while-failing"

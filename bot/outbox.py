@@ -81,6 +81,7 @@ class Outgoing:
     anchor_ts: str | None
     late: bool
     queued_at: datetime
+    language: str = "en"  # the project's (`project language`): the words of `notice`
 
 
 @dataclass(frozen=True)
@@ -191,8 +192,11 @@ async def enqueue_edit(session: AsyncSession, incident: AlertIncident, notice: N
     )
 
 
-def outgoing(row: OutboxMessage, anchors: dict[int, str]) -> Outgoing:
-    """What the `Poster` gets for a leased row."""
+def outgoing(
+    row: OutboxMessage, anchors: dict[int, str], languages: dict[tuple[str, str], str] | None = None
+) -> Outgoing:
+    """What the `Poster` gets for a leased row (in its project's language, read as it is
+    sent: a `project language` change applies to what was still waiting)."""
     content = json.loads(row.blocks_json) if row.blocks_json else None
     notice = notices.load(content)
     anchor = anchors.get(row.incident_id or 0) if row.kind != OutboxKind.POST.value else None
@@ -205,6 +209,7 @@ def outgoing(row: OutboxMessage, anchors: dict[int, str]) -> Outgoing:
         anchor_ts=anchor or ("" if row.kind != OutboxKind.POST.value else None),
         late=bool(row.late),
         queued_at=row.created_at,
+        language=(languages or {}).get((row.team_id, row.channel_id), "en"),
     )
 
 
@@ -236,11 +241,12 @@ async def deliver_pending(
     # now, and giving up here would hold them until the lease runs out.
     anchors = await in_transaction(sessions, partial(stored.anchors, rows=rows))
     blocked = await in_transaction(sessions, stored.blocked_channels)
+    languages = await in_transaction(sessions, partial(stored.channel_languages, rows=rows))
     token_error: str | None = None
     for index, row in enumerate(rows):
         try:
             outcome = await _to_the_end(
-                _deliver_one(sessions, post, row, owner, anchors, blocked, token_error)
+                _deliver_one(sessions, post, row, owner, (anchors, languages), blocked, token_error)
             )
         except asyncio.CancelledError:
             # Stopping (shutdown, a timeout): the rows not tried yet go back at once
@@ -261,7 +267,7 @@ async def _deliver_one(
     post: Poster,
     row: OutboxMessage,
     owner: str,
-    anchors: dict[int, str],
+    looked_up: tuple[dict[int, str], dict[tuple[str, str], str]],
     blocked: set[tuple[str, str]],
     token_error: str | None,
 ) -> _Outcome:
@@ -272,7 +278,7 @@ async def _deliver_one(
     elif (row.team_id, row.channel_id) in blocked:
         outcome = _Outcome("channel_blocked", None, skipped=True)
     else:
-        outcome = await _send(post, row, anchors)
+        outcome = await _send(post, row, *looked_up)
         if outcome.error in TOKEN_ERRORS:
             _log_token_failure(outcome.error)
     # Slack has the message now: its record must land, or it would be sent again
@@ -282,9 +288,14 @@ async def _deliver_one(
     return outcome
 
 
-async def _send(post: Poster, row: OutboxMessage, anchors: dict[int, str]) -> _Outcome:
+async def _send(
+    post: Poster,
+    row: OutboxMessage,
+    anchors: dict[int, str],
+    languages: dict[tuple[str, str], str],
+) -> _Outcome:
     try:
-        answer = await post(outgoing(row, anchors))
+        answer = await post(outgoing(row, anchors, languages))
     except Exception as exc:  # a Poster that broke its promise: retry later
         return _Outcome(type(exc).__name__, None, skipped=False)
     return _Outcome(answer.error, answer.ts if answer.error is None else None, skipped=False)

@@ -35,7 +35,11 @@ def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
         views,
     )
     from handlers.deps import Deps
+    from handlers.payload import team_of, user_of
+    from handlers.ui.i18n import ENGLISH, set_language, warm_catalogs
 
+    # The Korean catalog is compiled from its .po now, not on the first Korean request.
+    warm_catalogs()
     # Every private_metadata this process writes is signed with the configured keys.
     metadata.configure(runtime.box)
 
@@ -52,7 +56,12 @@ def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
         """Every listener names `deps` among its parameters; Bolt fills it from the context.
         Signed metadata this request writes or reads is bound to its user (issue 18, 7)."""
         context["deps"] = deps
-        metadata.bind_request(body if isinstance(body, dict) else {})
+        payload = body if isinstance(body, dict) else {}
+        metadata.bind_request(payload)
+        # The person's language when it is remembered (no Slack call here, on the ack
+        # path); else English until the listener looks the actor up (handlers.actors).
+        set_language(ENGLISH)
+        deps.actors.known_language(team_of(payload), user_of(payload))
         await next()
 
     app.use(provide_deps)

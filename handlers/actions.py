@@ -41,6 +41,7 @@ from handlers.payload import (
 from handlers.slack_calls import JsonDict, safe_call
 from handlers.ui.common import code, mrkdwn, notice_view, test_result_text, url_check_text
 from handlers.ui.fields import errors_text
+from handlers.ui.i18n import N_, _, translate
 from handlers.ui.manage import ManageMeta, account_modal, delete_modal, describe
 from handlers.ui.repository_form import AddMeta
 from handlers.ui.repository_list import list_blocks, list_text
@@ -56,8 +57,8 @@ from registry import RegistryType
 
 log = logging.getLogger("handlers.actions")
 
-TESTING = ":hourglass_flowing_sand: Testing the connection…"
-CONNECTION_TEST = "Connection Test"
+TESTING = N_(":hourglass_flowing_sand: Testing the connection…")
+CONNECTION_TEST = N_("Connection Test")
 
 # A refused tool menu is recorded as an attempt of what was chosen.
 TOOL_ACTIONS = {
@@ -129,7 +130,7 @@ async def _add_modal(
 
 
 def _fix_first(error: InvalidInput) -> str:
-    return ":warning: *Fix these first:*\n" + errors_text(error.errors)
+    return _(":warning: *Fix these first:*") + "\n" + errors_text(error.errors)
 
 
 @listeners.action(ids.A_TYPE)
@@ -172,7 +173,9 @@ async def url_check(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps:
         return
     form = modal.form()
     url = form.registry_url or ""
-    checking = await modal.show(url_check=f":hourglass_flowing_sand: Checking {code(url, 200)}…")
+    checking = await modal.show(
+        url_check=_(":hourglass_flowing_sand: Checking {url}…").format(url=code(url, 200))
+    )
     if checking is None:
         return
     try:
@@ -181,9 +184,10 @@ async def url_check(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps:
         )
         text = url_check_text(url, result)
     except InvalidInput as error:
-        text = f":warning: {mrkdwn(' '.join(error.errors.values()))}"
+        said = " ".join(translate(m) for m in error.errors.values())
+        text = f":warning: {mrkdwn(said)}"
     except UseCaseError as error:
-        text = f":x: {mrkdwn(error.message)}"
+        text = f":x: {mrkdwn(translate(error.message))}"
     await modal.show(checking, url_check=text)
 
 
@@ -201,7 +205,7 @@ async def connection_test(
     except InvalidInput as error:
         await modal.show(test_result=_fix_first(error))
         return
-    testing = await modal.show(test_result=TESTING)
+    testing = await modal.show(test_result=_(TESTING))
     if testing is None:
         return
     fp, fp_at = "", 0
@@ -245,7 +249,7 @@ async def page(
     ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
 ) -> None:
     await ack()
-    project_text, _, page_text = action_value(body).partition(":")
+    project_text, _sep, page_text = action_value(body).partition(":")
     project_id, number = row_id(project_text), row_id(page_text)
     if project_id is None or number is None:
         return
@@ -291,7 +295,7 @@ def _current_page(body: Mapping[str, Any]) -> int:
     for block in (message or {}).get("blocks") or []:
         for element in block.get("elements") or [] if isinstance(block, Mapping) else []:
             action_id = str(element.get("action_id", "")) if isinstance(element, Mapping) else ""
-            _, _, number = str(element.get("value", "")).partition(":")
+            _kind, _sep, number = str(element.get("value", "")).partition(":")
             shown = row_id(number)
             if shown is not None and action_id.endswith("_next"):
                 return shown - 1
@@ -302,7 +306,7 @@ def _current_page(body: Mapping[str, Any]) -> int:
 
 async def _test_in_modal(click: Click, testing: str) -> JsonDict | None:
     """Open the small Connection Test modal saying what is being tested."""
-    return await click.open(notice_view(CONNECTION_TEST, f"{TESTING}\n{testing}"))
+    return await click.open(notice_view(_(CONNECTION_TEST), f"{_(TESTING)}\n{testing}"))
 
 
 async def _show_result(click: Click, opened: JsonDict | None, text: str) -> bool:
@@ -310,7 +314,10 @@ async def _show_result(click: Click, opened: JsonDict | None, text: str) -> bool
     if opened is None:
         return False
     await click.deps.views.update(
-        click.client, str(opened["id"]), notice_view(CONNECTION_TEST, text), hash=opened.get("hash")
+        click.client,
+        str(opened["id"]),
+        notice_view(_(CONNECTION_TEST), text),
+        hash=opened.get("hash"),
     )
     return True
 
@@ -421,7 +428,7 @@ async def grant_remove(
     await ack()
     click = Click(deps, client, body, respond)
     view = view_of(body)
-    tool_part, _, grant_part = action_value(body).partition(":")
+    tool_part, _sep, grant_part = action_value(body).partition(":")
     grant_id = row_id(grant_part)
     try:
         meta = ToolMeta.load(str(view.get("private_metadata") or ""))

@@ -18,7 +18,7 @@ from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.usecases import alerts, repositories
+from bot.usecases import alerts, projects, repositories
 from bot.usecases.errors import UseCaseError
 from handlers import ids
 from handlers.actions import open_manage
@@ -31,6 +31,7 @@ from handlers.slack_calls import safe_call
 from handlers.ui.alerts import snoozed_text
 from handlers.ui.channel import test_reply
 from handlers.ui.common import mrkdwn, test_result_text
+from handlers.ui.i18n import ENGLISH, translate, using
 
 log = logging.getLogger("handlers.alerts")
 
@@ -95,10 +96,18 @@ async def test_from_alert(click: Click, repository_id: int) -> None:
     try:
         result = await repositories.test_saved(rt, actor, click.place, repository_id)
     except UseCaseError as error:
-        await _answer(click.respond, f":x: {mrkdwn(error.message)}")
+        await _answer(click.respond, f":x: {mrkdwn(translate(error.message))}")
         return
-    reply = test_reply(actor.user_id, test_result_text(result))
     channel, ts = thread
+    # A reply in the channel: the project's language, not the clicker's.
+    try:
+        language = (
+            await projects.get_project(rt, team_id=actor.team_id, channel_id=channel)
+        ).language
+    except UseCaseError:
+        language = ENGLISH
+    with using(language):
+        reply = test_reply(actor.user_id, test_result_text(result))
     await safe_call(
         "chat.postMessage",
         click.client.chat_postMessage(

@@ -26,7 +26,8 @@ from handlers.invocation import Invocation, Subcommand
 from handlers.slack_calls import safe_call
 from handlers.ui.alerts import invite_hint
 from handlers.ui.common import code, mrkdwn
-from handlers.ui.help import HELP
+from handlers.ui.help import help_text
+from handlers.ui.i18n import _, current_language, translate
 from handlers.ui.repository_form import AddMeta, add_modal
 from handlers.ui.repository_list import check_summary_text, list_blocks, list_text
 from handlers.ui.tools import tools_blocks, tools_text
@@ -51,18 +52,28 @@ async def imagerepo(
 ) -> None:
     words = str(command.get("text") or "").split()
     sub = words[0].lower() if words else "help"
-    if sub == "help":
-        await ack(text=HELP)
-        return
     handler = SUBCOMMANDS.get(sub)
+    if sub == "help" or handler is None:
+        # Answered in the ack, so the person's language is needed first: remembered for
+        # an hour (handlers.actors), else the one users.info call the actor costs anyway.
+        await deps.actors.language(
+            client, str(command.get("team_id", "")), str(command.get("user_id", ""))
+        )
+    if sub == "help":
+        await ack(text=help_text())
+        return
     if handler is None:
-        await ack(text=f"I don't know {code(' '.join(words), 100)}.\n{HELP}")
+        unknown = _("I don't know {words}.").format(words=code(" ".join(words), 100))
+        await ack(text=f"{unknown}\n{help_text()}")
         return
     await ack()
+    await deps.actors.language(
+        client, str(command.get("team_id", "")), str(command.get("user_id", ""))
+    )
     try:
         await handler(Invocation(deps, client, command, respond, words[1:]))
     except UseCaseError as error:
-        await safe_call("respond", respond(text=mrkdwn(error.message)))
+        await safe_call("respond", respond(text=mrkdwn(translate(error.message))))
     except Exception:
         reply = went_wrong()  # sets the request id the log line below carries
         log.exception("/imagerepo %s failed", sub)
@@ -75,22 +86,26 @@ async def _project_cmd(call: Invocation) -> None:
         await _create_project(call, " ".join(args[1:]))
     elif len(args) == 3 and args[0].lower() == "admin" and args[1].lower() in ("add", "remove"):
         await _change_admin(call, adding=args[1].lower() == "add", mention=args[2])
+    elif len(args) == 2 and args[0].lower() == "language":
+        await _set_language(call, args[1].lower())
     else:
-        await call.answer(f"Usage:\n{HELP}")
+        await call.answer(_("Usage:") + f"\n{help_text()}")
 
 
 async def _create_project(call: Invocation, name: str) -> None:
     rt, actor, channel_id = call.runtime, await call.actor(), call.channel_id
     try:
-        info = await projects.create_project(rt, actor, channel_id=channel_id, name=name)
+        info = await projects.create_project(
+            rt, actor, channel_id=channel_id, name=name, language=current_language()
+        )
     except UseCaseError as error:
-        await call.answer(mrkdwn(error.message))
+        await call.answer(mrkdwn(translate(error.message)))
         return
-    text = (
-        f"Project *{mrkdwn(info.name)}* now belongs to this channel; "
-        f"<@{actor.user_id}> is its admin. Add repositories with "
+    text = _(
+        "Project *{name}* now belongs to this channel; "
+        "<@{user}> is its admin. Add repositories with "
         "`/imagerepo add` or `/imagerepo add-pull`."
-    )
+    ).format(name=mrkdwn(info.name), user=actor.user_id)
     problem = await channel_problem(call.client, channel_id)
     await alerts.channel_state(rt, team_id=actor.team_id, channel_id=channel_id, error=problem)
     if problem is not None:
@@ -98,10 +113,30 @@ async def _create_project(call: Invocation, name: str) -> None:
     await call.answer(text)
 
 
+async def _set_language(call: Invocation, language: str) -> None:
+    """`project language ko|en`: the language of the project's channel messages."""
+    changed = await projects.set_language(
+        call.runtime, await call.actor(), channel_id=call.channel_id, language=language
+    )
+    if language == "ko":
+        text = (
+            _("This project's channel messages are now in Korean.")
+            if changed
+            else _("This project's channel messages were in Korean already.")
+        )
+    else:
+        text = (
+            _("This project's channel messages are now in English.")
+            if changed
+            else _("This project's channel messages were in English already.")
+        )
+    await call.answer(text)
+
+
 async def _change_admin(call: Invocation, *, adding: bool, mention: str) -> None:
     match = USER_MENTION.match(mention)
     if match is None:
-        await call.answer("Mention the user: `/imagerepo project admin add @someone`.")
+        await call.answer(_("Mention the user: `/imagerepo project admin add @someone`."))
         return
     user_id = match.group(1)
     change = projects.add_admin if adding else projects.remove_admin
@@ -109,14 +144,18 @@ async def _change_admin(call: Invocation, *, adding: bool, mention: str) -> None
         call.runtime, await call.actor(), channel_id=call.channel_id, user_id=user_id
     )
     if adding:
-        text = "is now an admin of this project." if changed else "was an admin already."
+        text = (
+            _("<@{user}> is now an admin of this project.")
+            if changed
+            else _("<@{user}> was an admin already.")
+        )
     else:
         text = (
-            "is no longer an admin of this project."
+            _("<@{user}> is no longer an admin of this project.")
             if changed
-            else "was not an admin of this project."
+            else _("<@{user}> was not an admin of this project.")
         )
-    await call.answer(f"<@{user_id}> {text}")
+    await call.answer(text.format(user=user_id))
 
 
 async def open_add_modal(
@@ -149,7 +188,7 @@ async def open_add_modal(
     )
     opened = await deps.views.open(client, trigger_id, view)
     if opened is None:
-        return "Slack did not open the window (it may have taken too long); try again."
+        return _("Slack did not open the window (it may have taken too long); try again.")
     return None
 
 
@@ -189,21 +228,23 @@ async def _check(call: Invocation) -> None:
     try:
         ticket = await checks.start_check(rt, actor, channel_id=channel_id)
     except TooSoon as error:  # this person started one under a minute ago
-        await call.answer(f":hourglass: {mrkdwn(error.message)}")
+        await call.answer(f":hourglass: {mrkdwn(translate(error.message))}")
         return
     name = mrkdwn(ticket.project_name)
     if ticket.joined:
-        by = "you" if ticket.started_by == actor.user_id else f"<@{mrkdwn(ticket.started_by)}>"
+        by = _("you") if ticket.started_by == actor.user_id else f"<@{mrkdwn(ticket.started_by)}>"
         await call.answer(
-            f"A check of every repository of *{name}* (started by {by}) is running: its "
-            "summary follows."
+            _(
+                "A check of every repository of *{name}* (started by {by}) is running: its "
+                "summary follows."
+            ).format(name=name, by=by)
         )
     else:
-        await call.answer(f"Testing every repository of *{name}*…")
+        await call.answer(_("Testing every repository of *{name}*…").format(name=name))
     try:
         summary = await ticket.summary()
     except UseCaseError as error:  # e.g. a saved secret no configured key decrypts
-        await call.answer(f":x: {mrkdwn(error.message)}")
+        await call.answer(f":x: {mrkdwn(translate(error.message))}")
         return
     await deliver_outbox(rt)
     await call.answer(check_summary_text(summary))

@@ -15,6 +15,7 @@ from bot import outbox
 from bot.outbox import Answer, Outgoing
 from bot.runtime import Runtime
 from handlers.ui.channel import late_note, late_text, render
+from handlers.ui.i18n import using
 from storage.enums import OutboxKind
 
 log = logging.getLogger("handlers")
@@ -26,6 +27,11 @@ MESSAGE_BLOCKS_MAX = 50  # blocks in a message (Block Kit reference)
 def call_of(message: Outgoing) -> tuple[str, dict[str, Any]]:
     """The Web API method and its arguments for `message`: its words and blocks, a late
     note on top when it was held, `ts` for an edit, `thread_ts` for a reply."""
+    with using(message.language):  # the project's language, not the last requester's
+        return _call_of(message)
+
+
+def _call_of(message: Outgoing) -> tuple[str, dict[str, Any]]:
     blocks: list[Any] | None
     if message.notice is not None:
         rendered = render(message.notice)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from handlers.payload import input_block_ids
+from handlers.ui.i18n import translate
 from handlers.ui.text import plain_text
 
 
@@ -19,7 +20,8 @@ def field_errors(
     """
     present = set(input_block_ids(view))
     out: dict[str, str] = {}
-    for field, message in errors.items():
+    for field, said in errors.items():
+        message = translate(said)  # a use case's marked message, in the person's language
         block_id = mapping.get(field, fallback)
         if block_id not in present:
             block_id = fallback if fallback in present else next(iter(present), fallback)

@@ -38,9 +38,9 @@ from handlers.field_errors import field_errors
 from handlers.guard import ListenerFn, Listeners
 from handlers.home import publish_home
 from handlers.payload import checked_values, selected_value, text_value
-from handlers.ui.channel import access_text
 from handlers.ui.common import code, mrkdwn, notice_view, test_result_text
 from handlers.ui.fields import errors_text
+from handlers.ui.i18n import N_, _, translate
 from handlers.ui.manage import (
     ACCOUNT_TITLE,
     DELETE_TITLE,
@@ -57,10 +57,11 @@ from handlers.ui.tools import (
     tool_modal,
     tool_remove_modal,
 )
+from storage.enums import RepositoryAccess
 
 log = logging.getLogger("handlers.views")
 
-SAVING = ":hourglass_flowing_sand: Saving: testing the connection first…"
+SAVING = N_(":hourglass_flowing_sand: Saving: testing the connection first…")
 TOOLS_TITLE = "Registered tools"
 REMOVE_TITLE = "Remove tool"
 
@@ -134,19 +135,31 @@ def _signed(
     return wrap
 
 
+def _not_saved(message: str) -> str:
+    return _(":x: Not saved: {reason}").format(reason=mrkdwn(translate(message)))
+
+
 def _saved_text(outcome: SaveOutcome) -> str:
     row = outcome.repository
+    saved = (
+        _(":white_check_mark: Saved the pull-only repository {repository} on {url} ({type}).")
+        if row.access == RepositoryAccess.PULL_ONLY
+        else _(":white_check_mark: Saved the app repository {repository} on {url} ({type}).")
+    )
     lines = [
-        f":white_check_mark: Saved the {access_text(row.access)} repository "
-        f"{code(row.repository)} on {code(row.registry_url)} ({row.type_label})."
+        saved.format(
+            repository=code(row.repository), url=code(row.registry_url), type=row.type_label
+        )
     ]
     if outcome.created_in_registry:
-        lines.append(f"It was created in {mrkdwn(row.tool_name or row.type_label)}.")
+        lines.append(
+            _("It was created in {where}.").format(where=mrkdwn(row.tool_name or row.type_label))
+        )
     if outcome.result is not None:
         lines.append(test_result_text(outcome.result))
     else:
-        lines.append("The connection test you just ran passed with these values.")
-    lines.append("The project's channel was told. See it with `/imagerepo list`.")
+        lines.append(_("The connection test you just ran passed with these values."))
+    lines.append(_("The project's channel was told. See it with `/imagerepo list`."))
     return "\n".join(lines)
 
 
@@ -174,7 +187,7 @@ async def add_submitted(sub: Submission[AddMeta]) -> None:
     if form.creation is Creation.EXISTING and repositories.passed_recently(rt, form, save.passed):
         await save.without_network(sub.ack)  # the same values just passed the Connection Test
         return
-    await _update_with(sub.ack, save.modal(SAVING))
+    await _update_with(sub.ack, save.modal(_(SAVING)))
     final, saved = await save.run()
     await sub.show(final)
     if saved:
@@ -232,7 +245,7 @@ class _AddSave:
             await _field_errors(ack, error, self.view)
             return
         except UseCaseError as error:
-            await _update_with(ack, self.modal(f":x: Not saved: {mrkdwn(error.message)}"))
+            await _update_with(ack, self.modal(_not_saved(error.message)))
             return
         await _update_with(ack, saved_modal(self.meta, _saved_text(outcome)))
         await deliver_outbox(self.deps.runtime)
@@ -244,14 +257,14 @@ class _AddSave:
             outcome = await self._save()
         except ConnectionTestFailed as error:
             status, result = (
-                f":x: Not saved. {mrkdwn(error.message)}",
+                _(":x: Not saved. {reason}").format(reason=mrkdwn(translate(error.message))),
                 test_result_text(error.result),
             )
             return self.modal(status, result), False
         except InvalidInput as error:
-            return self.modal(":x: Not saved:\n" + errors_text(error.errors)), False
+            return self.modal(_(":x: Not saved:") + "\n" + errors_text(error.errors)), False
         except UseCaseError as error:
-            return self.modal(f":x: Not saved: {mrkdwn(error.message)}"), False
+            return self.modal(_not_saved(error.message)), False
         except Exception:
             status = went_wrong(":x: Not saved: something went wrong on our side")
             log.exception("saving a repository failed")
@@ -302,7 +315,7 @@ async def account_submitted(sub: Submission[ManageMeta]) -> None:
             errors=field_errors(errors, ids.FIELD_BLOCKS, view, ids.B_USERNAME),
         )
         return
-    testing = ":hourglass_flowing_sand: Testing the new account…"
+    testing = _(":hourglass_flowing_sand: Testing the new account…")
     entry = await _entry(sub, repositories.get_repository, account_modal, testing)
     if entry is None:
         return
@@ -312,16 +325,19 @@ async def account_submitted(sub: Submission[ManageMeta]) -> None:
             sub.runtime, actor, meta.place, meta.repository_id, username=username, secret=secret
         )
     except InvalidInput as error:
-        status = ":x: Not changed:\n" + errors_text(error.errors)
+        status = _(":x: Not changed:") + "\n" + errors_text(error.errors)
     except ConnectionTestFailed as error:
-        status = test_result_text(error.result) + "\n:x: The saved account was not changed."
+        status = test_result_text(error.result) + "\n" + _(":x: The saved account was not changed.")
     except UseCaseError as error:
-        status = f":x: {mrkdwn(error.message)}"
+        status = f":x: {mrkdwn(translate(error.message))}"
     else:
         await _changed(
             sub,
-            f":white_check_mark: The account of {describe(row)} is now "
-            f"*{mrkdwn(username)}*.\n" + test_result_text(result),
+            _(":white_check_mark: The account of {entry} is now *{name}*.").format(
+                entry=describe(row), name=mrkdwn(username)
+            )
+            + "\n"
+            + test_result_text(result),
             row.project_id,
         )
         return
@@ -333,8 +349,11 @@ async def account_submitted(sub: Submission[ManageMeta]) -> None:
 async def delete_submitted(sub: Submission[ManageMeta]) -> None:
     view, meta = sub.view, sub.meta
     also = ids.OPT_DELETE_IN_IR in checked_values(view, ids.B_DELETE_IN_IR, ids.A_DELETE_IN_IR)
-    where = " in the image registry, then from the list" if also else " from the list"
-    deleting = f":hourglass_flowing_sand: Deleting{where}…"
+    deleting = (
+        _(":hourglass_flowing_sand: Deleting in the image registry, then from the list…")
+        if also
+        else _(":hourglass_flowing_sand: Deleting from the list…")
+    )
     entry = await _entry(sub, repositories.get_for_delete, delete_modal, deleting)
     if entry is None:
         return
@@ -344,10 +363,15 @@ async def delete_submitted(sub: Submission[ManageMeta]) -> None:
             sub.runtime, actor, meta.place, meta.repository_id, also_in_registry=also
         )
     except UseCaseError as error:
-        await sub.show(delete_modal(row, meta, status=f":x: {mrkdwn(error.message)}"))
+        await sub.show(delete_modal(row, meta, status=f":x: {mrkdwn(translate(error.message))}"))
         return
-    done = "and in the image registry" if also else "(the image registry keeps the repository)"
-    deleted = f":wastebasket: Deleted {describe(row)} from the list {done}."
+    deleted = (
+        _(":wastebasket: Deleted {entry} from the list and in the image registry.")
+        if also
+        else _(
+            ":wastebasket: Deleted {entry} from the list (the image registry keeps the repository)."
+        )
+    ).format(entry=describe(row))
     await _changed(sub, deleted, row.project_id)
 
 

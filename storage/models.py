@@ -87,6 +87,9 @@ class Project(Base):
     # error and since when. Channel messages are held meanwhile (OutboxMessage.held_since).
     alerts_blocked_error: Mapped[str | None] = mapped_column(String(32))
     alerts_blocked_since: Mapped[datetime | None]
+    # The language of its channel messages (`en` or `ko`): its creator's Slack language at
+    # `project create`, changed by an admin with `/imagerepo project language`.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
 
     admins: Mapped[list[ProjectAdmin]] = relationship(
         back_populates="project", cascade="all, delete-orphan", lazy="selectin"

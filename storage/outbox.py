@@ -119,6 +119,22 @@ async def anchors(session: AsyncSession, rows: Sequence[OutboxMessage]) -> dict[
     return {i: ts for i, ts in found.all() if ts}
 
 
+async def channel_languages(
+    session: AsyncSession, rows: Sequence[OutboxMessage]
+) -> dict[tuple[str, str], str]:
+    """(team, channel) -> the language of its project's channel messages, for `rows`."""
+    teams = {r.team_id for r in rows}
+    channels = {r.channel_id for r in rows}
+    if not channels:
+        return {}
+    found = await session.execute(
+        select(Project.team_id, Project.channel_id, Project.language).where(
+            Project.team_id.in_(teams), Project.channel_id.in_(channels)
+        )
+    )
+    return {(t, c): language or "en" for t, c, language in found.all()}
+
+
 async def blocked_channels(session: AsyncSession) -> set[tuple[str, str]]:
     """(team, channel) of every project whose channel does not take the bot's messages."""
     found = await session.execute(

@@ -27,7 +27,13 @@ async def get(session: AsyncSession, project_id: int) -> Project | None:
 
 
 async def create(
-    session: AsyncSession, *, team_id: str, channel_id: str, name: str, created_by: str
+    session: AsyncSession,
+    *,
+    team_id: str,
+    channel_id: str,
+    name: str,
+    created_by: str,
+    language: str = "en",
 ) -> Project:
     """Create a project bound to the channel, its creator its first admin."""
     if await get_by_channel(session, team_id, channel_id) is not None:
@@ -37,7 +43,13 @@ async def create(
     )
     if taken is not None:
         raise DuplicateError(f"A project named {name!r} exists already in another channel.")
-    project = Project(team_id=team_id, channel_id=channel_id, name=name, created_by=created_by)
+    project = Project(
+        team_id=team_id,
+        channel_id=channel_id,
+        name=name,
+        created_by=created_by,
+        language=language,
+    )
     project.admins.append(ProjectAdmin(user_id=created_by, added_by=created_by))
     try:
         async with session.begin_nested():
@@ -45,6 +57,15 @@ async def create(
     except IntegrityError:
         raise DuplicateError("This channel or project name was taken a moment ago.") from None
     return project
+
+
+async def set_language(session: AsyncSession, project: Project, language: str) -> bool:
+    """The language of the project's channel messages; False when it was that already."""
+    if project.language == language:
+        return False
+    project.language = language
+    await session.flush()
+    return True
 
 
 async def is_admin(session: AsyncSession, project_id: int, user_id: str) -> bool:

@@ -17,14 +17,14 @@ from bot.audit import Action
 from bot.runtime import Runtime
 from bot.usecases import permissions
 from bot.usecases.actor import Actor
-from bot.usecases.errors import InvalidInput
+from bot.usecases.errors import N_, InvalidInput
 from bot.usecases.permissions import Place
 from storage import projects, repositories
 from storage.db import transaction
 from storage.errors import NotFoundError
 from storage.models import ImageRepository, utcnow
 
-INVITE_HINT = "channel alerts cannot be delivered: invite @imagerepo (`/invite @imagerepo`)"
+INVITE_HINT = N_("channel alerts cannot be delivered: invite @imagerepo (`/invite @imagerepo`)")
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def snooze_choice(value: str) -> SnoozeChoice:
     for choice in SNOOZE_CHOICES:
         if choice.value == value:
             return choice
-    raise InvalidInput({"snooze": "Choose 1 hour, 1 day or Until it recovers."})
+    raise InvalidInput({"snooze": N_("Choose 1 hour, 1 day or Until it recovers.")})
 
 
 async def snooze(

@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
+def N_(message: str) -> str:
+    """Marks a constant message for the Korean catalog (handlers/locale): the handler
+    that shows it translates it (handlers.ui.i18n.translate); here it stays English."""
+    return message
+
+
 class UseCaseError(Exception):
     """Base class: `str(error)` is safe to show (never a secret, never a stack)."""
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from bot.usecases.errors import InvalidInput
+from bot.usecases.errors import N_, InvalidInput
 from registry import MAX_REPOSITORY_NAME, RegistryType, is_repository_name, type_info
 from storage.enums import RepositoryAccess
 
@@ -103,7 +103,7 @@ def host_problem(host: str) -> str | None:
             "or an IP address."
         )
     if all(label.isdigit() for label in labels):
-        return "The host looks like an IP address but is not one (each part 0 to 255)."
+        return N_("The host looks like an IP address but is not one (each part 0 to 255).")
     return None
 
 
@@ -115,27 +115,27 @@ def url_problem(value: str) -> str | None:
         parts = urlsplit(value.strip())
         port = parts.port
     except ValueError:
-        return "Not a URL: use the form https://registry.example.com[:port]."
+        return N_("Not a URL: use the form https://registry.example.com[:port].")
     if parts.scheme.lower() not in ("http", "https"):
-        return "Use an http:// or https:// URL, e.g. https://registry.example.com."
+        return N_("Use an http:// or https:// URL, e.g. https://registry.example.com.")
     if not parts.hostname:
-        return "The URL has no host name."
+        return N_("The URL has no host name.")
     if problem := host_problem(parts.hostname):
         return problem
     if parts.username or parts.password:
-        return "Put the credentials in Username and Password, not in the URL."
+        return N_("Put the credentials in Username and Password, not in the URL.")
     if parts.query or parts.fragment:
-        return "Remove the ?query or #fragment from the URL."
+        return N_("Remove the ?query or #fragment from the URL.")
     if port == 0:
-        return "The port must be between 1 and 65535."
+        return N_("The port must be between 1 and 65535.")
     if parts.path.rstrip("/") not in ("", "/v2"):
-        return "Give the registry's base URL, without a path (the /v2/ API is found from it)."
+        return N_("Give the registry's base URL, without a path (the /v2/ API is found from it).")
     return None
 
 
 def repository_problem(name: str, registry_type: RegistryType) -> str | None:
     if not name:
-        return "Enter the repository, e.g. team/app."
+        return N_("Enter the repository, e.g. team/app.")
     if len(name) > MAX_REPOSITORY:
         return f"At most {MAX_REPOSITORY} characters."
     if not is_repository_name(name):
@@ -144,19 +144,21 @@ def repository_problem(name: str, registry_type: RegistryType) -> str | None:
             "joined by /, e.g. team/app; no tag or digest."
         )
     if registry_type is RegistryType.HARBOR and "/" not in name:
-        return "A Harbor repository is PROJECT/NAME, e.g. payments/api."
+        return N_("A Harbor repository is PROJECT/NAME, e.g. payments/api.")
     if registry_type is RegistryType.GAR and name.count("/") < 2:
-        return "A Google Artifact Registry image is PROJECT/REPOSITORY/IMAGE, e.g. acme/docker/api."
+        return N_(
+            "A Google Artifact Registry image is PROJECT/REPOSITORY/IMAGE, e.g. acme/docker/api."
+        )
     return None
 
 
 def _ca_problem(pem: str) -> str | None:
     if len(pem) > MAX_CA_BUNDLE:
-        return "The CA bundle is too large (64 KiB at most)."
+        return N_("The CA bundle is too large (64 KiB at most).")
     try:
         x509.load_pem_x509_certificates(pem.encode())
     except ValueError:
-        return "Not a PEM certificate bundle (-----BEGIN CERTIFICATE----- ...)."
+        return N_("Not a PEM certificate bundle (-----BEGIN CERTIFICATE----- ...).")
     return None
 
 
@@ -166,13 +168,13 @@ def validate(form: RepositoryForm, *, dockerhub_url: str) -> RepositoryForm:
     try:
         registry_type = RegistryType(form.registry_type)
     except ValueError:
-        raise InvalidInput({Field.REGISTRY_TYPE: "Choose a repository type."}) from None
+        raise InvalidInput({Field.REGISTRY_TYPE: N_("Choose a repository type.")}) from None
     info = type_info(registry_type)
 
     if form.creation is Creation.NEW and not info.can_create:
         errors[Field.CREATION] = f"{info.label} offers only Use existing repository."
     if info.needs_registered_tool and form.tool_id is None:
-        errors[Field.TOOL] = "Choose a registered tool."
+        errors[Field.TOOL] = N_("Choose a registered tool.")
 
     registry_url = form.registry_url
     if registry_type is RegistryType.DOCKER_HUB:
@@ -181,7 +183,7 @@ def validate(form: RepositoryForm, *, dockerhub_url: str) -> RepositoryForm:
         if (not registry_url or not registry_url.strip()) and info.default_url:
             registry_url = info.default_url  # the type's public host
         if not registry_url or not registry_url.strip():
-            errors[Field.REGISTRY_URL] = (
+            errors[Field.REGISTRY_URL] = N_(
                 "Enter the registry URL, e.g. https://registry.example.com."
             )
         elif problem := url_problem(registry_url):
@@ -204,11 +206,11 @@ def validate(form: RepositoryForm, *, dockerhub_url: str) -> RepositoryForm:
     if secret and len(secret) > MAX_SECRET:
         errors[Field.SECRET] = f"At most {MAX_SECRET} characters."
     if username and not secret:
-        errors[Field.SECRET] = "Enter the password or access token for this user."
+        errors[Field.SECRET] = N_("Enter the password or access token for this user.")
     if secret and not username:
-        errors[Field.USERNAME] = "Enter the user name that goes with this password or token."
+        errors[Field.USERNAME] = N_("Enter the user name that goes with this password or token.")
     if not info.needs_registered_tool and form.creation is Creation.NEW and not username:
-        errors.setdefault(Field.USERNAME, "Creating a repository needs an account.")
+        errors.setdefault(Field.USERNAME, N_("Creating a repository needs an account."))
 
     ca_bundle = (form.ca_bundle_pem or "").strip() or None
     if ca_bundle and (problem := _ca_problem(ca_bundle)):

@@ -22,17 +22,19 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.usecases.actor import Actor
-from bot.usecases.errors import NotFound, PermissionDenied
+from bot.usecases.errors import N_, NotFound, PermissionDenied
 from registry import TOOL_TYPES, tool_kind
 from storage import projects, repositories
 from storage.models import ImageRepository, Project, ToolGrant
 
-ASK_AN_ADMIN = "Ask one of them, or ask to be made an admin with `/imagerepo project admin add`."
+ASK_AN_ADMIN = N_(
+    "Ask one of them, or ask to be made an admin with `/imagerepo project admin add`."
+)
 
 # Entries and projects the request may not see are refused exactly like deleted ones:
 # the answer never tells a stranger that an id exists.
-ENTRY_NOT_FOUND = "That repository is no longer in this project's list."
-PROJECT_NOT_FOUND = "That project no longer exists."
+ENTRY_NOT_FOUND = N_("That repository is no longer in this project's list.")
+PROJECT_NOT_FOUND = N_("That project no longer exists.")
 
 
 class ProjectAction(StrEnum):
@@ -43,17 +45,43 @@ class ProjectAction(StrEnum):
     ADD_ADMINS = "add admins"
     REMOVE_ADMINS = "remove admins"
     READ_AUDIT = "read this project's audit trail"
+    SET_LANGUAGE = "change the language of its channel messages"
+
+
+# Each refusal as one whole sentence, so that the handlers can show it in the person's
+# language (handlers.ui.i18n.translate, sentence by sentence); English as before.
+_ONLY_ADMINS_CAN = {
+    ProjectAction.DELETE: N_(
+        "Only this project's admins (or workspace admins) can delete repositories."
+    ),
+    ProjectAction.SAVE_FAILING: N_(
+        "Only this project's admins (or workspace admins) can save a repository whose test fails."
+    ),
+    ProjectAction.ADD_ADMINS: N_(
+        "Only this project's admins (or workspace admins) can add admins."
+    ),
+    ProjectAction.REMOVE_ADMINS: N_(
+        "Only this project's admins (or workspace admins) can remove admins."
+    ),
+    ProjectAction.READ_AUDIT: N_(
+        "Only this project's admins (or workspace admins) can read this project's audit trail."
+    ),
+    ProjectAction.SET_LANGUAGE: N_(
+        "Only this project's admins (or workspace admins) can change the language of its "
+        "channel messages."
+    ),
+}
 
 
 def refusal(action: ProjectAction) -> str:
-    return f"Only this project's admins (or workspace admins) can {action.value}. {ASK_AN_ADMIN}"
+    return f"{_ONLY_ADMINS_CAN[action]} {ASK_AN_ADMIN}"
 
 
-REFUSE_CHANGE_ACCOUNT = (
+REFUSE_CHANGE_ACCOUNT = N_(
     "Only this project's admins or the person who added the repository can change its account."
 )
-REFUSE_TOOLS = "Only workspace admins and owners can register, test, edit or remove tools."
-REFUSE_GRANTS = "Only workspace admins and owners can see or change where a tool is granted."
+REFUSE_TOOLS = N_("Only workspace admins and owners can register, test, edit or remove tools.")
+REFUSE_GRANTS = N_("Only workspace admins and owners can see or change where a tool is granted.")
 
 
 @dataclass(frozen=True)

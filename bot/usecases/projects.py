@@ -11,7 +11,7 @@ from bot import audit
 from bot.audit import Action
 from bot.runtime import Runtime
 from bot.usecases.actor import Actor
-from bot.usecases.errors import Conflict, InvalidInput, NoProject
+from bot.usecases.errors import N_, Conflict, InvalidInput, NoProject
 from bot.usecases.permissions import ProjectAction, require_project_admin
 from storage import projects
 from storage.db import transaction
@@ -22,7 +22,7 @@ PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 # A public or private channel's id as Slack writes it; a DM ("D…") or a forged value
 # cannot hold a project (its alerts would have nowhere to go).
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{1,31}$")
-NO_PROJECT = (
+NO_PROJECT = N_(
     "This channel has no image repository project yet. "
     "Create one with `/imagerepo project create NAME`."
 )
@@ -35,6 +35,11 @@ class ProjectInfo:
     team_id: str
     channel_id: str
     admin_ids: tuple[str, ...]
+    language: str = "en"
+
+
+# The languages a project's channel messages can be in (handlers.ui.i18n.LANGUAGES).
+LANGUAGES = ("en", "ko")
 
 
 def _info(project: Project, admin_ids: list[str]) -> ProjectInfo:
@@ -44,21 +49,31 @@ def _info(project: Project, admin_ids: list[str]) -> ProjectInfo:
         team_id=project.team_id,
         channel_id=project.channel_id,
         admin_ids=tuple(admin_ids),
+        language=project.language or "en",
     )
 
 
-_NAME_RULE = "A project name is 1-80 letters, digits, '.', '_' or '-', e.g. payments-api."
-
-
-async def create_project(rt: Runtime, actor: Actor, *, channel_id: str, name: str) -> ProjectInfo:
+async def create_project(
+    rt: Runtime, actor: Actor, *, channel_id: str, name: str, language: str = "en"
+) -> ProjectInfo:
+    """Bind a new project to the channel; its channel messages speak `language` (the
+    creator's, until an admin changes it)."""
     async with audit.attempt(
         rt, actor, audit.Attempt(action=Action.PROJECT_CREATE, channel_id=channel_id)
     ):
         name = name.strip()
+        language = language if language in LANGUAGES else "en"
         if not CHANNEL_ID.match(channel_id):
-            raise InvalidInput({"channel": "Run `/imagerepo project create` in a channel."})
+            raise InvalidInput({"channel": N_("Run `/imagerepo project create` in a channel.")})
         if not PROJECT_NAME.match(name):
-            raise InvalidInput({"name": _NAME_RULE})
+            raise InvalidInput(
+                {
+                    "name": N_(
+                        "A project name is 1-80 letters, digits, '.', '_' or '-', "
+                        "e.g. payments-api."
+                    )
+                }
+            )
         try:
             async with transaction(rt.sessions) as session:
                 project = await projects.create(
@@ -67,6 +82,7 @@ async def create_project(rt: Runtime, actor: Actor, *, channel_id: str, name: st
                     channel_id=channel_id,
                     name=name,
                     created_by=actor.user_id,
+                    language=language,
                 )
                 await audit.record(
                     session, audit.for_project(rt, actor, Action.PROJECT_CREATE, name)
@@ -74,6 +90,27 @@ async def create_project(rt: Runtime, actor: Actor, *, channel_id: str, name: st
         except DuplicateError as error:
             raise Conflict(str(error)) from None
         return _info(project, [actor.user_id])
+
+
+async def set_language(rt: Runtime, actor: Actor, *, channel_id: str, language: str) -> bool:
+    """Change the language of the project's channel messages (its admins); audited.
+    False when it was that language already."""
+    async with audit.attempt(
+        rt, actor, audit.Attempt(action=Action.PROJECT_LANGUAGE, channel_id=channel_id)
+    ):
+        if language not in LANGUAGES:
+            raise InvalidInput(
+                {"language": N_("Say ko or en, e.g. `/imagerepo project language ko`.")}
+            )
+        async with transaction(rt.sessions) as session:
+            project = await load_project(session, actor.team_id, channel_id)
+            await require_project_admin(session, actor, project.id, ProjectAction.SET_LANGUAGE)
+            changed = await projects.set_language(session, project, language)
+            await audit.record(
+                session,
+                audit.for_project(rt, actor, Action.PROJECT_LANGUAGE, project, detail=language),
+            )
+            return changed
 
 
 async def load_project(session: AsyncSession, team_id: str, channel_id: str) -> Project:
@@ -113,7 +150,7 @@ async def remove_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: s
         admins = await projects.admin_ids(session, project.id)
         if admins == [user_id]:
             raise Conflict(
-                "A project keeps at least one admin: add another before removing this one."
+                N_("A project keeps at least one admin: add another before removing this one.")
             )
         changed = await projects.remove_admin(session, project.id, user_id)
         await audit.record(

@@ -9,8 +9,8 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerB
 from slack_sdk.models.views import View
 
 from bot.usecases.audit import AuditPage, AuditRow
-from handlers.ui.channel import plural
 from handlers.ui.common import context, mrkdwn, plain, section, when
+from handlers.ui.i18n import _, counted
 from handlers.ui.text import clip_mrkdwn
 
 A_AUDIT_PREV = "audit_page_prev"
@@ -35,22 +35,30 @@ def record_text(row: AuditRow, *, with_project: bool = False) -> str:
         target[-1] = f"`{target[-1]}`"
     details = [" ".join(target)] if target else []
     if row.fingerprint:
-        details.append(f"credential `{mrkdwn(row.fingerprint)}`")
+        details.append(
+            _("credential {fingerprint}").format(fingerprint=f"`{mrkdwn(row.fingerprint)}`")
+        )
     if row.detail:
         details.append(mrkdwn(row.detail, 300))
     return clip_mrkdwn(first + ("\n" + "  ·  ".join(details) if details else ""))
 
 
 def audit_text(page: AuditPage) -> str:
-    return f"Audit trail of {mrkdwn(page.project_name)}: {plural(page.total, 'record')}"
+    return _("Audit trail of {project}: {count}").format(
+        project=mrkdwn(page.project_name),
+        count=counted("{count} record", "{count} records", page.total),
+    )
 
 
 def audit_blocks(page: AuditPage) -> list[Block]:
     blocks: list[Block] = [
-        HeaderBlock(block_id="audit_title", text=plain(f"Audit trail · {page.project_name}"))
+        HeaderBlock(
+            block_id="audit_title",
+            text=plain(_("Audit trail · {project}").format(project=page.project_name)),
+        )
     ]
     if not page.rows:
-        blocks.append(section("audit_empty", "Nothing recorded for this project yet."))
+        blocks.append(section("audit_empty", _("Nothing recorded for this project yet.")))
         return blocks
     room = MAX_BLOCKS - 3  # title, page line, pager
     for row in page.rows[:room]:
@@ -58,19 +66,26 @@ def audit_blocks(page: AuditPage) -> list[Block]:
     blocks.append(
         context(
             "audit_page",
-            f"Page {page.page} of {page.pages}  ·  {plural(page.total, 'record')}, "
-            "newest first  ·  "
-            "`imagerepo-bot audit --project` prints them all",
+            _(
+                "Page {page} of {pages}  ·  {count}, newest first  ·  "
+                "`imagerepo-bot audit --project` prints them all"
+            ).format(
+                page=page.page,
+                pages=page.pages,
+                count=counted("{count} record", "{count} records", page.total),
+            ),
         )
     )
     buttons: list[ButtonElement] = []
     if page.page > 1:
         buttons.append(
-            ButtonElement(action_id=A_AUDIT_PREV, text=plain("Previous"), value=str(page.page - 1))
+            ButtonElement(
+                action_id=A_AUDIT_PREV, text=plain(_("Previous")), value=str(page.page - 1)
+            )
         )
     if page.page < page.pages:
         buttons.append(
-            ButtonElement(action_id=A_AUDIT_NEXT, text=plain("Next"), value=str(page.page + 1))
+            ButtonElement(action_id=A_AUDIT_NEXT, text=plain(_("Next")), value=str(page.page + 1))
         )
     if buttons:
         blocks.append(ActionsBlock(block_id="audit_pager", elements=buttons))
@@ -86,7 +101,7 @@ def with_recent_audit(view: View, rows: Sequence[AuditRow]) -> View:
     if room <= 0:
         return view
     blocks.append(DividerBlock(block_id="home_audit_divider"))
-    blocks.append(section("home_audit", "*Recent audit* (every project of this workspace)"))
+    blocks.append(section("home_audit", _("*Recent audit* (every project of this workspace)")))
     for row in list(rows)[:room]:
         blocks.append(context(f"home_audit_{row.seq}", record_text(row, with_project=True)))
     view.blocks = blocks

@@ -39,6 +39,7 @@ from bot.notices import (
 )
 from bot.usecases.alerts import SNOOZE_CHOICES
 from handlers import ids
+from handlers.ui.i18n import N_, _, counted
 from handlers.ui.text import MESSAGE_TEXT_MAX, clip_mrkdwn, code, mrkdwn
 from registry import RegistryType, type_info
 from storage.enums import RepositoryAccess
@@ -52,7 +53,7 @@ URL_MAX = 900
 REASON_MAX = 1500
 USERNAME_MAX = 300
 # Snooze menu labels, by the choice's value (the durations are bot/usecases/alerts.py's).
-SNOOZE_LABELS = {"1h": "1 hour", "1d": "1 day", "recovered": "Until it recovers"}
+SNOOZE_LABELS = {"1h": N_("1 hour"), "1d": N_("1 day"), "recovered": N_("Until it recovers")}
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,13 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
 
 def access_text(access: str) -> str:
     """The one word for an entry's access, in the channel and in the UI."""
-    return "pull-only" if access == RepositoryAccess.PULL_ONLY else "app"
+    return _("pull-only") if access == RepositoryAccess.PULL_ONLY else _("app")
 
 
 def access_label(access: str) -> str:
-    return f"{access_text(access)} repository"
+    if access == RepositoryAccess.PULL_ONLY:
+        return _("pull-only repository")
+    return _("app repository")
 
 
 def type_label(registry_type: str) -> str:
@@ -97,11 +100,13 @@ def slack_date(moment: datetime) -> str:
 
 def humanize(duration: timedelta) -> str:
     seconds = max(int(duration.total_seconds()), 0)
-    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''}"
-    return f"{seconds} s"
+    if seconds >= 86400:
+        return counted("{count} day", "{count} days", seconds // 86400, grouped=False)
+    if seconds >= 3600:
+        return _("{count} h").format(count=seconds // 3600)
+    if seconds >= 60:
+        return _("{count} min").format(count=seconds // 60)
+    return _("{count} s").format(count=seconds)
 
 
 def expiry_days(expires_at: datetime, now: datetime) -> int:
@@ -111,7 +116,9 @@ def expiry_days(expires_at: datetime, now: datetime) -> int:
 
 
 def describe(entry: EntryFacts) -> str:
-    return f"{code(entry.repository, REPOSITORY_MAX)} on {code(entry.registry_url, URL_MAX)}"
+    return _("{repository} on {url}").format(
+        repository=code(entry.repository, REPOSITORY_MAX), url=code(entry.registry_url, URL_MAX)
+    )
 
 
 def _section(block_id: str, text: str) -> SectionBlock:
@@ -134,28 +141,32 @@ def snooze_text(entry: EntryFacts, now: datetime) -> str | None:
     if entry.snoozed_by is None:
         return None
     if entry.snooze_until_recovered:
-        return f"Snoozed by <@{entry.snoozed_by}> until it recovers"
+        return _("Snoozed by <@{user}> until it recovers").format(user=entry.snoozed_by)
     if entry.snoozed_until is not None and entry.snoozed_until > now:
-        return f"Snoozed by <@{entry.snoozed_by}> until {slack_date(entry.snoozed_until)}"
+        return _("Snoozed by <@{user}> until {when}").format(
+            user=entry.snoozed_by, when=slack_date(entry.snoozed_until)
+        )
     return None
 
 
 def _actions(entry: EntryFacts, *, snooze: bool = True) -> ActionsBlock:
     elements: list[ButtonElement | StaticSelectElement] = [
         ButtonElement(
-            text="Connection Test", action_id=ids.A_ALERT_TEST_IN_THREAD, value=str(entry.id)
+            text=_("Connection Test"), action_id=ids.A_ALERT_TEST_IN_THREAD, value=str(entry.id)
         ),
-        ButtonElement(text="Change account", action_id=ids.A_ALERT_ACCOUNT, value=str(entry.id)),
+        ButtonElement(text=_("Change account"), action_id=ids.A_ALERT_ACCOUNT, value=str(entry.id)),
     ]
     if snooze:
         elements.append(
             StaticSelectElement(
                 action_id=ids.A_ALERT_SNOOZE,
-                placeholder=PlainTextObject(text="Snooze"),
+                placeholder=PlainTextObject(text=_("Snooze")),
                 options=[
                     Option(
                         value=f"{entry.id}:{c.value}",
-                        text=PlainTextObject(text=SNOOZE_LABELS.get(c.value, c.value)),
+                        text=PlainTextObject(
+                            text=_(SNOOZE_LABELS[c.value]) if c.value in SNOOZE_LABELS else c.value
+                        ),
                     )
                     for c in SNOOZE_CHOICES
                 ],
@@ -164,45 +175,61 @@ def _actions(entry: EntryFacts, *, snooze: bool = True) -> ActionsBlock:
     return ActionsBlock(block_id="alert_actions", elements=elements)
 
 
-def _did_to(entry: EntryFacts, user_id: str, verb: str, rest: str) -> ChannelMessage:
-    """A person's change to an entry: `<@user> VERB the app repository NAME on URL REST.`;
-    the verb is also the block id."""
-    text = f"<@{user_id}> {verb} the {access_label(entry.access)} {describe(entry)} {rest}."
-    return _one(verb, text)
-
-
 def repository_added(notice: RepositoryAdded) -> ChannelMessage:
-    healthy = notice.healthy
-    status = "connection test passed" if healthy else "saved *without a passing connection test*"
-    label = type_label(notice.entry.registry_type)
-    return _did_to(notice.entry, notice.user_id, "added", f"({label}): {status}")
+    """`<@user> added the app repository NAME on URL (TYPE): STATUS.`"""
+    entry = notice.entry
+    status = (
+        _("connection test passed")
+        if notice.healthy
+        else _("saved *without a passing connection test*")
+    )
+    text = _("<@{user}> added the {access} {entry} ({type}): {status}.").format(
+        user=notice.user_id,
+        access=access_label(entry.access),
+        entry=describe(entry),
+        type=type_label(entry.registry_type),
+        status=status,
+    )
+    return _one("added", text)
 
 
 def repository_deleted(notice: RepositoryDeleted) -> ChannelMessage:
-    where = (
-        " and from the image registry" if notice.in_registry else " (the image registry keeps it)"
+    """`<@user> deleted the app repository NAME on URL from the list ...`"""
+    said = (
+        _("<@{user}> deleted the {access} {entry} from the list and from the image registry.")
+        if notice.in_registry
+        else _(
+            "<@{user}> deleted the {access} {entry} from the list (the image registry keeps it)."
+        )
     )
-    return _did_to(notice.entry, notice.user_id, "deleted", f"from the list{where}")
+    entry = notice.entry
+    text = said.format(
+        user=notice.user_id, access=access_label(entry.access), entry=describe(entry)
+    )
+    return _one("deleted", text)
 
 
 def failing_alert(notice: FailingAlert) -> ChannelMessage:
     """The incident's message while it lasts: the latest error and "failing since"."""
     entry, since, now = notice.entry, notice.since, notice.now
     kind = (entry.last_error_kind or "error").replace("_", " ")
-    reason = mrkdwn(entry.last_message or "the connection test failed", REASON_MAX)
-    text = (
-        f":red_circle: The connection to {describe(entry)} is failing ({kind}) "
-        f"since {slack_date(since)}."
+    reason = mrkdwn(entry.last_message or _("the connection test failed"), REASON_MAX)
+    text = _(":red_circle: The connection to {entry} is failing ({kind}) since {since}.").format(
+        entry=describe(entry), kind=kind, since=slack_date(since)
     )
-    detail = (
-        f"Latest error: {reason}\n"
-        f"{plural(entry.consecutive_failures, 'failed check')} in a row, "
-        f"the last {slack_date(entry.last_checked_at or now)}."
+    detail = _("Latest error: {reason}\n{checks} in a row, the last {when}.").format(
+        reason=reason,
+        checks=counted("{count} failed check", "{count} failed checks", entry.consecutive_failures),
+        when=slack_date(entry.last_checked_at or now),
     )
     blocks: list[Block] = [_section("failing", text), _context("reason", detail)]
     snoozed = snooze_text(entry, now)
     if snoozed:
-        blocks.append(_context("snoozed", f":zzz: {snoozed}: no new alert meanwhile."))
+        blocks.append(
+            _context(
+                "snoozed", _(":zzz: {snoozed}: no new alert meanwhile.").format(snoozed=snoozed)
+            )
+        )
     blocks.append(_actions(entry))
     return ChannelMessage(text=text, blocks=blocks)
 
@@ -210,18 +237,21 @@ def failing_alert(notice: FailingAlert) -> ChannelMessage:
 def recovered_alert(notice: RecoveredAlert) -> ChannelMessage:
     """The incident's message once it is over (its buttons removed)."""
     since, now = notice.since, notice.now
-    text = (
-        f":large_green_circle: The connection to {describe(notice.entry)} was failing from "
-        f"{slack_date(since)} and recovered {slack_date(now)}: down for "
-        f"{humanize(now - since)}."
+    text = _(
+        ":large_green_circle: The connection to {entry} was failing from "
+        "{since} and recovered {now}: down for {down}."
+    ).format(
+        entry=describe(notice.entry),
+        since=slack_date(since),
+        now=slack_date(now),
+        down=humanize(now - since),
     )
     return _one("recovered", text)
 
 
 def recovered_reply(notice: RecoveredReply) -> ChannelMessage:
-    text = (
-        f":large_green_circle: The connection to {describe(notice.entry)} recovered after "
-        f"{humanize(notice.failing_for)}."
+    text = _(":large_green_circle: The connection to {entry} recovered after {down}.").format(
+        entry=describe(notice.entry), down=humanize(notice.failing_for)
     )
     return _one("recovered", text)
 
@@ -230,11 +260,15 @@ def expiry_warning(notice: ExpiryWarning) -> ChannelMessage:
     """The expiry incident's message (7 days before) and its thread reply (1 day before)."""
     entry = notice.entry
     days = expiry_days(notice.expires_at, notice.now)
-    account = code(entry.username, USERNAME_MAX) if entry.username else "The account"
-    text = (
-        f":hourglass_flowing_sand: {account} used for {describe(entry)} expires in "
-        f"{plural(days, 'day')} ({slack_date(notice.expires_at)}). "
-        "Change the account before then."
+    account = code(entry.username, USERNAME_MAX) if entry.username else _("The account")
+    text = _(
+        ":hourglass_flowing_sand: {account} used for {entry} expires in "
+        "{days} ({when}). Change the account before then."
+    ).format(
+        account=account,
+        entry=describe(entry),
+        days=counted("{count} day", "{count} days", days),
+        when=slack_date(notice.expires_at),
     )
     blocks: list[Block] = [_section(f"expiry_{notice.threshold}", text)]
     if not notice.in_thread:
@@ -243,19 +277,18 @@ def expiry_warning(notice: ExpiryWarning) -> ChannelMessage:
 
 
 def expiry_replaced(notice: ExpiryReplaced) -> ChannelMessage:
-    text = (
-        f":white_check_mark: The account used for {describe(notice.entry)} was replaced or renewed."
+    text = _(":white_check_mark: The account used for {entry} was replaced or renewed.").format(
+        entry=describe(notice.entry)
     )
     return _one("expiry_done", text)
 
 
 def pulls_low(notice: PullsLow) -> ChannelMessage:
     """Docker Hub's quota in digits and words from registry.results.PullQuota.describe."""
-    text = (
-        f":warning: Docker Hub pulls are running low for the account used by "
-        f"{describe(notice.entry)}: {mrkdwn(notice.quota, 200)}. "
-        "Pulls fail with HTTP 429 once none are left."
-    )
+    text = _(
+        ":warning: Docker Hub pulls are running low for the account used by "
+        "{entry}: {quota}. Pulls fail with HTTP 429 once none are left."
+    ).format(entry=describe(notice.entry), quota=mrkdwn(notice.quota, 200))
     return _one("pulls_low", text)
 
 
@@ -282,7 +315,8 @@ def render(notice: Notice) -> ChannelMessage:
 
 def test_reply(user_id: str, result_text: str) -> ChannelMessage:
     """A Connection Test run from the alert, in its thread."""
-    return _one("test_result", f"<@{user_id}> ran a connection test:\n{result_text}")
+    said = _("<@{user}> ran a connection test:").format(user=user_id)
+    return _one("test_result", f"{said}\n{result_text}")
 
 
 def late_note(queued_at: datetime) -> ContextBlock:
@@ -290,12 +324,14 @@ def late_note(queued_at: datetime) -> ContextBlock:
         block_id="late",
         elements=[
             MarkdownTextObject(
-                text=f":hourglass: Delivered late: queued {slack_date(queued_at)}, "
-                "while I could not post in this channel."
+                text=_(
+                    ":hourglass: Delivered late: queued {when}, "
+                    "while I could not post in this channel."
+                ).format(when=slack_date(queued_at))
             )
         ],
     )
 
 
 def late_text(text: str) -> str:
-    return clip_mrkdwn(f"(Delivered late) {text}", MESSAGE_TEXT_MAX)
+    return clip_mrkdwn(_("(Delivered late) {text}").format(text=text), MESSAGE_TEXT_MAX)

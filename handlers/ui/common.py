@@ -20,6 +20,7 @@ from slack_sdk.models.views import View
 
 from handlers import ids
 from handlers.ui.channel import slack_date
+from handlers.ui.i18n import N_, _, number
 from handlers.ui.text import HINT_MAX as HINT_MAX  # re-exported for the builders
 from handlers.ui.text import INPUT_MAX, OPTION_TEXT_MAX, TEXT_MAX, clip_mrkdwn
 from handlers.ui.text import clip as clip
@@ -28,20 +29,30 @@ from handlers.ui.text import escape as escape  # handlers/ui/tools.py still says
 from handlers.ui.text import mrkdwn as mrkdwn
 from registry import ConnectionTestResult, UrlCheckResult
 
+# English msgids, shown through `_()` where they are read (the request's language).
 STEP_LABELS = {
-    "reachable": "Registry reachable",
-    "authenticated": "Signed in",
-    "pull": "Pull access",
-    "push": "Push access",
+    "reachable": N_("Registry reachable"),
+    "authenticated": N_("Signed in"),
+    "pull": N_("Pull access"),
+    "push": N_("Push access"),
 }
 HEALTH_LABELS = {
-    "healthy": ":large_green_circle: healthy",
-    "failing": ":red_circle: failing",
-    "unknown": ":white_circle: not checked yet",
+    "healthy": N_(":large_green_circle: healthy"),
+    "failing": N_(":red_circle: failing"),
+    "unknown": N_(":white_circle: not checked yet"),
 }
-SECRET_LIMIT_HINT = (
-    f"At most {INPUT_MAX:,} characters: Slack cannot take a longer secret in this field."
-)
+_SECRET_LIMIT = N_("At most {count} characters: Slack cannot take a longer secret in this field.")
+SECRET_LIMIT_HINT = _SECRET_LIMIT.format(count=f"{INPUT_MAX:,}")
+
+
+def secret_limit_hint() -> str:
+    """SECRET_LIMIT_HINT in this request's language."""
+    return _(_SECRET_LIMIT).format(count=f"{INPUT_MAX:,}")
+
+
+def step_label(name: str) -> str:
+    """A Connection Test step's name as the person reads it."""
+    return _(STEP_LABELS[name]) if name in STEP_LABELS else name
 
 
 def md(text: str) -> MarkdownTextObject:
@@ -62,24 +73,34 @@ def context(block_id: str, text: str) -> ContextBlock:
 
 
 def when(moment: datetime | None) -> str:
-    return slack_date(moment) if moment is not None else "never"
+    return slack_date(moment) if moment is not None else _("never")
 
 
 def health_label(health: str) -> str:
-    return HEALTH_LABELS.get(health, health)
+    return _(HEALTH_LABELS[health]) if health in HEALTH_LABELS else health
 
 
-def test_result_text(result: ConnectionTestResult, *, heading: str = "Connection test") -> str:
-    """Every step with its outcome; the failed step says why (never a secret)."""
+def test_result_text(result: ConnectionTestResult, *, heading: str | None = None) -> str:
+    """Every step with its outcome; the failed step says why (never a secret). What the
+    registry said stays as it said it, inside the translated sentence."""
+    heading = _("Connection test") if heading is None else heading
     if result.ok:
-        lines = [f":white_check_mark: *{heading} passed* ({result.latency_ms:.0f} ms)"]
+        lines = [
+            _(":white_check_mark: *{heading} passed* ({ms} ms)").format(
+                heading=heading, ms=number(round(result.latency_ms))
+            )
+        ]
     else:
         failed = result.failed_step
-        where = f" at *{STEP_LABELS.get(failed.name, failed.name)}*" if failed else ""
+        where = _(" at *{step}*").format(step=step_label(failed.name)) if failed else ""
         kind = f" ({result.error_kind.value.replace('_', ' ')})" if result.error_kind else ""
-        lines = [f":x: *{heading} failed*{where}{kind}: {mrkdwn(result.message)}"]
+        lines = [
+            _(":x: *{heading} failed*{where}{kind}: {message}").format(
+                heading=heading, where=where, kind=kind, message=mrkdwn(result.message)
+            )
+        ]
     for step in result.steps:
-        label = STEP_LABELS.get(step.name, step.name)
+        label = step_label(step.name)
         if step.skipped:
             mark = ":heavy_minus_sign:"
         elif step.ok:
@@ -93,18 +114,28 @@ def test_result_text(result: ConnectionTestResult, *, heading: str = "Connection
 
 def url_check_text(url: str, result: UrlCheckResult) -> str:
     if result.ok:
-        scheme = {
-            "none": "no sign-in needed (anonymous access)",
-            "basic": "asks for a user name and password (Basic)",
-            "bearer": "uses token authentication (Bearer)",
-        }.get(result.auth_scheme or "", result.auth_scheme or "unknown sign-in")
-        realm = f", token service {mrkdwn(result.realm)}" if result.realm else ""
+        schemes = {
+            "none": N_("no sign-in needed (anonymous access)"),
+            "basic": N_("asks for a user name and password (Basic)"),
+            "bearer": N_("uses token authentication (Bearer)"),
+        }
+        auth = result.auth_scheme or ""
+        scheme = _(schemes[auth]) if auth in schemes else (auth or _("unknown sign-in"))
+        realm = (
+            _(", token service {realm}").format(realm=mrkdwn(result.realm)) if result.realm else ""
+        )
         return clip_mrkdwn(
-            f":white_check_mark: *URL Check:* {code(url)} is a registry: {scheme}{realm}. "
-            f"{mrkdwn(result.message)}"
+            _(":white_check_mark: *URL Check:* {url} is a registry: {scheme}{realm}. ").format(
+                url=code(url), scheme=scheme, realm=realm
+            )
+            + mrkdwn(result.message)
         )
     kind = f" ({result.error_kind.value.replace('_', ' ')})" if result.error_kind else ""
-    return clip_mrkdwn(f":x: *URL Check failed*{kind}: {mrkdwn(result.message)}")
+    return clip_mrkdwn(
+        _(":x: *URL Check failed*{kind}: {message}").format(
+            kind=kind, message=mrkdwn(result.message)
+        )
+    )
 
 
 def button_row(
@@ -135,7 +166,7 @@ def form_modal(
         callback_id=callback_id,
         title=plain(title, 24),
         submit=plain(submit, 24),
-        close=plain("Cancel", 24),
+        close=plain(_("Cancel"), 24),
         private_metadata=private_metadata,
         blocks=blocks,
     )
@@ -147,6 +178,6 @@ def notice_view(title: str, text: str, *, callback_id: str = ids.VIEW_NOTICE) ->
         type="modal",
         callback_id=callback_id,
         title=plain(title, 24),
-        close=plain("Close", 24),
+        close=plain(_("Close"), 24),
         blocks=[section(ids.B_STATUS, text)],
     )

@@ -13,28 +13,35 @@ from slack_sdk.models.blocks import InputBlock, PlainTextInputElement, PlainText
 
 from bot.usecases.forms import MAX_SECRET, Field
 from bot.usecases.tools import ToolField
-from handlers.ui.common import HINT_MAX, SECRET_LIMIT_HINT, plain
+from handlers.ui.common import HINT_MAX, plain, secret_limit_hint
+from handlers.ui.i18n import N_, _, translate
 from handlers.ui.text import mrkdwn
 
+# English labels are the contract; Korean ones are their translations (`_()` where read).
 FIELD_LABELS: dict[str, str] = {
-    Field.REGISTRY_TYPE: "Repository type",
-    Field.CREATION: "Repository creation",
-    Field.TOOL: "Registered tool",
-    Field.REGISTRY_URL: "Registry URL",
-    Field.REPOSITORY: "Repository",
-    Field.USERNAME: "Username",
-    Field.SECRET: "Password or access token",
-    Field.CA_BUNDLE: "CA bundle (PEM)",
-    ToolField.NAME: "Name",
-    ToolField.URL: "Harbor URL",
+    Field.REGISTRY_TYPE: N_("Repository type"),
+    Field.CREATION: N_("Repository creation"),
+    Field.TOOL: N_("Registered tool"),
+    Field.REGISTRY_URL: N_("Registry URL"),
+    Field.REPOSITORY: N_("Repository"),
+    Field.USERNAME: N_("Username"),
+    Field.SECRET: N_("Password or access token"),
+    Field.CA_BUNDLE: N_("CA bundle (PEM)"),
+    ToolField.NAME: N_("Name"),
+    ToolField.URL: N_("Harbor URL"),
 }
-HARBOR_PROJECT = "Harbor project"
-OPTIONS = "Options"
+HARBOR_PROJECT = N_("Harbor project")
+OPTIONS = N_("Options")
+
+
+def field_label(field: str) -> str:
+    """A field's label in this request's language (the key itself for an unknown field)."""
+    return _(FIELD_LABELS[field]) if field in FIELD_LABELS else field
 
 
 def label(field: str) -> PlainTextObject:
     """The input block label of a field."""
-    return plain(FIELD_LABELS[field])
+    return plain(field_label(field))
 
 
 def secret_input(
@@ -51,7 +58,7 @@ def secret_input(
         block_id=block_id,
         label=field_label,
         optional=optional,
-        hint=plain(f"{advice} {SECRET_LIMIT_HINT}" if advice else SECRET_LIMIT_HINT, HINT_MAX),
+        hint=plain(f"{advice} {secret_limit_hint()}" if advice else secret_limit_hint(), HINT_MAX),
         element=PlainTextInputElement(action_id=action_id, max_length=MAX_SECRET),
     )
 
@@ -69,4 +76,4 @@ def ca_bundle_input(block_id: str, action_id: str, hint: str) -> InputBlock:
 
 def errors_text(errors: Mapping[str, str]) -> str:
     """Field errors as a bulleted list, each under its field's label."""
-    return "\n".join(f"• *{FIELD_LABELS.get(k, k)}*: {mrkdwn(v)}" for k, v in errors.items())
+    return "\n".join(f"• *{field_label(k)}*: {mrkdwn(translate(v))}" for k, v in errors.items())

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers.ui.i18n import N_, _
 from registry import tool_kinds_text
 
 
 @dataclass(frozen=True)
 class Command:
-    """One row: how it is typed (`usage`), its short form for the hint, what it does."""
+    """One row: how it is typed (`usage`), its short form for the hint, what it does
+    (an English msgid, translated when the help is shown)."""
 
     usage: str
     hint: str
@@ -25,33 +27,46 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "`/imagerepo project create NAME`",
         "project create NAME",
-        "bind a new project to this channel (you become its admin)",
+        N_("bind a new project to this channel (you become its admin)"),
     ),
     Command(
         "`/imagerepo project admin add @user` / `project admin remove @user`",
         "project admin add|remove @user",
-        "manage its admins",
+        N_("manage its admins"),
     ),
-    Command("`/imagerepo add`", "add", "add an app image repository (CI pushes to it)"),
-    Command("`/imagerepo add-pull`", "add-pull", "add a pull-only image repository"),
+    Command(
+        "`/imagerepo project language ko|en`",
+        "project language ko|en",
+        N_("the language of its channel messages (its admins)"),
+    ),
+    Command("`/imagerepo add`", "add", N_("add an app image repository (CI pushes to it)")),
+    Command("`/imagerepo add-pull`", "add-pull", N_("add a pull-only image repository")),
     Command(
         "`/imagerepo list`",
         "list",
-        "the repositories, their health, and Connection Test / Change account / Delete",
+        N_("the repositories, their health, and Connection Test / Change account / Delete"),
     ),
-    Command("`/imagerepo check`", "check", "test every saved connection now"),
+    Command("`/imagerepo check`", "check", N_("test every saved connection now")),
     Command(
         "`/imagerepo tools`",
         "tools",
-        f"the registered tools ({tool_kinds_text('and')}) this project may use; "
-        "workspace admins register them and grant them to projects",
+        N_(
+            "the registered tools ({kinds}) this project may use; workspace admins register "
+            "them and grant them to projects"
+        ),
     ),
     Command(
         "`/imagerepo audit`",
         "audit",
-        "who changed what in this project, and with what result (its admins)",
+        N_("who changed what in this project, and with what result (its admins)"),
     ),
-    Command("`/imagerepo help`", "help", "this text"),
+    Command("`/imagerepo help`", "help", N_("this text")),
+)
+
+_TITLE = N_("*`/imagerepo` manages the container image repositories of this channel's project.*")
+_FOOTER = N_(
+    "The same list is on the app's *Home* tab.\n"
+    "You are answered in your Slack language (한국어 or English)."
 )
 
 
@@ -66,10 +81,11 @@ def usage_hint() -> str:
     return " | ".join(command.hint for command in ordered)
 
 
-HELP = "\n".join(
-    [
-        "*`/imagerepo` manages the container image repositories of this channel's project.*",
-        *(f"• {command.usage}: {command.does}" for command in COMMANDS),
-        "The same list is on the app's *Home* tab.",
-    ]
-)
+def help_text() -> str:
+    """The help in this request's language, built from the one command table."""
+    kinds = tool_kinds_text(_("and"))
+    rows = (f"• {c.usage}: {_(c.does).format(kinds=kinds)}" for c in COMMANDS)
+    return "\n".join([_(_TITLE), *rows, _(_FOOTER)])
+
+
+HELP = help_text()  # English (no request language is set at import): the contract's text

@@ -20,10 +20,11 @@ from handlers import ids, metadata
 from handlers.ui.channel import access_text
 from handlers.ui.common import code, form_modal, mrkdwn, plain, section
 from handlers.ui.fields import label, secret_input
+from handlers.ui.i18n import N_, _, translate
 
-ACCOUNT_TITLE = "Edit authentication"  # Slack: 24 characters at most
-ACCOUNT_HEADING = "Edit authentication information"
-DELETE_TITLE = "Delete image repository"
+ACCOUNT_TITLE = N_("Edit authentication")  # Slack: 24 characters at most
+ACCOUNT_HEADING = N_("Edit authentication information")
+DELETE_TITLE = N_("Delete image repository")
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,11 @@ class ManageMeta:
 
 
 def describe(row: RepositoryRow) -> str:
-    return (
-        f"{code(row.repository)} on {code(row.registry_url)} "
-        f"({row.type_label}, {access_text(row.access)})"
+    return _("{repository} on {url} ({type}, {access})").format(
+        repository=code(row.repository),
+        url=code(row.registry_url),
+        type=row.type_label,
+        access=access_text(row.access),
     )
 
 
@@ -66,9 +69,11 @@ def account_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = 
     blocks: list[Block] = [
         section(
             ids.B_ACCOUNT_INTRO,
-            f"*{ACCOUNT_HEADING}*\n{describe(row)}\n"
-            "The new account is tested against the saved URL before it replaces the old one. "
-            "Only you see this window; the old password is never shown.",
+            f"*{_(ACCOUNT_HEADING)}*\n{describe(row)}\n"
+            + _(
+                "The new account is tested against the saved URL before it replaces the old "
+                "one. Only you see this window; the old password is never shown."
+            ),
         ),
         InputBlock(
             block_id=ids.B_USERNAME,
@@ -81,8 +86,8 @@ def account_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = 
     ]
     return form_modal(
         ids.VIEW_ACCOUNT,
-        title=ACCOUNT_TITLE,
-        submit="Save",
+        title=_(ACCOUNT_TITLE),
+        submit=_("Save"),
         private_metadata=meta.dump(),
         blocks=blocks,
         status=status,
@@ -93,27 +98,32 @@ def delete_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = N
     blocks: list[Block] = [
         section(
             ids.B_DELETE_INTRO,
-            f"Delete the image repository {describe(row)} from this project's list?",
+            _("Delete the image repository {entry} from this project's list?").format(
+                entry=describe(row)
+            ),
         )
     ]
     if row.can_delete_in_ir and row.delete_blocker:
         blocks.append(
             section(
                 ids.B_DELETE_IN_IR,
-                f":no_entry: The saved account cannot delete it in the registry: "
-                f"{mrkdwn(row.delete_blocker)} Delete removes it from this list only; the "
-                "registry keeps it.",
+                _(
+                    ":no_entry: The saved account cannot delete it in the registry: "
+                    "{reason} Delete removes it from this list only; the registry keeps it."
+                ).format(reason=mrkdwn(translate(row.delete_blocker))),
             )
         )
     elif row.can_delete_in_ir:
         blocks.append(
             InputBlock(
                 block_id=ids.B_DELETE_IN_IR,
-                label=plain("Image registry"),
+                label=plain(_("Image registry")),
                 optional=True,
                 hint=plain(
-                    "Ticked: the repository and its images are deleted in the image registry "
-                    "first, then from the list. Unticked: only from the list.",
+                    _(
+                        "Ticked: the repository and its images are deleted in the image "
+                        "registry first, then from the list. Unticked: only from the list."
+                    ),
                     150,
                 ),
                 element=CheckboxesElement(
@@ -121,7 +131,7 @@ def delete_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = N
                     options=[
                         Option(
                             value=ids.OPT_DELETE_IN_IR,
-                            text=plain("Also delete the repository in IR"),
+                            text=plain(_("Also delete the repository in IR")),
                         )
                     ],
                 ),
@@ -131,14 +141,15 @@ def delete_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = N
         blocks.append(
             section(
                 ids.B_DELETE_IN_IR,
-                f"{row.type_label} repositories are removed from the list only; "
-                "the registry keeps them.",
+                _(
+                    "{type} repositories are removed from the list only; the registry keeps them."
+                ).format(type=row.type_label),
             )
         )
     return form_modal(
         ids.VIEW_DELETE,
-        title=DELETE_TITLE,
-        submit="Delete",
+        title=_(DELETE_TITLE),
+        submit=_("Delete"),
         private_metadata=meta.dump(),
         blocks=blocks,
         status=status,

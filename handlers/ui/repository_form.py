@@ -28,16 +28,17 @@ from bot.usecases.tools import ToolInfo
 from handlers import ids, metadata
 from handlers.ui.common import button_row, code, context, form_modal, mrkdwn, plain, section
 from handlers.ui.fields import HARBOR_PROJECT, OPTIONS, ca_bundle_input, label, secret_input
+from handlers.ui.i18n import N_, _
 from handlers.ui.text import OPTION_VALUE_MAX
-from registry import ALL_TYPES, RegistryType, tool_kind, type_info
+from registry import ALL_TYPES, RegistryType, type_info
 from registry.kinds import TypeInfo
 from storage.enums import RepositoryAccess
 
 SELECT_OPTIONS_MAX = 100  # Slack: options of a static select / a block_suggestion answer
 
 CREATION_LABELS = {
-    Creation.NEW.value: "Create new repository",
-    Creation.EXISTING.value: "Use existing repository",
+    Creation.NEW.value: N_("Create new repository"),
+    Creation.EXISTING.value: N_("Use existing repository"),
 }
 
 
@@ -127,7 +128,7 @@ def tools_of_type(tools: Sequence[ToolInfo], registry_type: str) -> list[ToolInf
 
 
 def title_for(meta: AddMeta) -> str:
-    return "Add pull-only repository" if meta.pull_only else "Add image repository"
+    return _("Add pull-only repository") if meta.pull_only else _("Add image repository")
 
 
 def add_modal(
@@ -153,7 +154,7 @@ def add_modal(
     return form_modal(
         ids.VIEW_ADD,
         title=title_for(meta),
-        submit="Save",
+        submit=_("Save"),
         private_metadata=meta.dump(),
         blocks=blocks,
         status=status,
@@ -162,21 +163,25 @@ def add_modal(
 
 def _type_section(meta: AddMeta, info: TypeInfo, project_name: str) -> list[Block]:
     """What the modal adds, and the repository type select (it rebuilds the modal)."""
-    kind = "pull-only image repository" if meta.pull_only else "app image repository"
-    purpose = (
-        "The connection test checks *pull* access only."
+    intro = (
+        _("Add an pull-only image repository to project *{project}*.")
         if meta.pull_only
-        else "The connection test checks *pull and push* access (CI pushes here)."
+        else _("Add an app image repository to project *{project}*.")
+    ).format(project=mrkdwn(project_name))
+    purpose = (
+        _("The connection test checks *pull* access only.")
+        if meta.pull_only
+        else _("The connection test checks *pull and push* access (CI pushes here).")
     )
     return [
-        section(ids.B_INTRO, f"Add an {kind} to project *{mrkdwn(project_name)}*. {purpose}"),
+        section(ids.B_INTRO, f"{intro} {purpose}"),
         InputBlock(
             block_id=ids.B_TYPE,
             label=label(Field.REGISTRY_TYPE),
             dispatch_action=True,
             element=StaticSelectElement(
                 action_id=ids.A_TYPE,
-                placeholder=plain("Choose a type"),
+                placeholder=plain(_("Choose a type")),
                 options=[_option(t.value, type_info(t).label) for t in ALL_TYPES],
                 initial_option=_option(info.type.value, info.label),
             ),
@@ -186,21 +191,26 @@ def _type_section(meta: AddMeta, info: TypeInfo, project_name: str) -> list[Bloc
 
 def _creation_section(meta: AddMeta, info: TypeInfo) -> Block:
     """Create new / use existing; a type that cannot create shows the one choice it has."""
-    existing = _option(Creation.EXISTING.value, CREATION_LABELS[Creation.EXISTING.value])
+    existing = _option(Creation.EXISTING.value, _(CREATION_LABELS[Creation.EXISTING.value]))
     if not info.can_create:
         return InputBlock(
             block_id=ids.B_CREATION_FIXED,
             label=label(Field.CREATION),
             hint=plain(
-                f"{info.label} offers only Use existing repository: the registry "
-                "creates a repository on its first push.",
+                _(
+                    "{type} offers only Use existing repository: the registry "
+                    "creates a repository on its first push."
+                ).format(type=info.label),
                 150,
             ),
             element=RadioButtonsElement(
                 action_id=ids.A_CREATION, options=[existing], initial_option=existing
             ),
         )
-    creation_options = [_option(Creation.NEW.value, CREATION_LABELS[Creation.NEW.value]), existing]
+    creation_options = [
+        _option(Creation.NEW.value, _(CREATION_LABELS[Creation.NEW.value])),
+        existing,
+    ]
     chosen = meta.creation if meta.creation in CREATION_LABELS else Creation.EXISTING.value
     return InputBlock(
         block_id=ids.B_CREATION,
@@ -209,7 +219,7 @@ def _creation_section(meta: AddMeta, info: TypeInfo) -> Block:
         element=RadioButtonsElement(
             action_id=ids.A_CREATION,
             options=creation_options,
-            initial_option=_option(chosen, CREATION_LABELS[chosen]),
+            initial_option=_option(chosen, _(CREATION_LABELS[chosen])),
         ),
     )
 
@@ -227,7 +237,12 @@ def _where_section(
     if info.has_url_check:
         hosted = [_hosted_tool_block(info.type, tools)] if tools else []
         return hosted + _url_blocks(info, url_check, with_tool=bool(tools))
-    return [context(ids.B_DOCKERHUB, f"{info.label} registry: {code(dockerhub_url)}")]
+    return [
+        context(
+            ids.B_DOCKERHUB,
+            _("{type} registry: {url}").format(type=info.label, url=code(dockerhub_url)),
+        )
+    ]
 
 
 def _tool_blocks(meta: AddMeta, tools: Sequence[ToolInfo]) -> list[Block]:
@@ -235,31 +250,35 @@ def _tool_blocks(meta: AddMeta, tools: Sequence[ToolInfo]) -> list[Block]:
         return [
             section(
                 ids.B_NO_TOOL,
-                ":warning: No Harbor instance is registered yet. A workspace admin can "
-                "register one with `/imagerepo tools`; until then choose Image Registry.",
+                _(
+                    ":warning: No Harbor instance is registered yet. A workspace admin can "
+                    "register one with `/imagerepo tools`; until then choose Image Registry."
+                ),
             )
         ]
     blocks: list[Block] = [
         InputBlock(
             block_id=ids.B_TOOL,
             label=label(Field.TOOL),
-            element=tool_select(tools, "Choose a Harbor instance"),
+            element=tool_select(tools, _("Choose a Harbor instance")),
         )
     ]
     if meta.creation != Creation.NEW.value:
         blocks.append(
             InputBlock(
                 block_id=ids.B_HARBOR_PROJECT,
-                label=plain(HARBOR_PROJECT),
+                label=plain(_(HARBOR_PROJECT)),
                 optional=True,
                 hint=plain(
-                    "Existing projects of the chosen tool; the repository is then "
-                    "the name inside it. Or type project/name below.",
+                    _(
+                        "Existing projects of the chosen tool; the repository is then "
+                        "the name inside it. Or type project/name below."
+                    ),
                     150,
                 ),
                 element=ExternalDataSelectElement(
                     action_id=ids.A_HARBOR_PROJECT,
-                    placeholder=plain("Search projects"),
+                    placeholder=plain(_("Search projects")),
                     min_query_length=0,
                 ),
             )
@@ -268,28 +287,38 @@ def _tool_blocks(meta: AddMeta, tools: Sequence[ToolInfo]) -> list[Block]:
 
 
 def _hosted_tool_block(registry_type: RegistryType, tools: Sequence[ToolInfo]) -> InputBlock:
-    """A type that takes (not needs) a registered tool: an optional one whose API token
-    creates the repository or checks it (`ToolKind.creates`), and deletes in IR."""
-    what = tool_kind(registry_type).creates
+    """GitLab and Quay: an optional registered tool whose API token creates the repository
+    (Quay) or checks the GitLab project (GitLab), and deletes in IR."""
+    hint = (
+        _(
+            "Its API token checks the project and deletes in IR only in namespaces granted "
+            "to this project; elsewhere only your account below is used."
+        )
+        if registry_type is RegistryType.GITLAB
+        else _(
+            "Its API token creates it and deletes in IR only in namespaces granted to this "
+            "project; elsewhere only your account below is used."
+        )
+    )
     return InputBlock(
         block_id=ids.B_TOOL,
         label=label(Field.TOOL),
         optional=True,
-        hint=plain(
-            f"Its API token {what} and deletes in IR only in namespaces granted to this "
-            "project; elsewhere only your account below is used.",
-            150,
-        ),
-        element=tool_select(tools, "None: your own token"),
+        hint=plain(hint, 150),
+        element=tool_select(tools, _("None: your own token")),
     )
 
 
 def _url_hint(info: TypeInfo, *, with_tool: bool) -> str:
     if with_tool and info.tool is not None and info.tool.serves_registry:
-        return f"{info.default_url} or your own; empty with a registered tool: its URL"
+        return _("{url} or your own; empty with a registered tool: its URL").format(
+            url=info.default_url
+        )
     if info.default_url:
-        return f"{info.default_url}, or your own (self-managed) registry's base URL"
-    return "The registry's base URL, e.g. https://registry.example.com:5000"
+        return _("{url}, or your own (self-managed) registry's base URL").format(
+            url=info.default_url
+        )
+    return _("The registry's base URL, e.g. https://registry.example.com:5000")
 
 
 def _url_blocks(info: TypeInfo, url_check: str | None, *, with_tool: bool) -> list[Block]:
@@ -305,7 +334,7 @@ def _url_blocks(info: TypeInfo, url_check: str | None, *, with_tool: bool) -> li
                 max_length=2048,
             ),
         ),
-        button_row(ids.B_URL_CHECK, "URL Check", ids.A_URL_CHECK),
+        button_row(ids.B_URL_CHECK, _("URL Check"), ids.A_URL_CHECK),
     ]
     if url_check:
         blocks.append(context(ids.B_URL_CHECK_RESULT, url_check))
@@ -313,11 +342,20 @@ def _url_blocks(info: TypeInfo, url_check: str | None, *, with_tool: bool) -> li
 
 
 def _repository_hint(meta: AddMeta, info: TypeInfo) -> str:
-    if info.new_repository_hint and meta.creation == Creation.NEW.value:
-        return info.new_repository_hint
+    if info.needs_registered_tool and meta.creation == Creation.NEW.value:
+        return _("PROJECT/NAME: the Harbor project is created; NAME appears on the first push.")
     if info.needs_registered_tool:
-        return "NAME inside the chosen Harbor project, or PROJECT/NAME; lowercase, no tag or digest"
-    return f"e.g. {info.repository_hint}; lowercase, no tag or digest"
+        return _(
+            "NAME inside the chosen Harbor project, or PROJECT/NAME; lowercase, no tag or digest"
+        )
+    if info.type is RegistryType.GITLAB and meta.creation == Creation.NEW.value:
+        return _(
+            "GROUP/PROJECT[/IMAGE] of an existing GitLab project: the image appears on the "
+            "first push."
+        )
+    if info.type is RegistryType.QUAY and meta.creation == Creation.NEW.value:
+        return _("NAMESPACE/NAME: created in Quay (private) when you save.")
+    return _("e.g. {example}; lowercase, no tag or digest").format(example=info.repository_hint)
 
 
 def _account_section(meta: AddMeta, info: TypeInfo) -> list[Block]:
@@ -335,14 +373,14 @@ def _account_section(meta: AddMeta, info: TypeInfo) -> list[Block]:
             block_id=ids.B_USERNAME,
             label=label(Field.USERNAME),
             optional=True,
-            hint=plain(info.credentials_hint, 150) if info.credentials_hint else None,
+            hint=plain(_(info.credentials_hint), 150) if info.credentials_hint else None,
             element=PlainTextInputElement(action_id=ids.A_USERNAME, max_length=255),
         ),
         secret_input(
             ids.B_SECRET,
             ids.A_SECRET,
             label(Field.SECRET),
-            advice=(
+            advice=_(
                 "Stored encrypted and never shown again. Slack shows it while you type: "
                 "prefer an access token."
             ),
@@ -354,7 +392,7 @@ def _account_section(meta: AddMeta, info: TypeInfo) -> list[Block]:
             ca_bundle_input(
                 ids.B_CA_BUNDLE,
                 ids.A_CA_BUNDLE,
-                "For a registry whose certificate a private CA signed.",
+                _("For a registry whose certificate a private CA signed."),
             )
         )
     return blocks
@@ -363,18 +401,20 @@ def _account_section(meta: AddMeta, info: TypeInfo) -> list[Block]:
 def _test_section(info: TypeInfo, test_result: str | None) -> list[Block]:
     """Options, the Connection Test button, and the latest result."""
     options = [
-        _option(ids.OPT_SAVE_UNHEALTHY, "Save even if the connection test fails (project admins)")
+        _option(
+            ids.OPT_SAVE_UNHEALTHY, _("Save even if the connection test fails (project admins)")
+        )
     ]
     if info.has_url_check:
-        options.insert(0, _option(ids.OPT_INSECURE, "Skip TLS certificate verification"))
+        options.insert(0, _option(ids.OPT_INSECURE, _("Skip TLS certificate verification")))
     blocks: list[Block] = [
         InputBlock(
             block_id=ids.B_OPTIONS,
-            label=plain(OPTIONS),
+            label=plain(_(OPTIONS)),
             optional=True,
             element=CheckboxesElement(action_id=ids.A_OPTIONS, options=options),
         ),
-        button_row(ids.B_TEST, "Connection Test", ids.A_TEST),
+        button_row(ids.B_TEST, _("Connection Test"), ids.A_TEST),
     ]
     if test_result:
         blocks.append(section(ids.B_TEST_RESULT, test_result))
@@ -386,6 +426,6 @@ def saved_modal(meta: AddMeta, text: str) -> View:
         type="modal",
         callback_id=ids.VIEW_NOTICE,
         title=plain(title_for(meta), 24),
-        close=plain("Done", 24),
+        close=plain(_("Done"), 24),
         blocks=[section(ids.B_STATUS, text)],
     )

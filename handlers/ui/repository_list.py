@@ -28,8 +28,9 @@ from bot.usecases.permissions import EntryRights
 from bot.usecases.repositories import RepositoryPage, RepositoryRow
 from handlers import ids, metadata
 from handlers.ui.alerts import alert_status, blocked_notice
-from handlers.ui.channel import access_text, plural
+from handlers.ui.channel import access_text
 from handlers.ui.common import code, context, health_label, md, mrkdwn, plain, section, when
+from handlers.ui.i18n import _, counted, translate
 from handlers.ui.text import MESSAGE_TEXT_MAX, clip_mrkdwn
 from registry.dockerhub import quota_note
 
@@ -44,28 +45,30 @@ def page_value(project_id: int, page: int) -> str:
 
 def row_blocks(row: RepositoryRow, rights: EntryRights) -> list[Block]:
     """The row's menu offers what `rights` (from bot.usecases.permissions) allow."""
-    where = f"Harbor *{mrkdwn(row.tool_name)}* " if row.tool_name else ""
+    where = _("Harbor *{name}* ").format(name=mrkdwn(row.tool_name)) if row.tool_name else ""
     text = (
         f"*{code(row.repository)}*  ·  {row.type_label}  ·  {access_text(row.access)}\n"
         f"{where}{code(row.registry_url)}"
     )
-    status = f"{health_label(row.health)}  ·  last check {when(row.last_checked_at)}"
+    status = _("{health}  ·  last check {when}").format(
+        health=health_label(row.health), when=when(row.last_checked_at)
+    )
     if row.health == "failing" and row.last_message:
         status += f"  ·  {mrkdwn(row.last_message, 300)}"
     if row.username:
-        status += f"  ·  account {mrkdwn(row.username)}"
+        status += _("  ·  account {name}").format(name=mrkdwn(row.username))
     status += alert_status(row)
     if row.health == "healthy" and (pulls := quota_note(row.last_message)):
         status += f"  ·  {pulls}"  # Docker Hub's quota from the last test: digits and words only
     if row.needs_account:
         # Its tool's account is not spent here (no grant covers it) and it has none of its own.
-        status += f"  ·  :warning: {mrkdwn(row.needs_account)}"
+        status += f"  ·  :warning: {mrkdwn(translate(row.needs_account))}"
     choices = [
         (action, label)
         for action, label, allowed in (
-            (ids.MENU_TEST, "Connection Test", rights.may_test),
-            (ids.MENU_ACCOUNT, "Change account", rights.may_change_account),
-            (ids.MENU_DELETE, "Delete", rights.may_delete),
+            (ids.MENU_TEST, _("Connection Test"), rights.may_test),
+            (ids.MENU_ACCOUNT, _("Change account"), rights.may_change_account),
+            (ids.MENU_DELETE, _("Delete"), rights.may_delete),
         )
         if allowed
     ]
@@ -98,7 +101,7 @@ def pager(project_id: int, page: RepositoryPage) -> list[Block]:
     if page.page > 1:
         buttons.append(
             ButtonElement(
-                text=plain("Previous"),
+                text=plain(_("Previous")),
                 action_id=f"{ids.A_PAGE}_prev",
                 value=page_value(project_id, page.page - 1),
             )
@@ -106,14 +109,19 @@ def pager(project_id: int, page: RepositoryPage) -> list[Block]:
     if page.page < page.pages:
         buttons.append(
             ButtonElement(
-                text=plain("Next"),
+                text=plain(_("Next")),
                 action_id=f"{ids.A_PAGE}_next",
                 value=page_value(project_id, page.page + 1),
             )
         )
     return [
         context(
-            "pages", f"Page {page.page} of {page.pages}  ·  {plural(page.total, 'repository')}"
+            "pages",
+            _("Page {page} of {pages}  ·  {count}").format(
+                page=page.page,
+                pages=page.pages,
+                count=counted("{count} repository", "{count} repositories", page.total),
+            ),
         ),
         ActionsBlock(block_id="pager", elements=buttons),
     ]
@@ -124,7 +132,7 @@ def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> lis
     blocks: list[Block] = [
         section(
             "list_title",
-            f"*Image repositories of {mrkdwn(project_name)}*"
+            _("*Image repositories of {project}*").format(project=mrkdwn(project_name))
             + (f"  ({page.total})" if page.total else ""),
         )
     ]
@@ -134,7 +142,10 @@ def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> lis
         blocks.append(
             context(
                 "list_empty",
-                "No repositories yet: `/imagerepo add` (app) or `/imagerepo add-pull` (pull-only).",
+                _(
+                    "No repositories yet: `/imagerepo add` (app) or "
+                    "`/imagerepo add-pull` (pull-only)."
+                ),
             )
         )
     for row in page.rows:
@@ -144,8 +155,10 @@ def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> lis
 
 
 def list_text(project_name: str, page: RepositoryPage) -> str:
-    count = plural(page.total, "image repository")
-    return f"{count} in {mrkdwn(project_name)} (page {page.page} of {page.pages})"
+    count = counted("{count} image repository", "{count} image repositories", page.total)
+    return _("{count} in {project} (page {page} of {pages})").format(
+        count=count, project=mrkdwn(project_name), page=page.page, pages=page.pages
+    )
 
 
 def home_metadata(project_id: int | None) -> str:
@@ -199,20 +212,22 @@ def home_view(
     selected: int | None,
     page: RepositoryPage | None,
 ) -> View:
-    blocks: list[Block] = [HeaderBlock(block_id="home_title", text=plain("Image repositories"))]
+    blocks: list[Block] = [HeaderBlock(block_id="home_title", text=plain(_("Image repositories")))]
     if not projects:
         blocks.append(
             section(
                 "home_empty",
-                "No project yet. In a channel, run `/imagerepo project create NAME`, then "
-                "`/imagerepo add` to add an image repository.",
+                _(
+                    "No project yet. In a channel, run `/imagerepo project create NAME`, then "
+                    "`/imagerepo add` to add an image repository."
+                ),
             )
         )
         return View(type="home", callback_id="home", blocks=blocks)
     blocks.append(
         SectionBlock(
             block_id=ids.B_HOME_PROJECT,
-            text=md("*Project*"),
+            text=md(_("*Project*")),
             accessory=_project_select(projects, selected),
         )
     )
@@ -221,7 +236,7 @@ def home_view(
         name = dict(projects).get(selected, "")
         blocks += list_blocks(selected, name, page)
     blocks.append(
-        context("home_help", "In the project's channel: `/imagerepo add`, `add-pull`, `check`.")
+        context("home_help", _("In the project's channel: `/imagerepo add`, `add-pull`, `check`."))
     )
     return View(
         type="home",
@@ -237,17 +252,27 @@ CHECK_SUMMARY_ROWS = 20
 def check_summary_text(summary: CheckSummary) -> str:
     """`/imagerepo check`'s answer: the failing connections, 20 at most, each cut short."""
     if summary.total == 0:
-        return "There is no repository to check yet: add one with `/imagerepo add`."
+        return _("There is no repository to check yet: add one with `/imagerepo add`.")
     if not summary.failing:
         if summary.total == 1:
-            return ":large_green_circle: The connection passed."
-        return f":large_green_circle: All {summary.total:,} connections passed."
-    total = plural(summary.total, "connection")
-    lines = [f":red_circle: {len(summary.failing):,} of {total} failed:"]
+            return _(":large_green_circle: The connection passed.")
+        return _(":large_green_circle: All {count} connections passed.").format(
+            count=f"{summary.total:,}"
+        )
+    total = counted("{count} connection", "{count} connections", summary.total)
+    lines = [
+        _(":red_circle: {failed} of {total} failed:").format(
+            failed=f"{len(summary.failing):,}", total=total
+        )
+    ]
     for row in summary.failing[:CHECK_SUMMARY_ROWS]:
-        reason = mrkdwn(row.last_message or row.last_error_kind or "failed", 200)
-        lines.append(f"• {code(row.repository)} on {code(row.registry_url, 200)}: {reason}")
+        reason = mrkdwn(row.last_message or row.last_error_kind or _("failed"), 200)
+        lines.append(
+            _("• {repository} on {url}: {reason}").format(
+                repository=code(row.repository), url=code(row.registry_url, 200), reason=reason
+            )
+        )
     if len(summary.failing) > CHECK_SUMMARY_ROWS:
         more = len(summary.failing) - CHECK_SUMMARY_ROWS
-        lines.append(f"…and {more} more (see `/imagerepo list`).")
+        lines.append(_("…and {more} more (see `/imagerepo list`).").format(more=more))
     return clip_mrkdwn("\n".join(lines), MESSAGE_TEXT_MAX)

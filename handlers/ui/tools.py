@@ -40,6 +40,7 @@ from handlers.ui.common import (
     section,
 )
 from handlers.ui.fields import OPTIONS, ca_bundle_input, label, secret_input
+from handlers.ui.i18n import _
 from registry import TOOL_TYPES, RegistryType, is_tool_kind, tool_kind, tool_kinds_text
 
 
@@ -274,7 +275,7 @@ def _tool_options_block(tool: ToolInfo | None) -> InputBlock:
     insecure = Option(value=ids.OPT_INSECURE, text=plain("Skip TLS certificate verification"))
     return InputBlock(
         block_id=ids.B_TOOL_OPTIONS,
-        label=plain(OPTIONS),
+        label=plain(_(OPTIONS)),
         optional=True,
         element=CheckboxesElement(
             action_id=ids.A_TOOL_OPTIONS,

@@ -841,8 +841,11 @@ class SlackApiStandIn:
         deleted: bool = False,
         name: str | None = None,
         exists: bool = True,
+        locale: str = "en-US",
+        tz: str = "UTC",
     ) -> None:
-        """Configure what ``users.info`` says about ``user_id`` (default: a plain member)."""
+        """Configure what ``users.info`` says about ``user_id`` (default: a plain member,
+        `en-US`, `UTC`)."""
         with self._lock:
             self._users[user_id] = {
                 "exists": exists,
@@ -852,6 +855,8 @@ class SlackApiStandIn:
                 "is_bot": is_bot,
                 "deleted": deleted,
                 "name": name or user_id.lower(),
+                "locale": locale,
+                "tz": tz,
             }
 
     def set_channel(
@@ -1369,24 +1374,28 @@ class SlackApiStandIn:
         }
         if not config["exists"]:
             raise _ApiError("user_not_found")
-        return {
-            "user": {
-                "id": user_id,
-                "team_id": self.team_id,
-                "name": config["name"],
-                "real_name": config["name"],
-                "deleted": config["deleted"],
-                "is_admin": config["is_admin"],
-                "is_owner": config["is_owner"],
-                "is_primary_owner": config["is_primary_owner"],
-                "is_restricted": False,
-                "is_ultra_restricted": False,
-                "is_bot": config["is_bot"],
-                "is_app_user": False,
-                "tz": "UTC",
-                "profile": {"real_name": config["name"], "display_name": config["name"]},
-            }
+        user: JsonDict = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": config["name"],
+            "real_name": config["name"],
+            "deleted": config["deleted"],
+            "is_admin": config["is_admin"],
+            "is_owner": config["is_owner"],
+            "is_primary_owner": config["is_primary_owner"],
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": config["is_bot"],
+            "is_app_user": False,
+            "tz": config.get("tz", "UTC"),
+            "profile": {"real_name": config["name"], "display_name": config["name"]},
         }
+        # Slack adds `user.locale` (an IETF tag such as `ko-KR`) only when the call asks
+        # for it: "include_locale: Set this to true to receive the locale for this user.
+        # Defaults to false" (https://api.slack.com/methods/users.info, Arguments).
+        if str(params.get("include_locale", "")).lower() in ("true", "1"):
+            user["locale"] = config.get("locale", "en-US")
+        return {"user": user}
 
     def _conversations_info(self, params: JsonDict) -> JsonDict:
         self._require(params, "channel")
