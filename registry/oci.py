@@ -622,9 +622,10 @@ class OciSession:
         )  # fmt: skip
         return response, grant
 
-    async def check_pull(self, repository: str, grant: Grant) -> str:
-        """Prove the repository exists and is readable with a one-entry tags list."""
-        response, grant = await self._authorized(
+    async def _one_tag(self, repository: str, grant: Grant) -> tuple[HttpResponse, Grant]:
+        """A one-entry tags list: the cheapest read that proves the repository is there
+        (it spends no pull on Docker Hub)."""
+        return await self._authorized(
             "GET",
             self.base.endpoint(f"/v2/{repository}/tags/list"),
             repository,
@@ -632,6 +633,10 @@ class OciSession:
             headers={"Accept": "application/json"},
             params=[("n", "1")],
         )
+
+    async def check_pull(self, repository: str, grant: Grant) -> str:
+        """Prove the repository exists and is readable with a one-entry tags list."""
+        response, grant = await self._one_tag(repository, grant)
         if response.status != 200:
             raise self.access_error(response, repository, "pull")
         try:
@@ -777,14 +782,7 @@ class OciSession:
         """A `HEAD` on one manifest of `repository` (its first listed tag), for what the
         registry says in the headers (Docker Hub's pull quota); a HEAD is not a pull.
         None when the repository has no tag to ask about."""
-        listed, grant = await self._authorized(
-            "GET",
-            self.base.endpoint(f"/v2/{repository}/tags/list"),
-            repository,
-            grant,
-            headers={"Accept": "application/json"},
-            params=[("n", "1")],
-        )
+        listed, grant = await self._one_tag(repository, grant)
         try:
             tags = listed.json().get("tags") if listed.status == 200 else None
         except (ValueError, AttributeError):
