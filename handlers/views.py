@@ -16,7 +16,6 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.logs import went_wrong
 from bot.runtime import Runtime
 from bot.usecases import repositories, tools
 from bot.usecases.actor import Actor
@@ -38,7 +37,7 @@ from handlers.field_errors import field_errors
 from handlers.guard import ListenerFn, Listeners
 from handlers.home import publish_home
 from handlers.payload import checked_values, selected_value, text_value
-from handlers.ui.common import code, mrkdwn, notice_view, test_result_text
+from handlers.ui.common import code, mrkdwn, notice_view, test_result_text, went_wrong
 from handlers.ui.fields import errors_text
 from handlers.ui.i18n import N_, _, translate
 from handlers.ui.manage import (
@@ -266,7 +265,7 @@ class _AddSave:
         except UseCaseError as error:
             return self.modal(_not_saved(error.message)), False
         except Exception:
-            status = went_wrong(":x: Not saved: something went wrong on our side")
+            status = went_wrong(N_(":x: Not saved: something went wrong on our side"))
             log.exception("saving a repository failed")
             return self.modal(status), False
         return saved_modal(self.meta, _saved_text(outcome)), True
