@@ -122,8 +122,11 @@ async def test_project_create_list_and_add_modal_in_each_persons_language(
     assert ":hourglass_flowing_sand: 연결 테스트 중…" in texts(testing)
     failed = await flow.next_update()
     result = texts(failed)
-    assert ":x: *연결 테스트 실패* (*로그인* 단계)" in result
-    assert "레지스트리 응답:" in result  # what the registry said stays its own, quoted
+    assert (
+        ":x: *연결 테스트 실패* (*로그인* 단계) (인증 실패): 로그인 실패 — 레지스트리 응답:"
+        in result
+    )
+    assert "Sign-in failed" not in result and "authentication failed" not in result
     assert ":white_check_mark: 레지스트리 접속" in result
 
     # The English user in the same workspace gets today's modal, word for word.
@@ -146,7 +149,10 @@ async def test_project_create_list_and_add_modal_in_each_persons_language(
     await flow.click(english, "Connection Test", values, user_id=EN)
     await flow.next_update()
     failed_en = texts(await flow.next_update())
-    assert ":x: *Connection test failed* at *Signed in*" in failed_en
+    assert (
+        ":x: *Connection test failed* at *Signed in* (authentication failed): Sign-in failed: "
+        in (failed_en)
+    )
     assert "레지스트리" not in failed_en and "연결" not in failed_en
 
 
