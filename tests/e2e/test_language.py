@@ -70,6 +70,13 @@ async def test_project_create_list_and_add_modal_in_each_persons_language(
     assert "<@UKO23> 님이 관리자입니다." in reply
     project_language = await flow.db(_language_of(flow.channel_id))
     assert project_language == "ko"  # the creator's language, for channel messages
+    # A use case's sentence built with a value: the Korean template, the name as typed.
+    taken = await flow.command_reply("project create hangul-e2e", user_id=KO, channel_id="C2OTHER")
+    assert "이름이 'hangul-e2e'인 프로젝트가 이미 다른 채널에 있습니다." in taken
+    taken_en = await flow.command_reply(
+        "project create hangul-e2e", user_id=EN, channel_id="C2OTHER"
+    )
+    assert "A project named 'hangul-e2e' exists already in another channel." in taken_en
 
     # The list: Korean for the Korean user, today's English for the English one.
     korean_list = texts(await flow.list_blocks(user_id=KO))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from handlers.ui import common
-from handlers.ui.i18n import ENGLISH, KOREAN, using
+from handlers.ui.i18n import ENGLISH, KOREAN, translate, using
 from handlers.ui.registry_words import ERROR_KIND_WORDS, STEP_FAILED_WORDS
 from registry.errors import ErrorKind
 from registry.results import STEP_FAILED, CheckStep, ConnectionTestResult
@@ -76,3 +76,20 @@ def test_something_went_wrong_is_korean_and_keeps_the_request_id() -> None:
         r"Something went wrong on our side \(it was logged with request id `[^`]+`\)\. Try again\.",
         english,
     ), english
+
+
+def test_use_case_sentences_with_values_are_korean_and_keep_the_values() -> None:
+    """ "At most N characters." and the duplicate project name: the translated template,
+    filled with the use case's own values; English (and unknown sentences) unchanged."""
+    duplicate = "A project named 'team-a' exists already in another channel."
+    with using(KOREAN):
+        assert translate("At most 2048 characters.") == "최대 2048자까지 입력할 수 있습니다."
+        assert translate(duplicate) == "이름이 'team-a'인 프로젝트가 이미 다른 채널에 있습니다."
+        assert (
+            translate("No project named 'x' in this workspace.")
+            == "이 워크스페이스에 이름이 'x'인 프로젝트가 없습니다."
+        )
+        assert translate("The registry said no.") == "The registry said no."  # a server's
+    with using(ENGLISH):
+        assert translate("At most 2048 characters.") == "At most 2048 characters."
+        assert translate(duplicate) == duplicate
