@@ -47,9 +47,16 @@ def request_id_for_reply() -> str:
     return current
 
 
-def went_wrong(lead: str = "Something went wrong on our side") -> str:
-    """The generic failure sentence with the request id to quote (call before logging)."""
-    return f"{lead} (it was logged with request id `{request_id_for_reply()}`). Try again."
+WENT_WRONG = "{lead} (it was logged with request id `{request_id}`). Try again."
+
+
+def went_wrong(
+    lead: str = "Something went wrong on our side", *, template: str = WENT_WRONG
+) -> str:
+    """The generic failure sentence with the request id to quote (call before logging).
+    `template` (with `{lead}` and `{request_id}`) lets handlers give it in the reader's
+    language."""
+    return template.format(lead=lead, request_id=request_id_for_reply())
 
 
 class JsonFormatter(logging.Formatter):

@@ -396,7 +396,7 @@ async def tool_menu(click: Click, kind: str, tool_id: int) -> None:
             rt, actor, tool_id, purpose=TOOL_ACTIONS.get(kind, Action.TOOL_EDIT)
         )
     except UseCaseError as error:
-        await click.tell(mrkdwn(error.message))
+        await click.tell(mrkdwn(translate(error.message)))
         return
     if kind == ids.TOOL_MENU_EDIT:
         await click.open(tool_modal(tool))
@@ -406,16 +406,17 @@ async def tool_menu(click: Click, kind: str, tool_id: int) -> None:
         try:
             grants = await tools.tool_grants(rt, actor, tool_id)
         except UseCaseError as error:
-            await click.tell(error.message)
+            await click.tell(mrkdwn(translate(error.message)))
             return
         await click.open(tool_grants_modal(grants))
     elif kind == ids.TOOL_MENU_TEST:
         opened = await _test_in_modal(click, f"*{mrkdwn(tool.name)}* ({code(tool.url)})")
         try:
             result = await tools.test_tool(rt, actor, tool_id)
-            text = test_result_text(result, heading=f"Connection test of {mrkdwn(tool.name)}")
+            heading = _("Connection test of {name}").format(name=mrkdwn(tool.name))
+            text = test_result_text(result, heading=heading)
         except UseCaseError as error:
-            text = f":x: {mrkdwn(error.message)}"
+            text = f":x: {mrkdwn(translate(error.message))}"
         await _show_result(click, opened, text)
 
 
@@ -442,12 +443,12 @@ async def grant_remove(
     try:
         grants = await tools.remove_grant(rt, actor, meta.tool_id, grant_id)
     except UseCaseError as error:
-        await click.tell(mrkdwn(error.message))
+        await click.tell(mrkdwn(translate(error.message)))
         return
     await deps.views.update(
         client,
         str(view.get("id")),
-        tool_grants_modal(grants, status=":wastebasket: Removed the grant."),
+        tool_grants_modal(grants, status=_(":wastebasket: Removed the grant.")),
     )
 
 

@@ -19,6 +19,7 @@ from handlers.guard import ListenerFn
 from handlers.payload import action_row_id, action_value, channel_of, chosen_value, row_id, view_of
 from handlers.slack_calls import JsonDict, safe_call
 from handlers.ui.common import notice_view
+from handlers.ui.i18n import _
 
 
 def from_home(body: Mapping[str, Any]) -> bool:
@@ -64,7 +65,7 @@ class Click:
                 self.respond(text=text, response_type="ephemeral", replace_original=False),
             )
         elif self.body.get("trigger_id"):
-            await self.open(notice_view("Image repositories", text))
+            await self.open(notice_view(_("Image repositories"), text))
 
 
 def _menu_choice(body: Mapping[str, Any]) -> tuple[str, int] | None:

@@ -13,7 +13,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.logs import went_wrong
 from bot.usecases import alerts, checks, projects, repositories, tools
 from bot.usecases.errors import TooSoon, UseCaseError
 from bot.usecases.forms import Creation
@@ -25,7 +24,7 @@ from handlers.guard import Listeners
 from handlers.invocation import Invocation, Subcommand
 from handlers.slack_calls import safe_call
 from handlers.ui.alerts import invite_hint
-from handlers.ui.common import code, mrkdwn
+from handlers.ui.common import code, mrkdwn, went_wrong
 from handlers.ui.help import help_text
 from handlers.ui.i18n import _, current_language, translate
 from handlers.ui.repository_form import AddMeta, add_modal

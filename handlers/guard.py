@@ -14,8 +14,9 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from bot.logs import went_wrong
 from handlers.gate import AFTER_ACK
+from handlers.ui.common import went_wrong
+from handlers.ui.i18n import N_
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -116,7 +117,7 @@ def guarded(listener: ListenerFn) -> ListenerFn:
         try:
             await listener(**kwargs)
         except Exception as error:
-            reply = went_wrong(":x: Something went wrong on our side")
+            reply = went_wrong(N_(":x: Something went wrong on our side"))
             log.error(
                 "listener %s failed: %s",
                 listener.__name__,

@@ -16,7 +16,6 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.logs import went_wrong
 from bot.runtime import Runtime
 from bot.usecases import repositories, tools
 from bot.usecases.actor import Actor
@@ -38,7 +37,7 @@ from handlers.field_errors import field_errors
 from handlers.guard import ListenerFn, Listeners
 from handlers.home import publish_home
 from handlers.payload import checked_values, selected_value, text_value
-from handlers.ui.common import code, mrkdwn, notice_view, test_result_text
+from handlers.ui.common import code, mrkdwn, notice_view, test_result_text, went_wrong
 from handlers.ui.fields import errors_text
 from handlers.ui.i18n import N_, _, translate
 from handlers.ui.manage import (
@@ -62,8 +61,8 @@ from storage.enums import RepositoryAccess
 log = logging.getLogger("handlers.views")
 
 SAVING = N_(":hourglass_flowing_sand: Saving: testing the connection first…")
-TOOLS_TITLE = "Registered tools"
-REMOVE_TITLE = "Remove tool"
+TOOLS_TITLE = N_("Registered tools")
+REMOVE_TITLE = N_("Remove tool")
 
 
 listeners = Listeners()
@@ -75,7 +74,7 @@ async def _update_with(ack: AsyncAck, view: View) -> None:
 
 
 async def _notice(ack: AsyncAck, title: str, text: str) -> None:
-    await _update_with(ack, notice_view(title, text))
+    await _update_with(ack, notice_view(_(title), text))  # titles are msgids
 
 
 @dataclass(frozen=True)
@@ -167,7 +166,7 @@ def _saved_text(outcome: SaveOutcome) -> str:
 
 
 @listeners.view(ids.VIEW_ADD)
-@_signed("Image repositories", AddMeta.load)
+@_signed(N_("Image repositories"), AddMeta.load)
 async def add_submitted(sub: Submission[AddMeta]) -> None:
     rt, view, meta = sub.runtime, sub.view, sub.meta
     form = add_flow.read_form(view, meta)
@@ -266,7 +265,7 @@ class _AddSave:
         except UseCaseError as error:
             return self.modal(_not_saved(error.message)), False
         except Exception:
-            status = went_wrong(":x: Not saved: something went wrong on our side")
+            status = went_wrong(N_(":x: Not saved: something went wrong on our side"))
             log.exception("saving a repository failed")
             return self.modal(status), False
         return saved_modal(self.meta, _saved_text(outcome)), True
@@ -416,7 +415,7 @@ async def tool_submitted(sub: Submission[ToolMeta]) -> None:
     except UseCaseError as error:
         await sub.notice(mrkdwn(error.message))
         return
-    testing = ":hourglass_flowing_sand: Testing the instance…"
+    testing = _(":hourglass_flowing_sand: Testing the instance…")
     await _update_with(sub.ack, tool_modal(current, status=testing, kind=kind))
     try:
         if tool_id is None:
@@ -424,19 +423,25 @@ async def tool_submitted(sub: Submission[ToolMeta]) -> None:
         else:
             saved = await tools.update_tool(rt, actor, tool_id, form)
     except ConnectionTestFailed as error:
-        status = test_result_text(error.result) + f"\n:x: {mrkdwn(error.message)}"
+        status = test_result_text(error.result) + f"\n:x: {mrkdwn(translate(error.message))}"
     except InvalidInput as error:
-        status = ":x: " + mrkdwn("; ".join(error.errors.values()))
+        status = ":x: " + mrkdwn("; ".join(translate(e) for e in error.errors.values()))
     except UseCaseError as error:
-        status = f":x: {mrkdwn(error.message)}"
+        status = f":x: {mrkdwn(translate(error.message))}"
     else:
-        verb = "Registered" if tool_id is None else "Saved"
-        text = (
-            f":white_check_mark: {verb} *{mrkdwn(saved.name)}* ({code(saved.url)}). "
-            "Projects can now choose it as the Registered tool of a "
-            f"{saved.kind_label} repository."
+        done = (
+            _(
+                ":white_check_mark: Registered *{name}* ({url}). Projects can now choose it as "
+                "the Registered tool of a {kind} repository."
+            )
+            if tool_id is None
+            else _(
+                ":white_check_mark: Saved *{name}* ({url}). Projects can now choose it as "
+                "the Registered tool of a {kind} repository."
+            )
         )
-        await sub.show(notice_view(TOOLS_TITLE, text))
+        text = done.format(name=mrkdwn(saved.name), url=code(saved.url), kind=saved.kind_label)
+        await sub.show(notice_view(_(TOOLS_TITLE), text))
         return
     await sub.show(tool_modal(current, status=status, kind=kind))
 
@@ -454,13 +459,15 @@ async def tool_remove_submitted(sub: Submission[ToolMeta]) -> None:
     except UseCaseError as error:
         current = next((t for t in await tools.list_tools(rt, actor) if t.id == tool_id), None)
         view_out = (
-            tool_remove_modal(current, status=f":x: {mrkdwn(error.message)}")
+            tool_remove_modal(current, status=f":x: {mrkdwn(translate(error.message))}")
             if current is not None
-            else notice_view(REMOVE_TITLE, mrkdwn(error.message))
+            else notice_view(_(REMOVE_TITLE), mrkdwn(translate(error.message)))
         )
         await _update_with(sub.ack, view_out)
         return
-    await sub.notice(f":wastebasket: Removed the registered tool *{mrkdwn(name)}*.")
+    await sub.notice(
+        _(":wastebasket: Removed the registered tool *{name}*.").format(name=mrkdwn(name))
+    )
 
 
 @listeners.view(ids.VIEW_TOOL_GRANTS)
@@ -486,13 +493,13 @@ async def grant_submitted(sub: Submission[ToolMeta]) -> None:
         )
         return
     except UseCaseError as error:
-        await sub.notice(mrkdwn(error.message))
+        await sub.notice(mrkdwn(translate(error.message)))
         return
     added = grants.grants
     shown = next((g for g in added if g.project_name == project_name.strip()), None)
     status = (
-        f":white_check_mark: Granted to *{mrkdwn(shown.project_name)}*."
+        _(":white_check_mark: Granted to *{project}*.").format(project=mrkdwn(shown.project_name))
         if shown is not None
-        else ":white_check_mark: Granted."
+        else _(":white_check_mark: Granted.")
     )
     await _update_with(sub.ack, tool_grants_modal(grants, status=status))

@@ -40,6 +40,7 @@ from bot.notices import (
 from bot.usecases.alerts import SNOOZE_CHOICES
 from handlers import ids
 from handlers.ui.i18n import N_, _, counted
+from handlers.ui.registry_words import error_kind_words, translated_failure
 from handlers.ui.text import MESSAGE_TEXT_MAX, clip_mrkdwn, code, mrkdwn
 from registry import RegistryType, type_info
 from storage.enums import RepositoryAccess
@@ -212,8 +213,9 @@ def repository_deleted(notice: RepositoryDeleted) -> ChannelMessage:
 def failing_alert(notice: FailingAlert) -> ChannelMessage:
     """The incident's message while it lasts: the latest error and "failing since"."""
     entry, since, now = notice.entry, notice.since, notice.now
-    kind = (entry.last_error_kind or "error").replace("_", " ")
-    reason = mrkdwn(entry.last_message or _("the connection test failed"), REASON_MAX)
+    kind = error_kind_words(entry.last_error_kind or "error")
+    said = translated_failure(entry.last_message) if entry.last_message else None
+    reason = mrkdwn(said or _("the connection test failed"), REASON_MAX)
     text = _(":red_circle: The connection to {entry} is failing ({kind}) since {since}.").format(
         entry=describe(entry), kind=kind, since=slack_date(since)
     )

@@ -18,9 +18,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot import logs
 from handlers import ids
 from handlers.ui.channel import slack_date
 from handlers.ui.i18n import N_, _, number
+from handlers.ui.registry_words import error_kind_words, skipped_words, split_failure
 from handlers.ui.text import HINT_MAX as HINT_MAX  # re-exported for the builders
 from handlers.ui.text import INPUT_MAX, OPTION_TEXT_MAX, TEXT_MAX, clip_mrkdwn
 from handlers.ui.text import clip as clip
@@ -48,6 +50,16 @@ SECRET_LIMIT_HINT = _SECRET_LIMIT.format(count=f"{INPUT_MAX:,}")
 def secret_limit_hint() -> str:
     """SECRET_LIMIT_HINT in this request's language."""
     return _(_SECRET_LIMIT).format(count=f"{INPUT_MAX:,}")
+
+
+WENT_WRONG = N_("{lead} (it was logged with request id `{request_id}`). Try again.")
+SOMETHING_WENT_WRONG = N_("Something went wrong on our side")
+
+
+def went_wrong(lead: str = SOMETHING_WENT_WRONG) -> str:
+    """bot.logs.went_wrong in the reader's language (`lead` an English msgid), keeping the
+    request id to quote; call before logging, like the original."""
+    return logs.went_wrong(_(lead), template=_(WENT_WRONG))
 
 
 def step_label(name: str) -> str:
@@ -93,12 +105,18 @@ def test_result_text(result: ConnectionTestResult, *, heading: str | None = None
     else:
         failed = result.failed_step
         where = _(" at *{step}*").format(step=step_label(failed.name)) if failed else ""
-        kind = f" ({result.error_kind.value.replace('_', ' ')})" if result.error_kind else ""
-        lines = [
-            _(":x: *{heading} failed*{where}{kind}: {message}").format(
+        kind = f" ({error_kind_words(result.error_kind.value)})" if result.error_kind else ""
+        parts = split_failure(result.message)
+        if parts is None:
+            line = _(":x: *{heading} failed*{where}{kind}: {message}").format(
                 heading=heading, where=where, kind=kind, message=mrkdwn(result.message)
             )
-        ]
+        else:
+            # The bot's lead-in translated; what the registry said after it, as it said it.
+            line = _(":x: *{heading} failed*{where}{kind}: {lead}: {reason}").format(
+                heading=heading, where=where, kind=kind, lead=parts[0], reason=mrkdwn(parts[1])
+            )
+        lines = [line]
     for step in result.steps:
         label = step_label(step.name)
         if step.skipped:
@@ -107,7 +125,8 @@ def test_result_text(result: ConnectionTestResult, *, heading: str | None = None
             mark = ":white_check_mark:"
         else:
             mark = ":x:"
-        detail = f" — {mrkdwn(step.detail)}" if step.detail else ""
+        said = skipped_words(step.detail) if step.skipped else step.detail
+        detail = f" — {mrkdwn(said)}" if said else ""
         lines.append(f"{mark} {label}{detail}")
     return clip_mrkdwn("\n".join(lines))
 
@@ -130,7 +149,7 @@ def url_check_text(url: str, result: UrlCheckResult) -> str:
             )
             + mrkdwn(result.message)
         )
-    kind = f" ({result.error_kind.value.replace('_', ' ')})" if result.error_kind else ""
+    kind = f" ({error_kind_words(result.error_kind.value)})" if result.error_kind else ""
     return clip_mrkdwn(
         _(":x: *URL Check failed*{kind}: {message}").format(
             kind=kind, message=mrkdwn(result.message)

@@ -124,6 +124,45 @@ def N_(message: str) -> str:
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`])")
 
+# Use-case sentences built with values (bot/ and storage/ write them in English, the CLI's
+# and the English contract's words): each template is a msgid; a sentence it matches is
+# said with the translated template, the values (a count, a name the user typed) as they
+# were. A template's `{name}` matches anything but a line break.
+TEMPLATES = (
+    N_("At most {count} characters."),
+    N_("No project named {name} in this workspace."),
+    N_("A project named {name} exists already in another channel."),
+    N_("{namespace} is granted to that project already."),
+    N_("Enter the {kind} API token."),
+)
+
+
+@cache
+def _template_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Each template as a regex with one named group per placeholder."""
+    patterns = []
+    for template in TEMPLATES:
+        parts = re.split(r"\{(\w+)\}", template)
+        regex = "".join(
+            re.escape(part) if index % 2 == 0 else f"(?P<{part}>.+?)"
+            for index, part in enumerate(parts)
+        )
+        patterns.append((re.compile(regex), template))
+    return tuple(patterns)
+
+
+def _sentence(sentence: str) -> str:
+    """One sentence in this request's language: its catalog entry, else the template it
+    matches filled with its own values, else as written."""
+    said = _(sentence)
+    if said != sentence:
+        return said
+    for pattern, template in _template_patterns():
+        match = pattern.fullmatch(sentence)
+        if match is not None:
+            return _(template).format(**match.groupdict())
+    return sentence
+
 
 def translate(message: str) -> str:
     """A message a use case returned: its Korean text when the catalog has one (a
@@ -135,7 +174,7 @@ def translate(message: str) -> str:
     whole = _(message)
     if whole != message:
         return whole
-    return " ".join(_(sentence) for sentence in _SENTENCE_END.split(message))
+    return " ".join(_sentence(sentence) for sentence in _SENTENCE_END.split(message))
 
 
 def number(value: int) -> str:

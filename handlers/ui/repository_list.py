@@ -31,6 +31,7 @@ from handlers.ui.alerts import alert_status, blocked_notice
 from handlers.ui.channel import access_text
 from handlers.ui.common import code, context, health_label, md, mrkdwn, plain, section, when
 from handlers.ui.i18n import _, counted, translate
+from handlers.ui.registry_words import translated_failure
 from handlers.ui.text import MESSAGE_TEXT_MAX, clip_mrkdwn
 from registry.dockerhub import quota_note
 
@@ -266,7 +267,8 @@ def check_summary_text(summary: CheckSummary) -> str:
         )
     ]
     for row in summary.failing[:CHECK_SUMMARY_ROWS]:
-        reason = mrkdwn(row.last_message or row.last_error_kind or _("failed"), 200)
+        said = translated_failure(row.last_message) if row.last_message else None
+        reason = mrkdwn(said or row.last_error_kind or _("failed"), 200)
         lines.append(
             _("• {repository} on {url}: {reason}").format(
                 repository=code(row.repository), url=code(row.registry_url, 200), reason=reason

@@ -40,12 +40,34 @@ from handlers.ui.common import (
     section,
 )
 from handlers.ui.fields import OPTIONS, ca_bundle_input, label, secret_input
-from handlers.ui.i18n import _
+from handlers.ui.i18n import N_, _, number, translate
 from registry import TOOL_TYPES, RegistryType, is_tool_kind, tool_kind, tool_kinds_text
+
+# What registry/kinds.py says of each tool kind (url hint, token hint, namespace), as
+# msgids: shown through `_()`; tests/handlers/test_tools_korean.py fails when a kind's
+# text is missing here (it would stay English for a Korean reader).
+KIND_TEXTS = (
+    N_("The Harbor instance (its registry and API share this URL)."),
+    N_("project"),
+    N_("The GitLab host whose API is /api/v4 (gitlab.com or your own), not the registry host."),
+    N_("group or project"),
+    N_(
+        "A personal or group access token with the api scope, of a Maintainer or Owner of the "
+        "projects: it checks projects for Create new and deletes in IR."
+    ),
+    N_("quay.io or your Red Hat Quay: its API and registry share the host."),
+    N_("organization"),
+    N_(
+        "An organisation admin's OAuth application token (robot accounts cannot use Quay's "
+        "API): it creates repositories and deletes in IR."
+    ),
+)
 
 
 def tools_text(page: ToolPage) -> str:
-    return f"{page.total} registered tools (page {page.page} of {page.pages})"
+    return _("{total} registered tools (page {page} of {pages})").format(
+        total=number(page.total), page=number(page.page), pages=number(page.pages)
+    )
 
 
 def _tools_pager(page: ToolPage) -> list[Block]:
@@ -56,7 +78,7 @@ def _tools_pager(page: ToolPage) -> list[Block]:
     if page.page > 1:
         buttons.append(
             ButtonElement(
-                text=plain("Previous"),
+                text=plain(_("Previous")),
                 action_id=f"{ids.A_TOOLS_PAGE}_prev",
                 value=str(page.page - 1),
             )
@@ -64,11 +86,18 @@ def _tools_pager(page: ToolPage) -> list[Block]:
     if page.page < page.pages:
         buttons.append(
             ButtonElement(
-                text=plain("Next"), action_id=f"{ids.A_TOOLS_PAGE}_next", value=str(page.page + 1)
+                text=plain(_("Next")),
+                action_id=f"{ids.A_TOOLS_PAGE}_next",
+                value=str(page.page + 1),
             )
         )
     return [
-        context("tools_pages", f"Page {page.page} of {page.pages}  ·  {page.total} tools"),
+        context(
+            "tools_pages",
+            _("Page {page} of {pages}  ·  {total} tools").format(
+                page=number(page.page), pages=number(page.pages), total=number(page.total)
+            ),
+        ),
         ActionsBlock(block_id="tools_pager", elements=buttons),
     ]
 
@@ -77,42 +106,53 @@ def tools_blocks(page: ToolPage, *, is_admin: bool) -> list[Block]:
     """At most 1 + 20 + 2 + 1 = 24 blocks (Slack: 50 per message)."""
     tools = page.tools
     blocks: list[Block] = [
-        section("tools_title", f"*Registered tools ({tool_kinds_text('and')} instances)*"),
+        section(
+            "tools_title",
+            _("*Registered tools ({kinds} instances)*").format(kinds=tool_kinds_text(_("and"))),
+        ),
     ]
     if not tools:
-        blocks.append(context("tools_empty", f"No {tool_kinds_text()} instance is registered."))
+        blocks.append(
+            context(
+                "tools_empty",
+                _("No {kinds} instance is registered.").format(kinds=tool_kinds_text(_("or"))),
+            )
+        )
     for tool in tools:
         if tool.token_only:
-            account = "API token"
+            account = _("API token")
+        elif tool.username:
+            account = _("account {username}").format(username=escape(tool.username))
         else:
-            account = f"account {escape(tool.username)}" if tool.username else "no account"
+            account = _("no account")
         tls = (
-            "custom CA"
+            _("custom CA")
             if tool.has_ca_bundle
-            else ("TLS verified" if tool.tls_verify else "TLS not verified")
+            else (_("TLS verified") if tool.tls_verify else _("TLS not verified"))
         )
-        text = (
-            f"*{escape(tool.name)}*  ·  {tool_label(tool.kind)}  ·  {code(tool.url)}\n"
-            f"{account}  ·  {tls}  ·  used by {tool.repositories} repositories"
-        )
+        text = f"*{escape(tool.name)}*  ·  {tool_label(tool.kind)}  ·  {code(tool.url)}\n" + _(
+            "{account}  ·  {tls}  ·  used by {count} repositories"
+        ).format(account=account, tls=tls, count=number(tool.repositories))
         accessory = None
         if is_admin:
             accessory = OverflowMenuElement(
                 action_id=ids.A_TOOL_MENU,
                 options=[
-                    Option(value=f"{ids.TOOL_MENU_TEST}:{tool.id}", text=plain("Connection Test")),
-                    Option(value=f"{ids.TOOL_MENU_EDIT}:{tool.id}", text=plain("Edit")),
-                    Option(value=f"{ids.TOOL_MENU_GRANTS}:{tool.id}", text=plain("Grants")),
-                    Option(value=f"{ids.TOOL_MENU_REMOVE}:{tool.id}", text=plain("Remove")),
+                    Option(
+                        value=f"{ids.TOOL_MENU_TEST}:{tool.id}", text=plain(_("Connection Test"))
+                    ),
+                    Option(value=f"{ids.TOOL_MENU_EDIT}:{tool.id}", text=plain(_("Edit"))),
+                    Option(value=f"{ids.TOOL_MENU_GRANTS}:{tool.id}", text=plain(_("Grants"))),
+                    Option(value=f"{ids.TOOL_MENU_REMOVE}:{tool.id}", text=plain(_("Remove"))),
                 ],
             )
         blocks.append(SectionBlock(block_id=f"tool_{tool.id}", text=md(text), accessory=accessory))
     blocks += _tools_pager(page)
     if is_admin:
-        register = f"Register {tool_kinds_text()}"
+        register = _("Register {kinds}").format(kinds=tool_kinds_text(_("or")))
         blocks.append(button_row("tools_actions", register, ids.A_TOOL_REGISTER, style="primary"))
     else:
-        blocks.append(context("tools_note", REFUSE_TOOLS))
+        blocks.append(context("tools_note", translate(REFUSE_TOOLS)))
     return blocks
 
 
@@ -164,8 +204,8 @@ def tool_modal(
     ]
     return form_modal(
         ids.VIEW_TOOL,
-        title=f"Edit {kind_label}" if tool else f"Register {kind_label}",
-        submit="Save",
+        title=(_("Edit {kind}") if tool else _("Register {kind}")).format(kind=kind_label),
+        submit=_("Save"),
         private_metadata=ToolMeta(tool.id if tool else 0, kind).dump(),
         blocks=blocks,
         status=status,
@@ -175,19 +215,26 @@ def tool_modal(
 def _tool_kind_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
     """What a tool is for, and its `Tool type` (a select when registering, fixed on edit)."""
     kind_label = tool_label(kind)
-    what = "token" if tool_kind(kind).token_only else "account"
-    intro = section(
-        "tool_intro",
-        f"A {kind_label} instance every project of this workspace can use. It is tested with "
-        f"its {what} before it is saved.",
+    said = (
+        _(
+            "A {kind} instance every project of this workspace can use. It is tested with its "
+            "token before it is saved."
+        )
+        if tool_kind(kind).token_only
+        else _(
+            "A {kind} instance every project of this workspace can use. It is tested with its "
+            "account before it is saved."
+        )
     )
+    intro = section("tool_intro", said.format(kind=kind_label))
     if tool is not None:
-        return [intro, context(ids.B_TOOL_KIND, f"Tool type: *{kind_label}* (it cannot change).")]
+        fixed = _("Tool type: *{kind}* (it cannot change).").format(kind=kind_label)
+        return [intro, context(ids.B_TOOL_KIND, fixed)]
     return [
         intro,
         InputBlock(
             block_id=ids.B_TOOL_KIND,
-            label=plain("Tool type"),
+            label=plain(_("Tool type")),
             dispatch_action=True,
             element=StaticSelectElement(
                 action_id=ids.A_TOOL_KIND,
@@ -212,8 +259,8 @@ def _tool_where_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
         ),
         InputBlock(
             block_id=ids.B_TOOL_URL,
-            label=plain(f"{tool_label(kind)} URL"),
-            hint=plain(tool_kind(kind).url_hint, 150),
+            label=plain(_("{kind} URL").format(kind=tool_label(kind))),
+            hint=plain(_(tool_kind(kind).url_hint), 150),
             element=PlainTextInputElement(
                 action_id=ids.A_TOOL_URL,
                 initial_value=tool.url if tool else None,
@@ -225,12 +272,12 @@ def _tool_where_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
 
 
 def _secret_hint(tool: ToolInfo | None, kind: str) -> str:
-    keep = "Leave empty to keep the saved one (same URL only)."
+    keep = _("Leave empty to keep the saved one (same URL only).")
     if tool_kind(kind).token_only:
-        return tool_kind(kind).token_hint + (f" {keep}" if tool is not None else "")
+        return _(tool_kind(kind).token_hint) + (f" {keep}" if tool is not None else "")
     if tool is not None:
         return keep
-    return "An admin's password or a robot account's secret; stored encrypted."
+    return _("An admin's password or a robot account's secret; stored encrypted.")
 
 
 def _tool_account_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
@@ -244,7 +291,7 @@ def _tool_account_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
                 block_id=ids.B_TOOL_USERNAME,
                 label=label(ToolField.USERNAME),
                 optional=True,
-                hint=plain("An admin or a robot account (robot$...).", 150),
+                hint=plain(_("An admin or a robot account (robot$...)."), 150),
                 element=PlainTextInputElement(
                     action_id=ids.A_TOOL_USERNAME,
                     initial_value=(tool.username or None) if tool else None,
@@ -256,23 +303,23 @@ def _tool_account_blocks(tool: ToolInfo | None, kind: str) -> list[Block]:
         secret_input(
             ids.B_TOOL_SECRET,
             ids.A_TOOL_SECRET,
-            plain("API token") if token_only else label(ToolField.SECRET),
+            plain(_("API token")) if token_only else label(ToolField.SECRET),
             advice=_secret_hint(tool, kind),
             optional=not token_only or tool is not None,
         ),
         ca_bundle_input(
             ids.B_TOOL_CA,
             ids.A_TOOL_CA,
-            "Leave empty to keep the saved one."
+            _("Leave empty to keep the saved one.")
             if tool and tool.has_ca_bundle
-            else "For an instance whose certificate a private CA signed.",
+            else _("For an instance whose certificate a private CA signed."),
         ),
     ]
     return blocks
 
 
 def _tool_options_block(tool: ToolInfo | None) -> InputBlock:
-    insecure = Option(value=ids.OPT_INSECURE, text=plain("Skip TLS certificate verification"))
+    insecure = Option(value=ids.OPT_INSECURE, text=plain(_("Skip TLS certificate verification")))
     return InputBlock(
         block_id=ids.B_TOOL_OPTIONS,
         label=plain(_(OPTIONS)),
@@ -286,20 +333,24 @@ def _tool_options_block(tool: ToolInfo | None) -> InputBlock:
 
 
 def tool_remove_modal(tool: ToolInfo, *, status: str | None = None) -> View:
-    text = f"Remove the registered tool *{escape(tool.name)}* ({code(tool.url)})?"
+    text = _("Remove the registered tool *{name}* ({url})?").format(
+        name=escape(tool.name), url=code(tool.url)
+    )
     if tool.repositories:
-        text += f"\n:warning: {tool.repositories} saved repositories use it: delete them first."
+        text += "\n" + _(":warning: {count} saved repositories use it: delete them first.").format(
+            count=number(tool.repositories)
+        )
     return form_modal(
         ids.VIEW_TOOL_REMOVE,
-        title=f"Remove {tool_label(tool.kind)}",
-        submit="Remove",
+        title=_("Remove {kind}").format(kind=tool_label(tool.kind)),
+        submit=_("Remove"),
         private_metadata=ToolMeta(tool.id, tool.kind).dump(),
         blocks=[section("tool_remove_intro", text)],
         status=status,
     )
 
 
-GRANTS_TITLE = "Tool grants"
+GRANTS_TITLE = N_("Tool grants")
 # A modal holds at most 100 blocks: the grants shown, then the add form and the status.
 MAX_GRANTS_SHOWN = 80
 
@@ -311,46 +362,61 @@ def tool_grants_modal(grants: ToolGrants, *, status: str | None = None) -> View:
     blocks: list[Block] = [
         section(
             "grants_intro",
-            f"*{escape(tool.name)}* ({tool_label(tool.kind)}, {code(tool.url)}): its own "
-            "account is used (Connection Test, re-checks, Create new, delete in IR) only for "
-            "repositories inside a namespace granted to the entry's project. Elsewhere an "
-            "entry through it works only with the account its user typed.",
+            _(
+                "*{name}* ({kind}, {url}): its own account is used (Connection Test, re-checks, "
+                "Create new, delete in IR) only for repositories inside a namespace granted to "
+                "the entry's project. Elsewhere an entry through it works only with the account "
+                "its user typed."
+            ).format(name=escape(tool.name), kind=tool_label(tool.kind), url=code(tool.url)),
         )
     ]
     if not grants.grants:
-        blocks.append(context("grants_empty", "Not granted to any project yet."))
+        blocks.append(context("grants_empty", _("Not granted to any project yet.")))
     for grant in grants.grants[:MAX_GRANTS_SHOWN]:
         blocks.append(
             SectionBlock(
                 block_id=f"grant_{grant.id}",
                 text=md(
-                    f"*{escape(grant.project_name)}*  ·  {code(grant.namespace)}  ·  "
-                    f"granted by <@{escape(grant.granted_by)}>"
+                    _("*{project}*  ·  {namespace}  ·  granted by <@{user}>").format(
+                        project=escape(grant.project_name),
+                        namespace=code(grant.namespace),
+                        user=escape(grant.granted_by),
+                    )
                 ),
                 accessory=ButtonElement(
                     action_id=ids.A_GRANT_REMOVE,
-                    text=plain("Remove"),
+                    text=plain(_("Remove")),
                     value=f"{tool.id}:{grant.id}",
                 ),
             )
         )
     if len(grants.grants) > MAX_GRANTS_SHOWN:
         blocks.append(
-            context("grants_more", f"{len(grants.grants) - MAX_GRANTS_SHOWN} more not shown.")
+            context(
+                "grants_more",
+                _("{count} more not shown.").format(
+                    count=number(len(grants.grants) - MAX_GRANTS_SHOWN)
+                ),
+            )
         )
     blocks += [
         InputBlock(
             block_id=ids.B_GRANT_PROJECT,
-            label=plain("Project"),
-            hint=plain("The project's name, as in /imagerepo project create NAME.", 150),
+            label=plain(_("Project")),
+            hint=plain(_("The project's name, as in /imagerepo project create NAME."), 150),
             element=PlainTextInputElement(action_id=ids.A_GRANT_PROJECT, max_length=80),
         ),
         InputBlock(
             block_id=ids.B_GRANT_NAMESPACE,
-            label=plain("Namespace"),
+            label=plain(_("Namespace")),
             hint=plain(
-                f"A {tool_kind(grants.tool.kind).label} {tool_kind(grants.tool.kind).namespace}: "
-                "team-a covers team-a/...; team-* covers names starting team-.",
+                _(
+                    "A {kind} {namespace}: team-a covers team-a/...; team-* covers names "
+                    "starting team-."
+                ).format(
+                    kind=tool_kind(grants.tool.kind).label,
+                    namespace=_(tool_kind(grants.tool.kind).namespace),
+                ),
                 150,
             ),
             element=PlainTextInputElement(
@@ -362,8 +428,8 @@ def tool_grants_modal(grants: ToolGrants, *, status: str | None = None) -> View:
     ]
     return form_modal(
         ids.VIEW_TOOL_GRANTS,
-        title=GRANTS_TITLE,
-        submit="Add grant",
+        title=_(GRANTS_TITLE),
+        submit=_("Add grant"),
         private_metadata=ToolMeta(tool.id, tool.kind).dump(),
         blocks=blocks,
         status=status,

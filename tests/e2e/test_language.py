@@ -70,6 +70,13 @@ async def test_project_create_list_and_add_modal_in_each_persons_language(
     assert "<@UKO23> 님이 관리자입니다." in reply
     project_language = await flow.db(_language_of(flow.channel_id))
     assert project_language == "ko"  # the creator's language, for channel messages
+    # A use case's sentence built with a value: the Korean template, the name as typed.
+    taken = await flow.command_reply("project create hangul-e2e", user_id=KO, channel_id="C2OTHER")
+    assert "이름이 'hangul-e2e'인 프로젝트가 이미 다른 채널에 있습니다." in taken
+    taken_en = await flow.command_reply(
+        "project create hangul-e2e", user_id=EN, channel_id="C2OTHER"
+    )
+    assert "A project named 'hangul-e2e' exists already in another channel." in taken_en
 
     # The list: Korean for the Korean user, today's English for the English one.
     korean_list = texts(await flow.list_blocks(user_id=KO))
@@ -122,8 +129,11 @@ async def test_project_create_list_and_add_modal_in_each_persons_language(
     assert ":hourglass_flowing_sand: 연결 테스트 중…" in texts(testing)
     failed = await flow.next_update()
     result = texts(failed)
-    assert ":x: *연결 테스트 실패* (*로그인* 단계)" in result
-    assert "레지스트리 응답:" in result  # what the registry said stays its own, quoted
+    assert (
+        ":x: *연결 테스트 실패* (*로그인* 단계) (인증 실패): 로그인 실패 — 레지스트리 응답:"
+        in result
+    )
+    assert "Sign-in failed" not in result and "authentication failed" not in result
     assert ":white_check_mark: 레지스트리 접속" in result
 
     # The English user in the same workspace gets today's modal, word for word.
@@ -146,7 +156,10 @@ async def test_project_create_list_and_add_modal_in_each_persons_language(
     await flow.click(english, "Connection Test", values, user_id=EN)
     await flow.next_update()
     failed_en = texts(await flow.next_update())
-    assert ":x: *Connection test failed* at *Signed in*" in failed_en
+    assert (
+        ":x: *Connection test failed* at *Signed in* (authentication failed): Sign-in failed: "
+        in (failed_en)
+    )
     assert "레지스트리" not in failed_en and "연결" not in failed_en
 
 
