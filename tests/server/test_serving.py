@@ -78,6 +78,12 @@ def test_a_signed_request_is_accepted(server: BotProcess) -> None:
 
 
 def test_metrics_count_slack_requests(server: BotProcess) -> None:
+    # One refused and one accepted request of its own: the test stands alone.
+    body = slash_command("help", channel_id="C200")
+    unsigned = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert httpx.post(server.events_url, content=body, headers=unsigned).status_code == 401
+    signed = sign(body, server.signing_secret)
+    assert httpx.post(server.events_url, content=body, headers=signed).status_code == 200
     text = httpx.get(f"{server.base_url}/metrics", timeout=5).text
     # Refused requests are counted without believing their body's kind.
     assert 'imagerepo_slack_requests_total{kind="unverified",status="401"}' in text
