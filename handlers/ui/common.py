@@ -5,6 +5,7 @@ Escaping and cutting live in `handlers.ui.text` (shared with the channel message
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
@@ -200,3 +201,32 @@ def notice_view(title: str, text: str, *, callback_id: str = ids.VIEW_NOTICE) ->
         close=plain(_("Close"), 24),
         blocks=[section(ids.B_STATUS, text)],
     )
+
+
+def pager(
+    *,
+    page: int,
+    pages: int,
+    action_id: str,
+    value_of: Callable[[int], str],
+    block_id: str,
+    summary_block_id: str,
+    summary: str,
+) -> list[Block]:
+    """Previous / Next under a page of a list (the list of entries, the tools), with a
+    summary line above them; nothing when everything fits on one page. A button's value
+    is `value_of(the page it shows)`."""
+    if pages <= 1:
+        return []
+    buttons = [
+        ButtonElement(text=plain(text), action_id=f"{action_id}_{suffix}", value=value_of(to))
+        for text, suffix, to, shown in (
+            (_("Previous"), "prev", page - 1, page > 1),
+            (_("Next"), "next", page + 1, page < pages),
+        )
+        if shown
+    ]
+    return [
+        context(summary_block_id, summary),
+        ActionsBlock(block_id=block_id, elements=buttons),
+    ]

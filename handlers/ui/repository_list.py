@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
     ButtonElement,
     ContextBlock,
@@ -30,6 +29,7 @@ from handlers import ids, metadata
 from handlers.ui.alerts import alert_status, blocked_notice
 from handlers.ui.channel import access_text
 from handlers.ui.common import code, context, health_label, md, mrkdwn, plain, section, when
+from handlers.ui.common import pager as page_buttons
 from handlers.ui.i18n import _, counted, translate
 from handlers.ui.registry_words import translated_failure
 from handlers.ui.text import MESSAGE_TEXT_MAX, clip_mrkdwn
@@ -96,36 +96,19 @@ def row_blocks(row: RepositoryRow, rights: EntryRights) -> list[Block]:
 
 
 def pager(project_id: int, page: RepositoryPage) -> list[Block]:
-    if page.pages <= 1:
-        return []
-    buttons: list[ButtonElement] = []
-    if page.page > 1:
-        buttons.append(
-            ButtonElement(
-                text=plain(_("Previous")),
-                action_id=f"{ids.A_PAGE}_prev",
-                value=page_value(project_id, page.page - 1),
-            )
-        )
-    if page.page < page.pages:
-        buttons.append(
-            ButtonElement(
-                text=plain(_("Next")),
-                action_id=f"{ids.A_PAGE}_next",
-                value=page_value(project_id, page.page + 1),
-            )
-        )
-    return [
-        context(
-            "pages",
-            _("Page {page} of {pages}  ·  {count}").format(
-                page=page.page,
-                pages=page.pages,
-                count=counted("{count} repository", "{count} repositories", page.total),
-            ),
+    return page_buttons(
+        page=page.page,
+        pages=page.pages,
+        action_id=ids.A_PAGE,
+        value_of=lambda to: page_value(project_id, to),
+        block_id="pager",
+        summary_block_id="pages",
+        summary=_("Page {page} of {pages}  ·  {count}").format(
+            page=page.page,
+            pages=page.pages,
+            count=counted("{count} repository", "{count} repositories", page.total),
         ),
-        ActionsBlock(block_id="pager", elements=buttons),
-    ]
+    )
 
 
 def list_blocks(project_id: int, project_name: str, page: RepositoryPage) -> list[Block]:

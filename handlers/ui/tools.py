@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
     ButtonElement,
     CheckboxesElement,
@@ -36,6 +35,7 @@ from handlers.ui.common import (
     escape,
     form_modal,
     md,
+    pager,
     plain,
     section,
 )
@@ -72,34 +72,17 @@ def tools_text(page: ToolPage) -> str:
 
 def _tools_pager(page: ToolPage) -> list[Block]:
     """Previous / Next under a page of tools (their value: the page to show)."""
-    if page.pages <= 1:
-        return []
-    buttons: list[ButtonElement] = []
-    if page.page > 1:
-        buttons.append(
-            ButtonElement(
-                text=plain(_("Previous")),
-                action_id=f"{ids.A_TOOLS_PAGE}_prev",
-                value=str(page.page - 1),
-            )
-        )
-    if page.page < page.pages:
-        buttons.append(
-            ButtonElement(
-                text=plain(_("Next")),
-                action_id=f"{ids.A_TOOLS_PAGE}_next",
-                value=str(page.page + 1),
-            )
-        )
-    return [
-        context(
-            "tools_pages",
-            _("Page {page} of {pages}  ·  {total} tools").format(
-                page=number(page.page), pages=number(page.pages), total=number(page.total)
-            ),
+    return pager(
+        page=page.page,
+        pages=page.pages,
+        action_id=ids.A_TOOLS_PAGE,
+        value_of=str,
+        block_id="tools_pager",
+        summary_block_id="tools_pages",
+        summary=_("Page {page} of {pages}  ·  {total} tools").format(
+            page=number(page.page), pages=number(page.pages), total=number(page.total)
         ),
-        ActionsBlock(block_id="tools_pager", elements=buttons),
-    ]
+    )
 
 
 def tools_blocks(page: ToolPage, *, is_admin: bool) -> list[Block]:
