@@ -645,6 +645,15 @@ async def _load(
     return await permissions.require_entry_visible(session, actor, place, row)
 
 
+async def _load_to(
+    session: AsyncSession, actor: Actor, place: Place, repository_id: int, action: EntryAction
+) -> ImageRepository:
+    """`_load`, once this person may do `action` with the entry (a refusal says who may)."""
+    row = await _load(session, actor, place, repository_id)
+    permissions.require_entry(await permissions.rights_on(session, actor, row), action)
+    return row
+
+
 async def get_repository(
     rt: Runtime, actor: Actor, place: Place, repository_id: int
 ) -> RepositoryRow:
@@ -671,9 +680,7 @@ async def entry_for(
         ),
         rt.sessions() as session,
     ):
-        row = await _load(session, actor, place, repository_id)
-        permissions.require_entry(await permissions.rights_on(session, actor, row), action)
-        return row_view(row)
+        return row_view(await _load_to(session, actor, place, repository_id, action))
 
 
 async def get_for_delete(
@@ -686,10 +693,7 @@ async def get_for_delete(
         rt, actor, audit.Attempt(action=Action.DELETE, repository_id=repository_id)
     ):
         async with rt.sessions() as session:
-            row = await _load(session, actor, place, repository_id)
-            permissions.require_entry(
-                await permissions.rights_on(session, actor, row), EntryAction.DELETE
-            )
+            row = await _load_to(session, actor, place, repository_id, EntryAction.DELETE)
             view = row_view(row)
             if not view.can_delete_in_ir:
                 return view
@@ -740,10 +744,7 @@ async def test_saved(
         rt, actor, audit.Attempt(action=Action.CONNECTION_TEST, repository_id=repository_id)
     ):
         async with rt.sessions() as session:
-            row = await _load(session, actor, place, repository_id)
-            permissions.require_entry(
-                await permissions.rights_on(session, actor, row), EntryAction.TEST
-            )
+            row = await _load_to(session, actor, place, repository_id, EntryAction.TEST)
             target = saved_target(rt, row)
         result = await rt.registry.connection_test(target)
         await record_result(rt, repository_id, result, CheckTrigger.MANUAL)
@@ -786,10 +787,7 @@ async def change_account(
         if errors := account_problems(username, secret):
             raise InvalidInput(errors)
         async with rt.sessions() as session:
-            row = await _load(session, actor, place, repository_id)
-            permissions.require_entry(
-                await permissions.rights_on(session, actor, row), EntryAction.CHANGE_ACCOUNT
-            )
+            row = await _load_to(session, actor, place, repository_id, EntryAction.CHANGE_ACCOUNT)
             # A password typed now may go where the registry sends it today: no pins;
             # the entry is pinned again to what this test finds.
             target = replace(
@@ -837,10 +835,7 @@ async def delete_repository(
         ),
     ):
         async with rt.sessions() as session:
-            row = await _load(session, actor, place, repository_id)
-            permissions.require_entry(
-                await permissions.rights_on(session, actor, row), EntryAction.DELETE
-            )
+            row = await _load_to(session, actor, place, repository_id, EntryAction.DELETE)
             view = row_view(row)
             target = saved_target(rt, row) if also_in_registry else None
             spent = tool_account_of(row)
