@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -103,10 +105,24 @@ class Flow:
         assert response.elapsed.total_seconds() < 3, "Slack needs the ack within 3 s"
         return response
 
-    async def command_reply(self, text: str, **kwargs: Any) -> str:
-        """Run a command whose answer comes through response_url; return that text."""
-        await self.command(text, **kwargs)
-        call = await self.next_response()
+    async def command_reply(self, text: str, timeout: float = 15.0, **kwargs: Any) -> str:
+        """Run a command whose answer comes through response_url; return that text.
+
+        The answer is the first message posted to this command's own response_url: a late
+        answer to an earlier command (a retry that outlived its test) is passed over."""
+        url = kwargs.pop("response_url", None) or self.standin.new_response_url()
+        await self.command(text, response_url=url, **kwargs)
+        path = urlsplit(url).path
+        deadline = time.monotonic() + timeout
+        while True:
+            answers = self.standin.calls_to("response_url")
+            mine = [i for i, call in enumerate(answers) if call.path == path]
+            if mine:
+                break
+            assert time.monotonic() < deadline, f"no answer to /imagerepo {text} in {timeout} s"
+            await asyncio.sleep(0.05)
+        self.seen["response_url"] = max(self.seen["response_url"], mine[0] + 1)
+        call = answers[mine[0]]
         return str(call.params.get("text", "")) + "\n" + texts(call.params.get("blocks") or [])
 
     async def open_modal(self, text: str = "add", **kwargs: Any) -> JsonDict:
