@@ -7,11 +7,11 @@ whose account a request spends) is decided in bot/usecases/permissions.py.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.errors import DuplicateError, NotFoundError
+from storage.errors import NotFoundError
 from storage.models import Project, ToolGrant
+from storage.unique import insert_unique
 
 
 async def of_tool(session: AsyncSession, tool_id: int) -> list[tuple[ToolGrant, Project]]:
@@ -28,23 +28,19 @@ async def of_tool(session: AsyncSession, tool_id: int) -> list[tuple[ToolGrant, 
 async def add(
     session: AsyncSession, *, tool_id: int, project_id: int, namespace: str, granted_by: str
 ) -> ToolGrant:
-    taken = await session.scalar(
-        select(ToolGrant.id).where(
-            ToolGrant.tool_id == tool_id,
-            ToolGrant.project_id == project_id,
-            ToolGrant.namespace == namespace,
-        )
-    )
-    if taken is not None:
-        raise DuplicateError(f"{namespace} is granted to that project already.")
     grant = ToolGrant(
         tool_id=tool_id, project_id=project_id, namespace=namespace, granted_by=granted_by
     )
-    try:
-        async with session.begin_nested():
-            session.add(grant)
-    except IntegrityError:
-        raise DuplicateError(f"{namespace} is granted to that project already.") from None
+    await insert_unique(
+        session,
+        grant,
+        clash=select(ToolGrant.id).where(
+            ToolGrant.tool_id == tool_id,
+            ToolGrant.project_id == project_id,
+            ToolGrant.namespace == namespace,
+        ),
+        message=f"{namespace} is granted to that project already.",
+    )
     return grant
 
 

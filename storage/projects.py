@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import DuplicateError
 from storage.models import ImageRepository, Project, ProjectAdmin
+from storage.unique import insert_unique
 
 
 async def get_by_channel(session: AsyncSession, team_id: str, channel_id: str) -> Project | None:
@@ -38,11 +38,6 @@ async def create(
     """Create a project bound to the channel, its creator its first admin."""
     if await get_by_channel(session, team_id, channel_id) is not None:
         raise DuplicateError("This channel already has a project.")
-    taken = await session.scalar(
-        select(Project.id).where(Project.team_id == team_id, Project.name == name)
-    )
-    if taken is not None:
-        raise DuplicateError(f"A project named {name!r} exists already in another channel.")
     project = Project(
         team_id=team_id,
         channel_id=channel_id,
@@ -51,11 +46,13 @@ async def create(
         language=language,
     )
     project.admins.append(ProjectAdmin(user_id=created_by, added_by=created_by))
-    try:
-        async with session.begin_nested():
-            session.add(project)
-    except IntegrityError:
-        raise DuplicateError("This channel or project name was taken a moment ago.") from None
+    await insert_unique(
+        session,
+        project,
+        clash=select(Project.id).where(Project.team_id == team_id, Project.name == name),
+        message=f"A project named {name!r} exists already in another channel.",
+        race_message="This channel or project name was taken a moment ago.",
+    )
     return project
 
 

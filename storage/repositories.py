@@ -6,15 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import accounts
 from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox
 from storage.enums import RepositoryAccess
-from storage.errors import DuplicateError, NotFoundError
+from storage.errors import NotFoundError
 from storage.models import ConnectionCheck, ImageRepository, utcnow
+from storage.unique import insert_unique
 
 
 @dataclass(frozen=True)
@@ -44,17 +44,6 @@ def _duplicate_message(registry_url: str, repository: str, access: str) -> str:
 
 async def add(session: AsyncSession, box: SecretBox, new: NewRepository) -> ImageRepository:
     """Store a repository with its secret encrypted; a duplicate is a DuplicateError."""
-    existing = await session.scalar(
-        select(ImageRepository.id).where(
-            ImageRepository.project_id == new.project_id,
-            ImageRepository.registry_url == new.registry_url,
-            ImageRepository.repository == new.repository,
-            ImageRepository.access == new.access.value,
-        )
-    )
-    message = _duplicate_message(new.registry_url, new.repository, new.access.value)
-    if existing is not None:
-        raise DuplicateError(message)
     row = ImageRepository(
         project_id=new.project_id,
         access=new.access.value,
@@ -65,12 +54,17 @@ async def add(session: AsyncSession, box: SecretBox, new: NewRepository) -> Imag
         added_by=new.added_by,
     )
     accounts.store(box, row, new.account)
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # Another request (a double click, Slack's retry) saved it between our check and now.
-        raise DuplicateError(message) from None
+    await insert_unique(
+        session,
+        row,
+        clash=select(ImageRepository.id).where(
+            ImageRepository.project_id == new.project_id,
+            ImageRepository.registry_url == new.registry_url,
+            ImageRepository.repository == new.repository,
+            ImageRepository.access == new.access.value,
+        ),
+        message=_duplicate_message(new.registry_url, new.repository, new.access.value),
+    )
     return row
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import accounts
@@ -11,6 +10,7 @@ from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox
 from storage.errors import DuplicateError, NotFoundError
 from storage.models import ImageRepository, RegisteredTool, ToolGrant
+from storage.unique import insert_unique
 
 
 async def list_for_team(
@@ -56,13 +56,6 @@ async def add(
     created_by: str,
     tool_type: str = "harbor",
 ) -> RegisteredTool:
-    taken = await session.scalar(
-        select(RegisteredTool.id).where(
-            RegisteredTool.team_id == team_id, RegisteredTool.name == name
-        )
-    )
-    if taken is not None:
-        raise DuplicateError(f"A tool named {name!r} is registered already.")
     row = RegisteredTool(
         team_id=team_id,
         tool_type=tool_type,
@@ -71,11 +64,14 @@ async def add(
         created_by=created_by,
     )
     accounts.store(box, row, account)
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise DuplicateError(f"A tool named {name!r} is registered already.") from None
+    await insert_unique(
+        session,
+        row,
+        clash=select(RegisteredTool.id).where(
+            RegisteredTool.team_id == team_id, RegisteredTool.name == name
+        ),
+        message=f"A tool named {name!r} is registered already.",
+    )
     return row
 
 
