@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -126,13 +128,24 @@ async def get_project(rt: Runtime, *, team_id: str, channel_id: str) -> ProjectI
         return _info(project, await projects.admin_ids(session, project.id))
 
 
-async def add_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str) -> bool:
+@asynccontextmanager
+async def _admin_change(
+    rt: Runtime, actor: Actor, channel_id: str, action: Action, right: ProjectAction
+) -> AsyncIterator[tuple[AsyncSession, Project]]:
+    """The channel's project, in one transaction, for one of its admins; a refusal
+    (no project, not an admin) is recorded as a refused `action`."""
     async with (
-        audit.attempt(rt, actor, audit.Attempt(action=Action.ADMIN_ADD, channel_id=channel_id)),
+        audit.attempt(rt, actor, audit.Attempt(action=action, channel_id=channel_id)),
         transaction(rt.sessions) as session,
     ):
         project = await load_project(session, actor.team_id, channel_id)
-        await require_project_admin(session, actor, project.id, ProjectAction.ADD_ADMINS)
+        await require_project_admin(session, actor, project.id, right)
+        yield session, project
+
+
+async def add_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str) -> bool:
+    change = _admin_change(rt, actor, channel_id, Action.ADMIN_ADD, ProjectAction.ADD_ADMINS)
+    async with change as (session, project):
         changed = await projects.add_admin(session, project.id, user_id, actor.user_id)
         await audit.record(
             session, audit.for_project(rt, actor, Action.ADMIN_ADD, project, detail=user_id)
@@ -141,12 +154,8 @@ async def add_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str)
 
 
 async def remove_admin(rt: Runtime, actor: Actor, *, channel_id: str, user_id: str) -> bool:
-    async with (
-        audit.attempt(rt, actor, audit.Attempt(action=Action.ADMIN_REMOVE, channel_id=channel_id)),
-        transaction(rt.sessions) as session,
-    ):
-        project = await load_project(session, actor.team_id, channel_id)
-        await require_project_admin(session, actor, project.id, ProjectAction.REMOVE_ADMINS)
+    change = _admin_change(rt, actor, channel_id, Action.ADMIN_REMOVE, ProjectAction.REMOVE_ADMINS)
+    async with change as (session, project):
         admins = await projects.admin_ids(session, project.id)
         if admins == [user_id]:
             raise Conflict(

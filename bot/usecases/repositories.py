@@ -558,14 +558,7 @@ async def save_repository(
                     await _apply_result(rt, session, row, result, CheckTrigger.SAVE)
                 elif watched is not None:
                     watched_result, ran = watched
-                    await health.apply_result(
-                        session,
-                        row,
-                        watched_result,
-                        trigger=CheckTrigger.SAVE,
-                        alert_after=rt.settings.alert_after,
-                        now=ran,
-                    )
+                    await _apply_result(rt, session, row, watched_result, CheckTrigger.SAVE, ran)
                 if result is not None or watched is not None:
                     # Just tested: the schedule takes over one interval from now.
                     row.next_check_at = utcnow() + timedelta(seconds=rt.settings.recheck_interval)
@@ -714,10 +707,12 @@ async def _apply_result(
     row: ImageRepository,
     result: ConnectionTestResult,
     trigger: CheckTrigger,
+    ran: datetime | None = None,
 ) -> None:
-    """`health.apply_result` with this process's IMAGEREPO_ALERT_AFTER."""
+    """`health.apply_result` with this process's IMAGEREPO_ALERT_AFTER (`ran`: when the
+    test ran, if not just now)."""
     await health.apply_result(
-        session, row, result, trigger=trigger, alert_after=rt.settings.alert_after
+        session, row, result, trigger=trigger, alert_after=rt.settings.alert_after, now=ran
     )
 
 
