@@ -277,39 +277,42 @@ class DockerHubDriver(Driver):
             f"Docker Hub has no repository {location.repository}{who}.",
         )
 
-    async def delete(self, op: Operation, target: RepositoryTarget) -> None:
+    async def _signed_in(
+        self, op: Operation, target: RepositoryTarget, official: str, needs: str
+    ) -> tuple[HubApi, str]:
+        """Docker Hub's API signed in for a change to the target's repository.
+
+        Refused before anything is sent: an official `library/` image (`official` says
+        why), or no account (`needs` says which rights)."""
         location = self.located(target)
         if location.repository.startswith("library/"):
-            raise RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                f"{location.repository} is an official Docker Hub image; it cannot be deleted.",
-            )
+            raise RegistryError(ErrorKind.PERMISSION_DENIED, official)
         if target.credentials is None:
-            raise RegistryError(
-                ErrorKind.AUTHENTICATION_FAILED,
-                "Deleting on Docker Hub needs a username and an access token with delete rights.",
-            )
+            raise RegistryError(ErrorKind.AUTHENTICATION_FAILED, needs)
         api = self._api(op)
-        token = await api.login(target.credentials)
-        await api.delete_repository(location.repository, token)
+        return api, await api.login(target.credentials)
+
+    async def delete(self, op: Operation, target: RepositoryTarget) -> None:
+        repository = self.located(target).repository
+        api, token = await self._signed_in(
+            op,
+            target,
+            f"{repository} is an official Docker Hub image; it cannot be deleted.",
+            "Deleting on Docker Hub needs a username and an access token with delete rights.",
+        )
+        await api.delete_repository(repository, token)
 
     async def create(self, op: Operation, target: RepositoryTarget) -> str:
-        location = self.located(target)
-        if location.repository.startswith("library/"):
-            raise RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                "library/ holds Docker's official images; name the repository "
-                "namespace/name in your own namespace.",
-            )
-        if target.credentials is None:
-            raise RegistryError(
-                ErrorKind.AUTHENTICATION_FAILED,
-                "Creating on Docker Hub needs a username and an access token with write rights.",
-            )
-        api = self._api(op)
-        token = await api.login(target.credentials)
-        await api.create_repository(location.repository, token)
-        return f"Created the Docker Hub repository {location.repository} (private)."
+        repository = self.located(target).repository
+        api, token = await self._signed_in(
+            op,
+            target,
+            "library/ holds Docker's official images; name the repository "
+            "namespace/name in your own namespace.",
+            "Creating on Docker Hub needs a username and an access token with write rights.",
+        )
+        await api.create_repository(repository, token)
+        return f"Created the Docker Hub repository {repository} (private)."
 
     async def pull_note(
         self, op: Operation, session: OciSession, location: Location, grant: Grant
