@@ -59,22 +59,26 @@ class EntryFacts:
 
 
 @dataclass(frozen=True)
-class RepositoryAdded:
+class _MembersChange:
+    """An entry a member (`user_id`) changed."""
+
     entry: EntryFacts
     user_id: str
+
+
+@dataclass(frozen=True)
+class RepositoryAdded(_MembersChange):
     healthy: bool
 
 
 @dataclass(frozen=True)
-class RepositoryDeleted:
-    entry: EntryFacts
-    user_id: str
+class RepositoryDeleted(_MembersChange):
     in_registry: bool
 
 
 @dataclass(frozen=True)
-class FailingAlert:
-    """An incident's message while it lasts: the latest error and "failing since"."""
+class _IncidentMessage:
+    """The incident's one message (edited in place), as of `now`."""
 
     entry: EntryFacts
     since: datetime
@@ -82,12 +86,13 @@ class FailingAlert:
 
 
 @dataclass(frozen=True)
-class RecoveredAlert:
-    """The incident's message once it is over (its buttons removed)."""
+class FailingAlert(_IncidentMessage):
+    """While the incident lasts: the latest error and "failing since"."""
 
-    entry: EntryFacts
-    since: datetime
-    now: datetime
+
+@dataclass(frozen=True)
+class RecoveredAlert(_IncidentMessage):
+    """Once the incident is over (its buttons removed)."""
 
 
 @dataclass(frozen=True)
