@@ -80,10 +80,6 @@ class RegistryError(Exception):
         return RegistryError(self.kind, clean)
 
 
-# Statuses that mean a DELETE was done (or accepted, to be done soon).
-DELETED = (200, 202, 204)
-
-
 def refusal(status: int, answers: Mapping[int, tuple[ErrorKind, str]]) -> RegistryError | None:
     """The caller's own words for an answer it knows (by HTTP status), or None: then the
     caller's general classification speaks (`refusal(...) or api.error(...)`)."""

@@ -172,9 +172,3 @@ async def _run_pass(rt: Runtime, project_id: int) -> CheckSummary:
         failing=failing,
         by_error_kind=dict(kinds),
     )
-
-
-async def check_project(rt: Runtime, actor: Actor, *, channel_id: str) -> CheckSummary:
-    """Start (or join) the project's pass and wait for its summary."""
-    ticket = await start_check(rt, actor, channel_id=channel_id)
-    return await ticket.summary()

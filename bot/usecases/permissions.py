@@ -297,8 +297,3 @@ async def rights_on(session: AsyncSession, actor: Actor, row: ImageRepository) -
     """The rights on an entry already known to be visible to this request."""
     admin = await is_project_admin(session, actor, row.project_id)
     return entry_rights(actor, project_admin=admin, added_by=row.added_by)
-
-
-def require(allowed: bool, sentence: str) -> None:
-    if not allowed:
-        raise PermissionDenied(sentence)
