@@ -110,6 +110,12 @@ async def _add_modal(request: Request) -> _AddModal | None:
     return _AddModal(request, meta, actor, ctx)
 
 
+async def _ack_then_add_modal(request: Request) -> _AddModal | None:
+    """Ack a click of the add modal's buttons, then the modal (see `_add_modal`)."""
+    await request.ack()
+    return await _add_modal(request)
+
+
 def _fix_first(error: InvalidInput) -> str:
     return _(":warning: *Fix these first:*") + "\n" + errors_text(error.errors)
 
@@ -148,8 +154,7 @@ async def creation_chosen(request: Request) -> None:
 
 @listeners.action(ids.A_URL_CHECK)
 async def url_check(request: Request) -> None:
-    await request.ack()
-    modal = await _add_modal(request)
+    modal = await _ack_then_add_modal(request)
     if modal is None:
         return
     form = modal.form()
@@ -174,8 +179,7 @@ async def url_check(request: Request) -> None:
 
 @listeners.action(ids.A_TEST)
 async def connection_test(request: Request) -> None:
-    await request.ack()
-    modal = await _add_modal(request)
+    modal = await _ack_then_add_modal(request)
     if modal is None:
         return
     rt, form = request.runtime, modal.form()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from slack_sdk.models.views import View
 
@@ -208,27 +208,31 @@ class _AddSave:
 # -- Save in the account modal, Delete ---------------------------------------------------
 
 
-EntryGetter = Callable[[Runtime, Actor, Place, int], Awaitable[RepositoryRow]]
-ManageModalFn = Callable[..., View]  # account_modal / delete_modal: (row, meta, *, status)
+class _Manage(NamedTuple):
+    """A modal of one saved entry: its title (a msgid), the use case that gives the entry
+    to the person who submitted, and the builder of the modal (row, meta, *, status)."""
+
+    title: str
+    get: Callable[[Runtime, Actor, Place, int], Awaitable[RepositoryRow]]
+    build: Callable[..., View]
+
+
+ACCOUNT = _Manage(ACCOUNT_TITLE, repositories.get_repository, account_modal)
+DELETE = _Manage(DELETE_TITLE, repositories.get_for_delete, delete_modal)
 
 
 async def _entry(
-    request: Request,
-    meta: ManageMeta,
-    title: str,
-    how: tuple[EntryGetter, ManageModalFn],
-    working: str,
+    request: Request, meta: ManageMeta, modal: _Manage, working: str
 ) -> tuple[Actor, RepositoryRow] | None:
-    """Who submitted and the entry as `get` (a use case) gives it to them, the modal `build`
-    makes then saying `working` (the ack); None (and the refusal shown) when `get` refuses."""
-    get, build = how
+    """Who submitted and the entry as `modal.get` gives it to them, the modal then saying
+    `working` (the ack); None (and the refusal shown) when `modal.get` refuses."""
     actor = await request.actor()
     try:
-        row = await get(request.runtime, actor, meta.place, meta.repository_id)
+        row = await modal.get(request.runtime, actor, meta.place, meta.repository_id)
     except UseCaseError as error:
-        await request.notice(title, mrkdwn(error.message))
+        await request.notice(modal.title, mrkdwn(error.message))
         return None
-    await request.ack_view(build(row, meta, status=working))
+    await request.ack_view(modal.build(row, meta, status=working))
     return actor, row
 
 
@@ -243,7 +247,7 @@ async def _changed(
         await publish_home(request, project_id=project_id)
 
 
-@listeners.submission(ids.VIEW_ACCOUNT, ACCOUNT_TITLE, ManageMeta.load)
+@listeners.submission(ids.VIEW_ACCOUNT, ACCOUNT.title, ManageMeta.load)
 async def account_submitted(request: Request, meta: ManageMeta) -> None:
     view = request.view
     username = text_value(view, ids.B_USERNAME, ids.A_USERNAME).strip()
@@ -255,8 +259,7 @@ async def account_submitted(request: Request, meta: ManageMeta) -> None:
         )
         return
     testing = _(":hourglass_flowing_sand: Testing the new account…")
-    how = (repositories.get_repository, account_modal)
-    entry = await _entry(request, meta, ACCOUNT_TITLE, how, testing)
+    entry = await _entry(request, meta, ACCOUNT, testing)
     if entry is None:
         return
     actor, row = entry
@@ -274,7 +277,7 @@ async def account_submitted(request: Request, meta: ManageMeta) -> None:
         await _changed(
             request,
             meta,
-            ACCOUNT_TITLE,
+            ACCOUNT.title,
             _(":white_check_mark: The account of {entry} is now *{name}*.").format(
                 entry=describe(row), name=mrkdwn(username)
             )
@@ -286,7 +289,7 @@ async def account_submitted(request: Request, meta: ManageMeta) -> None:
     await request.update(account_modal(row, meta, status=status))
 
 
-@listeners.submission(ids.VIEW_DELETE, DELETE_TITLE, ManageMeta.load)
+@listeners.submission(ids.VIEW_DELETE, DELETE.title, ManageMeta.load)
 async def delete_submitted(request: Request, meta: ManageMeta) -> None:
     checked = checked_values(request.view, ids.B_DELETE_IN_IR, ids.A_DELETE_IN_IR)
     also = ids.OPT_DELETE_IN_IR in checked
@@ -295,8 +298,7 @@ async def delete_submitted(request: Request, meta: ManageMeta) -> None:
         if also
         else _(":hourglass_flowing_sand: Deleting from the list…")
     )
-    how = (repositories.get_for_delete, delete_modal)
-    entry = await _entry(request, meta, DELETE_TITLE, how, deleting)
+    entry = await _entry(request, meta, DELETE, deleting)
     if entry is None:
         return
     actor, row = entry
@@ -316,7 +318,7 @@ async def delete_submitted(request: Request, meta: ManageMeta) -> None:
             ":wastebasket: Deleted {entry} from the list (the image registry keeps the repository)."
         )
     ).format(entry=describe(row))
-    await _changed(request, meta, DELETE_TITLE, deleted, row.project_id)
+    await _changed(request, meta, DELETE.title, deleted, row.project_id)
 
 
 # -- tools ---------------------------------------------------------------------------------
