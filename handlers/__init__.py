@@ -53,8 +53,9 @@ def register_listeners(app: AsyncApp, runtime: Runtime) -> None:
     async def provide_deps(
         context: AsyncBoltContext, body: dict[str, Any], next: Callable[[], Awaitable[None]]
     ) -> None:
-        """Every listener names `deps` among its parameters; Bolt fills it from the context.
-        Signed metadata this request writes or reads is bound to its user (issue 18, 7)."""
+        """`deps` joins the request context, where handlers.guard.with_request finds it
+        for the request's `Request`. Signed metadata this request writes or reads is bound
+        to its user (issue 18, 7)."""
         context["deps"] = deps
         payload = body if isinstance(body, dict) else {}
         metadata.bind_request(payload)

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
-
-from slack_bolt.async_app import AsyncAck, AsyncRespond
-from slack_sdk.models.views import View
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Action
 from bot.usecases import home, repositories, tools
@@ -25,9 +21,9 @@ from bot.usecases.forms import Creation, RepositoryForm
 from bot.usecases.permissions import EntryAction
 from handlers import add_flow, ids, metadata
 from handlers.add_flow import AddContext
-from handlers.click import Click, from_home, menu, row_button
+from handlers.click import menu, row_button
+from handlers.context import Request, ViewBuilder
 from handlers.delivery import deliver_outbox
-from handlers.deps import Deps
 from handlers.guard import Listeners
 from handlers.home import publish_home
 from handlers.payload import (
@@ -38,7 +34,7 @@ from handlers.payload import (
     selected_value,
     view_of,
 )
-from handlers.slack_calls import JsonDict, safe_call
+from handlers.slack_calls import JsonDict
 from handlers.ui.common import code, mrkdwn, notice_view, test_result_text, url_check_text
 from handlers.ui.fields import errors_text
 from handlers.ui.i18n import N_, _, translate
@@ -79,30 +75,18 @@ listeners = Listeners()
 class _AddModal:
     """The add modal a click came from, with what rebuilding it needs."""
 
-    deps: Deps
-    client: AsyncWebClient
-    view: JsonDict
+    request: Request
     meta: AddMeta
     actor: Actor
     ctx: AddContext
 
-    @property
-    def view_id(self) -> str:
-        return str(self.view.get("id"))
-
     def form(self) -> RepositoryForm:
-        return add_flow.read_form(self.view, self.meta)
+        return add_flow.read_form(self.request.view, self.meta)
 
-    async def update(
-        self,
-        build: Callable[[JsonDict | None], View | None],
-        over: JsonDict | None = None,
-    ) -> JsonDict | None:
+    async def update(self, build: ViewBuilder, over: JsonDict | None = None) -> JsonDict | None:
         """Replace the modal (`over`: the version an earlier update returned)."""
-        current = over if over is not None else self.view
-        return await self.deps.views.update(
-            self.client, self.view_id, build, hash=current.get("hash"), current=current
-        )
+        current = over if over is not None else self.request.view
+        return await self.request.update(build, hash=current.get("hash"), current=current)
 
     async def show(self, over: JsonDict | None = None, **results: Any) -> JsonDict | None:
         """Rebuild for the same repository type with these result blocks."""
@@ -111,22 +95,25 @@ class _AddModal:
         )
 
 
-async def _add_modal(
-    deps: Deps, client: AsyncWebClient, body: Mapping[str, Any]
-) -> _AddModal | None:
+async def _add_modal(request: Request) -> _AddModal | None:
     """The add modal of this click, or None when it is not one this app signed, or its
     project or tools can no longer be loaded: the modal is then left as it is."""
-    view = view_of(body)
-    meta = add_flow.meta_of(view)
+    meta = add_flow.meta_of(request.view)
     if meta is None:
         return None
-    actor = await deps.actor(client, body)
+    actor = await request.actor()
     try:
-        ctx = await add_flow.load_context(deps.runtime, actor, meta)
+        ctx = await add_flow.load_context(request.runtime, actor, meta.channel_id)
     except UseCaseError as error:
         log.info("add modal action skipped: %s", type(error).__name__)
         return None
-    return _AddModal(deps, client, view, meta, actor, ctx)
+    return _AddModal(request, meta, actor, ctx)
+
+
+async def _ack_then_add_modal(request: Request) -> _AddModal | None:
+    """Ack a click of the add modal's buttons, then the modal (see `_add_modal`)."""
+    await request.ack()
+    return await _add_modal(request)
 
 
 def _fix_first(error: InvalidInput) -> str:
@@ -134,15 +121,17 @@ def _fix_first(error: InvalidInput) -> str:
 
 
 @listeners.action(ids.A_TYPE)
-async def type_chosen(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps) -> None:
-    await ack()
-    meta = add_flow.meta_of(view_of(body))
-    chosen = selected_value({"state": {"values": {"b": {"a": first_action(body)}}}}, "b", "a")
+async def type_chosen(request: Request) -> None:
+    await request.ack()
+    meta = add_flow.meta_of(request.view)
+    chosen = selected_value(
+        {"state": {"values": {"b": {"a": first_action(request.body)}}}}, "b", "a"
+    )
     if meta is None or chosen is None or chosen == meta.registry_type:
         return
     if chosen not in {t.value for t in RegistryType}:  # only a forged payload
         return
-    modal = await _add_modal(deps, client, body)
+    modal = await _add_modal(request)
     if modal is not None:
         await modal.update(
             add_flow.rebuild(
@@ -152,23 +141,20 @@ async def type_chosen(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, dep
 
 
 @listeners.action(ids.A_CREATION)
-async def creation_chosen(
-    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps
-) -> None:
-    await ack()
-    meta = add_flow.meta_of(view_of(body))
-    chosen = chosen_value(body)
+async def creation_chosen(request: Request) -> None:
+    await request.ack()
+    meta = add_flow.meta_of(request.view)
+    chosen = chosen_value(request.body)
     if meta is None or chosen not in {c.value for c in Creation} or chosen == meta.creation:
         return
-    modal = await _add_modal(deps, client, body)
+    modal = await _add_modal(request)
     if modal is not None:
         await modal.show(change=lambda m: replace(m, creation=chosen), test_result=None)
 
 
 @listeners.action(ids.A_URL_CHECK)
-async def url_check(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps) -> None:
-    await ack()
-    modal = await _add_modal(deps, client, body)
+async def url_check(request: Request) -> None:
+    modal = await _ack_then_add_modal(request)
     if modal is None:
         return
     form = modal.form()
@@ -180,7 +166,7 @@ async def url_check(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps:
         return
     try:
         result = await repositories.url_check(
-            deps.runtime, url, ca_bundle_pem=form.ca_bundle_pem, insecure=form.insecure
+            request.runtime, url, ca_bundle_pem=form.ca_bundle_pem, insecure=form.insecure
         )
         text = url_check_text(url, result)
     except InvalidInput as error:
@@ -192,14 +178,11 @@ async def url_check(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps:
 
 
 @listeners.action(ids.A_TEST)
-async def connection_test(
-    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps
-) -> None:
-    await ack()
-    modal = await _add_modal(deps, client, body)
+async def connection_test(request: Request) -> None:
+    modal = await _ack_then_add_modal(request)
     if modal is None:
         return
-    rt, form = deps.runtime, modal.form()
+    rt, form = request.runtime, modal.form()
     try:
         repositories.check_form(rt, modal.actor, form)
     except InvalidInput as error:
@@ -231,61 +214,54 @@ async def connection_test(
 
 @listeners.action(ids.A_ROW_MENU)
 @menu
-async def row_menu(click: Click, kind: str, repository_id: int) -> None:
+async def row_menu(request: Request, kind: str, repository_id: int) -> None:
     if kind == ids.MENU_TEST:
-        await _test_saved(click, repository_id)
+        await _test_saved(request, repository_id)
     elif kind in (ids.MENU_ACCOUNT, ids.MENU_DELETE):
-        await open_manage(click, kind, repository_id)
+        await open_manage(request, kind, repository_id)
 
 
 @listeners.action(ids.A_ALERT_TEST)
 @row_button
-async def alert_test(click: Click, repository_id: int) -> None:
-    await _test_saved(click, repository_id, refresh_list=False)
+async def alert_test(request: Request, repository_id: int) -> None:
+    await _test_saved(request, repository_id, refresh_list=False)
 
 
 @listeners.action(re.compile(rf"^{ids.A_PAGE}_(prev|next)$"))
-async def page(
-    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
-) -> None:
-    await ack()
-    project_text, _sep, page_text = action_value(body).partition(":")
+async def page(request: Request) -> None:
+    await request.ack()
+    project_text, _sep, page_text = action_value(request.body).partition(":")
     project_id, number = row_id(project_text), row_id(page_text)
     if project_id is None or number is None:
         return
-    if from_home(body):
-        await publish_home(deps, client, body, project_id=project_id, page=number)
+    if request.from_home:
+        await publish_home(request, project_id=project_id, page=number)
         return
-    await _refresh_list(Click(deps, client, body, respond), project_id, number)
+    await _refresh_list(request, project_id, number)
 
 
 @listeners.action(ids.A_HOME_PROJECT)
-async def home_project(ack: AsyncAck, body: JsonDict, client: AsyncWebClient, deps: Deps) -> None:
-    await ack()
-    project_id = row_id(chosen_value(body))
+async def home_project(request: Request) -> None:
+    await request.ack()
+    project_id = row_id(chosen_value(request.body))
     if project_id is not None:
-        await publish_home(deps, client, body, project_id=project_id, page=1)
+        await publish_home(request, project_id=project_id, page=1)
 
 
-async def _refresh_list(click: Click, project_id: int, number: int) -> None:
-    actor = await click.actor()
+async def _refresh_list(request: Request, project_id: int, number: int) -> None:
+    actor = await request.actor()
     try:
         project, page = await home.project_page(
-            click.deps.runtime, actor, click.place, project_id, number
+            request.runtime, actor, request.place, project_id, number
         )
     except UseCaseError as error:
-        await safe_call(
-            "respond", click.respond(text=mrkdwn(error.message), replace_original=False)
-        )
+        await request.answer(mrkdwn(error.message), replace_original=False)
         return
-    await safe_call(
-        "respond",
-        click.respond(
-            text=list_text(project.name, page),
-            blocks=list_blocks(project.id, project.name, page),
-            replace_original=True,
-            response_type="ephemeral",
-        ),
+    await request.answer(
+        list_text(project.name, page),
+        blocks=list_blocks(project.id, project.name, page),
+        replace_original=True,
+        response_type="ephemeral",
     )
 
 
@@ -304,51 +280,48 @@ def _current_page(body: Mapping[str, Any]) -> int:
     return 1
 
 
-async def _test_in_modal(click: Click, testing: str) -> JsonDict | None:
+async def _test_in_modal(request: Request, testing: str) -> JsonDict | None:
     """Open the small Connection Test modal saying what is being tested."""
-    return await click.open(notice_view(_(CONNECTION_TEST), f"{_(TESTING)}\n{testing}"))
+    return await request.open(notice_view(_(CONNECTION_TEST), f"{_(TESTING)}\n{testing}"))
 
 
-async def _show_result(click: Click, opened: JsonDict | None, text: str) -> bool:
+async def _show_result(request: Request, opened: JsonDict | None, text: str) -> bool:
     """Put the result in the Connection Test modal; False when there is none to put it in."""
     if opened is None:
         return False
-    await click.deps.views.update(
-        click.client,
-        str(opened["id"]),
+    await request.update(
         notice_view(_(CONNECTION_TEST), text),
+        view_id=str(opened["id"]),
         hash=opened.get("hash"),
     )
     return True
 
 
-async def _test_saved(click: Click, repository_id: int, *, refresh_list: bool = True) -> None:
-    rt, body = click.deps.runtime, click.body
-    actor, place = await click.actor(), click.place
+async def _test_saved(request: Request, repository_id: int, *, refresh_list: bool = True) -> None:
+    rt, body = request.runtime, request.body
+    actor, place = await request.actor(), request.place
     try:
         row = await repositories.get_repository(rt, actor, place, repository_id)
     except UseCaseError as error:
-        await click.tell(mrkdwn(error.message))
+        await request.tell(mrkdwn(error.message))
         return
-    opened = await _test_in_modal(click, describe(row))
+    opened = await _test_in_modal(request, describe(row))
     try:
         result = await repositories.test_saved(rt, actor, place, repository_id)
         text = f"{describe(row)}\n" + test_result_text(result)
     except UseCaseError as error:
         text = f":x: {mrkdwn(error.message)}"
-    if not await _show_result(click, opened, text):
-        await click.tell(text)
+    if not await _show_result(request, opened, text):
+        await request.tell(text)
     await deliver_outbox(rt)
-    if click.from_home:
-        await publish_home(
-            click.deps, click.client, body, project_id=row.project_id, page=_current_page(body)
-        )
+    if request.from_home:
+        await publish_home(request, project_id=row.project_id, page=_current_page(body))
     elif refresh_list and body.get("response_url"):
-        await _refresh_list(click, row.project_id, _current_page(body))
+        await _refresh_list(request, row.project_id, _current_page(body))
 
 
-async def open_manage(click: Click, kind: str, repository_id: int) -> None:
-    rt, actor, place = click.deps.runtime, await click.actor(), click.place
+async def open_manage(request: Request, kind: str, repository_id: int) -> None:
+    rt, actor, place = request.runtime, await request.actor(), request.place
     try:
         if kind == ids.MENU_ACCOUNT:
             row = await repositories.entry_for(
@@ -360,116 +333,100 @@ async def open_manage(click: Click, kind: str, repository_id: int) -> None:
             row = await repositories.get_for_delete(rt, actor, place, repository_id)
             modal = delete_modal
     except UseCaseError as error:
-        await click.tell(mrkdwn(error.message))
+        await request.tell(mrkdwn(error.message))
         return
     meta = ManageMeta(
         repository_id=repository_id,
         source="home" if place.is_home else "",
         channel_id=place.channel_id or "",
     )
-    await click.open(modal(row, meta))
+    await request.open(modal(row, meta))
 
 
 # -- tools ------------------------------------------------------------------------------
 
 
 @listeners.action(ids.A_TOOL_REGISTER)
-async def tool_register(
-    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
-) -> None:
-    await ack()
-    click = Click(deps, client, body, respond)
+async def tool_register(request: Request) -> None:
+    await request.ack()
     try:
-        await tools.start_registration(deps.runtime, await click.actor())
+        await tools.start_registration(request.runtime, await request.actor())
     except UseCaseError as error:
-        await click.tell(mrkdwn(error.message))
+        await request.tell(mrkdwn(error.message))
         return
-    await click.open(tool_modal(None))
+    await request.open(tool_modal(None))
 
 
 @listeners.action(ids.A_TOOL_MENU)
 @menu
-async def tool_menu(click: Click, kind: str, tool_id: int) -> None:
-    rt, actor = click.deps.runtime, await click.actor()
+async def tool_menu(request: Request, kind: str, tool_id: int) -> None:
+    rt, actor = request.runtime, await request.actor()
     try:
         tool = await tools.tool_for_edit(
             rt, actor, tool_id, purpose=TOOL_ACTIONS.get(kind, Action.TOOL_EDIT)
         )
     except UseCaseError as error:
-        await click.tell(mrkdwn(translate(error.message)))
+        await request.tell(mrkdwn(translate(error.message)))
         return
     if kind == ids.TOOL_MENU_EDIT:
-        await click.open(tool_modal(tool))
+        await request.open(tool_modal(tool))
     elif kind == ids.TOOL_MENU_REMOVE:
-        await click.open(tool_remove_modal(tool))
+        await request.open(tool_remove_modal(tool))
     elif kind == ids.TOOL_MENU_GRANTS:
         try:
             grants = await tools.tool_grants(rt, actor, tool_id)
         except UseCaseError as error:
-            await click.tell(mrkdwn(translate(error.message)))
+            await request.tell(mrkdwn(translate(error.message)))
             return
-        await click.open(tool_grants_modal(grants))
+        await request.open(tool_grants_modal(grants))
     elif kind == ids.TOOL_MENU_TEST:
-        opened = await _test_in_modal(click, f"*{mrkdwn(tool.name)}* ({code(tool.url)})")
+        opened = await _test_in_modal(request, f"*{mrkdwn(tool.name)}* ({code(tool.url)})")
         try:
             result = await tools.test_tool(rt, actor, tool_id)
             heading = _("Connection test of {name}").format(name=mrkdwn(tool.name))
             text = test_result_text(result, heading=heading)
         except UseCaseError as error:
             text = f":x: {mrkdwn(translate(error.message))}"
-        await _show_result(click, opened, text)
+        await _show_result(request, opened, text)
 
 
 @listeners.action(ids.A_GRANT_REMOVE)
-async def grant_remove(
-    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
-) -> None:
+async def grant_remove(request: Request) -> None:
     """A grant's Remove button in a tool's Grants modal: the tool comes from the modal's
     signed metadata, the grant from the button (which must belong to that tool)."""
-    await ack()
-    click = Click(deps, client, body, respond)
-    view = view_of(body)
-    tool_part, _sep, grant_part = action_value(body).partition(":")
+    await request.ack()
+    view = request.view
+    tool_part, _sep, grant_part = action_value(request.body).partition(":")
     grant_id = row_id(grant_part)
     try:
         meta = ToolMeta.load(str(view.get("private_metadata") or ""))
     except ValueError:
-        await click.tell(metadata.FORGED)
+        await request.tell(metadata.FORGED)
         return
     if grant_id is None or row_id(tool_part) != meta.tool_id or not meta.tool_id:
-        await click.tell(metadata.FORGED)
+        await request.tell(metadata.FORGED)
         return
-    rt, actor = deps.runtime, await click.actor()
+    rt, actor = request.runtime, await request.actor()
     try:
         grants = await tools.remove_grant(rt, actor, meta.tool_id, grant_id)
     except UseCaseError as error:
-        await click.tell(mrkdwn(translate(error.message)))
+        await request.tell(mrkdwn(translate(error.message)))
         return
-    await deps.views.update(
-        client,
-        str(view.get("id")),
-        tool_grants_modal(grants, status=_(":wastebasket: Removed the grant.")),
-    )
+    await request.update(tool_grants_modal(grants, status=_(":wastebasket: Removed the grant.")))
 
 
 @listeners.action(re.compile(rf"^{ids.A_TOOLS_PAGE}_(prev|next)$"))
-async def tools_page(
-    ack: AsyncAck, body: JsonDict, client: AsyncWebClient, respond: AsyncRespond, deps: Deps
-) -> None:
+async def tools_page(request: Request) -> None:
     """Previous / Next under `/imagerepo tools`: that page replaces the message."""
-    await ack()
-    number = row_id(action_value(body))
+    await request.ack()
+    number = row_id(action_value(request.body))
     if number is None:
         return
-    click = Click(deps, client, body, respond)
-    actor = await click.actor()
-    page = await tools.tools_page(deps.runtime, actor, number)
-    await safe_call(
-        "respond",
-        click.respond(
-            text=tools_text(page),
-            blocks=tools_blocks(page, is_admin=tools.may_manage(actor)),
-            replace_original=True,
-            response_type="ephemeral",
-        ),
+    actor = await request.actor()
+    page = await tools.tools_page(request.runtime, actor, number)
+    await request.answer(
+        tools_text(page),
+        blocks=tools_blocks(page, is_admin=tools.may_manage(actor)),
+        replace_original=True,
+        response_type="ephemeral",
     )

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases.actor import Actor
-from handlers.slack_calls import slack_error_code
+from handlers.slack_calls import SLACK_CALL_ERRORS, slack_error_code
 from handlers.ui.i18n import current_language, language_of, set_language
 
 log = logging.getLogger("handlers")
@@ -88,7 +88,7 @@ class Actors:
             log.warning(
                 "users.info failed (%s); treating the user as a member", slack_error_code(error)
             )
-        except Exception as error:
+        except SLACK_CALL_ERRORS as error:
             log.warning(
                 "users.info failed (%s); treating the user as a member", type(error).__name__
             )

@@ -47,8 +47,9 @@ class AddContext:
         )
 
 
-async def load_context(rt: Runtime, actor: Actor, meta: AddMeta) -> AddContext:
-    project = await projects.get_project(rt, team_id=actor.team_id, channel_id=meta.channel_id)
+async def load_context(rt: Runtime, actor: Actor, channel_id: str) -> AddContext:
+    """What the add modal of `channel_id`'s project shows besides its metadata."""
+    project = await projects.get_project(rt, team_id=actor.team_id, channel_id=channel_id)
     registered = await tools.list_tools(rt, actor)
     return AddContext(
         project_name=project.name,

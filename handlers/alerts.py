@@ -14,7 +14,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -22,12 +21,12 @@ from bot.usecases import alerts, projects, repositories
 from bot.usecases.errors import UseCaseError
 from handlers import ids
 from handlers.actions import open_manage
-from handlers.click import Click, place_of, row_button
+from handlers.click import row_button
+from handlers.context import Request
 from handlers.delivery import deliver_outbox
-from handlers.deps import Deps
 from handlers.guard import Listeners
 from handlers.payload import chosen_value, row_id, team_of
-from handlers.slack_calls import safe_call
+from handlers.slack_calls import SLACK_CALL_ERRORS, safe_call
 from handlers.ui.alerts import snoozed_text
 from handlers.ui.channel import test_reply
 from handlers.ui.common import mrkdwn, test_result_text
@@ -55,12 +54,6 @@ def _alert_thread(body: Mapping[str, Any]) -> tuple[str, str] | None:
     return (str(channel), str(ts)) if channel and ts else None
 
 
-async def _answer(respond: AsyncRespond, text: str) -> None:
-    await safe_call(
-        "respond", respond(text=text, response_type="ephemeral", replace_original=False)
-    )
-
-
 async def channel_problem(client: AsyncWebClient, channel_id: str) -> str | None:
     """Why the bot cannot post in this channel (a Slack error code), or None if it can.
 
@@ -75,7 +68,7 @@ async def channel_problem(client: AsyncWebClient, channel_id: str) -> str | None
     except SlackApiError as error:
         code = str(error.response.get("error", ""))
         return code if code in CANNOT_POST else None
-    except Exception as error:
+    except SLACK_CALL_ERRORS as error:
         log.info("conversations.info failed: %s", type(error).__name__)
         return None
     channel = response.get("channel") or {}
@@ -88,15 +81,15 @@ async def channel_problem(client: AsyncWebClient, channel_id: str) -> str | None
 
 @listeners.action(ids.A_ALERT_TEST_IN_THREAD)
 @row_button
-async def test_from_alert(click: Click, repository_id: int) -> None:
-    thread = _alert_thread(click.body)
+async def test_from_alert(request: Request, repository_id: int) -> None:
+    thread = _alert_thread(request.body)
     if thread is None:
         return
-    rt, actor = click.deps.runtime, await click.actor()
+    rt, actor = request.runtime, await request.actor()
     try:
-        result = await repositories.test_saved(rt, actor, click.place, repository_id)
+        result = await repositories.test_saved(rt, actor, request.place, repository_id)
     except UseCaseError as error:
-        await _answer(click.respond, f":x: {mrkdwn(translate(error.message))}")
+        await _ephemeral(request, f":x: {mrkdwn(translate(error.message))}")
         return
     channel, ts = thread
     # A reply in the channel: the project's language, not the clicker's.
@@ -110,7 +103,7 @@ async def test_from_alert(click: Click, repository_id: int) -> None:
         reply = test_reply(actor.user_id, test_result_text(result))
     await safe_call(
         "chat.postMessage",
-        click.client.chat_postMessage(
+        request.client.chat_postMessage(
             channel=channel,
             thread_ts=ts,
             text=reply.text,
@@ -122,37 +115,40 @@ async def test_from_alert(click: Click, repository_id: int) -> None:
 
 @listeners.action(ids.A_ALERT_ACCOUNT)
 @row_button
-async def account_from_alert(click: Click, repository_id: int) -> None:
-    await open_manage(click, ids.MENU_ACCOUNT, repository_id)
+async def account_from_alert(request: Request, repository_id: int) -> None:
+    await open_manage(request, ids.MENU_ACCOUNT, repository_id)
 
 
 @listeners.action(ids.A_ALERT_SNOOZE)
-async def snooze_from_alert(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, deps: Deps
-) -> None:
-    await ack()
-    number, _, choice = chosen_value(body).partition(":")
+async def snooze_from_alert(request: Request) -> None:
+    await request.ack()
+    number, _, choice = chosen_value(request.body).partition(":")
     repository_id = row_id(number)
     if repository_id is None:
         return
-    actor = await deps.actor(client, body)
+    rt, actor = request.runtime, await request.actor()
     try:
-        snoozed = await alerts.snooze(deps.runtime, actor, place_of(body), repository_id, choice)
+        snoozed = await alerts.snooze(rt, actor, request.place, repository_id, choice)
     except UseCaseError as error:
-        await _answer(respond, f":x: {mrkdwn(error.message)}")
+        await _ephemeral(request, f":x: {mrkdwn(error.message)}")
         return
-    await deliver_outbox(deps.runtime)
-    await _answer(respond, snoozed_text(snoozed))
+    await deliver_outbox(rt)
+    await _ephemeral(request, snoozed_text(snoozed))
+
+
+async def _ephemeral(request: Request, text: str) -> None:
+    """Answer the clicking user under the alert (the channel sees nothing)."""
+    await request.answer(text, response_type="ephemeral", replace_original=False)
 
 
 @listeners.event("member_joined_channel")
-async def member_joined(
-    event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, deps: Deps
-) -> None:
-    if not context.bot_user_id or event.get("user") != context.bot_user_id:
+async def member_joined(request: Request) -> None:
+    event = request.body.get("event")
+    bot_user_id = request.bot_user_id
+    if not isinstance(event, Mapping) or not bot_user_id or event.get("user") != bot_user_id:
         return
     channel_id = str(event.get("channel") or "")
-    team_id = str(event.get("team") or team_of(body))
+    team_id = str(event.get("team") or team_of(request.body))
     if channel_id:
-        await alerts.channel_joined(deps.runtime, team_id=team_id, channel_id=channel_id)
-        await deliver_outbox(deps.runtime)
+        await alerts.channel_joined(request.runtime, team_id=team_id, channel_id=channel_id)
+        await deliver_outbox(request.runtime)

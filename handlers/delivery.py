@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import outbox
 from bot.outbox import Answer, Outgoing
 from bot.runtime import Runtime
+from handlers.slack_calls import SLACK_CALL_ERRORS
 from handlers.ui.channel import late_note, late_text, render
 from handlers.ui.i18n import using
 from storage.enums import OutboxKind
@@ -67,7 +68,7 @@ class SlackPoster:
                 response = await self.client.chat_postMessage(**kwargs)
         except SlackApiError as exc:
             return Answer(str(exc.response.get("error", "slack_error")))
-        except Exception as exc:  # connection refused, timeout: retry later
+        except SLACK_CALL_ERRORS as exc:  # connection refused, timeout: retry later
             return Answer(type(exc).__name__)
         return Answer(None, str(response.get("ts") or "") or None)
 
@@ -86,5 +87,8 @@ async def deliver_outbox(runtime: Runtime) -> None:
                 runtime.sessions, runtime.poster, owner=OUTBOX_OWNER
             ):
                 break
-    except Exception as error:  # the scheduler's outbox loop retries later
+    # A boundary: the listener has done what was asked, and its answer must not depend on
+    # sending the channel messages it queued (the database gone, a notice that cannot be
+    # worded); they stay in the outbox and the scheduler's sender retries them later.
+    except Exception as error:
         log.warning("outbox delivery failed: %s", type(error).__name__)

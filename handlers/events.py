@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
-from slack_sdk.web.async_client import AsyncWebClient
-
-from handlers.deps import Deps
+from handlers.context import Request
 from handlers.guard import Listeners
 from handlers.home import publish_home
 from handlers.ui.repository_list import home_project
@@ -15,17 +13,14 @@ listeners = Listeners()
 
 
 @listeners.event("app_home_opened")
-async def home_opened(
-    event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, deps: Deps
-) -> None:
-    if event.get("tab", "home") != "home":
+async def home_opened(request: Request) -> None:
+    event = request.body.get("event")
+    if not isinstance(event, Mapping) or event.get("tab", "home") != "home":
         return
     previous = event.get("view") or {}
     await publish_home(
-        deps,
-        client,
-        body,
+        request,
         project_id=home_project(str(previous.get("private_metadata") or "")),
         user_id=str(event.get("user", "")),
-        team_id=str(body.get("team_id", "")),
+        team_id=str(request.body.get("team_id", "")),
     )

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
-
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases import audit, home
 from bot.usecases.errors import UseCaseError
 from bot.usecases.permissions import Place
-from handlers.deps import Deps
-from handlers.payload import team_of, user_of
+from handlers.context import Request
 from handlers.ui.audit import with_recent_audit
 from handlers.ui.repository_list import home_view
 
@@ -20,19 +15,19 @@ log = logging.getLogger("handlers.home")
 
 
 async def publish_home(
-    deps: Deps,
-    client: AsyncWebClient,
-    body: Mapping[str, Any],
+    request: Request,
     *,
     project_id: int | None = None,
     page: int = 1,
     user_id: str | None = None,
     team_id: str | None = None,
 ) -> None:
-    rt = deps.runtime
-    team_id = team_id or team_of(body)
-    user_id = user_id or user_of(body)
-    actor = await deps.actors.get(client, team_id, user_id)
+    """The Home tab of the request's user (`user_id`, `team_id`: of an event, which names
+    them elsewhere), showing `project_id` when they may see it."""
+    rt = request.runtime
+    team_id = team_id or request.team_id
+    user_id = user_id or request.user_id
+    actor = await request.deps.actors.get(request.client, team_id, user_id)
     projects = await home.team_projects(rt, actor)
     entries = [(p.id, p.name) for p in projects]
     known = {p.id for p in projects}
@@ -46,4 +41,4 @@ async def publish_home(
     view = with_recent_audit(
         home_view(entries, selected, listing), await audit.recent_for_home(rt, actor)
     )
-    await deps.views.publish(client, user_id, view)
+    await request.deps.views.publish(request.client, user_id, view)

@@ -5,7 +5,7 @@ A forged payload may carry anything: every reader answers "" / None / {} rather 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -16,6 +16,11 @@ def row_id(text: str) -> int | None:
     anything: non-ASCII digits int() refuses, or numbers too big for the database.
     """
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+def page_arg(args: Sequence[str]) -> int:
+    """The page number typed after a subcommand (1 when none or not a number)."""
+    return (row_id(args[0]) if args else None) or 1
 
 
 def state_values(view: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:

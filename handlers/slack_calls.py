@@ -1,5 +1,6 @@
-"""Web API calls that never raise into a listener: views.open / update / publish, and
-any other call through `safe_call`.
+"""Web API calls that never raise into a listener for Slack's or the network's failures
+(`SLACK_CALL_ERRORS`): views.open / update / publish, and any other call through
+`safe_call`.
 
 Nothing here logs a payload or a view's state: only ids, method names and
 Slack error codes.
@@ -12,7 +13,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -20,12 +22,22 @@ log = logging.getLogger("handlers")
 
 JsonDict = dict[str, Any]
 
+# What a Web API call (or a post to a response_url) raises when it fails: Slack's error
+# answer (SlackApiError) or a refused request (SlackRequestError...), both SlackClientError;
+# the connection (aiohttp's errors, an OSError such as a refused connect) or a timeout.
+SLACK_CALL_ERRORS: tuple[type[Exception], ...] = (
+    SlackClientError,
+    aiohttp.ClientError,
+    TimeoutError,
+    OSError,
+)
+
 
 def slack_error_code(error: SlackApiError) -> str:
     """The `error` field of Slack's answer (never the rest of it)."""
     try:
         return str(error.response.get("error", "error"))
-    except Exception:
+    except (AttributeError, TypeError):  # an answer that was not JSON (bytes, a text)
         return "error"
 
 
@@ -59,7 +71,7 @@ class Views:
         except SlackApiError as error:
             log.warning("views.open failed: %s", slack_error_code(error))
             return None
-        except Exception as error:
+        except SLACK_CALL_ERRORS as error:
             log.warning("views.open failed: %s", type(error).__name__)
             return None
         opened: JsonDict = response.get("view") or {}
@@ -100,7 +112,7 @@ class Views:
                     return None
                 log.warning("views.update of %s failed: %s", view_id, code)
                 return None
-            except Exception as error:
+            except SLACK_CALL_ERRORS as error:
                 log.warning("views.update of %s failed: %s", view_id, type(error).__name__)
                 return None
             updated: JsonDict = response.get("view") or {}
@@ -114,7 +126,7 @@ class Views:
         except SlackApiError as error:
             log.warning("views.publish failed: %s", slack_error_code(error))
             return
-        except Exception as error:
+        except SLACK_CALL_ERRORS as error:
             log.warning("views.publish failed: %s", type(error).__name__)
             return
         self.remember(response.get("view"))
@@ -126,6 +138,6 @@ async def safe_call(what: str, call: Awaitable[Any]) -> Any:
         return await call
     except SlackApiError as error:
         log.warning("%s failed: %s", what, slack_error_code(error))
-    except Exception as error:
+    except SLACK_CALL_ERRORS as error:
         log.warning("%s failed: %s", what, type(error).__name__)
     return None

@@ -4,16 +4,12 @@ module so the tools' other listeners stay as they are."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from slack_bolt.async_app import AsyncAck
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.usecases import tools
 from bot.usecases.errors import UseCaseError
 from handlers import ids, metadata
-from handlers.deps import Deps
+from handlers.context import Request
 from handlers.guard import Listeners
+from handlers.payload import first_action
 from handlers.ui.common import mrkdwn, notice_view
 from handlers.ui.tools import ToolMeta, tool_modal
 from registry import is_tool_kind
@@ -22,35 +18,25 @@ listeners = Listeners()
 
 
 @listeners.action(ids.A_TOOL_KIND)
-async def tool_kind_chosen(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, deps: Deps
-) -> None:
-    await ack()
-    view = body.get("view") or {}
+async def tool_kind_chosen(request: Request) -> None:
+    await request.ack()
+    view = request.view
     try:
         if ToolMeta.load(str(view.get("private_metadata") or "")).tool_id:
             return  # an edit modal has no Tool type: the kind of a tool never changes
     except ValueError:
-        await deps.views.update(
-            client, str(view.get("id")), notice_view("Registered tools", metadata.FORGED)
-        )
+        await request.update(notice_view("Registered tools", metadata.FORGED))
         return
-    actions = body.get("actions") or [{}]
-    chosen = actions[0].get("selected_option") if isinstance(actions[0], dict) else None
+    chosen = first_action(request.body).get("selected_option")
     kind = chosen.get("value") if isinstance(chosen, dict) else None
     if not is_tool_kind(kind):
         return
-    actor = await deps.actor(client, body)
     try:
-        await tools.start_registration(deps.runtime, actor)
+        await tools.start_registration(request.runtime, await request.actor())
     except UseCaseError as error:
-        await deps.views.update(
-            client, str(view.get("id")), notice_view("Registered tools", mrkdwn(error.message))
-        )
+        await request.update(notice_view("Registered tools", mrkdwn(error.message)))
         return
-    await deps.views.update(
-        client,
-        str(view.get("id")),
+    await request.update(
         tool_modal(None, kind=str(kind)),
         hash=str(view.get("hash") or "") or None,
         current=view,

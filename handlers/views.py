@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, NamedTuple
 
-from slack_bolt.async_app import AsyncAck
 from slack_sdk.models.views import View
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runtime import Runtime
 from bot.usecases import repositories, tools
@@ -31,10 +28,10 @@ from bot.usecases.repositories import (
 from bot.usecases.tools import ToolForm, ToolInfo
 from handlers import add_flow, ids, metadata
 from handlers.add_flow import AddContext
+from handlers.context import Request
 from handlers.delivery import deliver_outbox
-from handlers.deps import Deps
 from handlers.field_errors import field_errors
-from handlers.guard import ListenerFn, Listeners
+from handlers.guard import Listeners
 from handlers.home import publish_home
 from handlers.payload import checked_values, selected_value, text_value
 from handlers.ui.common import code, mrkdwn, notice_view, test_result_text, went_wrong
@@ -56,82 +53,22 @@ from handlers.ui.tools import (
     tool_modal,
     tool_remove_modal,
 )
+from registry import RegistryError
+from storage.db import DB_ERRORS
 from storage.enums import RepositoryAccess
 
 log = logging.getLogger("handlers.views")
 
+ADD_TITLE = N_("Image repositories")
 SAVING = N_(":hourglass_flowing_sand: Saving: testing the connection first…")
 TOOLS_TITLE = N_("Registered tools")
 REMOVE_TITLE = N_("Remove tool")
+# What saving can raise besides a UseCaseError (the use case words every refusal and
+# registry answer): the database failed, or a registry error it did not word.
+SAVE_FAILURES: tuple[type[Exception], ...] = (RegistryError, *DB_ERRORS)
 
 
 listeners = Listeners()
-M = TypeVar("M")
-
-
-async def _update_with(ack: AsyncAck, view: View) -> None:
-    await ack(response_action="update", view=view)
-
-
-async def _notice(ack: AsyncAck, title: str, text: str) -> None:
-    await _update_with(ack, notice_view(_(title), text))  # titles are msgids
-
-
-@dataclass(frozen=True)
-class Submission(Generic[M]):
-    """A submitted modal whose private_metadata this app signed (`meta`, as read), and what
-    answering it needs; `title` heads the notices that answer it."""
-
-    ack: AsyncAck
-    deps: Deps
-    client: AsyncWebClient
-    body: dict[str, Any]
-    view: dict[str, Any]
-    title: str
-    meta: M
-
-    @property
-    def runtime(self) -> Runtime:
-        return self.deps.runtime
-
-    async def actor(self) -> Actor:
-        return await self.deps.actor(self.client, self.body)
-
-    async def notice(self, text: str) -> None:
-        """Answer with a notice, within the ack."""
-        await _notice(self.ack, self.title, text)
-
-    async def show(self, view: View) -> None:
-        """Replace the modal after the ack."""
-        await self.deps.views.update(self.client, str(self.view.get("id")), view)
-
-
-def _signed(
-    title: str, load: Callable[[str], M]
-) -> Callable[[Callable[[Submission[M]], Awaitable[None]]], ListenerFn]:
-    """A submission listener: `handle(submission)` once `load` has read the modal's
-    private_metadata; when this app did not sign it (`load` raises a ValueError) nothing is
-    read from the modal and the user is told."""
-
-    def wrap(handle: Callable[[Submission[M]], Awaitable[None]]) -> ListenerFn:
-        async def listener(
-            ack: AsyncAck,
-            body: dict[str, Any],
-            view: dict[str, Any],
-            client: AsyncWebClient,
-            deps: Deps,
-        ) -> None:
-            try:
-                meta = load(str(view.get("private_metadata") or ""))
-            except ValueError:
-                await _notice(ack, title, metadata.FORGED)
-                return
-            await handle(Submission(ack, deps, client, body, view, title, meta))
-
-        listener.__name__ = listener.__qualname__ = handle.__name__  # as logged by the guard
-        return listener
-
-    return wrap
 
 
 def _not_saved(message: str) -> str:
@@ -165,38 +102,37 @@ def _saved_text(outcome: SaveOutcome) -> str:
 # -- Save in the add modal -------------------------------------------------------------
 
 
-@listeners.view(ids.VIEW_ADD)
-@_signed(N_("Image repositories"), AddMeta.load)
-async def add_submitted(sub: Submission[AddMeta]) -> None:
-    rt, view, meta = sub.runtime, sub.view, sub.meta
+@listeners.submission(ids.VIEW_ADD, ADD_TITLE, AddMeta.load)
+async def add_submitted(request: Request, meta: AddMeta) -> None:
+    rt, view = request.runtime, request.view
     form = add_flow.read_form(view, meta)
-    actor = await sub.actor()
+    actor = await request.actor()
     try:
         repositories.check_form(rt, actor, form)
         await repositories.check_tool_account(rt, actor, form, channel_id=meta.channel_id)
     except InvalidInput as error:
-        await _field_errors(sub.ack, error, view)
+        await _field_errors(request, error)
         return
     try:
-        ctx = await add_flow.load_context(rt, actor, meta)
+        ctx = await add_flow.load_context(rt, actor, meta.channel_id)
     except UseCaseError as error:
-        await sub.notice(mrkdwn(error.message))
+        await request.notice(ADD_TITLE, mrkdwn(error.message))
         return
-    save = _AddSave(sub.deps, actor, meta, form, ctx, view)
+    save = _AddSave(request, actor, meta, form, ctx)
     if form.creation is Creation.EXISTING and repositories.passed_recently(rt, form, save.passed):
-        await save.without_network(sub.ack)  # the same values just passed the Connection Test
+        await save.without_network()  # the same values just passed the Connection Test
         return
-    await _update_with(sub.ack, save.modal(_(SAVING)))
+    await request.ack_view(save.modal(_(SAVING)))
     final, saved = await save.run()
-    await sub.show(final)
+    await request.update(final)
     if saved:
         await deliver_outbox(rt)
 
 
-async def _field_errors(ack: AsyncAck, error: InvalidInput, view: dict[str, Any]) -> None:
-    await ack(
+async def _field_errors(request: Request, error: InvalidInput) -> None:
+    await request.ack(
         response_action="errors",
-        errors=field_errors(error.errors, ids.FIELD_BLOCKS, view, ids.B_REPOSITORY),
+        errors=field_errors(error.errors, ids.FIELD_BLOCKS, request.view, ids.B_REPOSITORY),
     )
 
 
@@ -205,18 +141,16 @@ class _AddSave:
 
     def __init__(
         self,
-        deps: Deps,
+        request: Request,
         actor: Actor,
         meta: AddMeta,
         form: RepositoryForm,
         ctx: AddContext,
-        view: dict[str, Any],
     ) -> None:
-        self.deps, self.actor, self.meta, self.form, self.ctx = deps, actor, meta, form, ctx
-        self.view = view
+        self.request, self.actor, self.meta, self.form, self.ctx = request, actor, meta, form, ctx
         self.passed = PassedTest(meta.fp, meta.fp_at)
-        self.url_check = add_flow.carried(view, ids.B_URL_CHECK_RESULT)
-        self.test_result = add_flow.carried(view, ids.B_TEST_RESULT)
+        self.url_check = add_flow.carried(request.view, ids.B_URL_CHECK_RESULT)
+        self.test_result = add_flow.carried(request.view, ids.B_TEST_RESULT)
 
     def modal(self, status: str, test_result: str | None = None) -> View:
         """The add modal again, its results carried over, with this status."""
@@ -229,25 +163,25 @@ class _AddSave:
 
     async def _save(self) -> SaveOutcome:
         return await repositories.save_repository(
-            self.deps.runtime,
+            self.request.runtime,
             self.actor,
             channel_id=self.meta.channel_id,
             form=self.form,
             passed=self.passed,
         )
 
-    async def without_network(self, ack: AsyncAck) -> None:
+    async def without_network(self) -> None:
         """Save within the ack: the values' test passed moments ago."""
         try:
             outcome = await self._save()
         except InvalidInput as error:
-            await _field_errors(ack, error, self.view)
+            await _field_errors(self.request, error)
             return
         except UseCaseError as error:
-            await _update_with(ack, self.modal(_not_saved(error.message)))
+            await self.request.ack_view(self.modal(_not_saved(error.message)))
             return
-        await _update_with(ack, saved_modal(self.meta, _saved_text(outcome)))
-        await deliver_outbox(self.deps.runtime)
+        await self.request.ack_view(saved_modal(self.meta, _saved_text(outcome)))
+        await deliver_outbox(self.request.runtime)
 
     async def run(self) -> tuple[View, bool]:
         """Save after the ack (the connection is tested first): the view to show then,
@@ -264,7 +198,7 @@ class _AddSave:
             return self.modal(_(":x: Not saved:") + "\n" + errors_text(error.errors)), False
         except UseCaseError as error:
             return self.modal(_not_saved(error.message)), False
-        except Exception:
+        except SAVE_FAILURES:
             status = went_wrong(N_(":x: Not saved: something went wrong on our side"))
             log.exception("saving a repository failed")
             return self.modal(status), False
@@ -274,54 +208,64 @@ class _AddSave:
 # -- Save in the account modal, Delete ---------------------------------------------------
 
 
-EntryGetter = Callable[[Runtime, Actor, Place, int], Awaitable[RepositoryRow]]
-ManageModalFn = Callable[..., View]  # account_modal / delete_modal: (row, meta, *, status)
+class _Manage(NamedTuple):
+    """A modal of one saved entry: its title (a msgid), the use case that gives the entry
+    to the person who submitted, and the builder of the modal (row, meta, *, status)."""
+
+    title: str
+    get: Callable[[Runtime, Actor, Place, int], Awaitable[RepositoryRow]]
+    build: Callable[..., View]
+
+
+ACCOUNT = _Manage(ACCOUNT_TITLE, repositories.get_repository, account_modal)
+DELETE = _Manage(DELETE_TITLE, repositories.get_for_delete, delete_modal)
 
 
 async def _entry(
-    sub: Submission[ManageMeta], get: EntryGetter, build: ManageModalFn, working: str
+    request: Request, meta: ManageMeta, modal: _Manage, working: str
 ) -> tuple[Actor, RepositoryRow] | None:
-    """Who submitted and the entry as `get` (a use case) gives it to them, the modal `build`
-    makes then saying `working` (the ack); None (and the refusal shown) when `get` refuses."""
-    actor = await sub.actor()
+    """Who submitted and the entry as `modal.get` gives it to them, the modal then saying
+    `working` (the ack); None (and the refusal shown) when `modal.get` refuses."""
+    actor = await request.actor()
     try:
-        row = await get(sub.runtime, actor, sub.meta.place, sub.meta.repository_id)
+        row = await modal.get(request.runtime, actor, meta.place, meta.repository_id)
     except UseCaseError as error:
-        await sub.notice(mrkdwn(error.message))
+        await request.notice(modal.title, mrkdwn(error.message))
         return None
-    await _update_with(sub.ack, build(row, sub.meta, status=working))
+    await request.ack_view(modal.build(row, meta, status=working))
     return actor, row
 
 
-async def _changed(sub: Submission[ManageMeta], text: str, project_id: int) -> None:
+async def _changed(
+    request: Request, meta: ManageMeta, title: str, text: str, project_id: int
+) -> None:
     """Say what was done, send the channel's messages, refresh the Home tab the change was
     made from."""
-    await sub.show(notice_view(sub.title, text))
-    await deliver_outbox(sub.runtime)
-    if sub.meta.source == "home":
-        await publish_home(sub.deps, sub.client, sub.body, project_id=project_id)
+    await request.update(notice_view(title, text))
+    await deliver_outbox(request.runtime)
+    if meta.source == "home":
+        await publish_home(request, project_id=project_id)
 
 
-@listeners.view(ids.VIEW_ACCOUNT)
-@_signed(ACCOUNT_TITLE, ManageMeta.load)
-async def account_submitted(sub: Submission[ManageMeta]) -> None:
-    view, meta = sub.view, sub.meta
+@listeners.submission(ids.VIEW_ACCOUNT, ACCOUNT.title, ManageMeta.load)
+async def account_submitted(request: Request, meta: ManageMeta) -> None:
+    view = request.view
     username = text_value(view, ids.B_USERNAME, ids.A_USERNAME).strip()
     secret = text_value(view, ids.B_SECRET, ids.A_SECRET)
     if errors := repositories.account_problems(username, secret):
-        await sub.ack(
+        await request.ack(
             response_action="errors",
             errors=field_errors(errors, ids.FIELD_BLOCKS, view, ids.B_USERNAME),
         )
         return
     testing = _(":hourglass_flowing_sand: Testing the new account…")
-    entry = await _entry(sub, repositories.get_repository, account_modal, testing)
+    entry = await _entry(request, meta, ACCOUNT, testing)
     if entry is None:
         return
     actor, row = entry
     try:
         result = await repositories.change_account(
-            sub.runtime, actor, meta.place, meta.repository_id, username=username, secret=secret
+            request.runtime, actor, meta.place, meta.repository_id, username=username, secret=secret
         )
     except InvalidInput as error:
         status = _(":x: Not changed:") + "\n" + errors_text(error.errors)
@@ -331,7 +275,9 @@ async def account_submitted(sub: Submission[ManageMeta]) -> None:
         status = f":x: {mrkdwn(translate(error.message))}"
     else:
         await _changed(
-            sub,
+            request,
+            meta,
+            ACCOUNT.title,
             _(":white_check_mark: The account of {entry} is now *{name}*.").format(
                 entry=describe(row), name=mrkdwn(username)
             )
@@ -340,29 +286,30 @@ async def account_submitted(sub: Submission[ManageMeta]) -> None:
             row.project_id,
         )
         return
-    await sub.show(account_modal(row, meta, status=status))
+    await request.update(account_modal(row, meta, status=status))
 
 
-@listeners.view(ids.VIEW_DELETE)
-@_signed(DELETE_TITLE, ManageMeta.load)
-async def delete_submitted(sub: Submission[ManageMeta]) -> None:
-    view, meta = sub.view, sub.meta
-    also = ids.OPT_DELETE_IN_IR in checked_values(view, ids.B_DELETE_IN_IR, ids.A_DELETE_IN_IR)
+@listeners.submission(ids.VIEW_DELETE, DELETE.title, ManageMeta.load)
+async def delete_submitted(request: Request, meta: ManageMeta) -> None:
+    checked = checked_values(request.view, ids.B_DELETE_IN_IR, ids.A_DELETE_IN_IR)
+    also = ids.OPT_DELETE_IN_IR in checked
     deleting = (
         _(":hourglass_flowing_sand: Deleting in the image registry, then from the list…")
         if also
         else _(":hourglass_flowing_sand: Deleting from the list…")
     )
-    entry = await _entry(sub, repositories.get_for_delete, delete_modal, deleting)
+    entry = await _entry(request, meta, DELETE, deleting)
     if entry is None:
         return
     actor, row = entry
     try:
         await repositories.delete_repository(
-            sub.runtime, actor, meta.place, meta.repository_id, also_in_registry=also
+            request.runtime, actor, meta.place, meta.repository_id, also_in_registry=also
         )
     except UseCaseError as error:
-        await sub.show(delete_modal(row, meta, status=f":x: {mrkdwn(translate(error.message))}"))
+        await request.update(
+            delete_modal(row, meta, status=f":x: {mrkdwn(translate(error.message))}")
+        )
         return
     deleted = (
         _(":wastebasket: Deleted {entry} from the list and in the image registry.")
@@ -371,7 +318,7 @@ async def delete_submitted(sub: Submission[ManageMeta]) -> None:
             ":wastebasket: Deleted {entry} from the list (the image registry keeps the repository)."
         )
     ).format(entry=describe(row))
-    await _changed(sub, deleted, row.project_id)
+    await _changed(request, meta, DELETE.title, deleted, row.project_id)
 
 
 # -- tools ---------------------------------------------------------------------------------
@@ -390,22 +337,21 @@ def _tool_form(view: dict[str, Any], kind: str) -> ToolForm:
     )
 
 
-@listeners.view(ids.VIEW_TOOL)
-@_signed(TOOLS_TITLE, ToolMeta.load)
-async def tool_submitted(sub: Submission[ToolMeta]) -> None:
-    rt, view = sub.runtime, sub.view
-    tool_id = sub.meta.tool_id or None
-    kind = selected_value(view, ids.B_TOOL_KIND, ids.A_TOOL_KIND) or sub.meta.kind
+@listeners.submission(ids.VIEW_TOOL, TOOLS_TITLE, ToolMeta.load)
+async def tool_submitted(request: Request, meta: ToolMeta) -> None:
+    rt, view = request.runtime, request.view
+    tool_id = meta.tool_id or None
+    kind = selected_value(view, ids.B_TOOL_KIND, ids.A_TOOL_KIND) or meta.kind
     form = _tool_form(view, kind)
     try:
         tools.validate_tool_form(form, editing=tool_id is not None)
     except InvalidInput as error:
-        await sub.ack(
+        await request.ack(
             response_action="errors",
             errors=field_errors(error.errors, ids.TOOL_FIELD_BLOCKS, view, ids.B_TOOL_NAME),
         )
         return
-    actor = await sub.actor()
+    actor = await request.actor()
     current: ToolInfo | None = None
     try:
         if tool_id is None:
@@ -413,10 +359,10 @@ async def tool_submitted(sub: Submission[ToolMeta]) -> None:
         else:
             current = await tools.tool_for_edit(rt, actor, tool_id)
     except UseCaseError as error:
-        await sub.notice(mrkdwn(error.message))
+        await request.notice(TOOLS_TITLE, mrkdwn(error.message))
         return
     testing = _(":hourglass_flowing_sand: Testing the instance…")
-    await _update_with(sub.ack, tool_modal(current, status=testing, kind=kind))
+    await request.ack_view(tool_modal(current, status=testing, kind=kind))
     try:
         if tool_id is None:
             saved = await tools.register_tool(rt, actor, form)
@@ -441,19 +387,18 @@ async def tool_submitted(sub: Submission[ToolMeta]) -> None:
             )
         )
         text = done.format(name=mrkdwn(saved.name), url=code(saved.url), kind=saved.kind_label)
-        await sub.show(notice_view(_(TOOLS_TITLE), text))
+        await request.update(notice_view(_(TOOLS_TITLE), text))
         return
-    await sub.show(tool_modal(current, status=status, kind=kind))
+    await request.update(tool_modal(current, status=status, kind=kind))
 
 
-@listeners.view(ids.VIEW_TOOL_REMOVE)
-@_signed(REMOVE_TITLE, ToolMeta.load)
-async def tool_remove_submitted(sub: Submission[ToolMeta]) -> None:
-    tool_id = sub.meta.tool_id
+@listeners.submission(ids.VIEW_TOOL_REMOVE, REMOVE_TITLE, ToolMeta.load)
+async def tool_remove_submitted(request: Request, meta: ToolMeta) -> None:
+    tool_id = meta.tool_id
     if not tool_id:  # a Register modal's metadata: there is no tool to remove
-        await sub.notice(metadata.FORGED)
+        await request.notice(REMOVE_TITLE, metadata.FORGED)
         return
-    rt, actor = sub.runtime, await sub.actor()
+    rt, actor = request.runtime, await request.actor()
     try:
         name = await tools.remove_tool(rt, actor, tool_id)
     except UseCaseError as error:
@@ -463,23 +408,23 @@ async def tool_remove_submitted(sub: Submission[ToolMeta]) -> None:
             if current is not None
             else notice_view(_(REMOVE_TITLE), mrkdwn(translate(error.message)))
         )
-        await _update_with(sub.ack, view_out)
+        await request.ack_view(view_out)
         return
-    await sub.notice(
-        _(":wastebasket: Removed the registered tool *{name}*.").format(name=mrkdwn(name))
+    await request.notice(
+        REMOVE_TITLE,
+        _(":wastebasket: Removed the registered tool *{name}*.").format(name=mrkdwn(name)),
     )
 
 
-@listeners.view(ids.VIEW_TOOL_GRANTS)
-@_signed(GRANTS_TITLE, ToolMeta.load)
-async def grant_submitted(sub: Submission[ToolMeta]) -> None:
+@listeners.submission(ids.VIEW_TOOL_GRANTS, GRANTS_TITLE, ToolMeta.load)
+async def grant_submitted(request: Request, meta: ToolMeta) -> None:
     """`Add grant`: saved (and audited) before the ack, which shows the grants again."""
-    tool_id = sub.meta.tool_id
+    tool_id = meta.tool_id
     if not tool_id:
-        await sub.notice(metadata.FORGED)
+        await request.notice(GRANTS_TITLE, metadata.FORGED)
         return
-    view = sub.view
-    rt, actor = sub.runtime, await sub.actor()
+    view = request.view
+    rt, actor = request.runtime, await request.actor()
     project_name = text_value(view, ids.B_GRANT_PROJECT, ids.A_GRANT_PROJECT)
     namespace = text_value(view, ids.B_GRANT_NAMESPACE, ids.A_GRANT_NAMESPACE)
     try:
@@ -487,13 +432,13 @@ async def grant_submitted(sub: Submission[ToolMeta]) -> None:
             rt, actor, tool_id, project_name=project_name, namespace=namespace
         )
     except InvalidInput as error:
-        await sub.ack(
+        await request.ack(
             response_action="errors",
             errors=field_errors(error.errors, ids.GRANT_FIELD_BLOCKS, view, ids.B_GRANT_PROJECT),
         )
         return
     except UseCaseError as error:
-        await sub.notice(mrkdwn(translate(error.message)))
+        await request.notice(GRANTS_TITLE, mrkdwn(translate(error.message)))
         return
     added = grants.grants
     shown = next((g for g in added if g.project_name == project_name.strip()), None)
@@ -502,4 +447,4 @@ async def grant_submitted(sub: Submission[ToolMeta]) -> None:
         if shown is not None
         else _(":white_check_mark: Granted.")
     )
-    await _update_with(sub.ack, tool_grants_modal(grants, status=status))
+    await request.ack_view(tool_grants_modal(grants, status=status))
