@@ -239,9 +239,9 @@ async def _entry(
 async def _changed(
     request: Request, meta: ManageMeta, title: str, text: str, project_id: int
 ) -> None:
-    """Say what was done, send the channel's messages, refresh the Home tab the change was
-    made from."""
-    await request.update(notice_view(title, text))
+    """Say what was done (`title` is a msgid), send the channel's messages, refresh the
+    Home tab the change was made from."""
+    await request.update(notice_view(_(title), text))
     await deliver_outbox(request.runtime)
     if meta.source == "home":
         await publish_home(request, project_id=project_id)

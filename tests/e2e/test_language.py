@@ -206,3 +206,29 @@ def _language_of(channel_id: str) -> Any:
         return str(project.language)
 
     return read
+
+
+@pytest.mark.registry
+async def test_a_korean_admin_deleting_an_entry_reads_the_done_notice_in_korean(
+    flow: Flow, registry: RegistryServer, people: None
+) -> None:
+    """The modal's last word after a delete (or an account change) is the person's
+    language too, its title included (it stayed English once)."""
+    await flow.create_project("hangul-delete")
+    assert "is now an admin" in await flow.command_reply(f"project admin add <@{KO}>")
+    registry.client(USER, PASSWORD).push_image("hangul/gone")
+    view = await flow.open_modal("add")
+    values = add_values(
+        view, url=registry.url, repository="hangul/gone", username=USER, password=PASSWORD
+    )
+    await flow.submit(view, values)
+    saved = await flow.until_update(lambda v: "Saved" in texts(v) or "Not saved" in texts(v))
+    assert "Saved the app repository" in texts(saved), texts(saved)
+
+    await flow.menu(await flow.list_blocks(), "hangul/gone", "Delete", user_id=KO)
+    delete_view = dict((await flow.next_call("views.open")).response["view"])
+    assert delete_view["title"]["text"] == "이미지 저장소 삭제"
+    await flow.submit(delete_view, values_by_label(delete_view, {}), user_id=KO)
+    done = await flow.next_update()
+    assert done["title"]["text"] == "이미지 저장소 삭제", done["title"]
+    assert await flow.repositories() == []
