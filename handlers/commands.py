@@ -30,7 +30,7 @@ from handlers.ui.i18n import _, current_language, translate
 from handlers.ui.repository_form import AddMeta, add_modal
 from handlers.ui.repository_list import check_summary_text, list_blocks, list_text
 from handlers.ui.tools import tools_blocks, tools_text
-from registry import RegistryType
+from registry import add_modal_type
 from storage.enums import RepositoryAccess
 
 log = logging.getLogger("handlers.commands")
@@ -172,7 +172,7 @@ async def open_add_modal(
     project = await projects.get_project(rt, team_id=team_id, channel_id=channel_id)
     actor = await deps.actors.get(client, team_id, user_id)
     registered = await tools.list_tools(rt, actor)
-    default_type = RegistryType.HARBOR if registered else RegistryType.IMAGE_REGISTRY
+    default_type = add_modal_type(bool(registered))
     meta = AddMeta(
         access=access.value,
         channel_id=channel_id,

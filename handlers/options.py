@@ -1,4 +1,4 @@
-"""block_suggestion listeners: options of external selects (Harbor projects; registered
+"""block_suggestion listeners: options of external selects (a tool's namespaces; registered
 tools and Home's projects once there are more than a static select's 100).
 
 Each answer holds at most 100 options, filtered by what the user typed (Slack shows
@@ -43,7 +43,7 @@ async def harbor_projects(
     try:
         actor = await deps.actor(client, body)
         names = await asyncio.wait_for(
-            tools.harbor_projects(
+            tools.namespace_choices(
                 deps.runtime,
                 actor,
                 int(tool_value),
@@ -53,7 +53,7 @@ async def harbor_projects(
             SUGGEST_TIMEOUT,
         )
     except Exception as error:
-        log.warning("Harbor project suggestions failed: %s", type(error).__name__)
+        log.warning("namespace suggestions failed: %s", type(error).__name__)
         names = []
     await ack(options=harbor_project_options(names))
 
