@@ -288,7 +288,7 @@ def _hosted_tool_block(kind: ToolKind, tools: Sequence[ToolInfo]) -> InputBlock:
         block_id=ids.B_TOOL,
         label=label(Field.TOOL),
         optional=True,
-        hint=plain(_(kind.tool_hint), 150),
+        hint=plain(_(kind.tool_hint), 150) if kind.tool_hint else None,
         element=tool_select(tools, _("None: your own token")),
     )
 

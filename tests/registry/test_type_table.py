@@ -98,6 +98,17 @@ def test_a_namespace_picker_has_a_driver_that_lists_namespaces() -> None:
         assert lists == (info.tool is not None and info.tool.namespace_picker is not None)
 
 
+def test_a_type_that_requires_a_tool_says_how_to_choose_one() -> None:
+    """The add modal reads these texts of the row (an empty msgid would translate to the
+    catalog's header)."""
+    for info in TYPES:
+        if info.needs_registered_tool:
+            assert info.tool is not None
+            assert info.tool.choose and info.tool.none_registered
+        elif info.tool is not None:
+            assert info.tool.tool_hint
+
+
 PRODUCT = ("bot", "handlers", "registry", "server", "storage")
 
 
