@@ -35,7 +35,7 @@ from bot.usecases.errors import (
     TooSoon,
     UseCaseError,
 )
-from registry import ConnectionTestResult
+from registry import ConnectionTestResult, tool_type_of
 from storage import audit as chain
 from storage import projects, repositories, tools
 from storage.audit import AuditEvent, Outcome, credential_fingerprint
@@ -143,10 +143,10 @@ def for_tool(
 
 
 def tool_target_type(kind: str | None) -> str:
-    """How the trail names a registered tool of `kind`: `<kind>-tool`
-    (rows saved before tools had kinds are Harbor tools, and records written before
-    the kind was recorded say `harbor-tool` for every tool)."""
-    return f"{kind or 'harbor'}-tool"
+    """How the trail names a registered tool of `kind`: `<kind>-tool` (a row without a
+    kind is of `LEGACY_TOOL_KIND`, as are the tools of records written before the kind
+    was recorded)."""
+    return f"{tool_type_of(kind).value}-tool"
 
 
 @dataclass(frozen=True, kw_only=True)

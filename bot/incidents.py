@@ -164,7 +164,7 @@ async def note_expiry(
 async def note_pull_quota(
     session: AsyncSession, repo: ImageRepository, quota: PullQuota | None, now: datetime
 ) -> None:
-    """Tell the channel once per quota window when an account's pulls run low (Docker Hub:
+    """Tell the channel once per quota window when an account's pulls run low (`PullQuota.low`:
     at most a tenth left); the dedup key names the account and the window, so the entries
     of one account in one channel warn once."""
     if quota is None or not quota.low:

@@ -120,7 +120,7 @@ class ExpiryReplaced:
 
 @dataclass(frozen=True)
 class PullsLow:
-    """An account's pull allowance runs low (Docker Hub); `quota` is the registry's own
+    """An account's pull allowance runs low (where the registry says it); `quota` is its own
     figures in words ("pulls left: 9 of 100 per 6 h")."""
 
     entry: EntryFacts

@@ -27,7 +27,7 @@ from handlers.ui.i18n import _, current_language, translate
 from handlers.ui.repository_form import AddMeta
 from handlers.ui.repository_list import check_summary_text, list_blocks, list_text
 from handlers.ui.tools import tools_blocks, tools_text
-from registry import RegistryType
+from registry import add_modal_type
 from storage.enums import RepositoryAccess
 
 log = logging.getLogger("handlers.commands")
@@ -154,7 +154,7 @@ async def open_add_modal(request: Request, access: RepositoryAccess) -> str | No
     channel_id = request.channel_id
     ctx = await add_flow.load_context(request.runtime, await request.actor(), channel_id)
     registered = ctx.tools
-    default_type = RegistryType.HARBOR if registered else RegistryType.IMAGE_REGISTRY
+    default_type = add_modal_type(bool(registered))
     meta = AddMeta(
         access=access.value,
         channel_id=channel_id,

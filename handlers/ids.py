@@ -20,7 +20,7 @@ VIEW_NOTICE = "notice"
 # -- add modal: blocks ------------------------------------------------------
 B_INTRO = "intro"
 B_TYPE = "registry_type"
-B_CREATION = "creation"  # Harbor: new or existing
+B_CREATION = "creation"  # types that can create: new or existing
 B_CREATION_FIXED = "creation_existing"  # types that can only use an existing repository
 B_TOOL = "tool"
 B_NO_TOOL = "no_tool"

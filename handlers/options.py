@@ -1,4 +1,4 @@
-"""block_suggestion listeners: options of external selects (Harbor projects; registered
+"""block_suggestion listeners: options of external selects (a tool's namespaces; registered
 tools and Home's projects once there are more than a static select's 100).
 
 Each answer holds at most 100 options, filtered by what the user typed (Slack shows
@@ -49,7 +49,7 @@ async def harbor_projects(request: Request) -> None:
     try:
         actor = await request.actor()
         names = await asyncio.wait_for(
-            tools.harbor_projects(
+            tools.namespace_choices(
                 request.runtime,
                 actor,
                 int(tool_value),
@@ -59,7 +59,7 @@ async def harbor_projects(request: Request) -> None:
             SUGGEST_TIMEOUT,
         )
     except SUGGESTION_ERRORS as error:
-        log.warning("Harbor project suggestions failed: %s", type(error).__name__)
+        log.warning("namespace suggestions failed: %s", type(error).__name__)
         names = []
     await request.ack(options=harbor_project_options(names))
 

@@ -8,14 +8,17 @@ from registry.config import RegistryConfig, config_from_env, parse_allowed_netwo
 from registry.errors import ErrorKind, RegistryError
 from registry.kinds import (
     ALL_TYPES,
+    LEGACY_TOOL_KIND,
     TOOL_TYPES,
     TYPES,
     RegistryType,
     ToolKind,
     TypeInfo,
+    add_modal_type,
     is_tool_kind,
     tool_kind,
     tool_kinds_text,
+    tool_type_of,
     type_info,
 )
 from registry.oci import MAX_REPOSITORY_NAME, check_repository_name, is_repository_name
@@ -42,6 +45,7 @@ from registry.urlguard import origin_of
 
 __all__ = [
     "ALL_TYPES",
+    "LEGACY_TOOL_KIND",
     "MAX_REPOSITORY_NAME",
     "STEP_AUTHENTICATED",
     "STEP_PULL",
@@ -65,6 +69,7 @@ __all__ = [
     "ToolKind",
     "TypeInfo",
     "UrlCheckResult",
+    "add_modal_type",
     "check_repository_name",
     "config_from_env",
     "is_repository_name",
@@ -73,6 +78,7 @@ __all__ = [
     "parse_allowed_networks",
     "tool_kind",
     "tool_kinds_text",
+    "tool_type_of",
     "type_info",
     "validate_ca_bundle",
 ]

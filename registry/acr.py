@@ -38,7 +38,7 @@ from registry.minting import Minted, mint_key
 from registry.oci import describe_codes
 from registry.results import STEP_PULL, STEP_PUSH
 from registry.target import Credentials, RepositoryTarget, TlsOptions
-from registry.urlguard import RegistryUrl, parse_url
+from registry.urlguard import RegistryUrl, origin_of, parse_url
 
 REFRESH_USER = "00000000-0000-0000-0000-000000000000"
 ENTRA_SCOPE = "https://management.azure.com/.default"  # the ARM audience
@@ -69,6 +69,11 @@ def jwt_expiry(token: str) -> datetime | None:
 class AcrDriver(MintingDriver):
     type = RegistryType.ACR
     label = "Azure Container Registry"
+
+    def provider_origins(self) -> frozenset[str]:
+        """Entra ID (a service principal's secret)."""
+        return frozenset({origin_of(self.config.azure_authority)})
+
     step_needs = {STEP_PULL: NEEDS_ROLE.format("AcrPull"), STEP_PUSH: NEEDS_ROLE.format("AcrPush")}
 
     async def _post(

@@ -34,7 +34,7 @@ class RegistryConfig:
     user_agent: str = "imagerepo-bot/0.1"
     operation_timeout: float = 30.0
     max_redirects: int = 5
-    # Cloud registries (registry/ecr.py, gar.py, acr.py): the region when a URL does not
+    # Cloud registries (the `MintingDriver` modules): the region when a URL does not
     # name one, and provider endpoints for sovereign clouds and tests.  boto3 itself reads
     # AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL_STS.
     aws_region: str | None = None

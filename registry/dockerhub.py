@@ -18,7 +18,6 @@ pulls are left.  No headers: no limit applies to the account.
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
 from registry.drivers import Driver, Location, Operation
@@ -29,7 +28,7 @@ from registry.oci import Grant, OciSession, check_repository_name, describe_code
 from registry.ratelimit import rate_limit_error
 from registry.results import PullQuota
 from registry.target import Credentials, RepositoryTarget, TlsOptions
-from registry.urlguard import RegistryUrl, parse_url
+from registry.urlguard import RegistryUrl, origin_of, parse_url
 
 _HUB_WEB_HOSTS = frozenset({"docker.io", "index.docker.io", "hub.docker.com", "www.docker.com"})
 _HUB_PREFIXES = (
@@ -38,16 +37,6 @@ _HUB_PREFIXES = (
     "registry-1.docker.io/",
     "registry.hub.docker.com/",
 )
-
-
-_QUOTA_NOTE = re.compile(r"pulls left: \d+ of \d+(?: per \d+(?:\.\d+)? [hs])?")
-
-
-def quota_note(message: str | None) -> str | None:
-    """The "pulls left: N of M per W h" a passed Docker Hub test put in its summary (stored
-    as the entry's last message), for the list; None when there is none."""
-    found = _QUOTA_NOTE.search(message or "")
-    return found.group(0) if found else None
 
 
 def _quota_part(value: str | None) -> tuple[int, int | None] | None:
@@ -235,6 +224,10 @@ def _message(response: HttpResponse) -> str:
 class DockerHubDriver(Driver):
     type = RegistryType.DOCKER_HUB
     label = "Docker Hub's registry"
+
+    def provider_origins(self) -> frozenset[str]:
+        """The Hub API (login, existence, create, delete)."""
+        return frozenset({origin_of(self.config.dockerhub_api_url)})
 
     def locate(self, target: RepositoryTarget) -> Location:
         """The configured Docker Hub registry, also when users type Hub's web names."""

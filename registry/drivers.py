@@ -109,19 +109,6 @@ class Operation:
         )
 
 
-def provider_origins(config: RegistryConfig, kind: RegistryType) -> frozenset[str]:
-    """The configured provider endpoints a saved account of `kind` is sent to besides its
-    registry and token realm: Docker Hub's API (login), GitHub's API (token scopes,
-    packages), Google's Artifact Registry API, Entra ID (a service principal's secret)."""
-    urls = {
-        RegistryType.DOCKER_HUB: (config.dockerhub_api_url,),
-        RegistryType.GHCR: (config.github_api_url,),
-        RegistryType.GAR: (config.google_api_url,),
-        RegistryType.ACR: (config.azure_authority,),
-    }.get(kind, ())
-    return frozenset(origin_of(url) for url in urls)
-
-
 def tool_origin(tool: RegisteredTool) -> str:
     """The origin of a tool's URL (the URL as typed when it does not parse)."""
     try:
@@ -132,7 +119,7 @@ def tool_origin(tool: RegisteredTool) -> str:
 
 def check_registry_pin(target: RepositoryTarget, base: RegistryUrl) -> None:
     """Refuse to send a saved password to a registry origin other than the pinned one
-    (a Harbor tool's URL was edited, or the Docker Hub URL setting changed)."""
+    (a registered tool's URL was edited, or a configured registry URL setting changed)."""
     pins = target.pins
     if pins is None or target.credentials is None:
         return
@@ -216,8 +203,9 @@ class Driver:
     def provider_origins(self) -> frozenset[str]:
         """Origins of provider endpoints the bot's configuration names, where a saved account
         of this type goes besides its registry and realm (a hosted API, an identity
-        provider); a pinned entry's credentials may go to these and its pins only."""
-        return provider_origins(self.config, self.type)
+        provider); a pinned entry's credentials may go to these and its pins only. None
+        by default; a driver whose type has such endpoints names them."""
+        return frozenset()
 
     def located(self, target: RepositoryTarget) -> Location:
         """`locate`, then refuse a registry origin other than the saved entry's pin."""
@@ -259,12 +247,21 @@ class Driver:
         self, op: Operation, session: OciSession, location: Location, grant: Grant
     ) -> str | PullQuota | None:
         """More for the passed pull step's line: a note, or the account's pull allowance
-        (Docker Hub), which also goes into the result; None: nothing.  Asked only after
+        (a `PullQuota`), which also goes into the result; None: nothing.  Asked only after
         the pull check passed; a failure here never fails the test."""
         return None
 
     async def create(self, op: Operation, target: RepositoryTarget) -> str:
         raise self.unsupported("create repositories")
+
+    async def namespaces(self, op: Operation, tool: RegisteredTool, query: str) -> list[str]:
+        """The namespaces a registered tool's account sees, matching `query` (at most 100),
+        for a kind with a namespace picker (`ToolKind.namespace_picker`)."""
+        raise self.unsupported("list namespaces")
+
+    async def repositories(self, op: Operation, tool: RegisteredTool, namespace: str) -> list[str]:
+        """Repository names (`namespace/name`) in one of the tool's namespaces (at most 100)."""
+        raise self.unsupported("list repositories")
 
     async def credential_expiry(
         self, op: Operation, target: RepositoryTarget

@@ -42,7 +42,7 @@ from registry.minting import Minted, mint_key
 from registry.oci import check_repository_name, describe_codes
 from registry.results import STEP_PULL, STEP_PUSH
 from registry.target import Credentials, RepositoryTarget, TlsOptions
-from registry.urlguard import parse_url
+from registry.urlguard import origin_of, parse_url
 
 GAR_HOST = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev$")
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -148,6 +148,11 @@ def gar_place(host: str, repository: str) -> GarPlace:
 class GarDriver(MintingDriver):
     type = RegistryType.GAR
     label = "Google Artifact Registry"
+
+    def provider_origins(self) -> frozenset[str]:
+        """Google's Artifact Registry API."""
+        return frozenset({origin_of(self.config.google_api_url)})
+
     step_needs = {
         STEP_PULL: MISSING_ROLE.format("reader"),
         STEP_PUSH: MISSING_ROLE.format("writer"),

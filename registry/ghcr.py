@@ -40,7 +40,7 @@ from registry.http import confirms_deletion
 from registry.kinds import GHCR_REGISTRY_URL, RegistryType
 from registry.oci import Ping, namespaced
 from registry.target import Credentials, RepositoryTarget, TlsOptions
-from registry.urlguard import RegistryUrl, parse_url
+from registry.urlguard import RegistryUrl, origin_of, parse_url
 
 READ = "read:packages"
 WRITE = "write:packages"
@@ -205,6 +205,10 @@ class GitHubApi:
 class GhcrDriver(Driver):
     type = RegistryType.GHCR
     label = "GitHub Container Registry"
+
+    def provider_origins(self) -> frozenset[str]:
+        """GitHub's API (token scopes, packages)."""
+        return frozenset({origin_of(self.config.github_api_url)})
 
     def locate(self, target: RepositoryTarget) -> Location:
         owner, name = split_owner(target.repository.strip().lower().removeprefix("ghcr.io/"))

@@ -422,6 +422,15 @@ class HarborDriver(Driver):
             f"{user.username} a {ROLE_NAMES[role]} of it; {rest} appears there on first push."
         )
 
+    async def namespaces(self, op: Operation, tool: RegisteredTool, query: str) -> list[str]:
+        """The projects the tool's account sees (the add modal's project picker)."""
+        api = HarborApi(op, tool_base(tool), tool.tls, tool.credentials)
+        return await api.list_projects(query)
+
+    async def repositories(self, op: Operation, tool: RegisteredTool, namespace: str) -> list[str]:
+        api = HarborApi(op, tool_base(tool), tool.tls, tool.credentials)
+        return await api.list_repositories(namespace)
+
     async def delete(self, op: Operation, target: RepositoryTarget) -> None:
         location = self.located(target)
         project, rest = location.repository.split("/", 1)

@@ -1,14 +1,15 @@
 """Minted registry credentials and the cache that keeps them until 80 % of their lifetime.
 
-Cloud registries take no stored password: ECR mints one with
-`GetAuthorizationToken` (12 hours), GAR an OAuth access token (about 1 hour),
-ACR a refresh token from `/oauth2/exchange`.  Storing the minted value is the
-classic failure (auth breaks when it expires), so only the long-lived
-credential is stored and the minted one lives here, in memory.
+Cloud registries take no stored password: their drivers (`MintingDriver`) mint one
+from the stored key, valid from about an hour to 12 hours (each driver module says
+how and for how long).  Storing the minted value is the classic failure (auth breaks
+when it expires), so only the long-lived credential is stored and the minted one
+lives here, in memory.
 
 The cache is keyed by a keyed hash of the long-lived credential and where it
 is used (region, registry), never by the secret itself: many entries sharing
-one credential (a scheduled re-check of 1,000 ECR repositories) mint once.
+one credential (a scheduled re-check of 1,000 repositories of one cloud account)
+mint once.
 Concurrent misses for one key wait for a single mint (one lock per key).
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,6 +62,17 @@ class PullQuota:
     def low(self) -> bool:
         """At most a tenth of the allowance is left: time to tell the channel."""
         return self.limit > 0 and self.remaining * 10 <= self.limit
+
+
+# What `PullQuota.describe` writes, as found again in a passed test's stored summary.
+_QUOTA_NOTE = re.compile(r"pulls left: \d+ of \d+(?: per \d+(?:\.\d+)? [hs])?")
+
+
+def quota_note(message: str | None) -> str | None:
+    """The "pulls left: N of M per W h" a passed test put in its summary (stored as the
+    entry's last message), for the list; None when there is none."""
+    found = _QUOTA_NOTE.search(message or "")
+    return found.group(0) if found else None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from registry.checks import ConnectionTest, describe_scheme, step_names
 from registry.config import RegistryConfig
 from registry.drivers import Driver, MintingDriver, Operation, ToolCheckBase
 from registry.errors import ErrorKind, RegistryError, scrub
-from registry.harbor import HarborApi, tool_base
 from registry.http import HttpClient
 from registry.kinds import TYPES, RegistryType, tool_kind, type_info
 from registry.minting import MintCache
@@ -271,7 +270,7 @@ class RegistryService:
         error = await self._attempt(op, test.run())
         known, expires_at = False, None
         if error is None or error.kind is ErrorKind.AUTHENTICATION_FAILED:
-            # Asked only when Harbor answered: a down registry is not asked twice.
+            # Asked only when the registry answered: a down registry is not asked twice.
             known, expires_at = await self._credential_expiry(op, target)
         if test.account is not None and test.account.expires_at is not None:
             # the registry's own API (a hosted registry's) said so during the test itself
@@ -307,7 +306,8 @@ class RegistryService:
     # -- create / delete ----------------------------------------------------
 
     async def create_repository(self, target: RepositoryTarget) -> str:
-        """Create a new repository (Harbor: its project); returns a message for the user."""
+        """Create a new repository (or the namespace it goes into, where the type creates
+        that); returns a message for the user."""
         driver = self._drivers[RegistryType(target.type)]
         op = self._operation(target)
         if not type_info(target.type).can_create:
@@ -350,16 +350,19 @@ class RegistryService:
             f"{label} at {tool.url} is reachable and the tool's credentials work.",
         )
 
-    async def list_harbor_projects(self, tool: RegisteredTool, query: str = "") -> list[str]:
-        """Project names visible to the tool's account, matching `query` (at most 100)."""
+    async def list_namespaces(self, tool: RegisteredTool, query: str = "") -> list[str]:
+        """Namespaces visible to the tool's account, matching `query` (at most 100), for a
+        kind with a namespace picker (`ToolKind.namespace_picker`)."""
         op = self._operation(tool=tool)
-        api = HarborApi(op, tool_base(tool), tool.tls, tool.credentials)
-        return await self._bounded(op, api.list_projects(query), self.config.operation_timeout)
-
-    async def list_harbor_repositories(self, tool: RegisteredTool, project: str) -> list[str]:
-        """Repository names (`project/name`) in a Harbor project (at most 100)."""
-        op = self._operation(tool=tool)
-        api = HarborApi(op, tool_base(tool), tool.tls, tool.credentials)
+        driver = self._drivers[RegistryType(tool.kind)]
         return await self._bounded(
-            op, api.list_repositories(project), self.config.operation_timeout
+            op, driver.namespaces(op, tool, query), self.config.operation_timeout
+        )
+
+    async def list_repositories(self, tool: RegisteredTool, namespace: str) -> list[str]:
+        """Repository names (`namespace/name`) in one of the tool's namespaces (at most 100)."""
+        op = self._operation(tool=tool)
+        driver = self._drivers[RegistryType(tool.kind)]
+        return await self._bounded(
+            op, driver.repositories(op, tool, namespace), self.config.operation_timeout
         )

@@ -1,4 +1,4 @@
-"""What an operation is aimed at: credentials, TLS options, a Harbor tool, a repository.
+"""What an operation is aimed at: credentials, TLS options, a registered tool, a repository.
 
 Plain frozen values, so that use cases can build them from the database and
 pass them around without anything secret showing up in logs or reprs.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 
-from registry.kinds import RegistryType
+from registry.kinds import LEGACY_TOOL_KIND, RegistryType
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,11 @@ class RegisteredTool:
     url: str
     credentials: Credentials | None
     tls: TlsOptions = field(default_factory=TlsOptions)
-    kind: RegistryType = RegistryType.HARBOR
+    kind: RegistryType = LEGACY_TOOL_KIND
 
 
-# Deprecated: the name from when every registered tool was a Harbor instance (tests and
-# callers written then); use `RegisteredTool`.
+# Deprecated: the name from before tools had kinds (tests and callers written then); use
+# `RegisteredTool`.
 HarborTool = RegisteredTool
 
 
@@ -95,12 +95,13 @@ class OriginPins:
 class RepositoryTarget:
     """One image repository to test, create or delete.
 
-    - Image Registry: `registry_url` is the registry, `repository` a path like `team/app`.
-    - Docker Hub: `registry_url` may be empty (the configured Docker Hub is used);
-      a bare name like `nginx` means `library/nginx`.
-    - Harbor: `repository` is `project/name[/more]` on `tool.url` (the tool's URL and TLS
-      win over `registry_url`/`tls`); `credentials` are the saved user's, `tool.credentials`
-      the registered tool's (possibly an admin's, used only to create a project).
+    - `registry_url` is the registry and `repository` a path like `team/app`; the type's
+      driver (`Driver.locate`) reads them its way (a hosted type's default URL when it
+      is empty, the names its row in `registry.kinds.TYPES` describes).
+    - `tool`: the registered tool serving the entry (a driver whose type requires one
+      takes the tool's URL and TLS over `registry_url`/`tls`); `credentials` are the
+      saved user's, `tool.credentials` the tool's (possibly an admin's, spent only where
+      a grant allows it).
     - `pins`: the origins a saved entry was tested against (None: a form's values,
       or an entry saved before pins existed; it gets pinned on its next passing test).
     """

@@ -127,8 +127,15 @@ class AccountColumns:
     ca_bundle_pem: Mapped[str | None] = mapped_column(Text)
 
 
+# The kind of a tool saved without one: every tool was a Harbor instance before tools had
+# kinds (`registry.kinds.LEGACY_TOOL_KIND`, which storage does not import; a test
+# compares them).
+LEGACY_TOOL_TYPE = "harbor"
+
+
 class RegisteredTool(AccountColumns, Base):
-    """A Harbor instance a workspace admin registered, with its own (admin or robot) account."""
+    """A registry or API host a workspace admin registered (`tool_type`: its kind, a
+    `registry.kinds.TOOL_TYPES` value), with its own account or API token."""
 
     __tablename__ = "registered_tools"
     __table_args__ = (UniqueConstraint("team_id", "name"),)
@@ -136,7 +143,7 @@ class RegisteredTool(AccountColumns, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(80))
-    tool_type: Mapped[str] = mapped_column(String(16), default="harbor")
+    tool_type: Mapped[str] = mapped_column(String(16), default=LEGACY_TOOL_TYPE)
     url: Mapped[str] = mapped_column(String(2048))
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,7 +9,7 @@ from storage import accounts
 from storage.accounts import EnteredAccount
 from storage.crypto import SecretBox
 from storage.errors import DuplicateError, NotFoundError
-from storage.models import ImageRepository, RegisteredTool, ToolGrant
+from storage.models import LEGACY_TOOL_TYPE, ImageRepository, RegisteredTool, ToolGrant
 from storage.unique import insert_unique
 
 
@@ -54,7 +54,7 @@ async def add(
     url: str,
     account: EnteredAccount,
     created_by: str,
-    tool_type: str = "harbor",
+    tool_type: str = LEGACY_TOOL_TYPE,
 ) -> RegisteredTool:
     row = RegisteredTool(
         team_id=team_id,

@@ -143,12 +143,9 @@ def repository_problem(name: str, registry_type: RegistryType) -> str | None:
             "Use lowercase letters, digits and separators (. _ __ -) in path components "
             "joined by /, e.g. team/app; no tag or digest."
         )
-    if registry_type is RegistryType.HARBOR and "/" not in name:
-        return N_("A Harbor repository is PROJECT/NAME, e.g. payments/api.")
-    if registry_type is RegistryType.GAR and name.count("/") < 2:
-        return N_(
-            "A Google Artifact Registry image is PROJECT/REPOSITORY/IMAGE, e.g. acme/docker/api."
-        )
+    info = type_info(registry_type)
+    if name.count("/") + 1 < info.min_name_parts:
+        return info.name_rule  # a msgid of the type's row (registry.kinds)
     return None
 
 
@@ -177,7 +174,7 @@ def validate(form: RepositoryForm, *, dockerhub_url: str) -> RepositoryForm:
         errors[Field.TOOL] = N_("Choose a registered tool.")
 
     registry_url = form.registry_url
-    if registry_type is RegistryType.DOCKER_HUB:
+    if info.configured_url:
         registry_url = dockerhub_url
     elif not info.needs_registered_tool:
         if (not registry_url or not registry_url.strip()) and info.default_url:
@@ -192,15 +189,15 @@ def validate(form: RepositoryForm, *, dockerhub_url: str) -> RepositoryForm:
             registry_url = normalize_url(registry_url).removesuffix("/v2")
 
     repository = (form.repository or "").strip()
-    if registry_type is RegistryType.DOCKER_HUB and repository and "/" not in repository:
-        repository = f"library/{repository}"  # official images live under library/
+    if info.bare_name_namespace and repository and "/" not in repository:
+        repository = f"{info.bare_name_namespace}/{repository}"
     if problem := repository_problem(repository, registry_type):
         errors[Field.REPOSITORY] = problem
 
     username = (form.username or "").strip() or None
     secret = form.secret or None
-    if registry_type is RegistryType.GAR and secret and not username:
-        username = "_json_key"  # Google's name for "the password is a service-account key"
+    if info.key_username and secret and not username:
+        username = info.key_username
     if username and len(username) > MAX_USERNAME:
         errors[Field.USERNAME] = f"At most {MAX_USERNAME} characters."
     if secret and len(secret) > MAX_SECRET:

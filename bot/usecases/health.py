@@ -90,9 +90,9 @@ async def apply_result(
 def _expired_is_failing(result: ConnectionTestResult, now: datetime) -> ConnectionTestResult:
     """A credential past its expiry is a failure even if this test still passed.
 
-    Harbor refuses an expired robot at login, but a bearer token issued before the
-    expiry stays valid for its lifetime (30 min by default) and is reused: the
-    registry's word on the expiry decides at once.
+    A registry refuses an expired robot account at login, but a bearer token issued
+    before the expiry stays valid for its lifetime (30 min by default) and is reused:
+    the registry's word on the expiry decides at once.
     """
     expires = result.credential_expires_at
     if not result.ok or expires is None or expires > now:

@@ -45,6 +45,7 @@ from registry import (
     TlsOptions,
     UrlCheckResult,
     origin_of,
+    tool_type_of,
     type_info,
 )
 from registry import RegisteredTool as ToolTarget
@@ -213,7 +214,7 @@ def tool_target(rt: Runtime, tool: RegisteredTool, *, with_account: bool = True)
         url=tool.url,
         credentials=credentials,
         tls=_tls(tool.tls_verify, tool.ca_bundle_pem),
-        kind=RegistryType(tool.tool_type or RegistryType.HARBOR.value),
+        kind=tool_type_of(tool.tool_type),
     )
 
 
@@ -274,7 +275,7 @@ async def _form_target(
             tool = await tools.get(session, form.tool_id, team_id=team_id)
         except NotFoundError as error:
             raise InvalidInput({Field.TOOL: str(error)}) from None
-        kind = tool.tool_type or RegistryType.HARBOR.value
+        kind = tool_type_of(tool.tool_type).value
         if kind != registry_type.value:
             raise InvalidInput(
                 {

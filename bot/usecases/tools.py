@@ -20,13 +20,14 @@ from bot.usecases.errors import Conflict, InvalidInput, NotFound
 from bot.usecases.forms import MAX_SECRET, MAX_USERNAME, normalize_url, url_problem
 from bot.usecases.repositories import ConnectionTestFailed, tool_secret, tool_target
 from registry import (
+    LEGACY_TOOL_KIND,
     ConnectionTestResult,
     RegistryError,
-    RegistryType,
     is_tool_kind,
     origin_of,
     tool_kind,
     tool_kinds_text,
+    tool_type_of,
     type_info,
 )
 from registry import RegisteredTool as ToolTarget
@@ -58,7 +59,7 @@ class ToolForm:
     secret: str | None = field(default=None, repr=False)
     ca_bundle_pem: str | None = field(default=None, repr=False)
     insecure: bool = False
-    kind: str = RegistryType.HARBOR.value
+    kind: str = LEGACY_TOOL_KIND.value
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class ToolInfo:
     tls_verify: bool
     has_ca_bundle: bool
     repositories: int
-    kind: str = RegistryType.HARBOR.value
+    kind: str = LEGACY_TOOL_KIND.value
 
     @property
     def kind_label(self) -> str:
@@ -157,7 +158,7 @@ async def _info(rt: Runtime, row: RegisteredTool) -> ToolInfo:
         tls_verify=row.tls_verify,
         has_ca_bundle=bool(row.ca_bundle_pem),
         repositories=used,
-        kind=row.tool_type or RegistryType.HARBOR.value,
+        kind=tool_type_of(row.tool_type).value,
     )
 
 
@@ -275,7 +276,7 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
                 row = await tools.get(session, tool_id, team_id=actor.team_id)
             except NotFoundError as error:
                 raise NotFound(str(error)) from None
-            kind = row.tool_type or RegistryType.HARBOR.value
+            kind = tool_type_of(row.tool_type).value
             form = _validated(
                 replace(form, secret=form.secret or None, kind=kind), keep_secret=True
             )
@@ -345,10 +346,11 @@ async def test_tool(rt: Runtime, actor: Actor, tool_id: int) -> ConnectionTestRe
         return result
 
 
-async def harbor_projects(
+async def namespace_choices(
     rt: Runtime, actor: Actor, tool_id: int, query: str = "", *, channel_id: str | None = None
 ) -> list[str]:
-    """Projects offered in the add modal's external select (Harbor may hold thousands).
+    """Namespaces offered in the add modal's picker (`ToolKind.namespace_picker`; a tool
+    may hold thousands), as its external select asks for them.
 
     Listing spends the tool's account, so it runs only for the modal's project when a
     grant of this tool covers some namespace there, and offers only the projects those
@@ -366,12 +368,10 @@ async def harbor_projects(
         namespaces = [
             g.namespace for g in (project.tool_grants if project else ()) if g.tool_id == row.id
         ]
-    if (row.tool_type or RegistryType.HARBOR.value) != RegistryType.HARBOR.value:
-        return []
-    if not namespaces:
+    if tool_kind(tool_type_of(row.tool_type)).namespace_picker is None or not namespaces:
         return []
     try:
-        names = await rt.registry.list_harbor_projects(tool_target(rt, row), query)
+        names = await rt.registry.list_namespaces(tool_target(rt, row), query)
     except RegistryError:
         return []
     return [name for name in names if any(permissions.covers(ns, f"{name}/x") for ns in namespaces)]

@@ -286,11 +286,15 @@ def expiry_replaced(notice: ExpiryReplaced) -> ChannelMessage:
 
 
 def pulls_low(notice: PullsLow) -> ChannelMessage:
-    """Docker Hub's quota in digits and words from registry.results.PullQuota.describe."""
+    """The registry's quota in digits and words from registry.results.PullQuota.describe."""
     text = _(
-        ":warning: Docker Hub pulls are running low for the account used by "
+        ":warning: {type} pulls are running low for the account used by "
         "{entry}: {quota}. Pulls fail with HTTP 429 once none are left."
-    ).format(entry=describe(notice.entry), quota=mrkdwn(notice.quota, 200))
+    ).format(
+        type=type_info(notice.entry.registry_type).label,
+        entry=describe(notice.entry),
+        quota=mrkdwn(notice.quota, 200),
+    )
     return _one("pulls_low", text)
 
 

@@ -28,9 +28,7 @@ FIELD_LABELS: dict[str, str] = {
     Field.SECRET: N_("Password or access token"),
     Field.CA_BUNDLE: N_("CA bundle (PEM)"),
     ToolField.NAME: N_("Name"),
-    ToolField.URL: N_("Harbor URL"),
 }
-HARBOR_PROJECT = N_("Harbor project")
 OPTIONS = N_("Options")
 
 

@@ -27,11 +27,11 @@ from bot.usecases.forms import Creation, Field
 from bot.usecases.tools import ToolInfo
 from handlers import ids, metadata
 from handlers.ui.common import button_row, code, context, form_modal, mrkdwn, plain, section
-from handlers.ui.fields import HARBOR_PROJECT, OPTIONS, ca_bundle_input, label, secret_input
+from handlers.ui.fields import OPTIONS, ca_bundle_input, label, secret_input
 from handlers.ui.i18n import N_, _
 from handlers.ui.text import OPTION_VALUE_MAX
 from registry import ALL_TYPES, RegistryType, type_info
-from registry.kinds import TypeInfo
+from registry.kinds import ToolKind, TypeInfo
 from storage.enums import RepositoryAccess
 
 SELECT_OPTIONS_MAX = 100  # Slack: options of a static select / a block_suggestion answer
@@ -87,7 +87,8 @@ def _option(value: str, label: str) -> Option:
 
 
 def harbor_project_options(names: Sequence[str]) -> list[Option]:
-    """block_suggestion options for the Harbor project select (100 at most).
+    """block_suggestion options for the namespace picker (`ToolKind.namespace_picker`, 100
+    at most).
 
     A name longer than an option value may be (150) cannot come back intact, so
     it is left out: the user types PROJECT/NAME in Repository instead (the hint
@@ -121,8 +122,8 @@ def tool_select(
 
 
 def tools_of_type(tools: Sequence[ToolInfo], registry_type: str) -> list[ToolInfo]:
-    """Only tools of the chosen type: Harbor tools for Harbor, GitLab for GitLab, Quay for
-    Quay; none for a type that takes no registered tool."""
+    """Only tools of the chosen type (a tool's kind is its type); none for a type that
+    takes no registered tool."""
     info = type_info(registry_type)
     return [t for t in tools if t.kind == info.type.value] if info.takes_registered_tool else []
 
@@ -232,10 +233,10 @@ def _where_section(
     url_check: str | None,
 ) -> list[Block]:
     """Where the repository lives: a registered tool, a URL to check, or the fixed registry."""
-    if info.needs_registered_tool:
-        return _tool_blocks(meta, tools)
+    if info.needs_registered_tool and info.tool is not None:
+        return _tool_blocks(meta, info.tool, tools)
     if info.has_url_check:
-        hosted = [_hosted_tool_block(info.type, tools)] if tools else []
+        hosted = [_hosted_tool_block(info.tool, tools)] if tools and info.tool else []
         return hosted + _url_blocks(info, url_check, with_tool=bool(tools))
     return [
         context(
@@ -245,29 +246,23 @@ def _where_section(
     ]
 
 
-def _tool_blocks(meta: AddMeta, tools: Sequence[ToolInfo]) -> list[Block]:
+def _tool_blocks(meta: AddMeta, kind: ToolKind, tools: Sequence[ToolInfo]) -> list[Block]:
+    """A type that requires a registered tool: the tool, and under "Use existing" the
+    kind's namespace picker when it has one."""
     if not tools:
-        return [
-            section(
-                ids.B_NO_TOOL,
-                _(
-                    ":warning: No Harbor instance is registered yet. A workspace admin can "
-                    "register one with `/imagerepo tools`; until then choose Image Registry."
-                ),
-            )
-        ]
+        return [section(ids.B_NO_TOOL, _(kind.none_registered))]
     blocks: list[Block] = [
         InputBlock(
             block_id=ids.B_TOOL,
             label=label(Field.TOOL),
-            element=tool_select(tools, _("Choose a Harbor instance")),
+            element=tool_select(tools, _(kind.choose)),
         )
     ]
-    if meta.creation != Creation.NEW.value:
+    if meta.creation != Creation.NEW.value and kind.namespace_picker is not None:
         blocks.append(
             InputBlock(
                 block_id=ids.B_HARBOR_PROJECT,
-                label=plain(_(HARBOR_PROJECT)),
+                label=plain(_(kind.namespace_picker)),
                 optional=True,
                 hint=plain(
                     _(
@@ -286,25 +281,14 @@ def _tool_blocks(meta: AddMeta, tools: Sequence[ToolInfo]) -> list[Block]:
     return blocks
 
 
-def _hosted_tool_block(registry_type: RegistryType, tools: Sequence[ToolInfo]) -> InputBlock:
-    """GitLab and Quay: an optional registered tool whose API token creates the repository
-    (Quay) or checks the GitLab project (GitLab), and deletes in IR."""
-    hint = (
-        _(
-            "Its API token checks the project and deletes in IR only in namespaces granted "
-            "to this project; elsewhere only your account below is used."
-        )
-        if registry_type is RegistryType.GITLAB
-        else _(
-            "Its API token creates it and deletes in IR only in namespaces granted to this "
-            "project; elsewhere only your account below is used."
-        )
-    )
+def _hosted_tool_block(kind: ToolKind, tools: Sequence[ToolInfo]) -> InputBlock:
+    """An optional registered tool whose API token creates the repository or checks its
+    project (`ToolKind.tool_hint` says which), and deletes in IR."""
     return InputBlock(
         block_id=ids.B_TOOL,
         label=label(Field.TOOL),
         optional=True,
-        hint=plain(hint, 150),
+        hint=plain(_(kind.tool_hint), 150) if kind.tool_hint else None,
         element=tool_select(tools, _("None: your own token")),
     )
 
@@ -342,19 +326,11 @@ def _url_blocks(info: TypeInfo, url_check: str | None, *, with_tool: bool) -> li
 
 
 def _repository_hint(meta: AddMeta, info: TypeInfo) -> str:
-    if info.needs_registered_tool and meta.creation == Creation.NEW.value:
-        return _("PROJECT/NAME: the Harbor project is created; NAME appears on the first push.")
-    if info.needs_registered_tool:
-        return _(
-            "NAME inside the chosen Harbor project, or PROJECT/NAME; lowercase, no tag or digest"
-        )
-    if info.type is RegistryType.GITLAB and meta.creation == Creation.NEW.value:
-        return _(
-            "GROUP/PROJECT[/IMAGE] of an existing GitLab project: the image appears on the "
-            "first push."
-        )
-    if info.type is RegistryType.QUAY and meta.creation == Creation.NEW.value:
-        return _("NAMESPACE/NAME: created in Quay (private) when you save.")
+    """The type's own words for the name (its row's hints), else the generic example."""
+    if meta.creation == Creation.NEW.value and info.new_repository_hint:
+        return _(info.new_repository_hint)
+    if info.existing_repository_hint:
+        return _(info.existing_repository_hint)
     return _("e.g. {example}; lowercase, no tag or digest").format(example=info.repository_hint)
 
 

@@ -33,7 +33,8 @@ from handlers.ui.common import pager as page_buttons
 from handlers.ui.i18n import _, counted, translate
 from handlers.ui.registry_words import translated_failure
 from handlers.ui.text import MESSAGE_TEXT_MAX, clip_mrkdwn
-from registry.dockerhub import quota_note
+from registry import type_info
+from registry.results import quota_note
 
 
 def menu_value(action: str, repository_id: int) -> str:
@@ -46,7 +47,12 @@ def page_value(project_id: int, page: int) -> str:
 
 def row_blocks(row: RepositoryRow, rights: EntryRights) -> list[Block]:
     """The row's menu offers what `rights` (from bot.usecases.permissions) allow."""
-    where = _("Harbor *{name}* ").format(name=mrkdwn(row.tool_name)) if row.tool_name else ""
+    where = ""
+    if row.tool_name:
+        kind = type_info(row.registry_type).tool  # an entry's tool is of its type
+        where = _("{kind} *{name}* ").format(
+            kind=kind.label if kind else row.type_label, name=mrkdwn(row.tool_name)
+        )
     text = (
         f"*{code(row.repository)}*  ·  {row.type_label}  ·  {access_text(row.access)}\n"
         f"{where}{code(row.registry_url)}"
@@ -60,7 +66,7 @@ def row_blocks(row: RepositoryRow, rights: EntryRights) -> list[Block]:
         status += _("  ·  account {name}").format(name=mrkdwn(row.username))
     status += alert_status(row)
     if row.health == "healthy" and (pulls := quota_note(row.last_message)):
-        status += f"  ·  {pulls}"  # Docker Hub's quota from the last test: digits and words only
+        status += f"  ·  {pulls}"  # the pull quota from the last test: digits and words only
     if row.needs_account:
         # Its tool's account is not spent here (no grant covers it) and it has none of its own.
         status += f"  ·  :warning: {mrkdwn(translate(row.needs_account))}"

@@ -41,27 +41,7 @@ from handlers.ui.common import (
 )
 from handlers.ui.fields import OPTIONS, ca_bundle_input, label, secret_input
 from handlers.ui.i18n import N_, _, number, translate
-from registry import TOOL_TYPES, RegistryType, is_tool_kind, tool_kind, tool_kinds_text
-
-# What registry/kinds.py says of each tool kind (url hint, token hint, namespace), as
-# msgids: shown through `_()`; tests/handlers/test_tools_korean.py fails when a kind's
-# text is missing here (it would stay English for a Korean reader).
-KIND_TEXTS = (
-    N_("The Harbor instance (its registry and API share this URL)."),
-    N_("project"),
-    N_("The GitLab host whose API is /api/v4 (gitlab.com or your own), not the registry host."),
-    N_("group or project"),
-    N_(
-        "A personal or group access token with the api scope, of a Maintainer or Owner of the "
-        "projects: it checks projects for Create new and deletes in IR."
-    ),
-    N_("quay.io or your Red Hat Quay: its API and registry share the host."),
-    N_("organization"),
-    N_(
-        "An organisation admin's OAuth application token (robot accounts cannot use Quay's "
-        "API): it creates repositories and deletes in IR."
-    ),
-)
+from registry import LEGACY_TOOL_KIND, TOOL_TYPES, is_tool_kind, tool_kind, tool_kinds_text
 
 
 def tools_text(page: ToolPage) -> str:
@@ -145,17 +125,17 @@ class ToolMeta:
     one) and its kind."""
 
     tool_id: int = 0
-    kind: str = RegistryType.HARBOR.value
+    kind: str = LEGACY_TOOL_KIND.value
 
     def dump(self) -> str:
         return metadata.seal("tool", asdict(self))
 
     @classmethod
     def load(cls, text: str) -> ToolMeta:
-        """ForgedMetadata (a ValueError) unless this app signed it (Harbor for modals signed
-        before kinds existed)."""
+        """ForgedMetadata (a ValueError) unless this app signed it (`LEGACY_TOOL_KIND` for
+        modals signed before kinds existed)."""
         data = metadata.unseal("tool", text)
-        tool_id, kind = data.get("tool_id"), data.get("kind", RegistryType.HARBOR.value)
+        tool_id, kind = data.get("tool_id"), data.get("kind", LEGACY_TOOL_KIND.value)
         if not isinstance(tool_id, int) or tool_id < 0:
             raise metadata.ForgedMetadata("not a tool id")
         if not is_tool_kind(kind):
@@ -171,7 +151,7 @@ def tool_modal(
     tool: ToolInfo | None,
     *,
     status: str | None = None,
-    kind: str = RegistryType.HARBOR.value,
+    kind: str = TOOL_TYPES[0].value,
 ) -> View:
     """Register (tool is None; `kind` chosen in `Tool type`) or edit a tool (its kind is
     fixed); the secret is never pre-filled. Block ids do not depend on the kind, so what

@@ -9,7 +9,8 @@ from typing import Any
 from bot.usecases.tools import GrantInfo, ToolGrants, ToolInfo, ToolPage
 from handlers.ui import tools as ui
 from handlers.ui.i18n import ENGLISH, KOREAN, using
-from registry import TOOL_TYPES, RegistryType, tool_kind
+from registry import TYPES
+from tests.support import catalog
 
 HARBOR = ToolInfo(
     id=3,
@@ -79,9 +80,15 @@ def test_the_tool_modals_are_korean_and_english_stays_word_for_word() -> None:
     assert "It is tested with its account before it is saved." in json.dumps(english_form)
 
 
-def test_every_tool_kinds_text_has_a_korean_entry() -> None:
-    """A tool kind's hint added in registry/kinds.py without a msgid would stay English."""
-    for kind in TOOL_TYPES:
-        info = tool_kind(RegistryType(kind).value)
-        for text in (info.url_hint, info.namespace, info.token_hint):
-            assert not text or text in ui.KIND_TEXTS, text
+def test_every_text_of_the_type_table_is_a_msgid() -> None:
+    """A text added to a row of registry/kinds.py without `N_` would stay English (the
+    catalog check then makes sure each msgid has its Korean entry)."""
+    marked = catalog.extracted()
+    for info in TYPES:
+        texts = [info.new_repository_hint, info.existing_repository_hint, info.name_rule]
+        if info.tool is not None:
+            kind = info.tool
+            texts += [kind.url_hint, kind.namespace, kind.token_hint, kind.tool_hint]
+            texts += [kind.choose, kind.none_registered, kind.namespace_picker or ""]
+        for text in texts:
+            assert not text or text in marked, text

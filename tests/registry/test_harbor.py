@@ -101,18 +101,18 @@ async def test_tool_test_on_something_that_is_not_harbor(
 async def test_project_and_repository_lists(
     registry_service: RegistryService, harbor: HarborStandIn
 ) -> None:
-    assert await registry_service.list_harbor_projects(tool(harbor)) == ["apps", "ci", "library"]
-    assert await registry_service.list_harbor_projects(tool(harbor, DEV)) == ["apps", "library"]
-    assert await registry_service.list_harbor_projects(tool(harbor), "app") == ["apps"]
+    assert await registry_service.list_namespaces(tool(harbor)) == ["apps", "ci", "library"]
+    assert await registry_service.list_namespaces(tool(harbor, DEV)) == ["apps", "library"]
+    assert await registry_service.list_namespaces(tool(harbor), "app") == ["apps"]
     for index in range(120):
         harbor.add_project(f"bulk{index:03d}")
-    assert len(await registry_service.list_harbor_projects(tool(harbor))) == 100
-    assert await registry_service.list_harbor_repositories(tool(harbor), "apps") == [
+    assert len(await registry_service.list_namespaces(tool(harbor))) == 100
+    assert await registry_service.list_repositories(tool(harbor), "apps") == [
         "apps/tools/builder",
         "apps/web",
     ]
     with pytest.raises(RegistryError) as caught:
-        await registry_service.list_harbor_repositories(tool(harbor), "ghost")
+        await registry_service.list_repositories(tool(harbor), "ghost")
     assert caught.value.kind is ErrorKind.REPOSITORY_NOT_FOUND
 
 

@@ -6,7 +6,7 @@ placeholders (`{name}`), Slack emoji codes (`:warning:`) or command spans
 exactly the msgids the code has (regenerate both with `make messages`).
 
 The extraction is pybabel's own (`babel.messages.extract`), with the same mapping
-(babel.cfg) and keywords as `make messages`, so the check and the tool agree.
+(babel.cfg, read from the file) and keywords as `make messages`, so the check and the tool agree.
 """
 
 from __future__ import annotations
@@ -17,13 +17,17 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 POT = ROOT / "handlers" / "locale" / "imagerepo.pot"
 KO_PO = ROOT / "handlers" / "locale" / "ko" / "LC_MESSAGES" / "imagerepo.po"
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "counted": (1, 2)}
-METHOD_MAP = [("handlers/**.py", "python"), ("bot/**.py", "python")]
+# The same files as `make messages` (babel.cfg): the handlers, the use cases, and the
+# type table's texts (registry/kinds.py).
+with (ROOT / "babel.cfg").open(encoding="utf-8") as _cfg:
+    METHOD_MAP, _OPTIONS = parse_mapping_cfg(_cfg)
 
 _PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 _EMOJI = re.compile(r":[a-z0-9_+-]+:")
