@@ -18,6 +18,7 @@ pulls are left.  No headers: no limit applies to the account.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from registry.drivers import Driver, Location, Operation
@@ -104,7 +105,13 @@ class HubApi:
             keep_origin=keep_origin,
         )
 
-    def _error(self, response: HttpResponse, what: str) -> RegistryError:
+    def _error(
+        self,
+        response: HttpResponse,
+        what: str,
+        answers: Mapping[int, tuple[ErrorKind, str]] | None = None,
+    ) -> RegistryError:
+        """Why `what` failed; `answers` are the caller's words for statuses it knows."""
         if response.status == 429:
             return rate_limit_error(response.headers, "Docker Hub")
         known = {
@@ -113,6 +120,7 @@ class HubApi:
                 f"Docker Hub rejected the credentials ({what}).",
             ),
             403: (ErrorKind.PERMISSION_DENIED, f"Docker Hub refused {what}."),
+            **(answers or {}),
         }
         return refusal(response.status, known) or unexpected_answer(
             self.service.capitalised, response.status, what, describe_codes(response)
@@ -178,20 +186,19 @@ class HubApi:
             raise RegistryError(
                 ErrorKind.ALREADY_EXISTS, f"Docker Hub already has a repository {repository}."
             )
-        if response.status in (401, 403):
-            raise RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                f"Docker Hub refused to create {repository}: the account needs write rights "
-                f"on the namespace {namespace} (an access token with Read & Write)"
-                f"{f' ({said})' if said else ''}.",
-            )
-        if response.status == 400:
-            raise RegistryError(
-                ErrorKind.INVALID_REPOSITORY,
-                f"Docker Hub did not accept the repository {repository}"
-                f"{f' ({said})' if said else ''}.",
-            )
-        raise self._error(response, f"creating {repository}")
+        also = f" ({said})" if said else ""
+        refused = (
+            ErrorKind.PERMISSION_DENIED,
+            f"Docker Hub refused to create {repository}: the account needs write rights "
+            f"on the namespace {namespace} (an access token with Read & Write){also}.",
+        )
+        invalid = (
+            ErrorKind.INVALID_REPOSITORY,
+            f"Docker Hub did not accept the repository {repository}{also}.",
+        )
+        raise self._error(
+            response, f"creating {repository}", {400: invalid, 401: refused, 403: refused}
+        )
 
     async def delete_repository(self, repository: str, token: str) -> None:
         namespace, name = repository.split("/", 1)
@@ -199,17 +206,15 @@ class HubApi:
         response = await self._request("DELETE", path, token=token)
         if confirms_deletion(response):
             return
-        if response.status == 404:
-            raise RegistryError(
-                ErrorKind.REPOSITORY_NOT_FOUND, f"Docker Hub has no repository {repository}."
-            )
-        if response.status in (401, 403):
-            raise RegistryError(
-                ErrorKind.PERMISSION_DENIED,
-                f"Permission denied: this Docker Hub account may not delete {repository} "
-                "(it needs an access token with delete rights).",
-            )
-        raise self._error(response, f"deleting {repository}")
+        missing = (ErrorKind.REPOSITORY_NOT_FOUND, f"Docker Hub has no repository {repository}.")
+        denied = (
+            ErrorKind.PERMISSION_DENIED,
+            f"Permission denied: this Docker Hub account may not delete {repository} "
+            "(it needs an access token with delete rights).",
+        )
+        raise self._error(
+            response, f"deleting {repository}", {404: missing, 401: denied, 403: denied}
+        )
 
 
 def _message(response: HttpResponse) -> str:

@@ -135,6 +135,7 @@ async def test_delete_through_the_hub_api(
     with pytest.raises(RegistryError) as reader:
         await hub_service.delete_repository(hub("hubuser/old", READER))
     assert reader.value.kind is ErrorKind.PERMISSION_DENIED
+    assert "may not delete hubuser/old" in str(reader.value)
     assert "hubuser/old" in dockerhub.repositories
 
     await hub_service.delete_repository(hub("hubuser/old", OWNER))
@@ -143,6 +144,7 @@ async def test_delete_through_the_hub_api(
     with pytest.raises(RegistryError) as missing:
         await hub_service.delete_repository(hub("hubuser/old", OWNER))
     assert missing.value.kind is ErrorKind.REPOSITORY_NOT_FOUND
+    assert str(missing.value) == "Docker Hub has no repository hubuser/old."
 
     with pytest.raises(RegistryError) as official:
         await hub_service.delete_repository(hub("nginx", OWNER))
@@ -189,6 +191,7 @@ async def test_create_new_repository_through_the_hub_api(
     with pytest.raises(RegistryError) as reader:
         await hub_service.create_repository(hub("hubuser/other", READER))
     assert reader.value.kind is ErrorKind.PERMISSION_DENIED
+    assert "needs write rights on the namespace hubuser" in str(reader.value)
     assert "hubuser/other" not in dockerhub.repositories
 
 
