@@ -28,7 +28,6 @@ from handlers.ui.text import HINT_MAX as HINT_MAX  # re-exported for the builder
 from handlers.ui.text import INPUT_MAX, OPTION_TEXT_MAX, TEXT_MAX, clip_mrkdwn
 from handlers.ui.text import clip as clip
 from handlers.ui.text import code as code
-from handlers.ui.text import escape as escape  # handlers/ui/tools.py still says escape
 from handlers.ui.text import mrkdwn as mrkdwn
 from registry import ConnectionTestResult, UrlCheckResult
 

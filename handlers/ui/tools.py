@@ -32,9 +32,9 @@ from handlers.ui.common import (
     button_row,
     code,
     context,
-    escape,
     form_modal,
     md,
+    mrkdwn,
     pager,
     plain,
     section,
@@ -85,7 +85,7 @@ def tools_blocks(page: ToolPage, *, is_admin: bool) -> list[Block]:
         if tool.token_only:
             account = _("API token")
         elif tool.username:
-            account = _("account {username}").format(username=escape(tool.username))
+            account = _("account {username}").format(username=mrkdwn(tool.username))
         else:
             account = _("no account")
         tls = (
@@ -93,7 +93,7 @@ def tools_blocks(page: ToolPage, *, is_admin: bool) -> list[Block]:
             if tool.has_ca_bundle
             else (_("TLS verified") if tool.tls_verify else _("TLS not verified"))
         )
-        text = f"*{escape(tool.name)}*  ·  {tool_label(tool.kind)}  ·  {code(tool.url)}\n" + _(
+        text = f"*{mrkdwn(tool.name)}*  ·  {tool_label(tool.kind)}  ·  {code(tool.url)}\n" + _(
             "{account}  ·  {tls}  ·  used by {count} repositories"
         ).format(account=account, tls=tls, count=number(tool.repositories))
         accessory = None
@@ -297,7 +297,7 @@ def _tool_options_block(tool: ToolInfo | None) -> InputBlock:
 
 def tool_remove_modal(tool: ToolInfo, *, status: str | None = None) -> View:
     text = _("Remove the registered tool *{name}* ({url})?").format(
-        name=escape(tool.name), url=code(tool.url)
+        name=mrkdwn(tool.name), url=code(tool.url)
     )
     if tool.repositories:
         text += "\n" + _(":warning: {count} saved repositories use it: delete them first.").format(
@@ -330,7 +330,7 @@ def tool_grants_modal(grants: ToolGrants, *, status: str | None = None) -> View:
                 "Create new, delete in IR) only for repositories inside a namespace granted to "
                 "the entry's project. Elsewhere an entry through it works only with the account "
                 "its user typed."
-            ).format(name=escape(tool.name), kind=tool_label(tool.kind), url=code(tool.url)),
+            ).format(name=mrkdwn(tool.name), kind=tool_label(tool.kind), url=code(tool.url)),
         )
     ]
     if not grants.grants:
@@ -341,9 +341,9 @@ def tool_grants_modal(grants: ToolGrants, *, status: str | None = None) -> View:
                 block_id=f"grant_{grant.id}",
                 text=md(
                     _("*{project}*  ·  {namespace}  ·  granted by <@{user}>").format(
-                        project=escape(grant.project_name),
+                        project=mrkdwn(grant.project_name),
                         namespace=code(grant.namespace),
-                        user=escape(grant.granted_by),
+                        user=mrkdwn(grant.granted_by),
                     )
                 ),
                 accessory=ButtonElement(
