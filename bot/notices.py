@@ -41,21 +41,11 @@ class EntryFacts:
 
     @classmethod
     def of(cls, repo: ImageRepository) -> EntryFacts:
-        return cls(
-            id=repo.id,
-            access=repo.access,
-            registry_type=repo.registry_type,
-            registry_url=repo.registry_url,
-            repository=repo.repository,
-            username=repo.username,
-            last_error_kind=repo.last_error_kind,
-            last_message=repo.last_message,
-            consecutive_failures=repo.consecutive_failures or 0,
-            last_checked_at=repo.last_checked_at,
-            snoozed_by=repo.snoozed_by,
-            snoozed_until=repo.snoozed_until,
-            snooze_until_recovered=bool(repo.snooze_until_recovered),
-        )
+        """A copy of the row's columns of the same names (each field is one)."""
+        values = {field.name: getattr(repo, field.name) for field in fields(cls)}
+        values["consecutive_failures"] = repo.consecutive_failures or 0
+        values["snooze_until_recovered"] = bool(repo.snooze_until_recovered)
+        return cls(**values)
 
 
 @dataclass(frozen=True)
