@@ -32,7 +32,7 @@ LATENCY = 0.05
 CONCURRENCY = 50
 USER, PASSWORD = "bench", "bench-pass-1"
 REPOSITORIES = 20
-SHARD = 10  # tests in flight per pool, as bot.recheck.SHARD_SIZE
+SHARD = 10  # tests in flight per pool, bot.recheck.SHARD_SIZE when measured (now 5)
 
 
 async def run(url: str, context: ssl.SSLContext, n: int, http2: bool) -> tuple[float, float]:

@@ -27,7 +27,8 @@ Knobs for experiments (environment of the bench): BENCH_SHARD_SIZE (tests in fli
 per connection pool, bot.recheck.SHARD_SIZE), BENCH_CLAIM="ahead,refill" (claim sizes
 as fractions of the concurrency), BENCH_MAX_SCOPES (scopes per shared token
 request, registry.pass_cache.MAX_SCOPES), BENCH_ONE_POOL=1 (the runtime's single client),
-BENCH_PROFILE=FILE (a cProfile per instance), BENCH_DEBUG=1 (each worker's figures).
+BENCH_PROFILE=FILE (a cProfile of each instance's pass, FILE.PID; with BENCH_PROFILE_CPU=1
+timed in CPU seconds, so waiting for answers drops out), BENCH_DEBUG=1 (each worker's figures).
 
 Every run also prints `mints`: the registry credentials minted during the pass
 (GetAuthorizationToken calls for --ecr; 0 for plain registries).  With --ecr all
@@ -41,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import ipaddress
 import json
 import os
@@ -105,7 +107,9 @@ class Run:
 # -- one measured instance ----------------------------------------------------------------
 
 
-async def _worker(database_url: str, key: str, start_at: float) -> dict[str, float]:
+async def _worker(
+    database_url: str, key: str, start_at: float, profiler: cProfile.Profile | None = None
+) -> dict[str, float]:
     from bot.recheck import RecheckConfig, Rechecker, registry_shards
     from bot.runtime import Runtime
     from bot.settings import Settings
@@ -154,8 +158,12 @@ async def _worker(database_url: str, key: str, start_at: float) -> dict[str, flo
         await asyncio.sleep(max(0.0, start_at - time.time()))
         started = time.time()
         cpu = time.process_time()
+        if profiler is not None:
+            profiler.enable()
         stats = await rechecker.run_due()
         ended = time.time()
+        if profiler is not None:
+            profiler.disable()
     finally:
         for service in shards or []:
             await service.aclose()
@@ -173,19 +181,24 @@ async def _worker(database_url: str, key: str, start_at: float) -> dict[str, flo
     }
 
 
+def _profiler() -> cProfile.Profile | None:
+    """BENCH_PROFILE: a cProfile of the pass alone (not the imports and setup before it),
+    for finding where an instance's CPU goes; BENCH_PROFILE_CPU=1 times it in CPU seconds."""
+    if not os.environ.get("BENCH_PROFILE"):
+        return None
+    if os.environ.get("BENCH_PROFILE_CPU") == "1":
+        return cProfile.Profile(time.process_time)
+    return cProfile.Profile()
+
+
 def worker_main(database_url: str, key: str, start_at: float) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    profile = os.environ.get("BENCH_PROFILE")
-    if profile:  # a cProfile of one instance's pass, for finding where its CPU goes
-        import cProfile
-
-        profiler = cProfile.Profile()
-        result = profiler.runcall(asyncio.run, _worker(database_url, key, start_at))
-        profiler.dump_stats(f"{profile}.{os.getpid()}")
-    else:
-        result = asyncio.run(_worker(database_url, key, start_at))
+    profiler = _profiler()
+    result = asyncio.run(_worker(database_url, key, start_at, profiler))
+    if profiler is not None:
+        profiler.dump_stats(f"{os.environ['BENCH_PROFILE']}.{os.getpid()}")
     print(json.dumps(result), flush=True)
 
 

@@ -70,12 +70,16 @@ MIN_LEASE_SECONDS = 60.0
 MAX_TICK_SECONDS = 5.0
 MIN_TICK_SECONDS = 0.2
 WRITE_BATCH = 200
-SHARD_SIZE = 10
+SHARD_SIZE = 5
 LEASE_VARIABLE = "IMAGEREPO_RECHECK_LEASE"
-CLAIM_AHEAD = 0.5
+CLAIM_AHEAD = 1.0
 """Rows claimed beyond the free slots, as a fraction of the concurrency."""
-CLAIM_REFILL = 0.2
-"""A new claim starts once this fraction of the concurrency has been used up."""
+CLAIM_REFILL = 0.5
+"""A new claim starts once this fraction of the concurrency has been used up.
+
+Claims of half the concurrency rather than a fifth: each claim is two transactions
+(the lease, then loading the rows), and at a fifth they cost a pass about 0.15 ms
+of CPU per entry more (bench/README.md); the read-ahead still keeps every slot busy."""
 
 
 def instance_id() -> str:
@@ -143,7 +147,9 @@ def registry_shards(settings: Settings, concurrency: int) -> list[RegistryServic
     shared pool: httpcore's connection pool does work proportional to its
     connections on every request (it polls each idle socket), so at 50 tests in
     flight one pool spends ~4 ms of CPU per request on this project's 2-core
-    machine against ~1 ms for pools of 10 (bench/README.md). Small pools also
+    machine against ~1 ms for pools of 10 (bench/README.md); pools of 5 spend
+    ~0.1 ms per entry less again (the scan of idle connections grows with the
+    square of a pool's size), pools of 2 hardly less than 5. Small pools also
     keep every connection alive (the pool keeps 20 idle), instead of closing and
     reopening most of them at each request. Close them with `aclose`.
     """

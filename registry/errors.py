@@ -111,9 +111,15 @@ def secret_forms(secret: str, username: str | None = None) -> list[str]:
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of any secret (longest first) with `***`."""
+    """Replace every occurrence of any secret (longest first) with `***`.
+
+    A secret longer than the text cannot occur in it (a literal pattern matches as
+    many characters as it has, IGNORECASE too), so it is not searched for: a re-check's
+    step details are a line long and its tokens several KB, and escaping and
+    compiling such a token for every line cost about 0.5 ms of CPU per entry."""
     for secret in sorted(
         {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True
     ):
-        text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
+        if len(secret) <= len(text):  # the text only shrinks: "***" is never longer
+            text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
     return text

@@ -207,20 +207,27 @@ class OciSession:
     ) -> HttpResponse:
         """`handed`: the URL came from a server's answer (a realm, an upload Location),
         so it may reach only the allowed internal networks the registry is in. `stats`:
-        where the round trip is counted (a re-check pass's shared request: the pass's)."""
-        return await self.http.request(
-            method,
-            url,
-            tls=self.tls,
-            stats=stats or self.stats,
-            service=service or self.service,
-            authorization=authorization,
-            headers=headers,
-            params=params,
-            content=content,
-            keep_origin=keep_origin,
-            networks=await self._own_networks() if handed else None,
-        )
+        where the round trip is counted (a re-check pass's shared request: the pass's).
+        In a re-check pass, a registry found gone is told to the pass (`unreachable`)."""
+        try:
+            return await self.http.request(
+                method,
+                url,
+                tls=self.tls,
+                stats=stats or self.stats,
+                service=service or self.service,
+                authorization=authorization,
+                headers=headers,
+                params=params,
+                content=content,
+                keep_origin=keep_origin,
+                networks=await self._own_networks() if handed else None,
+            )
+        except RegistryError as error:
+            shared = pass_cache.current()
+            if shared is not None and service is None:  # the registry's own request
+                shared.unreachable(self._ping_key(), error)
+            raise
 
     async def _own_networks(self) -> tuple[IPNetwork, ...]:
         if self._networks is None:
@@ -256,11 +263,13 @@ class OciSession:
         shared = pass_cache.current()
         if shared is None:
             return await self._ask_ping(self.stats)
-        key = pass_cache.PingKey(
+        self._ping = await shared.ping(self._ping_key(), self._ask_ping)
+        return self._ping
+
+    def _ping_key(self) -> pass_cache.PingKey:
+        return pass_cache.PingKey(
             self.base.base, self.tls, self.credentials is not None, self.service.phrase
         )
-        self._ping = await shared.ping(key, self._ask_ping)
-        return self._ping
 
     async def _ask_ping(self, stats: Stats) -> Ping:
         url = self.base.endpoint("/v2/")

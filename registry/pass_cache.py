@@ -8,7 +8,10 @@ token realm for itself, although the answers are the same for all of them:
   for every entry there, with one request even when 50 entries ask at once
   (single flight). A failed ping fails the entries that asked for it with the
   same error (one shared cause) and is asked again after `FAILED_PING_REUSE`
-  seconds, so a blip does not fail a whole long pass.
+  seconds, so a blip does not fail a whole long pass. A registry that goes
+  away after its ping answered (an entry's own request is refused, or its name
+  stops resolving) is held failed the same way (`unreachable`): the entries
+  after it fail at "reachable" with that one cause, not each at a later step.
 - A Bearer token realm is asked once per credential and realm for all of that
   credential's repositories, with one `scope` parameter per repository
   (distribution `docs/spec/auth/token.md`, "Requesting a Token": the `scope`
@@ -72,6 +75,10 @@ Authorization header much over ~8 KB is refused by common proxies (nginx's defau
 # (a wrong password, or Docker Hub refusing push for a read-only token), so each
 # entry asks alone and gets its own answer and error.
 _REFUSALS = (ErrorKind.AUTHENTICATION_FAILED, ErrorKind.PERMISSION_DENIED)
+
+UNREACHABLE = (ErrorKind.CONNECTION_REFUSED, ErrorKind.DNS_FAILURE)
+"""Errors of an entry's own request that mean its registry is gone, not a blip of one
+connection (a timeout or a dropped keep-alive connection may be either)."""
 
 _CURRENT: ContextVar[PassCache | None] = ContextVar("registry_pass_cache", default=None)
 
@@ -181,7 +188,7 @@ class PassCache:
         self.pings = 0
         self.token_requests = 0
         self._clock = clock
-        self._pings: dict[PingKey, tuple[asyncio.Task[Ping], list[float]]] = {}
+        self._pings: dict[PingKey, tuple[asyncio.Future[Ping], list[float]]] = {}
         self._expected: dict[CredentialKey, dict[str, OriginPins | None]] = {}
         self._books: dict[BookKey, _Book] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -205,6 +212,22 @@ class PassCache:
         self._pings[key] = (task, settled_at)
         self.pings += 1
         return await asyncio.shield(task)
+
+    def unreachable(self, key: PingKey, error: RegistryError) -> None:
+        """An entry's own request found the registry gone (`UNREACHABLE`) after its ping
+        had answered: hold the ping failed with `error`, as if it had failed, so the
+        entries after it fail at "reachable" with this one cause (and it is asked
+        again after FAILED_PING_REUSE seconds). A ping being asked is left alone."""
+        held = self._pings.get(key)
+        if self._closed or held is None or error.kind not in UNREACHABLE:
+            return
+        answer, _ = held
+        if not answer.done() or answer.cancelled() or answer.exception() is not None:
+            return
+        failed: asyncio.Future[Ping] = asyncio.get_running_loop().create_future()
+        failed.set_exception(error)
+        failed.exception()  # retrieved: nobody may ask again before it is replaced
+        self._pings[key] = (failed, [self._clock()])
 
     async def _ask_ping(
         self, ask: Callable[[Stats], Awaitable[Ping]], settled: list[float]

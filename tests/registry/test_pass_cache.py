@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from registry import (
+    STEP_PULL,
+    STEP_REACHABLE,
     ConnectionTestResult,
     Credentials,
     RegistryService,
@@ -19,6 +21,7 @@ from registry import (
     RepositoryTarget,
 )
 from registry.pass_cache import FAILED_PING_REUSE, PassCache
+from registry.results import step_failed
 from tests.support.certs import TestCA
 from tests.support.registry_server import (
     RegistryServer,
@@ -141,6 +144,33 @@ async def test_a_failed_ping_is_shared_for_a_few_seconds_then_asked_again(
     assert first.error_kind == second.error_kind == "connection_refused"
     assert second.message == first.message and second.round_trips == 0  # reused, not asked
     assert third.ok, third.message  # asked again: a blip does not fail a whole pass
+    shared.close()
+
+
+async def test_a_registry_gone_mid_pass_fails_the_later_entries_as_not_reachable(
+    registry_service: RegistryService, registry_factory: Callable[..., RegistryServer]
+) -> None:
+    server = registry_factory(htpasswd={"alice": "alice-pass-1"})
+    server.client("alice", "alice-pass-1").push_image("team/api")
+    clock = Clock()
+    shared = PassCache(clock=clock)
+    entry = target(server.url, "team/api", ALICE)
+
+    before = await registry_service.connection_test(entry, shared)
+    server.stop()
+    finder = await registry_service.connection_test(entry, shared)  # its pull is refused
+    later = await registry_service.connection_test(entry, shared)
+    server.start()
+    clock.now += FAILED_PING_REUSE + 1
+    back = await registry_service.connection_test(entry, shared)
+
+    assert before.ok, before.message
+    assert finder.error_kind == later.error_kind == "connection_refused"
+    assert finder.message.startswith(step_failed(STEP_PULL))
+    # The entries after it: the shared cause, at the step that says so, nothing asked.
+    assert later.message.startswith(step_failed(STEP_REACHABLE)), later.message
+    assert later.round_trips == 0 and later.steps[0].name == STEP_REACHABLE
+    assert back.ok, back.message  # asked again after a few seconds, like a failed ping
     shared.close()
 
 

@@ -138,6 +138,16 @@ def test_secrets_are_scrubbed_in_plain_and_basic_forms() -> None:
     assert scrub(text, forms) == "echo *** and Basic ***"
 
 
+def test_scrub_finds_secrets_as_long_as_the_text_and_in_any_case() -> None:
+    token = "eyJ" + "a" * 5000  # a token far longer than a step's line is skipped there
+    assert (
+        scrub("pull allowed with Bearer token", [token, "BEARER"]) == "pull allowed with *** token"
+    )
+    assert scrub("Secret-Token", ["secret-token"]) == "***", "as long as the text"
+    assert scrub(f"echo {token.upper()}!", [token]) == "echo ***!"
+    assert scrub("ab", ["abc"]) == "ab"
+
+
 def test_rate_limit_messages_say_when_the_limit_resets() -> None:
     clock = lambda: 1_800_000_000.0  # noqa: E731
     hub = rate_limit_error(httpx.Headers({"X-RateLimit-Reset": "1800000720"}), "Docker Hub", clock)
