@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -167,17 +168,24 @@ def button_row(
     )
 
 
+class SignedMetadata(Protocol):
+    """What a form modal carries as its private_metadata, sealed by handlers.metadata (so
+    its submission proves this app wrote it)."""
+
+    def dump(self) -> str: ...
+
+
 def form_modal(
     callback_id: str,
+    meta: SignedMetadata,
     *,
     title: str,
     submit: str,
-    private_metadata: str,
     blocks: list[Block],
     status: str | None = None,
 ) -> View:
-    """A modal with a submit button and Cancel; `status` (what is going on, what went wrong)
-    is its last block when there is one."""
+    """A modal with a submit button and Cancel, carrying its signed `meta`; `status` (what
+    is going on, what went wrong) is its last block when there is one."""
     if status:
         blocks = [*blocks, section(ids.B_STATUS, status)]
     return View(
@@ -186,7 +194,7 @@ def form_modal(
         title=plain(title, 24),
         submit=plain(submit, 24),
         close=plain(_("Cancel"), 24),
-        private_metadata=private_metadata,
+        private_metadata=meta.dump(),
         blocks=blocks,
     )
 

@@ -86,9 +86,9 @@ def account_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = 
     ]
     return form_modal(
         ids.VIEW_ACCOUNT,
+        meta,
         title=_(ACCOUNT_TITLE),
         submit=_("Save"),
-        private_metadata=meta.dump(),
         blocks=blocks,
         status=status,
     )
@@ -148,9 +148,9 @@ def delete_modal(row: RepositoryRow, meta: ManageMeta, *, status: str | None = N
         )
     return form_modal(
         ids.VIEW_DELETE,
+        meta,
         title=_(DELETE_TITLE),
         submit=_("Delete"),
-        private_metadata=meta.dump(),
         blocks=blocks,
         status=status,
     )

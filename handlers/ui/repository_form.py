@@ -153,12 +153,7 @@ def add_modal(
         *_test_section(info, test_result),
     ]
     return form_modal(
-        ids.VIEW_ADD,
-        title=title_for(meta),
-        submit=_("Save"),
-        private_metadata=meta.dump(),
-        blocks=blocks,
-        status=status,
+        ids.VIEW_ADD, meta, title=title_for(meta), submit=_("Save"), blocks=blocks, status=status
     )
 
 

@@ -167,9 +167,9 @@ def tool_modal(
     ]
     return form_modal(
         ids.VIEW_TOOL,
+        ToolMeta(tool.id if tool else 0, kind),
         title=(_("Edit {kind}") if tool else _("Register {kind}")).format(kind=kind_label),
         submit=_("Save"),
-        private_metadata=ToolMeta(tool.id if tool else 0, kind).dump(),
         blocks=blocks,
         status=status,
     )
@@ -305,9 +305,9 @@ def tool_remove_modal(tool: ToolInfo, *, status: str | None = None) -> View:
         )
     return form_modal(
         ids.VIEW_TOOL_REMOVE,
+        ToolMeta(tool.id, tool.kind),
         title=_("Remove {kind}").format(kind=tool_label(tool.kind)),
         submit=_("Remove"),
-        private_metadata=ToolMeta(tool.id, tool.kind).dump(),
         blocks=[section("tool_remove_intro", text)],
         status=status,
     )
@@ -391,9 +391,9 @@ def tool_grants_modal(grants: ToolGrants, *, status: str | None = None) -> View:
     ]
     return form_modal(
         ids.VIEW_TOOL_GRANTS,
+        ToolMeta(tool.id, tool.kind),
         title=_(GRANTS_TITLE),
         submit=_("Add grant"),
-        private_metadata=ToolMeta(tool.id, tool.kind).dump(),
         blocks=blocks,
         status=status,
     )
