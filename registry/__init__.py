@@ -34,7 +34,6 @@ from registry.results import (
 from registry.service import RegistryService
 from registry.target import (
     Credentials,
-    HarborTool,
     OriginPins,
     RegisteredTool,
     RepositoryTarget,
@@ -57,7 +56,6 @@ __all__ = [
     "ConnectionTestResult",
     "Credentials",
     "ErrorKind",
-    "HarborTool",
     "OriginPins",
     "RegisteredTool",
     "RegistryConfig",

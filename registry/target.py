@@ -72,11 +72,6 @@ class RegisteredTool:
     kind: RegistryType = LEGACY_TOOL_KIND
 
 
-# Deprecated: the name from before tools had kinds (tests and callers written then); use
-# `RegisteredTool`.
-HarborTool = RegisteredTool
-
-
 @dataclass(frozen=True)
 class OriginPins:
     """Where a saved entry's password may go, as `scheme://host[:port]` origins.

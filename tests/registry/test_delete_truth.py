@@ -19,7 +19,7 @@ import pytest
 from registry import (
     Credentials,
     ErrorKind,
-    HarborTool,
+    RegisteredTool,
     RegistryConfig,
     RegistryError,
     RegistryService,
@@ -232,7 +232,7 @@ async def test_a_web_page_with_200_to_the_delete_is_a_failure_for_every_driver(
         credentials = Credentials("$oauthtoken", SECRET)
     else:
         registry.override = harbor_api
-        tool = HarborTool(registry.url, CREDS)
+        tool = RegisteredTool(registry.url, CREDS)
     target = RepositoryTarget(kind, registry.url, repository, credentials, False, tool=tool)
     urls = {"dockerhub_registry_url": registry.url, "dockerhub_api_url": registry.url}
     async with RegistryService(config(github_api_url=registry.url, **urls)) as service:

@@ -9,7 +9,7 @@ import pytest
 from registry import (
     Credentials,
     ErrorKind,
-    HarborTool,
+    RegisteredTool,
     RegistryError,
     RegistryService,
     RegistryType,
@@ -35,8 +35,8 @@ ROBOT = Credentials("robot$ci", "robot-secret-1")
 pytestmark = pytest.mark.registry
 
 
-def tool(harbor: HarborStandIn, credentials: Credentials | None = ADMIN) -> HarborTool:
-    return HarborTool(harbor.url, credentials, TlsOptions())
+def tool(harbor: HarborStandIn, credentials: Credentials | None = ADMIN) -> RegisteredTool:
+    return RegisteredTool(harbor.url, credentials, TlsOptions())
 
 
 def repo(
@@ -85,12 +85,14 @@ async def test_tool_test_on_something_that_is_not_harbor(
     registry_service: RegistryService, htpasswd_registry: RegistryServer
 ) -> None:
     result = await registry_service.test_tool(
-        HarborTool(htpasswd_registry.url, ADMIN, TlsOptions())
+        RegisteredTool(htpasswd_registry.url, ADMIN, TlsOptions())
     )
     assert result.error_kind is ErrorKind.NOT_A_REGISTRY
     assert "No Harbor API v2.0 at" in result.message
 
-    down = await registry_service.test_tool(HarborTool(f"http://127.0.0.1:{free_port()}", ADMIN))
+    down = await registry_service.test_tool(
+        RegisteredTool(f"http://127.0.0.1:{free_port()}", ADMIN)
+    )
     assert down.error_kind is ErrorKind.CONNECTION_REFUSED
     assert down.message.startswith("Not reachable: Connection refused by Harbor at")
 

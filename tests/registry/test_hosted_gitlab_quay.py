@@ -13,7 +13,7 @@ import pytest
 from registry import (
     Credentials,
     ErrorKind,
-    HarborTool,
+    RegisteredTool,
     RegistryError,
     RegistryService,
     RegistryType,
@@ -164,13 +164,13 @@ async def test_quay_oauth_token_creates_finds_missing_and_deletes(
 async def test_registered_gitlab_and_quay_tools(
     registry_service: RegistryService, gitlab: GitLabStandIn, quay: QuayStandIn
 ) -> None:
-    gl_tool = HarborTool(
+    gl_tool = RegisteredTool(
         gitlab.api_url, Credentials(*gitlab.credentials("maint")), kind=RegistryType.GITLAB
     )
     tested = await registry_service.test_tool(gl_tool)
     assert tested.ok, tested.message
     assert "GitLab Container Registry at" in tested.message
-    weak = HarborTool(
+    weak = RegisteredTool(
         gitlab.api_url, Credentials(*gitlab.credentials("dev")), kind=RegistryType.GITLAB
     )
     refused = await registry_service.test_tool(weak)
@@ -184,11 +184,11 @@ async def test_registered_gitlab_and_quay_tools(
     await registry_service.delete_repository(entry)
     assert gitlab.tags(repo) in (None, [])
 
-    q_tool = HarborTool(
+    q_tool = RegisteredTool(
         quay.api_url, Credentials("$oauthtoken", quay.admin_token), kind=RegistryType.QUAY
     )
     assert (await registry_service.test_tool(q_tool)).ok
-    robot_tool = HarborTool(quay.api_url, Credentials(*quay.robot), kind=RegistryType.QUAY)
+    robot_tool = RegisteredTool(quay.api_url, Credentials(*quay.robot), kind=RegistryType.QUAY)
     robot_result = await registry_service.test_tool(robot_tool)
     assert robot_result.error_kind is ErrorKind.AUTHENTICATION_FAILED
     assert "robot" in robot_result.message
@@ -234,13 +234,13 @@ async def test_quay_tool_token_without_user_read_passes(
 ) -> None:
     """An OAuth token with only repo:create and repo:admin gets 401 from /api/v1/user/ yet
     creates and deletes: the tool test passes; a wrong token still fails."""
-    tool = HarborTool(
+    tool = RegisteredTool(
         quay.api_url, Credentials("$oauthtoken", quay.repo_token), kind=RegistryType.QUAY
     )
     tested = await registry_service.test_tool(tool)
     assert tested.ok, tested.message
     assert "user:read" in tested.steps[-1].detail
-    wrong = HarborTool(quay.api_url, Credentials("$oauthtoken", "nope"), kind=RegistryType.QUAY)
+    wrong = RegisteredTool(quay.api_url, Credentials("$oauthtoken", "nope"), kind=RegistryType.QUAY)
     refused = await registry_service.test_tool(wrong)
     assert refused.error_kind is ErrorKind.AUTHENTICATION_FAILED
 

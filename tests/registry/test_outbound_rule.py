@@ -28,8 +28,8 @@ import pytest
 from registry import (
     Credentials,
     ErrorKind,
-    HarborTool,
     OriginPins,
+    RegisteredTool,
     RegistryConfig,
     RegistryError,
     RegistryService,
@@ -248,7 +248,7 @@ async def test_a_gitlab_api_redirect_to_another_host_carries_no_token_and_fails_
         return api(request)
 
     saved.override = redirecting
-    tool = HarborTool(saved.url, CREDS, kind=RegistryType.GITLAB)
+    tool = RegisteredTool(saved.url, CREDS, kind=RegistryType.GITLAB)
     async with RegistryService(config()) as service:
         unpinned = await service.connection_test(
             entry(RegistryType.GITLAB, saved.url, "team/app/api", None)
@@ -302,7 +302,7 @@ async def test_a_moved_realm_gets_no_password_for_test_or_delete(
         if r.raw_path == "/user"
         else None
     )
-    tool = HarborTool(saved.url, None) if kind is RegistryType.HARBOR else None
+    tool = RegisteredTool(saved.url, None) if kind is RegistryType.HARBOR else None
     target = entry(kind, saved.url, "team/app", pinned(saved), tool=tool)
     async with RegistryService(config(github_api_url=saved.url)) as service:
         tested = await service.connection_test(target)
@@ -341,7 +341,7 @@ async def test_an_api_redirect_to_another_host_carries_no_token_for_create_or_de
             kind, saved.url, "team/app", Credentials("$oauthtoken", SECRET), False
         )
     elif kind is RegistryType.HARBOR:
-        tool = HarborTool(saved.url, CREDS)
+        tool = RegisteredTool(saved.url, CREDS)
         target = entry(kind, saved.url, "team/app", None, tool=tool)
     else:
         target = entry(kind, saved.url, "team/app", None)

@@ -11,7 +11,7 @@ from registry import (
     ConnectionTestResult,
     Credentials,
     ErrorKind,
-    HarborTool,
+    RegisteredTool,
     RegistryError,
     RegistryService,
     RegistryType,
@@ -134,7 +134,7 @@ async def test_secrets_stay_out_of_every_failure_kind(
 async def test_harbor_failures_keep_secrets(
     registry_service: RegistryService, harbor: HarborStandIn
 ) -> None:
-    tool = HarborTool(harbor.url, CREDS)
+    tool = RegisteredTool(harbor.url, CREDS)
     result = await registry_service.test_tool(tool)
     assert result.error_kind is ErrorKind.AUTHENTICATION_FAILED
     assert_clean(*texts(result))

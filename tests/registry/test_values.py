@@ -10,7 +10,7 @@ from registry import (
     ALL_TYPES,
     Credentials,
     ErrorKind,
-    HarborTool,
+    RegisteredTool,
     RegistryConfig,
     RegistryError,
     RegistryType,
@@ -96,7 +96,7 @@ def test_secrets_never_show_in_reprs() -> None:
         "p/r",
         credentials,
         False,
-        tool=HarborTool("https://h", Credentials("admin", "AdminS3cret"), TlsOptions()),
+        tool=RegisteredTool("https://h", Credentials("admin", "AdminS3cret"), TlsOptions()),
     )
     for text in (repr(credentials), str(credentials), repr(target), str(target)):
         assert "S3cret-visible?" not in text
