@@ -4,15 +4,10 @@ item 2), and a registered tool is named by its kind in the trail (`gitlab-tool`,
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import AsyncIterator
-
 import pytest
-from cryptography.fernet import Fernet
 
 from bot import audit
 from bot.runtime import Runtime
-from bot.settings import Settings
 from bot.usecases import tools
 from bot.usecases.actor import Actor
 from bot.usecases.errors import PermissionDenied
@@ -24,21 +19,6 @@ from storage.models import AuditRecord
 
 TEAM = "TATT"
 MEMBER = Actor(TEAM, "UMEMBER", display_name="member")
-
-
-@pytest.fixture
-async def rt(migrated_url: str) -> AsyncIterator[Runtime]:
-    runtime = Runtime.create(
-        Settings(
-            database_url=migrated_url,
-            secret_keys=(Fernet.generate_key().decode(),),
-            allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),),
-        )
-    )
-    try:
-        yield runtime
-    finally:
-        await runtime.aclose()
 
 
 async def _newest(rt: Runtime) -> AuditRecord:

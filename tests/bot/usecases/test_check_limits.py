@@ -5,35 +5,16 @@ of a project a minute, counted in the audit trail; every start is audited."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-from collections.abc import AsyncIterator
 
 import pytest
-from cryptography.fernet import Fernet
 
 from bot.runtime import Runtime
-from bot.settings import Settings
 from bot.usecases import checks, projects
 from bot.usecases.actor import Actor
 from bot.usecases.errors import TooSoon
 from storage import audit as trail
 
 TEAM = "T1"
-
-
-@pytest.fixture
-async def rt(migrated_url: str) -> AsyncIterator[Runtime]:
-    runtime = Runtime.create(
-        Settings(
-            database_url=migrated_url,
-            secret_keys=(Fernet.generate_key().decode(),),
-            allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),),
-        )
-    )
-    try:
-        yield runtime
-    finally:
-        await runtime.aclose()
 
 
 async def test_one_pass_at_a_time_one_start_a_minute_per_person(rt: Runtime) -> None:

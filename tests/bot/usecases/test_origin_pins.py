@@ -9,16 +9,13 @@ Harbor tool's URL never carries the entries' passwords to the new URL.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.runtime import Runtime
-from bot.settings import Settings
 from bot.usecases import repositories as repo_usecases
 from bot.usecases import tools as tool_usecases
 from bot.usecases.actor import Actor
@@ -39,19 +36,10 @@ HERE = Place.channel("C1")
 
 
 @pytest.fixture
-async def rt(migrated_url: str) -> AsyncIterator[Runtime]:
-    runtime = Runtime.create(
-        Settings(
-            database_url=migrated_url,
-            secret_keys=(Fernet.generate_key().decode(),),
-            allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),),
-        )
-    )
-    await create_project(runtime, ADMIN, channel_id="C1", name="pins")
-    try:
-        yield runtime
-    finally:
-        await runtime.aclose()
+async def rt(rt: Runtime) -> Runtime:
+    """The package's runtime (conftest.py), with this module's project in C1."""
+    await create_project(rt, ADMIN, channel_id="C1", name="pins")
+    return rt
 
 
 @pytest.fixture

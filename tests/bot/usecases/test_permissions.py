@@ -5,15 +5,11 @@ own channel or a Home that lists them (finding 5), a passing test that expires (
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
-from cryptography.fernet import Fernet
 
 from bot.runtime import Runtime
-from bot.settings import Settings
 from bot.usecases import home, permissions, projects, repositories, tools
 from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, NotFound, PermissionDenied
@@ -72,21 +68,6 @@ def test_each_refusal_has_one_sentence(action: EntryAction, sentence: str) -> No
 @pytest.mark.parametrize(("user", "allowed"), [(MEMBER, False), (ADMIN, False), (WS_ADMIN, True)])
 def test_tools_and_their_account_are_for_workspace_admins(user: str, allowed: bool) -> None:
     assert permissions.may_manage_tools(actor(user)) is allowed
-
-
-@pytest.fixture
-async def rt(migrated_url: str) -> AsyncIterator[Runtime]:
-    runtime = Runtime.create(
-        Settings(
-            database_url=migrated_url,
-            secret_keys=(Fernet.generate_key().decode(),),
-            allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),),
-        )
-    )
-    try:
-        yield runtime
-    finally:
-        await runtime.aclose()
 
 
 async def seed(rt: Runtime, channel: str, name: str, url: str = "http://127.0.0.1:9") -> int:

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import AsyncIterator
-
 import pytest
-from cryptography.fernet import Fernet
 
 from bot.runtime import Runtime
-from bot.settings import Settings
 from bot.usecases import projects
 from bot.usecases.actor import Actor
 from bot.usecases.errors import InvalidInput, NoProject
 
 ADMIN = Actor("T1", "UADMIN")
-
-
-@pytest.fixture
-async def rt(migrated_url: str) -> AsyncIterator[Runtime]:
-    runtime = Runtime.create(
-        Settings(
-            database_url=migrated_url,
-            secret_keys=(Fernet.generate_key().decode(),),
-            allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),),
-        )
-    )
-    try:
-        yield runtime
-    finally:
-        await runtime.aclose()
 
 
 @pytest.mark.parametrize("channel_id", ["", "D0123ABC", "C-1", "c123", "C" + "1" * 40, "<#C1>"])
