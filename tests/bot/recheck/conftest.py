@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
@@ -12,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.recheck import RecheckConfig, Rechecker
 from bot.runtime import Runtime
 from bot.settings import Settings
-from registry import ConnectionTestResult, ErrorKind, RepositoryTarget
+from registry import (
+    ConnectionTestResult,
+    ErrorKind,
+    RegistryConfig,
+    RegistryService,
+    RepositoryTarget,
+)
 from registry.results import CheckStep
 from storage.crypto import SecretBox
 from storage.db import create_engine, session_factory
@@ -105,6 +112,24 @@ async def runtime(
         yield rt
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def real_runtime(runtime: Runtime) -> AsyncIterator[Runtime]:
+    """The package's runtime with the real registry client (loopback only) in place of
+    the scripted one."""
+    service = RegistryService(
+        RegistryConfig(
+            allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),),
+            connect_timeout=2.0,
+            read_timeout=3.0,
+            operation_timeout=10.0,
+        )
+    )
+    try:
+        yield replace(runtime, registry=service)
+    finally:
+        await service.aclose()
 
 
 @pytest.fixture

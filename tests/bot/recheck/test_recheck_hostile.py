@@ -4,16 +4,13 @@ an unpinned entry is pinned by its first passing check, a changed realm is refus
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, update
 
 from bot.recheck import RecheckConfig, Rechecker
 from bot.runtime import Runtime
-from registry import RegistryConfig, RegistryService
 from storage.db import transaction
 from storage.models import ImageRepository, utcnow
 from tests.bot.recheck import seed
@@ -21,22 +18,6 @@ from tests.support.hostile_registry import API, HostileRegistry, token_answer
 from tests.support.registry_httpserver import Request, Response, ThreadedHttpServer
 
 SECRET = "recheck-hostile-pass"
-
-
-@pytest.fixture
-async def real_runtime(runtime: Runtime) -> AsyncIterator[Runtime]:
-    service = RegistryService(
-        RegistryConfig(
-            allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),),
-            connect_timeout=2.0,
-            read_timeout=3.0,
-            operation_timeout=10.0,
-        )
-    )
-    try:
-        yield replace(runtime, registry=service)
-    finally:
-        await service.aclose()
 
 
 @pytest.fixture

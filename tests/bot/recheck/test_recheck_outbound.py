@@ -5,38 +5,19 @@ API's `PRIVATE-TOKEN` (`GET /api/v4/personal_access_tokens/self`) nor the realm'
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, update
 
 from bot.recheck import RecheckConfig, Rechecker
 from bot.runtime import Runtime
-from registry import RegistryConfig, RegistryService
 from storage.db import transaction
 from storage.models import ImageRepository
 from tests.bot.recheck import seed
 from tests.support.hostile_registry import HostileRegistry, gitlab_api, received_secret
 
 USER, SECRET = "ci", "glpat-recheck-outbound"
-
-
-@pytest.fixture
-async def real_runtime(runtime: Runtime) -> AsyncIterator[Runtime]:
-    service = RegistryService(
-        RegistryConfig(
-            allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),),
-            connect_timeout=2.0,
-            read_timeout=3.0,
-            operation_timeout=10.0,
-        )
-    )
-    try:
-        yield replace(runtime, registry=service)
-    finally:
-        await service.aclose()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ Failing: one channel message; still failing: none; recovered: one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -16,13 +16,11 @@ from sqlalchemy import select, update
 from bot.recheck import RecheckConfig, Rechecker
 from bot.runtime import Runtime
 from handlers.delivery import SlackPoster
-from registry import RegistryConfig, RegistryService
 from server import scheduling
 from server.app import create_slack_client
 from storage.db import transaction
 from storage.models import ConnectionCheck, ImageRepository, utcnow
 from tests.bot.recheck import seed
-from tests.support.registry_fixtures import LOOPBACK
 from tests.support.registry_server import RegistryServer
 from tests.support.slack_api import SlackApiStandIn
 
@@ -38,25 +36,12 @@ def slack() -> Iterator[SlackApiStandIn]:
 
 
 @pytest.fixture
-async def real_runtime(runtime: Runtime, slack: SlackApiStandIn) -> AsyncIterator[Runtime]:
-    """The runtime of the package's fixtures, with the real registry client and Slack client."""
-    service = RegistryService(
-        RegistryConfig(
-            allowed_networks=(LOOPBACK,),
-            connect_timeout=2.0,
-            read_timeout=3.0,
-            operation_timeout=10.0,
-        )
+def real_runtime(real_runtime: Runtime, slack: SlackApiStandIn) -> Runtime:
+    """The package's runtime with the real registry client (conftest.py), and here the
+    real Slack client too."""
+    return replace(
+        real_runtime, poster=SlackPoster(create_slack_client(slack.bot_token, slack.base_url))
     )
-    rt = replace(
-        runtime,
-        registry=service,
-        poster=SlackPoster(create_slack_client(slack.bot_token, slack.base_url)),
-    )
-    try:
-        yield rt
-    finally:
-        await service.aclose()
 
 
 async def test_a_registry_that_goes_down_and_comes_back_is_announced_once_each_way(
