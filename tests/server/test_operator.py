@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,6 +41,18 @@ def serve_env(standin: SlackApiStandIn, tmp_path: Path, **extra: str) -> dict[st
         "PORT": str(free_port()),
         **extra,
     }
+
+
+def bot_process(standin: SlackApiStandIn, directory: Path, **more: Any) -> BotProcess:
+    """`serve` against the Slack stand-in, with its SQLite database and log in `directory`
+    (`more`: BotProcess's other arguments, or a different database_url)."""
+    options: dict[str, Any] = {"database_url": sqlite_url(directory), **more}
+    return BotProcess(
+        slack_api_url=standin.base_url,
+        bot_token=standin.bot_token,
+        log_path=directory / "bot.log",
+        **options,
+    )
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -87,12 +100,7 @@ def test_an_app_token_of_the_wrong_kind_is_named(standin: SlackApiStandIn, tmp_p
 def test_a_good_start_says_what_it_runs_in_one_summary_line_without_library_noise(
     standin: SlackApiStandIn, tmp_path: Path
 ) -> None:
-    with BotProcess(
-        slack_api_url=standin.base_url,
-        bot_token=standin.bot_token,
-        database_url=f"sqlite:///{tmp_path}/bot.db",
-        log_path=tmp_path / "bot.log",
-    ) as process:
+    with bot_process(standin, tmp_path, database_url=f"sqlite:///{tmp_path}/bot.db") as process:
         text = process.log()
     summary = [line for line in text.splitlines() if "serving:" in line]
     assert len(summary) == 1, text
@@ -110,12 +118,7 @@ def test_a_good_start_says_what_it_runs_in_one_summary_line_without_library_nois
 def test_requests_signed_with_another_secret_leave_one_warning_naming_the_setting(
     standin: SlackApiStandIn, tmp_path: Path
 ) -> None:
-    with BotProcess(
-        slack_api_url=standin.base_url,
-        bot_token=standin.bot_token,
-        database_url=sqlite_url(tmp_path),
-        log_path=tmp_path / "bot.log",
-    ) as process:
+    with bot_process(standin, tmp_path) as process:
         secret_text = "project create body-text-never-logged"
         for _ in range(5):
             body = slash_command(secret_text, channel_id="CWRONG")
@@ -134,12 +137,7 @@ def test_requests_signed_with_another_secret_leave_one_warning_naming_the_settin
 def test_unsigned_requests_are_not_blamed_on_the_signing_secret(
     standin: SlackApiStandIn, tmp_path: Path
 ) -> None:
-    with BotProcess(
-        slack_api_url=standin.base_url,
-        bot_token=standin.bot_token,
-        database_url=sqlite_url(tmp_path),
-        log_path=tmp_path / "bot.log",
-    ) as process:
+    with bot_process(standin, tmp_path) as process:
         body = slash_command("help", channel_id="CUNSIGNED")
         response = httpx.post(process.events_url, content=body, timeout=5)
         assert response.status_code == 401
@@ -352,25 +350,13 @@ def test_version_prints_the_installed_version() -> None:
 def test_log_format_text_and_log_level_are_honoured(
     standin: SlackApiStandIn, tmp_path: Path
 ) -> None:
-    with BotProcess(
-        slack_api_url=standin.base_url,
-        bot_token=standin.bot_token,
-        database_url=sqlite_url(tmp_path),
-        log_path=tmp_path / "bot.log",
-        extra_env={"LOG_FORMAT": "text"},
-    ) as process:
+    with bot_process(standin, tmp_path, extra_env={"LOG_FORMAT": "text"}) as process:
         text = process.log()
     summary = [line for line in text.splitlines() if "serving:" in line]
     assert len(summary) == 1 and not summary[0].startswith("{")
     assert " INFO " in summary[0]
     quiet_path = tmp_path / "quiet"
-    with BotProcess(
-        slack_api_url=standin.base_url,
-        bot_token=standin.bot_token,
-        database_url=sqlite_url(quiet_path),
-        log_path=quiet_path / "bot.log",
-        extra_env={"LOG_LEVEL": "warning"},
-    ) as quiet:
+    with bot_process(standin, quiet_path, extra_env={"LOG_LEVEL": "warning"}) as quiet:
         assert '"level": "info"' not in quiet.log()
 
 
@@ -400,12 +386,7 @@ def test_a_port_in_use_is_reported_before_anything_says_serving(
 
 
 def test_json_is_the_default_off_a_terminal(standin: SlackApiStandIn, tmp_path: Path) -> None:
-    with BotProcess(
-        slack_api_url=standin.base_url,
-        bot_token=standin.bot_token,
-        database_url=sqlite_url(tmp_path),
-        log_path=tmp_path / "bot.log",
-    ) as process:
+    with bot_process(standin, tmp_path) as process:
         lines = [line for line in process.log().splitlines() if line.strip()]
     assert lines and all(line.startswith("{") for line in lines)
 
@@ -421,12 +402,7 @@ def test_something_went_wrong_quotes_the_request_id_of_its_log_line(
     import sqlite3
 
     database = tmp_path / "bot.db"
-    with BotProcess(
-        slack_api_url=standin.base_url,
-        bot_token=standin.bot_token,
-        database_url=f"sqlite:///{database}",
-        log_path=tmp_path / "bot.log",
-    ) as process:
+    with bot_process(standin, tmp_path, database_url=f"sqlite:///{database}") as process:
         # A database broken under the running bot: the listener fails unexpectedly.
         with sqlite3.connect(database) as connection:
             connection.execute("DROP TABLE project_admins")
