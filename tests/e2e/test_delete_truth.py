@@ -22,12 +22,8 @@ LOGIN_PAGE = Response.text(200, "<html><body>Please sign in</body></html>", "tex
 
 @pytest.fixture
 def hostile() -> Iterator[HostileRegistry]:
-    server = HostileRegistry(host="127.0.0.2", username=USER, secret=SECRET)
-    server.start()
-    try:
+    with HostileRegistry(host="127.0.0.2", username=USER, secret=SECRET) as server:
         yield server
-    finally:
-        server.stop()
 
 
 async def delete_audits(flow: Flow) -> list[tuple[str, str, str | None]]:

@@ -47,12 +47,8 @@ def config(**more: str) -> RegistryConfig:
 
 @pytest.fixture
 def registry() -> Iterator[HostileRegistry]:
-    server = HostileRegistry(host="127.0.0.2", username=USER, secret=SECRET)
-    server.start()
-    try:
+    with HostileRegistry(host="127.0.0.2", username=USER, secret=SECRET) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def plain(url: str) -> RepositoryTarget:

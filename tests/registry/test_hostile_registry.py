@@ -52,12 +52,8 @@ def config(*networks: str) -> RegistryConfig:
 
 @pytest.fixture
 def hostile() -> Iterator[HostileRegistry]:
-    registry = HostileRegistry(host="127.0.0.2", username=CREDS.username, secret=SECRET)
-    registry.start()
-    try:
+    with HostileRegistry(host="127.0.0.2", username=CREDS.username, secret=SECRET) as registry:
         yield registry
-    finally:
-        registry.stop()
 
 
 @pytest.fixture

@@ -72,23 +72,15 @@ def config(**more: str) -> RegistryConfig:
 @pytest.fixture
 def saved() -> Iterator[HostileRegistry]:
     """The registry the entry was saved for (127.0.0.2)."""
-    registry = HostileRegistry(host="127.0.0.2", username=USER, secret=SECRET)
-    registry.start()
-    try:
+    with HostileRegistry(host="127.0.0.2", username=USER, secret=SECRET) as registry:
         yield registry
-    finally:
-        registry.stop()
 
 
 @pytest.fixture
 def moved() -> Iterator[HostileRegistry]:
     """Another host (127.0.0.3) that would happily take the credential and answer."""
-    registry = HostileRegistry(host="127.0.0.3", username=USER, secret=SECRET)
-    registry.start()
-    try:
+    with HostileRegistry(host="127.0.0.3", username=USER, secret=SECRET) as registry:
         yield registry
-    finally:
-        registry.stop()
 
 
 def pinned(saved: HostileRegistry) -> OriginPins:

@@ -27,12 +27,8 @@ CREDS = Credentials("dana", SECRET)
 
 @pytest.fixture
 def registry() -> Iterator[HostileRegistry]:
-    server = HostileRegistry(host="127.0.0.2", username=CREDS.username, secret=SECRET)
-    server.start()
-    try:
+    with HostileRegistry(host="127.0.0.2", username=CREDS.username, secret=SECRET) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def deletion_disabled_with_400(request: Request) -> Response | None:

@@ -64,6 +64,13 @@ class HostileRegistry:
     def stop(self) -> None:
         self.server.stop()
 
+    def __enter__(self) -> HostileRegistry:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def challenge(self) -> str:
         realm = self.realm or f"{self.url}/token"
         return f'Bearer realm="{realm}",service="hostile"'

@@ -22,12 +22,8 @@ SECRET = "recheck-hostile-pass"
 
 @pytest.fixture
 def hostile() -> Iterator[HostileRegistry]:
-    registry = HostileRegistry(host="127.0.0.2", username="ci", secret=SECRET)
-    registry.start()
-    try:
+    with HostileRegistry(host="127.0.0.2", username="ci", secret=SECRET) as registry:
         yield registry
-    finally:
-        registry.stop()
 
 
 def rechecker(rt: Runtime) -> Rechecker:

@@ -44,12 +44,8 @@ async def rt(rt: Runtime) -> Runtime:
 
 @pytest.fixture
 def hostile() -> Iterator[HostileRegistry]:
-    registry = HostileRegistry(host="127.0.0.2", username="dana", secret=SECRET)
-    registry.start()
-    try:
+    with HostileRegistry(host="127.0.0.2", username="dana", secret=SECRET) as registry:
         yield registry
-    finally:
-        registry.stop()
 
 
 async def pins_of(
