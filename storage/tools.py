@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,10 +85,18 @@ def secret_of(box: SecretBox, row: RegisteredTool) -> str | None:
 
 async def users_of(session: AsyncSession, tool_id: int) -> int:
     """How many saved repositories use the tool (it cannot be removed while any do)."""
-    count = await session.scalar(
-        select(func.count()).select_from(ImageRepository).where(ImageRepository.tool_id == tool_id)
+    return (await users_by_tool(session, [tool_id]))[tool_id]
+
+
+async def users_by_tool(session: AsyncSession, tool_ids: Sequence[int]) -> dict[int, int]:
+    """`users_of` for several tools in one query (a list of tools shows each one's)."""
+    counted = await session.execute(
+        select(ImageRepository.tool_id, func.count())
+        .where(ImageRepository.tool_id.in_(tool_ids))
+        .group_by(ImageRepository.tool_id)
     )
-    return int(count or 0)
+    found = {tool_id: int(count) for tool_id, count in counted.all() if tool_id is not None}
+    return {tool_id: found.get(tool_id, 0) for tool_id in tool_ids}
 
 
 async def pin_unpinned_users(session: AsyncSession, tool_id: int, origin: str) -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit
 from bot.audit import Action
@@ -149,7 +152,16 @@ def validate_tool_form(form: ToolForm, *, editing: bool = False) -> ToolForm:
 
 async def _info(rt: Runtime, row: RegisteredTool) -> ToolInfo:
     async with rt.sessions() as session:
-        used = await tools.users_of(session, row.id)
+        return (await _infos(session, [row]))[0]
+
+
+async def _infos(session: AsyncSession, rows: Sequence[RegisteredTool]) -> list[ToolInfo]:
+    """What lists and modals show of each tool, its users counted in one query."""
+    used = await tools.users_by_tool(session, [row.id for row in rows])
+    return [_described(row, used[row.id]) for row in rows]
+
+
+def _described(row: RegisteredTool, used: int) -> ToolInfo:
     return ToolInfo(
         id=row.id,
         name=row.name,
@@ -203,8 +215,7 @@ def _candidate(rt: Runtime, form: ToolForm, account: EnteredAccount) -> ToolTarg
 
 async def list_tools(rt: Runtime, actor: Actor) -> list[ToolInfo]:
     async with rt.sessions() as session:
-        rows = await tools.list_for_team(session, actor.team_id)
-    return [await _info(rt, row) for row in rows]
+        return await _infos(session, await tools.list_for_team(session, actor.team_id))
 
 
 TOOLS_PAGE_SIZE = 20
@@ -231,7 +242,8 @@ async def tools_page(rt: Runtime, actor: Actor, page: int = 1) -> ToolPage:
             offset=(page - 1) * TOOLS_PAGE_SIZE,
             limit=TOOLS_PAGE_SIZE,
         )
-    return ToolPage(tuple([await _info(rt, row) for row in rows]), page, pages, total)
+        infos = await _infos(session, rows)
+    return ToolPage(tuple(infos), page, pages, total)
 
 
 async def register_tool(rt: Runtime, actor: Actor, form: ToolForm) -> ToolInfo:
@@ -272,10 +284,7 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
     ):
         permissions.require_tools_admin(actor)
         async with rt.sessions() as session:
-            try:
-                row = await tools.get(session, tool_id, team_id=actor.team_id)
-            except NotFoundError as error:
-                raise NotFound(str(error)) from None
+            row = await _tool_in(session, actor, tool_id)
             kind = tool_type_of(row.tool_type).value
             form = _validated(
                 replace(form, secret=form.secret or None, kind=kind), keep_secret=True
@@ -293,7 +302,7 @@ async def update_tool(rt: Runtime, actor: Actor, tool_id: int, form: ToolForm) -
         if not result.ok:
             raise ConnectionTestFailed(result, " The tool was not changed.")
         async with transaction(rt.sessions) as session:
-            row = await tools.get(session, tool_id, team_id=actor.team_id)
+            row = await _tool_in(session, actor, tool_id)  # removed while it was tested?
             if origin_of(form.url) != origin_of(row.url) and tool_kind(kind).serves_registry:
                 # Saved entries never follow a tool to a new origin with their passwords:
                 # pinned ones refuse it already; pin the others to the old URL, so each
@@ -326,10 +335,15 @@ async def remove_tool(rt: Runtime, actor: Actor, tool_id: int) -> str:
 async def _team_tool(rt: Runtime, actor: Actor, tool_id: int) -> RegisteredTool:
     """The actor's workspace's tool `tool_id` (NotFound for any other)."""
     async with rt.sessions() as session:
-        try:
-            return await tools.get(session, tool_id, team_id=actor.team_id)
-        except NotFoundError as error:
-            raise NotFound(str(error)) from None
+        return await _tool_in(session, actor, tool_id)
+
+
+async def _tool_in(session: AsyncSession, actor: Actor, tool_id: int) -> RegisteredTool:
+    """`_team_tool` in the caller's session (or transaction)."""
+    try:
+        return await tools.get(session, tool_id, team_id=actor.team_id)
+    except NotFoundError as error:
+        raise NotFound(str(error)) from None
 
 
 async def test_tool(rt: Runtime, actor: Actor, tool_id: int) -> ConnectionTestResult:
@@ -428,10 +442,7 @@ async def add_grant(
         if errors:
             raise InvalidInput(errors)
         async with transaction(rt.sessions) as session:
-            try:
-                row = await tools.get(session, tool_id, team_id=actor.team_id)
-            except NotFoundError as error:
-                raise NotFound(str(error)) from None
+            row = await _tool_in(session, actor, tool_id)
             project = await projects_store.get_by_name(session, actor.team_id, project_name)
             if project is None:
                 raise InvalidInput(

@@ -178,3 +178,35 @@ async def test_a_tool_in_use_cannot_be_removed(
             await tools.remove(session, row)
     async with sessions() as session:
         assert [t.name for t in await tools.list_for_team(session, "T1")] == ["harbor-prod"]
+
+
+async def test_each_tools_users_are_counted_in_one_query(
+    sessions: async_sessionmaker[AsyncSession], box: SecretBox
+) -> None:
+    """The tools list shows how many entries use each tool (none: 0, not missing)."""
+    project_id = await _project(sessions)
+    async with transaction(sessions) as session:
+        used, unused = [
+            await tools.add(
+                session,
+                box,
+                team_id="T1",
+                name=name,
+                url=f"https://{name}.example.com",
+                account=EnteredAccount("admin", "Harbor12345"),
+                created_by="U1",
+            )
+            for name in ("harbor-used", "harbor-unused")
+        ]
+        for repository in ("team/api", "team/web"):
+            await repositories.add(
+                session,
+                box,
+                _new(project_id, registry_type="harbor", tool_id=used.id, repository=repository),
+            )
+        await repositories.add(session, box, _new(project_id, repository="team/own"))
+    async with sessions() as session:
+        counts = await tools.users_by_tool(session, [used.id, unused.id])
+        assert counts == {used.id: 2, unused.id: 0}
+        assert await tools.users_of(session, used.id) == 2
+        assert await tools.users_by_tool(session, []) == {}
