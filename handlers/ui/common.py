@@ -26,7 +26,7 @@ from handlers.ui.channel import slack_date
 from handlers.ui.i18n import N_, _, number
 from handlers.ui.registry_words import error_kind_words, skipped_words, split_failure
 from handlers.ui.text import HINT_MAX as HINT_MAX  # re-exported for the builders
-from handlers.ui.text import INPUT_MAX, OPTION_TEXT_MAX, TEXT_MAX, clip_mrkdwn
+from handlers.ui.text import INPUT_MAX, OPTION_TEXT_MAX, TEXT_MAX, VIEW_TITLE_MAX, clip_mrkdwn
 from handlers.ui.text import clip as clip
 from handlers.ui.text import code as code
 from handlers.ui.text import mrkdwn as mrkdwn
@@ -45,11 +45,10 @@ HEALTH_LABELS = {
     "unknown": N_(":white_circle: not checked yet"),
 }
 _SECRET_LIMIT = N_("At most {count} characters: Slack cannot take a longer secret in this field.")
-SECRET_LIMIT_HINT = _SECRET_LIMIT.format(count=f"{INPUT_MAX:,}")
 
 
 def secret_limit_hint() -> str:
-    """SECRET_LIMIT_HINT in this request's language."""
+    """How long a secret may be, in this request's language."""
     return _(_SECRET_LIMIT).format(count=f"{INPUT_MAX:,}")
 
 
@@ -191,9 +190,9 @@ def form_modal(
     return View(
         type="modal",
         callback_id=callback_id,
-        title=plain(title, 24),
-        submit=plain(submit, 24),
-        close=plain(_("Cancel"), 24),
+        title=plain(title, VIEW_TITLE_MAX),
+        submit=plain(submit, VIEW_TITLE_MAX),
+        close=plain(_("Cancel"), VIEW_TITLE_MAX),
         private_metadata=meta.dump(),
         blocks=blocks,
     )
@@ -204,8 +203,8 @@ def notice_view(title: str, text: str, *, callback_id: str = ids.VIEW_NOTICE) ->
     return View(
         type="modal",
         callback_id=callback_id,
-        title=plain(title, 24),
-        close=plain(_("Close"), 24),
+        title=plain(title, VIEW_TITLE_MAX),
+        close=plain(_("Close"), VIEW_TITLE_MAX),
         blocks=[section(ids.B_STATUS, text)],
     )
 

@@ -29,7 +29,7 @@ from handlers import ids, metadata
 from handlers.ui.common import button_row, code, context, form_modal, mrkdwn, plain, section
 from handlers.ui.fields import OPTIONS, ca_bundle_input, label, secret_input
 from handlers.ui.i18n import N_, _
-from handlers.ui.text import OPTION_VALUE_MAX
+from handlers.ui.text import OPTION_VALUE_MAX, VIEW_TITLE_MAX
 from registry import ALL_TYPES, RegistryType, type_info
 from registry.kinds import ToolKind, TypeInfo
 from storage.enums import RepositoryAccess
@@ -396,7 +396,7 @@ def saved_modal(meta: AddMeta, text: str) -> View:
     return View(
         type="modal",
         callback_id=ids.VIEW_NOTICE,
-        title=plain(title_for(meta), 24),
-        close=plain(_("Done"), 24),
+        title=plain(title_for(meta), VIEW_TITLE_MAX),
+        close=plain(_("Done"), VIEW_TITLE_MAX),
         blocks=[section(ids.B_STATUS, text)],
     )
